@@ -1,0 +1,99 @@
+use clap::Args;
+use std::path::PathBuf;
+
+/// Settings of `hookgate serve`. Every one is a flag and a HOOKGATE_* variable, and may
+/// also come from the TOML file given by --config (flag > variable > file > default).
+/// Values stay text here; [`super::Config::from_args`] validates them and names the
+/// setting in any error.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (keys as the flags, with underscores).
+    #[arg(long, env = "HOOKGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "HOOKGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Base URL used in returned ingress URLs. Default: http://<listen address>.
+    #[arg(long, env = "HOOKGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Embedded mode's directory: SQLite store, generated operator token and master key.
+    #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL. With --amqp-url it selects production mode; neither means embedded mode.
+    #[arg(long, env = "HOOKGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// RabbitMQ URL (amqp:// or amqps://). Required together with --database-url.
+    #[arg(long, env = "HOOKGATE_AMQP_URL", hide_env_values = true)]
+    pub amqp_url: Option<String>,
+
+    /// Prefix of the exchanges hookgate declares: <prefix>.runs and <prefix>.run-events.
+    #[arg(
+        long,
+        env = "HOOKGATE_AMQP_EXCHANGE_PREFIX",
+        default_value = "hookgate"
+    )]
+    pub amqp_exchange_prefix: String,
+
+    /// Bearer token of the operator (mints API keys, creates orgs). Required in
+    /// production mode; generated into the data dir in embedded mode.
+    #[arg(long, env = "HOOKGATE_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+
+    /// Base64 of 32 bytes; encrypts secrets at rest (AES-256-GCM). Required in
+    /// production mode; generated into the data dir in embedded mode.
+    #[arg(long, env = "HOOKGATE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// Comma-separated CIDRs that outbound deliveries may reach despite the SSRF guard.
+    #[arg(long, env = "HOOKGATE_DELIVERY_ALLOW_CIDRS", default_value = "")]
+    pub delivery_allow_cidrs: String,
+
+    /// Default delivery retry delays (each ±20% jitter).
+    #[arg(
+        long,
+        env = "HOOKGATE_RETRY_SCHEDULE",
+        default_value = "0s,5s,5m,30m,2h,5h,10h,10h"
+    )]
+    pub retry_schedule: String,
+
+    /// Log output: text or json.
+    #[arg(long, env = "HOOKGATE_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+
+    /// Roles this instance runs (comma-separated): ingress, api, relay, delivery.
+    #[arg(
+        long,
+        env = "HOOKGATE_ROLES",
+        default_value = "ingress,api,relay,delivery"
+    )]
+    pub roles: String,
+
+    /// Maximum PostgreSQL connections of this instance.
+    #[arg(long, env = "HOOKGATE_DB_POOL_SIZE", default_value = "16")]
+    pub db_pool_size: String,
+
+    /// How long shutdown waits for in-flight requests after SIGTERM/SIGINT.
+    #[arg(long, env = "HOOKGATE_SHUTDOWN_TIMEOUT", default_value = "30s")]
+    pub shutdown_timeout: String,
+}
+
+/// Settings of `hookgate migrate`.
+#[derive(Args, Debug, Clone)]
+pub struct MigrateArgs {
+    /// TOML file with settings (same keys as for serve; others are ignored).
+    #[arg(long, env = "HOOKGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// PostgreSQL URL to migrate. Without it, the embedded store in --data-dir is migrated.
+    #[arg(long, env = "HOOKGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Embedded mode's directory.
+    #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
+    pub data_dir: PathBuf,
+}

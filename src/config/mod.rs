@@ -1,0 +1,234 @@
+//! Configuration: flags, HOOKGATE_* variables and an optional TOML file (SPEC §2),
+//! validated once at start into [`Config`]. Pure: nothing here touches the network.
+
+mod args;
+mod cidr;
+pub mod duration;
+pub mod file;
+
+pub use args::{MigrateArgs, ServeArgs};
+pub use cidr::Cidr;
+
+use crate::crypto::Secret;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Invalid configuration; the message names the setting as both variable and flag.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid {setting}: {reason}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Where state lives.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// PostgreSQL + RabbitMQ, any number of instances.
+    Production {
+        database_url: Secret,
+        amqp_url: Secret,
+        exchange_prefix: String,
+    },
+    /// SQLite + in-process queue under `data_dir`, one instance.
+    Embedded { data_dir: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Parts of the process that can be switched off for scale-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Ingress,
+    Api,
+    Relay,
+    Delivery,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub mode: Mode,
+    pub operator_token: Option<Secret>,
+    pub master_key: Option<Secret>,
+    pub delivery_allow_cidrs: Vec<Cidr>,
+    pub retry_schedule: Vec<Duration>,
+    pub log_format: LogFormat,
+    pub roles: BTreeSet<Role>,
+    pub db_pool_size: usize,
+    pub shutdown_timeout: Duration,
+}
+
+fn parse_roles(value: &str) -> Result<BTreeSet<Role>, String> {
+    let roles = value
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|role| match role {
+            "ingress" => Ok(Role::Ingress),
+            "api" => Ok(Role::Api),
+            "relay" => Ok(Role::Relay),
+            "delivery" => Ok(Role::Delivery),
+            other => Err(format!(
+                "unknown role `{other}` (ingress, api, relay, delivery)"
+            )),
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    if roles.is_empty() {
+        return Err("at least one role is needed".into());
+    }
+    Ok(roles)
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|s| !s.trim().is_empty())
+}
+
+fn parse_mode(args: &ServeArgs) -> Result<Mode, ConfigError> {
+    match (non_empty(&args.database_url), non_empty(&args.amqp_url)) {
+        (None, None) => Ok(Mode::Embedded {
+            data_dir: args.data_dir.clone(),
+        }),
+        (Some(db), Some(amqp)) => {
+            if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
+                return Err(invalid(
+                    "HOOKGATE_DATABASE_URL (--database-url)",
+                    "must start with postgres:// or postgresql://",
+                ));
+            }
+            if !(amqp.starts_with("amqp://") || amqp.starts_with("amqps://")) {
+                return Err(invalid(
+                    "HOOKGATE_AMQP_URL (--amqp-url)",
+                    "must start with amqp:// or amqps://",
+                ));
+            }
+            let prefix = &args.amqp_exchange_prefix;
+            if prefix.is_empty()
+                || !prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(invalid(
+                    "HOOKGATE_AMQP_EXCHANGE_PREFIX (--amqp-exchange-prefix)",
+                    "must be non-empty letters, digits, '-', '_' or '.'",
+                ));
+            }
+            Ok(Mode::Production {
+                database_url: Secret::new(db),
+                amqp_url: Secret::new(amqp),
+                exchange_prefix: prefix.clone(),
+            })
+        }
+        (Some(_), None) => Err(invalid(
+            "HOOKGATE_AMQP_URL (--amqp-url)",
+            "production mode needs both HOOKGATE_DATABASE_URL and HOOKGATE_AMQP_URL",
+        )),
+        (None, Some(_)) => Err(invalid(
+            "HOOKGATE_DATABASE_URL (--database-url)",
+            "production mode needs both HOOKGATE_DATABASE_URL and HOOKGATE_AMQP_URL",
+        )),
+    }
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let listen = args.listen.parse().map_err(|_| {
+            invalid(
+                "HOOKGATE_LISTEN (--listen)",
+                format!("`{}` is not an address like 127.0.0.1:8080", args.listen),
+            )
+        })?;
+        let public_url = match args.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "HOOKGATE_PUBLIC_URL (--public-url)",
+                    "must start with http:// or https://",
+                ))
+            }
+        };
+        let mode = parse_mode(args)?;
+        let operator_token = args.operator_token.as_deref().filter(|t| !t.is_empty());
+        if operator_token.is_some_and(|t| t.len() < 16) {
+            return Err(invalid(
+                "HOOKGATE_OPERATOR_TOKEN (--operator-token)",
+                "must be at least 16 characters",
+            ));
+        }
+        let master_key = args.master_key.as_deref().filter(|k| !k.is_empty());
+        if let Some(key) = master_key {
+            crate::crypto::MasterKey::from_base64(key)
+                .map_err(|e| invalid("HOOKGATE_MASTER_KEY (--master-key)", e.to_string()))?;
+        }
+        if matches!(mode, Mode::Production { .. }) {
+            if operator_token.is_none() {
+                return Err(invalid(
+                    "HOOKGATE_OPERATOR_TOKEN (--operator-token)",
+                    "required in production mode",
+                ));
+            }
+            if master_key.is_none() {
+                return Err(invalid(
+                    "HOOKGATE_MASTER_KEY (--master-key)",
+                    "required in production mode (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)",
+                ));
+            }
+        }
+        Ok(Self {
+            listen,
+            public_url,
+            mode,
+            operator_token: operator_token.map(Secret::new),
+            master_key: master_key.map(Secret::new),
+            delivery_allow_cidrs: cidr::parse_list(&args.delivery_allow_cidrs).map_err(|e| {
+                invalid("HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)", e)
+            })?,
+            retry_schedule: duration::parse_schedule(&args.retry_schedule)
+                .map_err(|e| invalid("HOOKGATE_RETRY_SCHEDULE (--retry-schedule)", e))?,
+            log_format: match args.log_format.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(invalid(
+                        "HOOKGATE_LOG_FORMAT (--log-format)",
+                        format!("`{other}` is neither text nor json"),
+                    ))
+                }
+            },
+            roles: parse_roles(&args.roles).map_err(|e| invalid("HOOKGATE_ROLES (--roles)", e))?,
+            db_pool_size: args
+                .db_pool_size
+                .parse()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "HOOKGATE_DB_POOL_SIZE (--db-pool-size)",
+                        "must be 1 to 1024",
+                    )
+                })?,
+            shutdown_timeout: duration::parse(&args.shutdown_timeout)
+                .map_err(|e| invalid("HOOKGATE_SHUTDOWN_TIMEOUT (--shutdown-timeout)", e))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+use super::*;
+use crate::cli::{Cli, Command};
+use clap::Parser;
+
+fn serve_args(flags: &[&str]) -> ServeArgs {
+    let argv = ["hookgate", "serve"].iter().chain(flags);
+    match Cli::try_parse_from(argv).unwrap().command {
+        Command::Serve(args) => args,
+        Command::Migrate(_) => unreachable!(),
+    }
+}
+
+fn error_setting(flags: &[&str]) -> &'static str {
+    Config::from_args(&serve_args(flags)).unwrap_err().setting
+}
+
+const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+#[test]
+fn defaults_select_embedded_mode_on_localhost_8080() {
+    let config = Config::from_args(&serve_args(&[])).unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert!(matches!(config.mode, Mode::Embedded { .. }));
+    assert_eq!(config.retry_schedule.len(), 8);
+    assert_eq!(config.log_format, LogFormat::Text);
+    assert_eq!(config.roles.len(), 4);
+}
+
+#[test]
+fn both_urls_with_credentials_select_production_mode() {
+    let config = Config::from_args(&serve_args(&[
+        "--database-url=postgres://localhost/db",
+        "--amqp-url=amqp://localhost",
+        "--operator-token=0123456789abcdef",
+        &format!("--master-key={KEY}"),
+    ]))
+    .unwrap();
+    assert!(matches!(config.mode, Mode::Production { .. }));
+}
+
+#[test]
+fn invalid_settings_are_reported_by_name() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--listen=nowhere"], "HOOKGATE_LISTEN (--listen)"),
+        (
+            &["--public-url=ftp://x"],
+            "HOOKGATE_PUBLIC_URL (--public-url)",
+        ),
+        (&["--log-format=xml"], "HOOKGATE_LOG_FORMAT (--log-format)"),
+        (&["--roles=ingress,cook"], "HOOKGATE_ROLES (--roles)"),
+        (
+            &["--retry-schedule=5s,soon"],
+            "HOOKGATE_RETRY_SCHEDULE (--retry-schedule)",
+        ),
+        (
+            &["--delivery-allow-cidrs=10.0.0.0/99"],
+            "HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)",
+        ),
+        (
+            &["--db-pool-size=0"],
+            "HOOKGATE_DB_POOL_SIZE (--db-pool-size)",
+        ),
+        (
+            &["--master-key=short"],
+            "HOOKGATE_MASTER_KEY (--master-key)",
+        ),
+        (
+            &["--operator-token=short"],
+            "HOOKGATE_OPERATOR_TOKEN (--operator-token)",
+        ),
+        (
+            &["--shutdown-timeout=forever"],
+            "HOOKGATE_SHUTDOWN_TIMEOUT (--shutdown-timeout)",
+        ),
+        (
+            &["--database-url=postgres://x"],
+            "HOOKGATE_AMQP_URL (--amqp-url)",
+        ),
+        (
+            &["--amqp-url=amqp://x"],
+            "HOOKGATE_DATABASE_URL (--database-url)",
+        ),
+        (
+            &["--database-url=mysql://x", "--amqp-url=amqp://x"],
+            "HOOKGATE_DATABASE_URL (--database-url)",
+        ),
+    ];
+    for (flags, setting) in cases {
+        assert_eq!(error_setting(flags), *setting, "{flags:?}");
+    }
+}
+
+#[test]
+fn production_mode_requires_operator_token_and_master_key() {
+    let urls = ["--database-url=postgres://x", "--amqp-url=amqp://x"];
+    assert_eq!(
+        error_setting(&urls),
+        "HOOKGATE_OPERATOR_TOKEN (--operator-token)"
+    );
+    let with_token = [urls[0], urls[1], "--operator-token=0123456789abcdef"];
+    assert_eq!(
+        error_setting(&with_token),
+        "HOOKGATE_MASTER_KEY (--master-key)"
+    );
+}
+
+#[test]
+fn config_file_values_become_defaults_that_flags_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookgate.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:9999\"\nlog_format = \"json\"\nroles = [\"api\", \"ingress\"]\n",
+    )
+    .unwrap();
+    let argv: Vec<std::ffi::OsString> = [
+        "hookgate",
+        "serve",
+        "--config",
+        path.to_str().unwrap(),
+        "--log-format=text",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    let command = file::apply(<Cli as clap::CommandFactory>::command(), &argv, None).unwrap();
+    let matches = command.try_get_matches_from(argv).unwrap();
+    let Command::Serve(args) = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+        .unwrap()
+        .command
+    else {
+        unreachable!()
+    };
+    let config = Config::from_args(&args).unwrap();
+    assert_eq!(config.listen.port(), 9999);
+    assert_eq!(config.log_format, LogFormat::Text);
+    assert_eq!(
+        config.roles,
+        [Role::Ingress, Role::Api].into_iter().collect()
+    );
+}
+
+#[test]
+fn config_file_with_unknown_setting_is_rejected_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookgate.toml");
+    std::fs::write(&path, "lisen = \"127.0.0.1:9999\"\n").unwrap();
+    let argv: Vec<std::ffi::OsString> = ["hookgate", "serve"].iter().map(Into::into).collect();
+    let error = file::apply(
+        <Cli as clap::CommandFactory>::command(),
+        &argv,
+        Some(path.into()),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("unknown setting `lisen`"),
+        "{error}"
+    );
+}

@@ -1,0 +1,113 @@
+//! The HTTP surface: REST API, health, metrics and the OpenAPI document. One file per
+//! resource; each exposes `routes()` for the router below.
+
+mod api_keys;
+mod audit;
+mod context;
+pub mod error;
+mod extract;
+mod health;
+mod openapi;
+mod orgs;
+
+pub use openapi::ApiDoc;
+
+use crate::crypto::{Keyring, Secret};
+use crate::metrics::Metrics;
+use crate::queue::Queue;
+use crate::store::Store;
+use axum::Router;
+use std::sync::{Arc, OnceLock};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    operator_token: Secret,
+    keyring: Keyring,
+    metrics: Arc<Metrics>,
+    public_url: String,
+    openapi_json: OnceLock<String>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        operator_token: Secret,
+        keyring: Keyring,
+        metrics: Arc<Metrics>,
+        public_url: String,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                queue,
+                operator_token,
+                keyring,
+                metrics,
+                public_url,
+                openapi_json: OnceLock::new(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    pub fn queue(&self) -> &dyn Queue {
+        self.inner.queue.as_ref()
+    }
+
+    pub fn operator_token(&self) -> &Secret {
+        &self.inner.operator_token
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+}
+
+/// Every route, collected together with its OpenAPI description.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(openapi::routes())
+        .merge(orgs::routes())
+        .merge(api_keys::routes())
+        .merge(audit::routes())
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, document) = api_router().split_for_parts();
+    let json = document.to_json().unwrap_or_else(|_| "{}".to_owned());
+    let _ = state.inner.openapi_json.set(json);
+    router
+        .fallback(|| async { error::ApiError::not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::request_context,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,13 @@
+//! hookgate: webhook ingress and signed delivery gateway. See ARCHITECTURE.md.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod http;
+pub mod id;
+pub mod metrics;
+pub mod queue;
+pub mod server;
+pub mod store;

@@ -1,0 +1,97 @@
+use anyhow::Context;
+use hookgate::cli::{self, Command};
+use hookgate::config::{Config, LogFormat, MigrateArgs, ServeArgs};
+use hookgate::server::App;
+use hookgate::store::{migrate_postgres, EmbeddedStore};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::parse(std::env::args_os().collect())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Migrate(args) => runtime.block_on(migrate(args)),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::from_args(&args)?;
+    init_logging(config.log_format);
+    let listen = config.listen;
+    let app = App::build(config).await.context("cannot start hookgate")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (HOOKGATE_LISTEN)"))?;
+    let url = app.public_url(&listener);
+    println!("hookgate listening on {url}");
+    if let Some(token) = &app.new_operator_token {
+        println!(
+            "operator token (shown once; also stored in {}):\n  {}",
+            app.operator_token_path
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            token.expose_str().unwrap_or_default()
+        );
+    } else if let Some(path) = &app.operator_token_path {
+        println!("operator token: see {}", path.display());
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal_shutdown(shutdown.clone()));
+    app.serve(listener, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+async fn signal_shutdown(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+    shutdown.cancel();
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    match args.database_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let applied = migrate_postgres(url).await.context("migration failed")?;
+            println!("applied migrations: {applied:?}");
+        }
+        None => {
+            hookgate::bootstrap::ensure_data_dir(&args.data_dir)?;
+            EmbeddedStore::open(&args.data_dir).context("migration failed")?;
+            println!(
+                "embedded store in {} is up to date",
+                args.data_dir.display()
+            );
+        }
+    }
+    Ok(())
+}

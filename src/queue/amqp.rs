@@ -1,0 +1,188 @@
+//! RabbitMQ through lapin: one connection and one confirm-mode channel, re-established
+//! lazily whenever they are found broken, with the topology declared on every connect.
+
+use super::{Queue, QueueError, RunMessage};
+use async_trait::async_trait;
+use futures_util::future::join_all;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::publisher_confirm::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// A broker that does not answer within this long counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// AMQP delivery mode 2: the broker writes the message to disk.
+const PERSISTENT: u8 = 2;
+
+/// Exchange names (SPEC §4). The prefix is `hookgate` in production; tests give each
+/// test its own prefix so they can share one broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    pub runs_exchange: String,
+    pub run_events_exchange: String,
+}
+
+impl Topology {
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            runs_exchange: format!("{prefix}.runs"),
+            run_events_exchange: format!("{prefix}.run-events"),
+        }
+    }
+}
+
+struct Link {
+    connection: Connection,
+    channel: Channel,
+}
+
+impl Link {
+    fn is_healthy(&self) -> bool {
+        self.connection.status().connected() && self.channel.status().connected()
+    }
+}
+
+pub struct AmqpQueue {
+    url: String,
+    topology: Topology,
+    link: Mutex<Option<Link>>,
+}
+
+fn unreachable(error: impl std::error::Error + Send + Sync + 'static) -> QueueError {
+    QueueError::Unreachable(Box::new(error))
+}
+
+impl AmqpQueue {
+    /// Does not connect: hookgate starts (and keeps accepting webhooks into the
+    /// outbox) while the broker is down.
+    pub fn new(url: &str, topology: Topology) -> Self {
+        Self {
+            url: url.to_owned(),
+            topology,
+            link: Mutex::new(None),
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The confirm-mode channel, connecting first if there is no healthy one.
+    async fn channel(&self) -> Result<Channel, QueueError> {
+        let mut link = self.link.lock().await;
+        if let Some(current) = link.as_ref().filter(|l| l.is_healthy()) {
+            return Ok(current.channel.clone());
+        }
+        if let Some(broken) = link.take() {
+            // Best effort: the peer is likely gone already.
+            let _ = broken.connection.close(0, "reconnecting").await;
+        }
+        let fresh = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
+            .await
+            .map_err(unreachable)??;
+        let channel = fresh.channel.clone();
+        *link = Some(fresh);
+        Ok(channel)
+    }
+
+    async fn connect(&self) -> Result<Link, QueueError> {
+        let properties = ConnectionProperties::default()
+            .with_executor(tokio_executor_trait::Tokio::current())
+            .with_reactor(tokio_reactor_trait::Tokio)
+            .with_connection_name("hookgate".into());
+        let connection = Connection::connect(&self.url, properties)
+            .await
+            .map_err(unreachable)?;
+        let channel = connection.create_channel().await.map_err(unreachable)?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unreachable)?;
+        for exchange in [
+            &self.topology.runs_exchange,
+            &self.topology.run_events_exchange,
+        ] {
+            // Durable topic exchanges survive broker restarts; declaring is idempotent.
+            channel
+                .exchange_declare(
+                    exchange,
+                    ExchangeKind::Topic,
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..ExchangeDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(unreachable)?;
+        }
+        Ok(Link {
+            connection,
+            channel,
+        })
+    }
+
+    fn properties(message: &RunMessage) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        for (name, value) in &message.headers {
+            headers.insert(
+                ShortString::from(name.clone()),
+                AMQPValue::LongString(value.clone().into()),
+            );
+        }
+        BasicProperties::default()
+            .with_delivery_mode(PERSISTENT)
+            .with_content_type("application/json".into())
+            .with_message_id(message.run_id.clone().into())
+            .with_headers(headers)
+    }
+
+    async fn publish_one(&self, channel: &Channel, message: &RunMessage) -> Result<(), QueueError> {
+        let routing_key = message.routing_key();
+        let confirm = channel
+            .basic_publish(
+                &self.topology.runs_exchange,
+                &routing_key,
+                // mandatory: a message no queue takes comes back instead of vanishing.
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &message.body,
+                Self::properties(message),
+            )
+            .await
+            .map_err(unreachable)?;
+        match confirm.await.map_err(unreachable)? {
+            Confirmation::Ack(Some(_returned)) => Err(QueueError::Unroutable(routing_key)),
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Nack(_) => Err(QueueError::Nacked),
+            // Only without confirm mode, which our channel always has.
+            Confirmation::NotRequested => Err(QueueError::Nacked),
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for AmqpQueue {
+    async fn ping(&self) -> Result<(), QueueError> {
+        self.channel().await.map(drop)
+    }
+
+    async fn publish_runs(&self, messages: &[RunMessage]) -> Vec<Result<(), QueueError>> {
+        let channel = match self.channel().await {
+            Ok(channel) => channel,
+            Err(error) => {
+                let reason = error.to_string();
+                return messages
+                    .iter()
+                    .map(|_| Err(QueueError::Unreachable(reason.clone().into())))
+                    .collect();
+            }
+        };
+        // All publishes go out before any confirm is awaited: confirms pipeline.
+        join_all(messages.iter().map(|m| self.publish_one(&channel, m))).await
+    }
+}

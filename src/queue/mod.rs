@@ -1,0 +1,52 @@
+//! The queue seam: how run requests leave hookgate.
+//!
+//! Production mode publishes to RabbitMQ with publisher confirms ([`AmqpQueue`]);
+//! embedded mode hands messages to in-process subscribers ([`MemoryQueue`]). Both pass
+//! the same conformance suite (`tests/it/queue_conformance.rs`).
+
+mod amqp;
+mod memory;
+
+pub use amqp::{AmqpQueue, Topology};
+pub use memory::MemoryQueue;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// One run request as it goes onto the wire (SPEC §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunMessage {
+    /// Also the AMQP `message_id`: consumers de-duplicate on it.
+    pub run_id: String,
+    pub workflow_id: String,
+    /// AMQP headers such as `traceparent`, `hookgate-org`, `hookgate-source`.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl RunMessage {
+    pub fn routing_key(&self) -> String {
+        format!("run.requested.{}", self.workflow_id)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("broker unreachable")]
+    Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("broker refused the message (nack)")]
+    Nacked,
+    #[error("no queue is bound for routing key {0}")]
+    Unroutable(String),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Checks (and if needed re-establishes) the link to the broker.
+    async fn ping(&self) -> Result<(), QueueError>;
+
+    /// Publishes every message, all in flight at once, and reports each one's outcome
+    /// in order. `Ok` means the broker confirmed it: only then may a run count as
+    /// published.
+    async fn publish_runs(&self, messages: &[RunMessage]) -> Vec<Result<(), QueueError>>;
+}

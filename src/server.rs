@@ -1,0 +1,154 @@
+//! Process lifecycle: build the services for the configured mode, serve until the
+//! shutdown token fires, then drain in-flight requests.
+
+use crate::bootstrap::{self, BootstrapError};
+use crate::config::{Config, Mode};
+use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
+use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the store")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("invalid master key")]
+    MasterKey(#[from] KeyringError),
+    #[error("HTTP server failed")]
+    Io(#[from] std::io::Error),
+    #[error("in-flight requests did not finish within the shutdown timeout")]
+    ShutdownTimeout,
+}
+
+/// A configured, connected gateway, ready to serve.
+pub struct App {
+    config: Config,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    operator_token: Secret,
+    keyring: Keyring,
+    /// Embedded mode's freshly generated operator token, to show once.
+    pub new_operator_token: Option<Secret>,
+    pub operator_token_path: Option<PathBuf>,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<Self, ServeError> {
+        let (store, queue, operator_token, master_key, new_token, token_path): (
+            Arc<dyn Store>,
+            Arc<dyn Queue>,
+            _,
+            _,
+            _,
+            _,
+        ) = match &config.mode {
+            Mode::Production {
+                database_url,
+                amqp_url,
+                exchange_prefix,
+            } => {
+                let url = database_url.expose_str().unwrap_or_default();
+                let store = PostgresStore::connect(url, config.db_pool_size).await?;
+                let queue = AmqpQueue::new(
+                    amqp_url.expose_str().unwrap_or_default(),
+                    Topology::with_prefix(exchange_prefix),
+                );
+                // Config validation guarantees both in production mode.
+                let token = config
+                    .operator_token
+                    .clone()
+                    .unwrap_or_else(|| Secret::new(""));
+                let key = config.master_key.clone().unwrap_or_else(|| Secret::new(""));
+                (Arc::new(store), Arc::new(queue), token, key, None, None)
+            }
+            Mode::Embedded { data_dir } => {
+                let creds = bootstrap::embedded_credentials(
+                    data_dir,
+                    config.operator_token.as_ref(),
+                    config.master_key.as_ref(),
+                )?;
+                let store = tokio::task::spawn_blocking({
+                    let dir = data_dir.clone();
+                    move || EmbeddedStore::open(&dir)
+                })
+                .await
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))??;
+                let new_token = creds
+                    .new_operator_token
+                    .then(|| creds.operator_token.clone());
+                (
+                    Arc::new(store),
+                    Arc::new(MemoryQueue::new()),
+                    creds.operator_token,
+                    creds.master_key,
+                    new_token,
+                    creds.token_path,
+                )
+            }
+        };
+        let master_key = MasterKey::from_base64(master_key.expose_str().unwrap_or_default())?;
+        Ok(Self {
+            config,
+            store,
+            queue,
+            operator_token,
+            keyring: Keyring::new(master_key, vec![]),
+            new_operator_token: new_token,
+            operator_token_path: token_path,
+        })
+    }
+
+    pub fn public_url(&self, listener: &TcpListener) -> String {
+        if let Some(url) = &self.config.public_url {
+            return url.clone();
+        }
+        match listener.local_addr() {
+            Ok(addr) if addr.ip().is_unspecified() => format!("http://localhost:{}", addr.port()),
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => format!("http://{}", self.config.listen),
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` fires, then lets in-flight requests
+    /// finish (bounded by the configured shutdown timeout).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServeError> {
+        let public_url = self.public_url(&listener);
+        let state = AppState::new(
+            self.store,
+            self.queue,
+            self.operator_token,
+            self.keyring,
+            Arc::new(Metrics::new()),
+            public_url,
+        );
+        let router = http::router(state);
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            result = server => flatten(result),
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(self.config.shutdown_timeout).await;
+            } => Err(ServeError::ShutdownTimeout),
+        }
+    }
+}
+
+fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), ServeError> {
+    match result {
+        Ok(inner) => inner.map_err(ServeError::Io),
+        Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
+    }
+}

@@ -1,0 +1,48 @@
+//! Forward-only migrations from `migrations/postgres`, compiled into the binary.
+//!
+//! Applied by `hookgate migrate` and on every start. A transaction-scoped advisory lock
+//! (keyed by the schema) makes concurrent starts of many instances safe.
+
+use tokio_postgres::Client;
+
+/// (version, name, sql) in order. Never edit a released entry; add a new one.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+)];
+
+/// Applies pending migrations; returns the versions applied now.
+pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(hashtext('hookgate_migrations.' || current_schema()));
+         CREATE TABLE IF NOT EXISTS hookgate_migrations (
+             version     integer PRIMARY KEY,
+             name        text NOT NULL,
+             applied_at  timestamptz NOT NULL DEFAULT now()
+         );",
+    )
+    .await?;
+    let applied: Vec<i32> = tx
+        .query("SELECT version FROM hookgate_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut newly_applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO hookgate_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        newly_applied.push(*version);
+    }
+    tx.commit().await?;
+    Ok(newly_applied)
+}
