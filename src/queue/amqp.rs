@@ -13,6 +13,9 @@ use tokio::sync::Mutex;
 
 /// A broker that does not answer within this long counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A confirm not received by then counts as failed; the run is published again later
+/// (at-least-once), which consumers de-duplicate by message_id.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
 
@@ -41,6 +44,15 @@ struct Link {
 impl Link {
     fn is_healthy(&self) -> bool {
         self.connection.status().connected() && self.channel.status().connected()
+    }
+
+    /// Best effort, bounded: the peer is likely gone already.
+    async fn close_quietly(self) {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.connection.close(0, "reconnecting"),
+        )
+        .await;
     }
 }
 
@@ -76,8 +88,7 @@ impl AmqpQueue {
             return Ok(current.channel.clone());
         }
         if let Some(broken) = link.take() {
-            // Best effort: the peer is likely gone already.
-            let _ = broken.connection.close(0, "reconnecting").await;
+            broken.close_quietly().await;
         }
         let fresh = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
             .await
@@ -85,6 +96,14 @@ impl AmqpQueue {
         let channel = fresh.channel.clone();
         *link = Some(fresh);
         Ok(channel)
+    }
+
+    /// Drops the current link so the next use reconnects.
+    async fn forget_link(&self) {
+        let broken = self.link.lock().await.take();
+        if let Some(broken) = broken {
+            broken.close_quietly().await;
+        }
     }
 
     async fn connect(&self) -> Result<Link, QueueError> {
@@ -155,7 +174,11 @@ impl AmqpQueue {
             )
             .await
             .map_err(unreachable)?;
-        match confirm.await.map_err(unreachable)? {
+        let confirmation = tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+            .await
+            .map_err(unreachable)?
+            .map_err(unreachable)?;
+        match confirmation {
             Confirmation::Ack(Some(_returned)) => Err(QueueError::Unroutable(routing_key)),
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Nack(_) => Err(QueueError::Nacked),
@@ -167,8 +190,30 @@ impl AmqpQueue {
 
 #[async_trait]
 impl Queue for AmqpQueue {
+    /// A real round trip (passive declare): a connection that merely looks open is
+    /// not proof that the broker is there.
     async fn ping(&self) -> Result<(), QueueError> {
-        self.channel().await.map(drop)
+        let channel = self.channel().await?;
+        let probe = channel.exchange_declare(
+            &self.topology.runs_exchange,
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                passive: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        );
+        match tokio::time::timeout(CONNECT_TIMEOUT, probe).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                self.forget_link().await;
+                Err(unreachable(error))
+            }
+            Err(elapsed) => {
+                self.forget_link().await;
+                Err(unreachable(elapsed))
+            }
+        }
     }
 
     async fn publish_runs(&self, messages: &[RunMessage]) -> Vec<Result<(), QueueError>> {

@@ -1,0 +1,34 @@
+//! One integration-test binary (faster to link than one per file). Every test talks to
+//! the real PostgreSQL and RabbitMQ, isolated by schema and exchange prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod health;
+mod lifecycle;
+mod openapi;
+mod queue_conformance;
+mod store_conformance;
+mod support;
+
+/// Runs each listed `async fn(Mode)` test once per mode (SPEC §2: same API in both).
+#[macro_export]
+macro_rules! in_both_modes {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::server::Mode::Embedded).await;
+                }
+            )*
+        }
+        mod production {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::server::Mode::Production).await;
+                }
+            )*
+        }
+    };
+}

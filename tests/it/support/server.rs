@@ -1,0 +1,198 @@
+use hookgate::cli::{Cli, Command};
+use hookgate::config::Config;
+use hookgate::server::{App, ServeError};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+pub const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Embedded,
+    Production,
+}
+
+/// The real server on 127.0.0.1:0 with its own isolated state.
+pub struct TestServer {
+    pub url: String,
+    pub exchange_prefix: Option<String>,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<Result<(), ServeError>>>,
+    _data_dir: Option<tempfile::TempDir>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+fn config(flags: &[String]) -> Config {
+    let argv = ["hookgate".to_owned(), "serve".to_owned()]
+        .into_iter()
+        .chain(flags.iter().cloned());
+    let Command::Serve(args) = <Cli as clap::Parser>::try_parse_from(argv).unwrap().command else {
+        unreachable!()
+    };
+    Config::from_args(&args).unwrap()
+}
+
+impl TestServer {
+    pub async fn start(mode: Mode) -> Self {
+        match mode {
+            Mode::Embedded => Self::embedded().await,
+            Mode::Production => Self::production(super::AMQP_URL).await,
+        }
+    }
+
+    pub async fn embedded() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = vec![
+            format!("--data-dir={}", dir.path().display()),
+            format!("--operator-token={OPERATOR_TOKEN}"),
+            "--shutdown-timeout=5s".to_owned(),
+        ];
+        Self::launch(Mode::Embedded, config(&flags), None, Some(dir)).await
+    }
+
+    /// Production mode against the real PostgreSQL and the broker at `amqp_url`
+    /// (the real one, or a [`super::TcpProxy`] in front of it).
+    pub async fn production(amqp_url: &str) -> Self {
+        Self::production_with_database(&super::postgres_url().await, amqp_url).await
+    }
+
+    pub async fn production_with_database(database_url: &str, amqp_url: &str) -> Self {
+        let prefix = super::amqp_prefix();
+        let flags = vec![
+            format!("--database-url={database_url}"),
+            format!("--amqp-url={amqp_url}"),
+            format!("--amqp-exchange-prefix={prefix}"),
+            format!("--operator-token={OPERATOR_TOKEN}"),
+            format!("--master-key={MASTER_KEY}"),
+            "--db-pool-size=4".to_owned(),
+            "--shutdown-timeout=5s".to_owned(),
+        ];
+        Self::launch(Mode::Production, config(&flags), Some(prefix), None).await
+    }
+
+    async fn launch(
+        _mode: Mode,
+        config: Config,
+        exchange_prefix: Option<String>,
+        data_dir: Option<tempfile::TempDir>,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = App::build(config).await.unwrap();
+        let url = app.public_url(&listener);
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+        Self {
+            url,
+            exchange_prefix,
+            client: reqwest::Client::new(),
+            shutdown,
+            handle: Some(handle),
+            _data_dir: data_dir,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn create_org(&self, slug: &str) {
+        let reply = self
+            .post(
+                "/v1/orgs",
+                OPERATOR_TOKEN,
+                serde_json::json!({"slug": slug, "name": slug}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    /// Mints a key with `scopes` in `org`; returns the key.
+    pub async fn mint_key(&self, org: &str, scopes: &[&str]) -> String {
+        let reply = self
+            .post(
+                &format!("/v1/orgs/{org}/api-keys"),
+                OPERATOR_TOKEN,
+                serde_json::json!({"name": "test", "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Graceful stop; returns what `serve` returned.
+    pub async fn stop(mut self) -> Result<(), ServeError> {
+        self.shutdown.cancel();
+        let result = self.handle.take().unwrap().await.unwrap();
+        if let Some(prefix) = &self.exchange_prefix {
+            delete_exchanges(prefix).await;
+        }
+        result
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn delete_exchanges(prefix: &str) {
+    let Ok(connection) =
+        lapin::Connection::connect(super::AMQP_URL, lapin::ConnectionProperties::default()).await
+    else {
+        return;
+    };
+    if let Ok(channel) = connection.create_channel().await {
+        for suffix in ["runs", "run-events"] {
+            let _ = channel
+                .exchange_delete(&format!("{prefix}.{suffix}"), Default::default())
+                .await;
+        }
+    }
+    let _ = connection.close(0, "test done").await;
+}
