@@ -19,6 +19,17 @@ pub struct RouteLabels {
     pub method: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IngressLabels {
+    pub verifier: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerifierLabels {
+    pub verifier: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -30,6 +41,8 @@ pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpRequestLabels, Counter>,
     pub http_request_duration: HistogramFamily<RouteLabels>,
+    pub ingress_requests: Family<IngressLabels, Counter>,
+    pub ingress_duration: HistogramFamily<VerifierLabels>,
 }
 
 impl Metrics {
@@ -48,11 +61,35 @@ impl Metrics {
             "HTTP request latency by route and method",
             http_request_duration.clone(),
         );
+        let ingress_requests = Family::<IngressLabels, Counter>::default();
+        registry.register(
+            "ingress_requests",
+            "Inbound webhooks by verifier type and outcome",
+            ingress_requests.clone(),
+        );
+        let ingress_duration: HistogramFamily<VerifierLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "ingress_duration_seconds",
+            "Inbound webhook latency (receive to durable answer) by verifier type",
+            ingress_duration.clone(),
+        );
         Self {
             registry,
             http_requests,
             http_request_duration,
+            ingress_requests,
+            ingress_duration,
         }
+    }
+
+    pub fn ingress_outcome(&self, verifier: &'static str, outcome: &'static str, seconds: f64) {
+        self.ingress_requests
+            .get_or_create(&IngressLabels { verifier, outcome })
+            .inc();
+        self.ingress_duration
+            .get_or_create(&VerifierLabels { verifier })
+            .observe(seconds);
     }
 
     /// The Prometheus text exposition of every metric.

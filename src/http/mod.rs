@@ -7,12 +7,17 @@ mod context;
 pub mod error;
 mod extract;
 mod health;
+mod ingress;
 mod openapi;
 mod orgs;
+mod runs;
+mod secrets;
+mod sources;
 
 pub use openapi::ApiDoc;
 
 use crate::crypto::{Keyring, Secret};
+use crate::ingress::RejectionSampler;
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::store::Store;
@@ -35,6 +40,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     public_url: String,
     openapi_json: OnceLock<String>,
+    rejection_sampler: RejectionSampler,
 }
 
 impl AppState {
@@ -55,6 +61,7 @@ impl AppState {
                 metrics,
                 public_url,
                 openapi_json: OnceLock::new(),
+                rejection_sampler: RejectionSampler::new(std::time::Duration::from_secs(1)),
             }),
         }
     }
@@ -82,6 +89,10 @@ impl AppState {
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
     }
+
+    pub fn rejection_sampler(&self) -> &RejectionSampler {
+        &self.inner.rejection_sampler
+    }
 }
 
 /// Every route, collected together with its OpenAPI description.
@@ -92,6 +103,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(orgs::routes())
         .merge(api_keys::routes())
         .merge(audit::routes())
+        .merge(sources::routes())
+        .merge(ingress::routes())
+        .merge(runs::routes())
 }
 
 /// The OpenAPI document of every route.
@@ -104,7 +118,7 @@ pub fn router(state: AppState) -> Router {
     let json = document.to_json().unwrap_or_else(|_| "{}".to_owned());
     let _ = state.inner.openapi_json.set(json);
     router
-        .fallback(|| async { error::ApiError::not_found() })
+        .fallback(|| async { error::ApiError::no_route() })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::request_context,

@@ -4,13 +4,20 @@
 //! embedded SQLite file for single-node use. Both pass the same conformance suite
 //! (`tests/it/store_conformance.rs`). Each operation that changes state and must be
 //! audited takes its [`AuditEntry`] and writes it in the same transaction.
+//!
+//! The trait is split by concept ([`OrgStore`], [`SourceStore`], [`IngressStore`]); each
+//! backend implements each part in a file of the same name.
 
 mod embedded;
 mod model;
 mod postgres;
 
 pub use embedded::EmbeddedStore;
-pub use model::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
+pub use model::{
+    AcceptOutcome, ApiKey, AuditAction, AuditEntry, EventDisposition, NewEvent, NewRun, Org,
+    OrgSlug, Page, PageRequest, Rejected, Rotation, Run, RunStatus, Source, SourcePatch,
+    StoredSecret,
+};
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
 use async_trait::async_trait;
@@ -31,11 +38,16 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Everything durable, as one object: the union of the per-concept traits below.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OrgStore + SourceStore + IngressStore + Send + Sync + 'static {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
+}
 
+/// Orgs, API keys and the audit log.
+#[async_trait]
+pub trait OrgStore {
     async fn create_org(&self, org: &Org, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn find_org(&self, slug: &OrgSlug) -> Result<Option<Org>, StoreError>;
 
@@ -67,6 +79,71 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError>;
 }
+
+/// Sources and the secrets of sources (and, later, endpoints), with rotation.
+#[async_trait]
+pub trait SourceStore {
+    async fn create_source(
+        &self,
+        source: &Source,
+        secret: &StoredSecret,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// A source that has not been deleted.
+    async fn find_source(&self, id: &str) -> Result<Option<Source>, StoreError>;
+    async fn list_sources(
+        &self,
+        org: &OrgSlug,
+        page: &PageRequest,
+    ) -> Result<Page<Source>, StoreError>;
+    /// Saves the changed fields; false when the source is gone.
+    async fn update_source(&self, source: &Source, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Deletes (tombstones) the source; its events and runs stay readable.
+    async fn delete_source(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// Every secret of the owner, newest first, expired ones included.
+    async fn list_secrets(&self, owner_id: &str) -> Result<Vec<StoredSecret>, StoreError>;
+    /// Adds the new current secret and caps the expiry of the owner's active ones at
+    /// `previous_expire_at`; returns those previous secrets as they are now.
+    async fn rotate_secret(
+        &self,
+        rotation: &Rotation,
+        audit: &AuditEntry,
+    ) -> Result<Vec<StoredSecret>, StoreError>;
+    /// Expires the secret at `at` (compromise); false if unknown or already expired.
+    async fn expire_secret(
+        &self,
+        owner_id: &str,
+        secret_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Inbound events, the runs they create (with their outbox rows) and rejections.
+#[async_trait]
+pub trait IngressStore {
+    /// In one transaction: claims the event's de-dup key (or reports the duplicate),
+    /// records the event, its run and outbox row, and moves the secret's last use.
+    async fn record_event(
+        &self,
+        event: &NewEvent,
+        run: Option<&NewRun>,
+    ) -> Result<AcceptOutcome, StoreError>;
+    /// Adds a sampled rejection and keeps only the newest `keep` of its source.
+    async fn record_rejection(&self, rejected: &Rejected, keep: usize) -> Result<(), StoreError>;
+    async fn list_rejections(&self, source_id: &str, limit: usize) -> Result<Vec<Rejected>, StoreError>;
+    async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
+}
+
+/// How often at most a secret's `last_used_at` is written: it answers "have senders
+/// switched?", which needs minutes, not every request.
+pub const LAST_USED_GRANULARITY: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Parses stored scope names; an unknown name means the row is corrupt.
 fn parse_scopes(names: &[String]) -> Result<Vec<crate::auth::Scope>, StoreError> {

@@ -6,11 +6,18 @@
 use tokio_postgres::Client;
 
 /// (version, name, sql) in order. Never edit a released entry; add a new one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "ingress",
+        include_str!("../../../migrations/postgres/0002_ingress.sql"),
+    ),
+];
 
 /// Applies pending migrations; returns the versions applied now.
 pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, tokio_postgres::Error> {

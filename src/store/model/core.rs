@@ -1,5 +1,4 @@
-//! Records the store keeps. Plain data; validation of user input happens in the
-//! constructors so that nothing invalid reaches a backend.
+//! Orgs, API keys, the audit log and pagination.
 
 use crate::auth::Scope;
 use crate::id::new_id;
@@ -62,6 +61,11 @@ pub enum AuditAction {
     OrgCreated,
     ApiKeyMinted,
     ApiKeyRevoked,
+    SourceCreated,
+    SourceUpdated,
+    SourceDeleted,
+    SecretRotated,
+    SecretExpired,
 }
 
 impl AuditAction {
@@ -70,6 +74,11 @@ impl AuditAction {
             AuditAction::OrgCreated => "org_created",
             AuditAction::ApiKeyMinted => "api_key_minted",
             AuditAction::ApiKeyRevoked => "api_key_revoked",
+            AuditAction::SourceCreated => "source_created",
+            AuditAction::SourceUpdated => "source_updated",
+            AuditAction::SourceDeleted => "source_deleted",
+            AuditAction::SecretRotated => "secret_rotated",
+            AuditAction::SecretExpired => "secret_expired",
         }
     }
 }

@@ -1,109 +1,13 @@
-//! Embedded backend: one SQLite file under HOOKGATE_DATA_DIR for single-node use.
-//!
-//! WAL journal with `synchronous=FULL`, so every commit is fsynced before we answer.
-//! SQLite is synchronous; calls run on the blocking pool behind one connection mutex
-//! (single writer is SQLite's model anyway).
+//! Orgs, API keys and the audit log in SQLite.
 
-use super::{
-    parse_scopes, parse_slug, ApiKey, AuditEntry, Org, OrgSlug, Page, PageRequest, Store,
+use super::{from_millis, insert_audit, millis, query_all, EmbeddedStore};
+use crate::store::{
+    parse_scopes, parse_slug, ApiKey, AuditEntry, Org, OrgSlug, OrgStore, Page, PageRequest,
     StoreError,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-/// (user_version after applying, sql) in order. Never edit a released entry.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
-
-#[derive(Clone)]
-pub struct EmbeddedStore {
-    conn: Arc<Mutex<Connection>>,
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        match &error {
-            rusqlite::Error::SqliteFailure(e, _)
-                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
-            {
-                StoreError::Conflict("record")
-            }
-            _ => StoreError::Unavailable(Box::new(error)),
-        }
-    }
-}
-
-impl EmbeddedStore {
-    /// Opens (creating if needed) `hookgate.db` in `data_dir` and migrates it.
-    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(data_dir.join("hookgate.db"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
-    }
-
-    async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock leaves SQLite itself consistent
-            // (the transaction rolls back), so a poisoned mutex is safe to reuse.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut guard)
-        })
-        .await
-        .map_err(|join| StoreError::Unavailable(Box::new(join)))?
-    }
-}
-
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
-    let current: i32 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version)?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-fn millis(at: &DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
-}
-
-fn insert_audit(tx: &rusqlite::Transaction<'_>, entry: &AuditEntry) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO audit_log (id, org, actor, action, target, details, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            entry.id,
-            entry.org.as_str(),
-            entry.actor,
-            entry.action,
-            entry.target,
-            entry.details.to_string(),
-            millis(&entry.at),
-        ],
-    )?;
-    Ok(())
-}
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row};
 
 fn api_key_from_row(row: &Row<'_>) -> Result<ApiKey, StoreError> {
     let scopes: String = row.get("scopes")?;
@@ -133,32 +37,10 @@ fn audit_from_row(row: &Row<'_>) -> Result<AuditEntry, StoreError> {
     })
 }
 
-/// Runs `sql` (bound to `params`) and maps every row; rusqlite's row callback cannot
-/// return our error type, so rows are collected first.
-fn query_all<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    map: impl Fn(&Row<'_>) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(map(row)?);
-    }
-    Ok(out)
-}
-
 const API_KEY_COLUMNS: &str = "id, org, name, scopes, created_at, revoked_at";
 
 #[async_trait]
-impl Store for EmbeddedStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.with_conn(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
-    }
-
+impl OrgStore for EmbeddedStore {
     async fn create_org(&self, org: &Org, audit: &AuditEntry) -> Result<(), StoreError> {
         let (org, audit) = (org.clone(), audit.clone());
         self.with_conn(move |conn| {

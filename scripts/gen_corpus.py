@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Write the fuzz seed corpus (fuzz/corpus/<target>/) from tests/vectors/*.json plus a few
+hand-made edge cases. Deterministic: file names are the SHA-1 of the content, as libFuzzer's."""
+
+import hashlib
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT / "tests" / "vectors"
+CORPUS = ROOT / "fuzz" / "corpus"
+
+
+def vectors(scheme):
+    return json.loads((VECTORS / f"{scheme}.json").read_text())["cases"]
+
+
+def header(case, name):
+    return next((v for n, v in case["headers"] if n.lower() == name), None)
+
+
+def seeds():
+    out = {t: set() for t in ("stripe_header", "standard_webhooks_header", "slack", "github_signature",
+                              "hmac_header", "verify_any")}
+    for c in vectors("stripe"):
+        if (v := header(c, "stripe-signature")) is not None:
+            out["stripe_header"].add(v.encode())
+    out["stripe_header"] |= {b"", b"t=", b"t=1,v1=", b",,,=,=", b"t=99999999999999999999,v1=00"}
+    for c in vectors("standard_webhooks"):
+        if (v := header(c, "webhook-signature") or header(c, "svix-signature")) is not None:
+            out["standard_webhooks_header"].add(v.encode())
+    out["standard_webhooks_header"] |= {b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", b"whsec_", b"v1, v1,,, "}
+    for c in vectors("slack"):
+        ts, sig = header(c, "x-slack-request-timestamp") or "", header(c, "x-slack-signature") or ""
+        out["slack"].add(f"{ts}\n{sig}\n{c['body']}".encode())
+    for c in vectors("github"):
+        if (v := header(c, "x-hub-signature-256")) is not None:
+            out["github_signature"].add(v.encode())
+    out["github_signature"] |= {b"sha256=", "sha256=" .encode() + "é".encode() * 32}
+    out["hmac_header"] |= {b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                           b"B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g", b"{timestamp}.{body}",
+                           b"v0:{timestamp}:{body}{", b"{body}{body}", b"sha256=" + b"A" * 88}
+    for scheme in ("stripe", "standard_webhooks", "slack", "github", "shopify"):
+        for c in vectors(scheme)[:6]:
+            head = "\n".join(f"{n}: {v}" for n, v in c["headers"])
+            out["verify_any"].add(f"{head}\n\n{c['body']}".encode())
+    out["verify_any"] |= {b"", b"\n\n", b"Authorization: Bearer whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\n{}"}
+    return out
+
+
+def main():
+    for target, items in seeds().items():
+        folder = CORPUS / target
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+        for data in items:
+            (folder / hashlib.sha1(data).hexdigest()).write_bytes(data)
+        print(f"{target}: {len(items)} seeds")
+
+
+if __name__ == "__main__":
+    main()

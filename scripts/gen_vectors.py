@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Generate verifier vectors whose verdicts come from the senders' official libraries.
+
+Writes tests/vectors/<scheme>.json, replayed by src/verify/tests/vectors.rs.
+
+Every case is signed with the sender's own signing helper where one exists, then judged by
+the sender's own verification code at a frozen clock: `library_verdict` is the library's
+answer, never ours. `code` is the Rejection::code() hookgate gives for a rejection (the
+library's reason mapped to our codes). A case where hookgate deliberately differs carries
+`deviation` (why) and `hookgate_expect` ("accept" or a code); the test uses that instead.
+
+Setup (nothing is installed by hookgate's build):
+    python3 -m venv /tmp/hgvenv
+    /tmp/hgvenv/bin/pip install stripe standardwebhooks svix slack_sdk
+    # optional, for GitHub/Shopify verdicts from their official JS libraries:
+    mkdir -p /tmp/hgnode && cd /tmp/hgnode && npm init -y && \
+        npm install @octokit/webhooks-methods @shopify/shopify-api
+    /tmp/hgvenv/bin/python scripts/gen_vectors.py [--node-dir /tmp/hgnode]
+"""
+
+import argparse
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gen_vectors_python  # noqa: E402  (stripe, standard webhooks, svix, slack)
+import gen_vectors_node  # noqa: E402  (github, shopify)
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors"
+
+
+def write(scheme, source, cases):
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), f"duplicate case names in {scheme}"
+    doc = {"scheme": scheme, "source": source, "cases": cases}
+    path = OUT / f"{scheme}.json"
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    verdicts = [c["library_verdict"] for c in cases]
+    print(f"{path.name}: {len(cases)} cases, {verdicts.count('reject')} rejected by the library, "
+          f"{sum('deviation' in c for c in cases)} deviations")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--node-dir", default="/tmp/hgnode",
+                        help="folder whose node_modules holds the official JS libraries")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    v = version
+    write("stripe", f"stripe (PyPI) {v('stripe')}: WebhookSignature.generate_signature_header "
+          "signs, WebhookSignature.verify_header(tolerance=300) judges at a patched time.time()",
+          gen_vectors_python.stripe_cases())
+    write("standard_webhooks", f"standardwebhooks (PyPI) {v('standardwebhooks')} and svix (PyPI) "
+          f"{v('svix')}: Webhook.sign signs, Webhook.verify judges at a patched datetime.now()",
+          gen_vectors_python.standard_webhooks_cases())
+    write("slack", f"slack_sdk (PyPI) {v('slack_sdk')}: SignatureVerifier.generate_signature "
+          "signs, SignatureVerifier.is_valid_request judges with an injected Clock",
+          gen_vectors_python.slack_cases())
+    node = gen_vectors_node.Node(Path(args.node_dir))
+    write("github", "signatures computed with Python hmac per GitHub's documented algorithm "
+          "(no official Python signer); " + node.describe("github"),
+          gen_vectors_node.github_cases(node))
+    write("shopify", "signatures computed with Python hmac per Shopify's documented algorithm "
+          "(no official Python signer); " + node.describe("shopify"),
+          gen_vectors_node.shopify_cases(node))
+
+
+if __name__ == "__main__":
+    main()

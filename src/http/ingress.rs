@@ -1,0 +1,170 @@
+//! `POST /v1/ingress/{source_id}`: the senders' door (SPEC §3.3).
+
+use super::error::ApiError;
+use super::AppState;
+use crate::ingress::{self, ActiveSource, IngressError, Receipt};
+use crate::verify::Handshake;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use chrono::Utc;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+use std::time::Instant;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(receive))
+}
+
+fn too_large() -> ApiError {
+    ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+}
+
+/// Reads at most `limit` bytes; a longer body (chunked or not) is refused without
+/// reading the rest.
+async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "request body could not be read")),
+    }
+}
+
+fn receipt_response(receipt: Receipt) -> Response {
+    match receipt {
+        Receipt::Accepted { event_id, run_id } => (
+            StatusCode::ACCEPTED,
+            Json(json!({"event_id": event_id, "run_id": run_id, "status": "queued", "duplicate": false})),
+        )
+            .into_response(),
+        Receipt::Duplicate { event_id, run_id, status } => (
+            StatusCode::OK,
+            Json(json!({"event_id": event_id, "run_id": run_id, "status": status.as_str(), "duplicate": true})),
+        )
+            .into_response(),
+        Receipt::Ignored { event_id } => {
+            (StatusCode::OK, Json(json!({"event_id": event_id, "status": "ignored"}))).into_response()
+        }
+        Receipt::Handshake(Handshake::GithubPing) => (StatusCode::OK, Json(json!({"status": "pong"}))).into_response(),
+        Receipt::Handshake(Handshake::SlackUrlVerification { challenge }) => {
+            (StatusCode::OK, Json(json!({"challenge": challenge}))).into_response()
+        }
+    }
+}
+
+fn outcome(receipt: &Receipt) -> &'static str {
+    match receipt {
+        Receipt::Accepted { .. } => "accepted",
+        Receipt::Duplicate { .. } => "duplicate",
+        Receipt::Ignored { .. } => "ignored",
+        Receipt::Handshake(_) => "handshake",
+    }
+}
+
+/// Receive a webhook. 202 once the event and its run are durable; 200 for duplicates,
+/// filtered events and protocol handshakes.
+#[utoipa::path(post, path = "/v1/ingress/{source_id}", tag = "ingress", security(()),
+    params(("source_id" = String, Path)),
+    request_body(content = String, description = "the sender's raw body, signed as the source's verifier expects"),
+    responses(
+        (status = 202, description = "accepted: {event_id, run_id, status: queued, duplicate: false}"),
+        (status = 200, description = "duplicate (same run_id), ignored by the event filter, or a handshake"),
+        (status = 401, description = "signature, timestamp or token refused"),
+        (status = 404, description = "unknown or disabled source"),
+        (status = 413, description = "payload_too_large"),
+        (status = 503, description = "store unavailable; retry after Retry-After"),
+    ))]
+async fn receive(
+    State(state): State<AppState>,
+    Path(source_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let active = match ActiveSource::load(state.store(), state.keyring(), &source_id, now).await {
+        Ok(active) => active,
+        Err(error) => return Err(map_error(&state, "unknown", started, error)),
+    };
+    let verifier = active.source.verifier.kind().as_str();
+    let span = tracing::info_span!("ingress", source.id = %active.source.id, verifier);
+    let _entered = span.enter();
+    let body = match read_body(&headers, body, active.source.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => {
+            state.metrics().ingress_outcome(verifier, "too_large", started.elapsed().as_secs_f64());
+            return Err(error);
+        }
+    };
+    let verified = match active.verify(&headers, &body, now) {
+        Ok(verified) => verified,
+        Err(rejection) => {
+            state.metrics().ingress_outcome(verifier, "rejected", started.elapsed().as_secs_f64());
+            tracing::info!(reason = rejection.code(), "webhook refused");
+            sample_rejection(&state, &active, &rejection, &headers, now);
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, rejection.code(), rejection.to_string()));
+        }
+    };
+    match ingress::record(state.store(), &active, &verified, &headers, body, now).await {
+        Ok(receipt) => {
+            state.metrics().ingress_outcome(verifier, outcome(&receipt), started.elapsed().as_secs_f64());
+            Ok(receipt_response(receipt))
+        }
+        Err(error) => Err(map_error(&state, verifier, started, error)),
+    }
+}
+
+fn map_error(state: &AppState, verifier: &'static str, started: Instant, error: IngressError) -> ApiError {
+    let (outcome, api_error) = match error {
+        IngressError::UnknownSource => ("not_found", ApiError::not_found()),
+        IngressError::Rejected(rejection) => (
+            "rejected",
+            ApiError::new(StatusCode::UNAUTHORIZED, rejection.code(), rejection.to_string()),
+        ),
+        IngressError::Store(error) => {
+            tracing::warn!(%error, "store unavailable for ingress");
+            ("unavailable", error.into())
+        }
+    };
+    state.metrics().ingress_outcome(verifier, outcome, started.elapsed().as_secs_f64());
+    api_error
+}
+
+/// Keeps a rate-limited sample of refusals for `GET /v1/sources/{id}/rejections`,
+/// written off the request path.
+fn sample_rejection(
+    state: &AppState,
+    active: &ActiveSource,
+    rejection: &crate::verify::Rejection,
+    headers: &HeaderMap,
+    now: chrono::DateTime<Utc>,
+) {
+    if !state.rejection_sampler().should_sample(&active.source.id, Instant::now()) {
+        return;
+    }
+    let sample = ingress::rejection_sample(&active.source.id, rejection, headers, now);
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = state
+            .store()
+            .record_rejection(&sample, super::sources::REJECTIONS_KEPT)
+            .await
+        {
+            tracing::warn!(%error, "cannot record rejection sample");
+        }
+    });
+}

@@ -1,0 +1,388 @@
+//! Sources (SPEC §3.1, §7): CRUD, secrets with rotation, and the rejection sample.
+
+use super::error::ApiError;
+use super::extract::{cursor, ApiJson, ApiQuery, ListParams};
+use super::orgs::{validate_name, visible_org};
+use super::secrets::{RotateSecret, RotatedSecret, SecretList};
+use super::AppState;
+use crate::auth::{Principal, Scope};
+use crate::id::new_id;
+use crate::secrets;
+use crate::store::{AuditAction, AuditEntry, Source, SourcePatch};
+use crate::verify::VerifierConfig;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+const MAX_MAX_BODY: u64 = 32 * 1024 * 1024;
+const MAX_FILTER_ENTRIES: usize = 100;
+/// How many recent rejections a source keeps.
+pub const REJECTIONS_KEPT: usize = 50;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_source, list_sources))
+        .routes(routes!(get_source, patch_source, delete_source))
+        .routes(routes!(list_secrets))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(expire_secret))
+        .routes(routes!(list_rejections))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSource {
+    name: String,
+    /// The workflow each accepted event starts: letters, digits, '_' and '-'.
+    workflow_id: String,
+    /// `{"type": "github"|"stripe"|"standard_webhooks"|"shopify"|"slack"|"hmac"|"bearer", …}`
+    #[schema(value_type = Object)]
+    verifier: VerifierConfig,
+    /// The sender's own secret (GitHub, Stripe, Shopify, Slack generate theirs); generated when absent.
+    secret: Option<String>,
+    /// Event names that create runs; empty or absent = all.
+    event_filter: Option<Vec<String>>,
+    /// Largest accepted body (default 1 MiB, at most 32 MiB).
+    max_body_bytes: Option<u64>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSource {
+    name: Option<String>,
+    workflow_id: Option<String>,
+    enabled: Option<bool>,
+    event_filter: Option<Vec<String>>,
+    max_body_bytes: Option<u64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SourceView {
+    id: String,
+    name: String,
+    workflow_id: String,
+    #[schema(value_type = Object)]
+    verifier: VerifierConfig,
+    enabled: bool,
+    event_filter: Vec<String>,
+    max_body_bytes: u64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    ingress_url: String,
+}
+
+impl SourceView {
+    fn new(source: Source, public_url: &str) -> Self {
+        Self {
+            ingress_url: ingress_url(public_url, &source.id),
+            id: source.id,
+            name: source.name,
+            workflow_id: source.workflow_id,
+            verifier: source.verifier,
+            enabled: source.enabled,
+            event_filter: source.event_filter,
+            max_body_bytes: source.max_body_bytes,
+            created_at: source.created_at,
+            updated_at: source.updated_at,
+        }
+    }
+}
+
+fn ingress_url(public_url: &str, source_id: &str) -> String {
+    format!("{public_url}/v1/ingress/{source_id}")
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedSource {
+    source: SourceView,
+    /// The secret: shown this once.
+    secret: String,
+    ingress_url: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SourceList {
+    data: Vec<SourceView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RejectionView {
+    at: DateTime<Utc>,
+    /// The error code the sender got, e.g. `signature_invalid`.
+    reason: String,
+    /// Names of the headers the request carried (never values).
+    headers_present: Vec<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RejectionList {
+    data: Vec<RejectionView>,
+}
+
+fn validate_workflow_id(value: &str) -> Result<String, ApiError> {
+    let valid = (1..=128).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return Err(ApiError::validation(
+            "workflow_id",
+            "must be 1 to 128 of letters, digits, '_' and '-'",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn validate_filter(filter: Vec<String>) -> Result<Vec<String>, ApiError> {
+    if filter.len() > MAX_FILTER_ENTRIES {
+        return Err(ApiError::validation("event_filter", "at most 100 event names"));
+    }
+    for (i, name) in filter.iter().enumerate() {
+        if name.is_empty() || name.len() > 128 {
+            return Err(ApiError::validation(&format!("event_filter[{i}]"), "must be 1 to 128 bytes"));
+        }
+    }
+    Ok(filter)
+}
+
+fn validate_max_body(value: u64) -> Result<u64, ApiError> {
+    if !(1..=MAX_MAX_BODY).contains(&value) {
+        return Err(ApiError::validation("max_body_bytes", "must be 1 to 33554432"));
+    }
+    Ok(value)
+}
+
+/// The source, if the caller may act on it with `scope` (404 otherwise).
+async fn source_for(state: &AppState, principal: &Principal, id: &str, scope: Scope) -> Result<Source, ApiError> {
+    let source = state.store().find_source(id).await?.ok_or_else(ApiError::not_found)?;
+    principal.allows(&source.org, scope)?;
+    Ok(source)
+}
+
+fn audit(principal: &Principal, source: &Source, action: AuditAction, details: serde_json::Value) -> AuditEntry {
+    AuditEntry::new(&source.org, principal.actor(), action, &source.id, details)
+}
+
+/// Create a source; the response holds its secret, once (`source:write`).
+#[utoipa::path(post, path = "/v1/orgs/{org}/sources", tag = "sources", params(("org" = String, Path)),
+    request_body = CreateSource, responses(
+    (status = 201, body = CreatedSource),
+    (status = 403, description = "scope_denied"),
+    (status = 404, description = "not_found"),
+    (status = 422, description = "validation_failed"),
+))]
+async fn create_source(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<CreateSource>,
+) -> Result<(StatusCode, Json<CreatedSource>), ApiError> {
+    let org = visible_org(&state, &principal, &org).await?;
+    principal.allows(&org, Scope::SourceWrite)?;
+    body.verifier
+        .validate()
+        .map_err(|e| ApiError::validation(&format!("verifier.{}", e.field()), e.reason()))?;
+    let kind = body.verifier.kind();
+    let secret = match body.secret.as_deref() {
+        Some(value) => secrets::accept_provided(kind, value).map_err(|reason| ApiError::validation("secret", reason))?,
+        None => secrets::generate(kind),
+    };
+    let now = Utc::now();
+    let source = Source {
+        id: new_id("src"),
+        org: org.clone(),
+        name: validate_name("name", &body.name)?,
+        workflow_id: validate_workflow_id(&body.workflow_id)?,
+        verifier: body.verifier,
+        enabled: true,
+        event_filter: validate_filter(body.event_filter.unwrap_or_default())?,
+        max_body_bytes: validate_max_body(body.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY))?,
+        created_at: now,
+        updated_at: now,
+    };
+    let stored = secrets::seal(state.keyring(), &source.id, &secret, now);
+    let entry = audit(
+        &principal,
+        &source,
+        AuditAction::SourceCreated,
+        serde_json::json!({ "name": source.name, "verifier": kind.as_str(), "secret_id": stored.id }),
+    );
+    state.store().create_source(&source, &stored, &entry).await?;
+    let view = SourceView::new(source, state.public_url());
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedSource {
+            ingress_url: view.ingress_url.clone(),
+            source: view,
+            secret: secret.expose_str().unwrap_or_default().to_owned(),
+        }),
+    ))
+}
+
+/// List an org's sources (`source:read`).
+#[utoipa::path(get, path = "/v1/orgs/{org}/sources", tag = "sources",
+    params(("org" = String, Path), ListParams), responses((status = 200, body = SourceList)))]
+async fn list_sources(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org): Path<String>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<SourceList>, ApiError> {
+    let org = visible_org(&state, &principal, &org).await?;
+    principal.allows(&org, Scope::SourceRead)?;
+    let page = state.store().list_sources(&org, &params.page()?).await?;
+    Ok(Json(SourceList {
+        data: page.items.into_iter().map(|s| SourceView::new(s, state.public_url())).collect(),
+        next_cursor: cursor(page.next),
+    }))
+}
+
+/// Read a source (`source:read`).
+#[utoipa::path(get, path = "/v1/sources/{id}", tag = "sources", params(("id" = String, Path)),
+    responses((status = 200, body = SourceView), (status = 404, description = "not_found")))]
+async fn get_source(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<SourceView>, ApiError> {
+    let source = source_for(&state, &principal, &id, Scope::SourceRead).await?;
+    Ok(Json(SourceView::new(source, state.public_url())))
+}
+
+/// Change name, workflow, enabled flag, event filter or body limit (`source:write`).
+#[utoipa::path(patch, path = "/v1/sources/{id}", tag = "sources", params(("id" = String, Path)),
+    request_body = PatchSource, responses((status = 200, body = SourceView), (status = 404, description = "not_found")))]
+async fn patch_source(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchSource>,
+) -> Result<Json<SourceView>, ApiError> {
+    let mut source = source_for(&state, &principal, &id, Scope::SourceWrite).await?;
+    let patch = SourcePatch {
+        name: body.name.as_deref().map(|n| validate_name("name", n)).transpose()?,
+        workflow_id: body.workflow_id.as_deref().map(validate_workflow_id).transpose()?,
+        enabled: body.enabled,
+        event_filter: body.event_filter.map(validate_filter).transpose()?,
+        max_body_bytes: body.max_body_bytes.map(validate_max_body).transpose()?,
+    };
+    patch.apply(&mut source, Utc::now());
+    let entry = audit(
+        &principal,
+        &source,
+        AuditAction::SourceUpdated,
+        serde_json::json!({
+            "enabled": source.enabled,
+            "event_filter": source.event_filter,
+            "max_body_bytes": source.max_body_bytes,
+            "workflow_id": source.workflow_id,
+        }),
+    );
+    if !state.store().update_source(&source, &entry).await? {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(SourceView::new(source, state.public_url())))
+}
+
+/// Delete a source: its URL answers 404 at once; its events and runs stay readable (`source:write`).
+#[utoipa::path(delete, path = "/v1/sources/{id}", tag = "sources", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, description = "not_found")))]
+async fn delete_source(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let source = source_for(&state, &principal, &id, Scope::SourceWrite).await?;
+    let entry = audit(&principal, &source, AuditAction::SourceDeleted, serde_json::json!({ "name": source.name }));
+    if !state.store().delete_source(&source.id, Utc::now(), &entry).await? {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A source's secrets: metadata only, newest first (`source:read`).
+#[utoipa::path(get, path = "/v1/sources/{id}/secrets", tag = "sources", params(("id" = String, Path)),
+    responses((status = 200, body = SecretList)))]
+async fn list_secrets(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<SecretList>, ApiError> {
+    let source = source_for(&state, &principal, &id, Scope::SourceRead).await?;
+    let secrets = state.store().list_secrets(&source.id).await?;
+    Ok(Json(SecretList::new(secrets, Utc::now())))
+}
+
+/// Rotate: a new current secret; the previous ones keep verifying until now + grace (`secret:rotate`).
+#[utoipa::path(post, path = "/v1/sources/{id}/secrets/rotate", tag = "sources", params(("id" = String, Path)),
+    request_body = RotateSecret, responses((status = 200, body = RotatedSecret)))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RotateSecret>,
+) -> Result<Json<RotatedSecret>, ApiError> {
+    let source = source_for(&state, &principal, &id, Scope::SecretRotate).await?;
+    let grace = body.grace()?;
+    let kind = source.verifier.kind();
+    let secret = match body.secret.as_deref() {
+        Some(value) => secrets::accept_provided(kind, value).map_err(|reason| ApiError::validation("secret", reason))?,
+        None => secrets::generate(kind),
+    };
+    let rotation = secrets::rotation(state.keyring(), &source.id, &secret, grace, Utc::now());
+    let entry = audit(
+        &principal,
+        &source,
+        AuditAction::SecretRotated,
+        serde_json::json!({
+            "secret_id": rotation.new_secret.id,
+            "fingerprint": rotation.new_secret.fingerprint,
+            "grace_period_s": grace.as_secs(),
+        }),
+    );
+    let previous = state.store().rotate_secret(&rotation, &entry).await?;
+    Ok(Json(RotatedSecret::new(
+        secret.expose_str().unwrap_or_default().to_owned(),
+        rotation.new_secret.id,
+        previous,
+    )))
+}
+
+/// Expire a secret now, e.g. after a compromise (`secret:rotate`).
+#[utoipa::path(delete, path = "/v1/sources/{id}/secrets/{secret_id}", tag = "sources",
+    params(("id" = String, Path), ("secret_id" = String, Path)),
+    responses((status = 204, description = "expired"), (status = 404, description = "not_found")))]
+async fn expire_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, secret_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let source = source_for(&state, &principal, &id, Scope::SecretRotate).await?;
+    let entry = audit(&principal, &source, AuditAction::SecretExpired, serde_json::json!({ "secret_id": secret_id }));
+    if !state.store().expire_secret(&source.id, &secret_id, Utc::now(), &entry).await? {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Recent refused requests of a source: time, reason, header names (`source:read`).
+#[utoipa::path(get, path = "/v1/sources/{id}/rejections", tag = "sources", params(("id" = String, Path)),
+    responses((status = 200, body = RejectionList)))]
+async fn list_rejections(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<RejectionList>, ApiError> {
+    let source = source_for(&state, &principal, &id, Scope::SourceRead).await?;
+    let rejections = state.store().list_rejections(&source.id, REJECTIONS_KEPT).await?;
+    Ok(Json(RejectionList {
+        data: rejections
+            .into_iter()
+            .map(|r| RejectionView { at: r.at, reason: r.reason, headers_present: r.headers_present })
+            .collect(),
+    }))
+}

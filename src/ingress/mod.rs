@@ -1,0 +1,206 @@
+//! Receiving one inbound webhook (SPEC §3): find the source, verify exactly as the
+//! sender signs, then record the event and its run (with its outbox row) in one
+//! transaction. Only then does the caller answer 2xx.
+//!
+//! The HTTP handler (`http/ingress.rs`) reads the body within the source's limit and
+//! maps [`IngressError`] and [`Receipt`] to responses; everything else is here.
+
+mod message;
+mod sampler;
+mod trace;
+
+pub use message::{forwarded_headers, run_request, Origin, RunFields};
+pub use sampler::RejectionSampler;
+pub use trace::child_traceparent;
+
+use crate::crypto::{Keyring, Secret};
+use crate::id::new_id;
+use crate::store::{
+    AcceptOutcome, EventDisposition, NewEvent, NewRun, Rejected, RunStatus, Source, Store,
+    StoreError, StoredSecret,
+};
+use crate::verify::{self, Handshake, Rejection, SecretCandidate, VerifierConfig};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use rand::RngCore;
+use std::time::Duration;
+
+/// De-dup keys answer "duplicate" for this long (SPEC §3.3: at least 72 h).
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(72 * 3600);
+
+/// What the sender gets back on success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Receipt {
+    Accepted { event_id: String, run_id: String },
+    Duplicate { event_id: String, run_id: String, status: RunStatus },
+    Ignored { event_id: String },
+    Handshake(Handshake),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    /// Unknown, deleted or disabled source: all look the same to the caller.
+    #[error("no such source")]
+    UnknownSource,
+    #[error("request refused: {0}")]
+    Rejected(#[source] Rejection),
+    #[error("store unavailable")]
+    Store(#[from] StoreError),
+}
+
+/// A source ready to verify against: the record and its active secrets, opened.
+pub struct ActiveSource {
+    pub source: Source,
+    secrets: Vec<(String, Secret)>,
+}
+
+impl ActiveSource {
+    /// Loads an enabled source and opens its unexpired secrets.
+    pub async fn load(
+        store: &dyn Store,
+        keyring: &Keyring,
+        source_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, IngressError> {
+        let source = match store.find_source(source_id).await? {
+            Some(source) if source.enabled => source,
+            _ => return Err(IngressError::UnknownSource),
+        };
+        let stored = store.list_secrets(&source.id).await?;
+        Ok(Self {
+            secrets: open_active(keyring, &stored, now),
+            source,
+        })
+    }
+
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<verify::Verified, Rejection> {
+        let candidates: Vec<SecretCandidate<'_>> = self
+            .secrets
+            .iter()
+            .map(|(id, secret)| SecretCandidate { id, value: secret.expose() })
+            .collect();
+        verify::verify(&self.source.verifier, &candidates, headers, body, now.timestamp())
+    }
+}
+
+/// Unexpired secrets, opened. One that cannot be opened (wrong master key, tampering)
+/// is skipped and logged: it verifies nothing, and the others still work.
+pub fn open_active(keyring: &Keyring, stored: &[StoredSecret], now: DateTime<Utc>) -> Vec<(String, Secret)> {
+    stored
+        .iter()
+        .filter(|s| s.is_active(now))
+        .filter_map(|s| match keyring.open(&s.sealed, s.id.as_bytes()) {
+            Ok(secret) => Some((s.id.clone(), secret)),
+            Err(error) => {
+                tracing::error!(secret.id = %s.id, %error, "cannot open stored secret");
+                None
+            }
+        })
+        .collect()
+}
+
+fn extra_header_names(config: &VerifierConfig) -> Vec<&str> {
+    match config {
+        VerifierConfig::Hmac(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()].into_iter().flatten().collect(),
+        VerifierConfig::Bearer(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()].into_iter().flatten().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn random_24() -> [u8; 24] {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// Records a verified request and says what to answer.
+pub async fn record(
+    store: &dyn Store,
+    active: &ActiveSource,
+    verified: &verify::Verified,
+    headers: &HeaderMap,
+    body: Bytes,
+    received_at: DateTime<Utc>,
+) -> Result<Receipt, IngressError> {
+    if let Some(handshake) = verified.handshake() {
+        return Ok(Receipt::Handshake(handshake.clone()));
+    }
+    let source = &active.source;
+    let admitted = source.admits(verified.event_name());
+    let traceparent = child_traceparent(
+        headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        random_24(),
+    );
+    let selected = forwarded_headers(headers, &extra_header_names(&source.verifier));
+    let event = NewEvent {
+        id: new_id("evt"),
+        org: source.org.clone(),
+        source_id: source.id.clone(),
+        dedup_key: verified.dedup_key().map(str::to_owned),
+        event_name: verified.event_name().map(str::to_owned),
+        secret_id: verified.secret_id().to_owned(),
+        disposition: if admitted { EventDisposition::Accepted } else { EventDisposition::Ignored },
+        traceparent: traceparent.clone(),
+        headers: serde_json::Value::Object(selected.clone()),
+        body: body.clone(),
+        received_at,
+        dedup_window: DEDUP_WINDOW,
+    };
+    let run = admitted.then(|| {
+        let run_id = new_id("run");
+        let message = run_request(&RunFields {
+            run_id: &run_id,
+            org: source.org.as_str(),
+            workflow_id: &source.workflow_id,
+            origin: Some(Origin {
+                source_id: &source.id,
+                verifier: source.verifier.kind().as_str(),
+                event_id: &event.id,
+            }),
+            received_at,
+            body: &body,
+            headers: &selected,
+        });
+        NewRun {
+            id: run_id,
+            org: source.org.clone(),
+            workflow_id: source.workflow_id.clone(),
+            trigger_type: "webhook",
+            source_id: Some(source.id.clone()),
+            event_id: Some(event.id.clone()),
+            message: Bytes::from(message),
+            message_headers: vec![
+                ("traceparent".into(), traceparent),
+                ("hookgate-org".into(), source.org.to_string()),
+                ("hookgate-source".into(), source.id.clone()),
+            ],
+            created_at: received_at,
+        }
+    });
+    match store.record_event(&event, run.as_ref()).await? {
+        AcceptOutcome::Duplicate { event_id, run_id, run_status } => Ok(Receipt::Duplicate {
+            event_id,
+            run_id,
+            status: run_status,
+        }),
+        AcceptOutcome::Recorded => Ok(match run {
+            Some(run) => Receipt::Accepted { event_id: event.id, run_id: run.id },
+            None => Receipt::Ignored { event_id: event.id },
+        }),
+    }
+}
+
+/// The sample line for a rejected request: header names only.
+pub fn rejection_sample(source_id: &str, rejection: &Rejection, headers: &HeaderMap, at: DateTime<Utc>) -> Rejected {
+    let mut names: Vec<String> = headers.keys().map(|k| k.as_str().to_owned()).collect();
+    names.sort();
+    names.dedup();
+    Rejected {
+        id: new_id("rej"),
+        source_id: source_id.to_owned(),
+        at,
+        reason: rejection.code().to_owned(),
+        headers_present: names,
+    }
+}

@@ -1,0 +1,126 @@
+//! Secret lifecycle shared by sources (inbound) and, later, endpoints (outbound):
+//! generate or accept a value, seal it, rotate with a grace period, expire (SPEC §5).
+
+use crate::crypto::{Keyring, Secret};
+use crate::id::new_id;
+use crate::store::{Rotation, StoredSecret};
+use crate::verify::VerifierKind;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use std::time::Duration;
+
+/// Longest grace period a rotation may give the previous secret.
+pub const MAX_GRACE: Duration = Duration::from_secs(30 * 86_400);
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(86_400);
+const MAX_SECRET_BYTES: usize = 1024;
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A new secret in the form the verifier's senders expect.
+pub fn generate(kind: VerifierKind) -> Secret {
+    let value = match kind {
+        // Standard Webhooks: whsec_ + base64 of the raw key (24–64 bytes; we use 32).
+        VerifierKind::StandardWebhooks => format!("whsec_{}", STANDARD.encode(random_bytes(32))),
+        // Stripe keys the HMAC with the whole whsec_… string.
+        VerifierKind::Stripe => format!("whsec_{}", hex::encode(random_bytes(24))),
+        _ => hex::encode(random_bytes(32)),
+    };
+    Secret::new(value)
+}
+
+/// A sender-provided secret, checked for the verifier's format. The error never
+/// repeats the value.
+pub fn accept_provided(kind: VerifierKind, value: &str) -> Result<Secret, &'static str> {
+    if value.is_empty() || value.len() > MAX_SECRET_BYTES {
+        return Err("must be 1 to 1024 bytes");
+    }
+    if value.trim() != value || value.chars().any(char::is_control) {
+        return Err("must not contain surrounding whitespace or control characters");
+    }
+    if kind == VerifierKind::StandardWebhooks {
+        let key = value.strip_prefix("whsec_").unwrap_or(value);
+        match STANDARD.decode(key) {
+            Ok(bytes) if bytes.len() >= 16 => {}
+            _ => return Err("must be whsec_ followed by base64 of at least 16 bytes"),
+        }
+    }
+    Ok(Secret::new(value))
+}
+
+/// The secret sealed for storage, bound to its own id.
+pub fn seal(keyring: &Keyring, owner_id: &str, secret: &Secret, now: DateTime<Utc>) -> StoredSecret {
+    let id = new_id("sec");
+    StoredSecret {
+        sealed: keyring.seal(secret, id.as_bytes()),
+        fingerprint: secret.fingerprint(),
+        id,
+        owner_id: owner_id.to_owned(),
+        created_at: now,
+        expires_at: None,
+        last_used_at: None,
+    }
+}
+
+/// A rotation to `secret`, with the previous ones valid until `now + grace`.
+pub fn rotation(
+    keyring: &Keyring,
+    owner_id: &str,
+    secret: &Secret,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Rotation {
+    let grace = chrono::Duration::from_std(grace.min(MAX_GRACE)).unwrap_or_default();
+    Rotation {
+        new_secret: seal(keyring, owner_id, secret, now),
+        previous_expire_at: now + grace,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    #[test]
+    fn generated_secrets_have_the_senders_format() {
+        let whsec = generate(VerifierKind::StandardWebhooks);
+        let text = whsec.expose_str().unwrap();
+        assert_eq!(STANDARD.decode(text.strip_prefix("whsec_").unwrap()).unwrap().len(), 32);
+        assert!(generate(VerifierKind::Stripe).expose_str().unwrap().starts_with("whsec_"));
+        assert_eq!(generate(VerifierKind::Github).expose().len(), 64);
+        assert_ne!(generate(VerifierKind::Github), generate(VerifierKind::Github));
+    }
+
+    #[test]
+    fn provided_secrets_are_checked_without_echoing_them() {
+        assert!(accept_provided(VerifierKind::Github, "It's a Secret to Everybody").is_ok());
+        assert!(accept_provided(VerifierKind::Github, "").is_err());
+        assert!(accept_provided(VerifierKind::Github, " padded ").is_err());
+        assert!(accept_provided(VerifierKind::StandardWebhooks, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+        let error = accept_provided(VerifierKind::StandardWebhooks, "whsec_not-base64!").unwrap_err();
+        assert!(!error.contains("not-base64"));
+    }
+
+    #[test]
+    fn sealed_secret_opens_with_its_own_id_only() {
+        let keyring = Keyring::new(MasterKey::from_bytes(&[7; 32]).unwrap(), vec![]);
+        let stored = seal(&keyring, "src_1", &Secret::new("s3cret"), Utc::now());
+        assert_eq!(keyring.open(&stored.sealed, stored.id.as_bytes()).unwrap().expose(), b"s3cret");
+        assert!(keyring.open(&stored.sealed, b"sec_other").is_err());
+        assert_eq!(stored.fingerprint, Secret::new("s3cret").fingerprint());
+    }
+
+    #[test]
+    fn rotation_caps_grace_at_thirty_days() {
+        let keyring = Keyring::new(MasterKey::from_bytes(&[7; 32]).unwrap(), vec![]);
+        let now = Utc::now();
+        let rotation = rotation(&keyring, "src_1", &Secret::new("new"), Duration::from_secs(10 * MAX_GRACE.as_secs()), now);
+        assert_eq!(rotation.previous_expire_at, now + chrono::Duration::days(30));
+    }
+}

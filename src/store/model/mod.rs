@@ -1,0 +1,12 @@
+//! Records the store keeps. Plain data; validation of user input happens in the
+//! constructors and handlers so that nothing invalid reaches a backend.
+
+mod core;
+mod ingress;
+mod secret;
+mod source;
+
+pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
+pub use ingress::{AcceptOutcome, NewEvent, NewRun, Rejected, Run, RunStatus, EventDisposition};
+pub use secret::{Rotation, StoredSecret};
+pub use source::{Source, SourcePatch};

@@ -1,0 +1,207 @@
+//! Inbound events, runs, the outbox and rejections in PostgreSQL.
+
+use super::PostgresStore;
+use crate::store::{
+    parse_slug, AcceptOutcome, IngressStore, NewEvent, NewRun, Rejected, Run, RunStatus,
+    StoreError, LAST_USED_GRANULARITY,
+};
+use async_trait::async_trait;
+use tokio_postgres::Row;
+
+fn run_from_row(row: &Row) -> Result<Run, StoreError> {
+    let status: String = row.get("status");
+    Ok(Run {
+        id: row.get("id"),
+        org: parse_slug(row.get("org"))?,
+        workflow_id: row.get("workflow_id"),
+        trigger_type: row.get("trigger_type"),
+        source_id: row.get("source_id"),
+        event_id: row.get("event_id"),
+        status: RunStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?,
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        published_at: row.get("published_at"),
+    })
+}
+
+fn headers_json(headers: &[(String, String)]) -> serde_json::Value {
+    headers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+#[async_trait]
+impl IngressStore for PostgresStore {
+    async fn record_event(
+        &self,
+        event: &NewEvent,
+        run: Option<&NewRun>,
+    ) -> Result<AcceptOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if let (Some(key), Some(run)) = (&event.dedup_key, run) {
+            let window = chrono::Duration::from_std(event.dedup_window)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            // Claims the key unless an unexpired claim exists; a concurrent claim of
+            // the same key waits for ours and then sees it (no second run).
+            let claimed = tx
+                .query_opt(
+                    "INSERT INTO ingress_dedup (source_id, dedup_key, event_id, run_id, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (source_id, dedup_key) DO UPDATE
+                        SET event_id = EXCLUDED.event_id, run_id = EXCLUDED.run_id,
+                            expires_at = EXCLUDED.expires_at
+                        WHERE ingress_dedup.expires_at <= $6
+                     RETURNING event_id",
+                    &[
+                        &event.source_id,
+                        key,
+                        &event.id,
+                        &run.id,
+                        &(event.received_at + window),
+                        &event.received_at,
+                    ],
+                )
+                .await?;
+            if claimed.is_none() {
+                let row = tx
+                    .query_one(
+                        "SELECT d.event_id, d.run_id, r.status FROM ingress_dedup d
+                         JOIN runs r ON r.id = d.run_id
+                         WHERE d.source_id = $1 AND d.dedup_key = $2",
+                        &[&event.source_id, key],
+                    )
+                    .await?;
+                let status: String = row.get(2);
+                return Ok(AcceptOutcome::Duplicate {
+                    event_id: row.get(0),
+                    run_id: row.get(1),
+                    run_status: RunStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?,
+                });
+            }
+        }
+        tx.execute(
+            "INSERT INTO events (id, org, source_id, dedup_key, event_name, secret_id, disposition,
+                                 traceparent, headers, body, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &event.id,
+                &event.org.as_str(),
+                &event.source_id,
+                &event.dedup_key,
+                &event.event_name,
+                &event.secret_id,
+                &event.disposition.as_str(),
+                &event.traceparent,
+                &event.headers,
+                &event.body.as_ref(),
+                &event.received_at,
+            ],
+        )
+        .await?;
+        if let Some(run) = run {
+            tx.execute(
+                "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
+                                   message, message_headers, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9)",
+                &[
+                    &run.id,
+                    &run.org.as_str(),
+                    &run.workflow_id,
+                    &run.trigger_type,
+                    &run.source_id,
+                    &run.event_id,
+                    &run.message.as_ref(),
+                    &headers_json(&run.message_headers),
+                    &run.created_at,
+                ],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO outbox (run_id, enqueued_at) VALUES ($1, $2)",
+                &[&run.id, &run.created_at],
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE secrets SET last_used_at = $2
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+            &[
+                &event.secret_id,
+                &event.received_at,
+                &(event.received_at - LAST_USED_GRANULARITY),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AcceptOutcome::Recorded)
+    }
+
+    async fn record_rejection(&self, rejected: &Rejected, keep: usize) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO ingress_rejections (id, source_id, at, reason, headers_present)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &rejected.id,
+                &rejected.source_id,
+                &rejected.at,
+                &rejected.reason,
+                &rejected.headers_present,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM ingress_rejections WHERE source_id = $1 AND id NOT IN (
+                 SELECT id FROM ingress_rejections WHERE source_id = $1
+                 ORDER BY id DESC LIMIT $2)",
+            &[&rejected.source_id, &(keep as i64)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_rejections(
+        &self,
+        source_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Rejected>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, source_id, at, reason, headers_present FROM ingress_rejections
+                 WHERE source_id = $1 ORDER BY id DESC LIMIT $2",
+                &[&source_id, &(limit as i64)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Rejected {
+                id: row.get("id"),
+                source_id: row.get("source_id"),
+                at: row.get("at"),
+                reason: row.get("reason"),
+                headers_present: row.get("headers_present"),
+            })
+            .collect())
+    }
+
+    async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, org, workflow_id, trigger_type, source_id, event_id, status,
+                        created_at, updated_at, published_at
+                 FROM runs WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+}

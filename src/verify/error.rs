@@ -1,0 +1,89 @@
+//! Why a request was refused, and why a signer could not sign.
+//!
+//! **Invariant:** no message carries secret material, a received signature or a received
+//! header value; only header *names* (which are public) appear.
+
+use http::HeaderName;
+
+use super::config::ConfigError;
+
+/// Why `verify()` refused a request. [`Rejection::code`] is the stable API error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("missing header {0}")]
+    MissingHeader(HeaderName),
+    #[error("malformed header {0}")]
+    MalformedHeader(HeaderName),
+    /// The same security-relevant header sent more than once: ambiguous, so refused.
+    #[error("header {0} sent more than once")]
+    DuplicateHeader(HeaderName),
+    /// The header is well formed but holds no signature of a version we verify.
+    #[error("header {0} holds no signature of a supported version")]
+    UnsupportedVersion(HeaderName),
+    #[error("no signature matches any active secret")]
+    SignatureMismatch,
+    #[error("token does not match any active secret")]
+    TokenMismatch,
+    #[error("signature timestamp outside the accepted window")]
+    TimestampOutOfTolerance,
+    /// GitHub's SHA-1 `X-Hub-Signature` without `X-Hub-Signature-256`; SHA-1 is not accepted.
+    #[error("only the legacy SHA-1 signature was sent; X-Hub-Signature-256 is required")]
+    LegacySignatureOnly,
+    /// Shopify's library refuses an empty body before checking the HMAC; so do we.
+    #[error("request body is empty")]
+    EmptyBody,
+    /// Operator side: the source has no unexpired secret.
+    #[error("source has no active secret")]
+    NoActiveSecret,
+    /// Operator side: no secret candidate could be used as a key (e.g. not base64 after `whsec_`).
+    #[error("no active secret is usable by this verifier")]
+    UnusableSecrets,
+    /// Operator side: the stored configuration does not pass `VerifierConfig::validate`.
+    #[error("verifier misconfigured: {0}")]
+    InvalidConfig(ConfigError),
+}
+
+impl Rejection {
+    /// Stable snake_case code for the error envelope (SPEC §8).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingHeader(_) => "signature_missing",
+            Self::MalformedHeader(_) => "signature_malformed",
+            Self::DuplicateHeader(_) => "header_duplicated",
+            Self::UnsupportedVersion(_) => "signature_version_unsupported",
+            Self::SignatureMismatch => "signature_invalid",
+            Self::TokenMismatch => "token_invalid",
+            Self::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
+            Self::LegacySignatureOnly => "signature_legacy_unsupported",
+            Self::EmptyBody => "body_missing",
+            Self::NoActiveSecret => "no_active_secret",
+            Self::UnusableSecrets => "secret_unusable",
+            Self::InvalidConfig(_) => "verifier_misconfigured",
+        }
+    }
+
+    /// True when the sender is at fault (answer 401); false for operator-side faults
+    /// that no retry by the sender can fix and that deserve an alert instead.
+    pub fn is_sender_fault(&self) -> bool {
+        !matches!(
+            self,
+            Self::NoActiveSecret | Self::UnusableSecrets | Self::InvalidConfig(_)
+        )
+    }
+}
+
+/// Why `sign()` could not produce headers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("verifier misconfigured: {0}")]
+    InvalidConfig(ConfigError),
+    /// Nothing to sign with.
+    #[error("no secret given")]
+    NoSecret,
+    /// e.g. a Standard Webhooks secret that is not base64 after `whsec_`, or an empty one.
+    #[error("secret is not usable for this verifier")]
+    InvalidSecret,
+    /// The value for this header would not be a valid HTTP header value.
+    #[error("value for header {0} is not a valid header value")]
+    InvalidHeaderValue(&'static str),
+}

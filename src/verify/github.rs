@@ -1,0 +1,58 @@
+//! GitHub: `X-Hub-Signature-256: sha256=<hex>` = HMAC-SHA256(secret, raw body).
+//!
+//! Mirrors @octokit/webhooks-methods 6.0.0 (the released `verify`): the header must be
+//! exactly `sha256=` + the lower-case hex digest. Upper-case hex is refused, as there and
+//! in GitHub's own docs samples (`compare_digest` / `secure_compare` on the strings).
+
+use http::{HeaderMap, HeaderName};
+
+use super::error::Rejection;
+use super::headers::{optional_owned, single};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256};
+use super::{Handshake, SecretCandidate, Verified};
+
+pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature-256");
+pub(crate) static LEGACY_SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature");
+pub(crate) static DELIVERY: HeaderName = HeaderName::from_static("x-github-delivery");
+pub(crate) static EVENT: HeaderName = HeaderName::from_static("x-github-event");
+
+const PREFIX: &str = "sha256=";
+
+/// The hex digest of a well-formed header value: `sha256=` (case-sensitive, as octokit's
+/// `startsWith("sha256=")`) and 64 hex digits of either case. Case is judged later by the
+/// comparison, so upper case is a mismatch, not a malformed header.
+pub(crate) fn parse_signature(value: &str) -> Option<&str> {
+    let hex = value.strip_prefix(PREFIX)?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+pub(crate) fn verify(
+    secrets: &[SecretCandidate<'_>],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Verified, Rejection> {
+    let Some(value) = single(headers, &SIGNATURE)? else {
+        // SHA-1 is legacy and never computed (no sha1 dependency): say so, not just "missing".
+        if single(headers, &LEGACY_SIGNATURE)?.is_some() {
+            return Err(Rejection::LegacySignatureOnly);
+        }
+        return Err(Rejection::MissingHeader(SIGNATURE.clone()));
+    };
+    let received =
+        parse_signature(value).ok_or_else(|| Rejection::MalformedHeader(SIGNATURE.clone()))?;
+    let delivery = optional_owned(headers, &DELIVERY)?;
+    let event = optional_owned(headers, &EVENT)?;
+
+    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
+        let expected = hmac_sha256(key, &[body]).map(hex::encode);
+        attempt(expected.is_some_and(|e| any_eq(e.as_bytes(), [received.as_bytes()])))
+    })?;
+    let handshake = (event.as_deref() == Some("ping")).then_some(Handshake::GithubPing);
+    Ok(Verified {
+        secret_id,
+        dedup_key: delivery,
+        event_name: event,
+        signed_at: None,
+        handshake,
+    })
+}

@@ -1,0 +1,129 @@
+//! Inbound webhook verification (SPEC §3.2) and the matching signers.
+//!
+//! **Architecture Invariant:** verifiers are pure. They read no clock (`now_unix_s` is an
+//! argument), do no I/O, never panic on any input, and compare every MAC or token in
+//! constant time against every secret candidate.
+//!
+//! **Architecture Invariant:** a [`Verified`] can only be built here, by [`verify`].
+//!
+//! Each scheme lives in its own private file and follows the sender's official library
+//! wherever one exists; each file's header comment names the library and the choices.
+
+mod bearer;
+mod body;
+mod config;
+mod error;
+mod github;
+mod headers;
+mod hmac_generic;
+mod mac;
+mod shopify;
+mod sign;
+mod slack;
+mod standard_webhooks;
+mod stripe;
+mod template;
+mod timestamp;
+
+/// Parser entry points for the fuzz targets in `fuzz/` and their stable corpus replay.
+/// Not an API: hidden, and free to change.
+#[doc(hidden)]
+pub mod fuzz_logic;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use http::HeaderMap;
+
+pub use config::{
+    BearerConfig, ConfigError, HmacConfig, MacAlgorithm, MacEncoding, VerifierConfig, VerifierKind,
+};
+pub use error::{Rejection, SignError};
+pub use sign::{sign, standard_webhooks_signature};
+
+/// One active secret of a source, as stored (plaintext). For `stripe` and
+/// `standard_webhooks` this is the full `whsec_…` string's bytes.
+#[derive(Clone, Copy)]
+pub struct SecretCandidate<'a> {
+    pub id: &'a str,
+    pub value: &'a [u8],
+}
+
+impl fmt::Debug for SecretCandidate<'_> {
+    // Secrets must never reach a log, not even through `{:?}` of a containing struct.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretCandidate")
+            .field("id", &self.id)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A protocol handshake to answer without creating a run (SPEC §3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handshake {
+    /// GitHub `ping` event: answer 200.
+    GithubPing,
+    /// Slack `url_verification`: answer 200 with the challenge.
+    SlackUrlVerification { challenge: String },
+}
+
+/// Proof that a request was verified. Only [`verify`] constructs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    secret_id: String,
+    dedup_key: Option<String>,
+    event_name: Option<String>,
+    signed_at: Option<i64>,
+    handshake: Option<Handshake>,
+}
+
+impl Verified {
+    /// Id of the first secret candidate (in the order given) whose signature matched.
+    pub fn secret_id(&self) -> &str {
+        &self.secret_id
+    }
+    /// The sender's de-dup key (SPEC §3.2 table), if it sent one.
+    pub fn dedup_key(&self) -> Option<&str> {
+        self.dedup_key.as_deref()
+    }
+    /// The event name used by `event_filter` (SPEC §7.1), if any.
+    pub fn event_name(&self) -> Option<&str> {
+        self.event_name.as_deref()
+    }
+    /// The signed timestamp (Unix seconds) for schemes that sign one.
+    pub fn signed_at(&self) -> Option<i64> {
+        self.signed_at
+    }
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.handshake.as_ref()
+    }
+}
+
+/// Verifies one inbound request against every secret candidate.
+///
+/// `body` must be the raw bytes received; `now_unix_s` is the receiver's clock.
+pub fn verify(
+    config: &VerifierConfig,
+    secrets: &[SecretCandidate<'_>],
+    headers: &HeaderMap,
+    body: &[u8],
+    now_unix_s: i64,
+) -> Result<Verified, Rejection> {
+    if secrets.is_empty() {
+        return Err(Rejection::NoActiveSecret);
+    }
+    match config {
+        VerifierConfig::Github => github::verify(secrets, headers, body),
+        VerifierConfig::Stripe => stripe::verify(secrets, headers, body, now_unix_s),
+        VerifierConfig::StandardWebhooks => {
+            standard_webhooks::verify(secrets, headers, body, now_unix_s)
+        }
+        VerifierConfig::Shopify => shopify::verify(secrets, headers, body),
+        VerifierConfig::Slack => slack::verify(secrets, headers, body, now_unix_s),
+        VerifierConfig::Hmac(c) => hmac_generic::verify(c, secrets, headers, body, now_unix_s),
+        VerifierConfig::Bearer(c) => bearer::verify(c, secrets, headers),
+    }
+}

@@ -1,0 +1,188 @@
+//! Vector tables for every verifier, run through one [`check`] helper (STYLE §4).
+
+#![allow(clippy::unwrap_used)]
+
+mod bearer;
+mod config;
+mod corpus;
+mod github;
+mod hmac_generic;
+mod shopify;
+mod sign;
+mod slack;
+mod standard_webhooks;
+mod standard_webhooks_headers;
+mod stripe;
+mod vectors;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use sha2::Sha256;
+
+use super::{verify, Handshake, SecretCandidate, VerifierConfig};
+
+/// One request and what `verify` must make of it.
+pub(super) struct Case {
+    pub(super) name: &'static str,
+    pub(super) secrets: Vec<(&'static str, Vec<u8>)>,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
+    pub(super) now: i64,
+    pub(super) expect: Expect,
+}
+
+pub(super) fn case(
+    name: &'static str,
+    secrets: &[(&'static str, &[u8])],
+    headers: &[(&str, &str)],
+    body: &[u8],
+    now: i64,
+    expect: Expect,
+) -> Case {
+    Case {
+        name,
+        secrets: secrets.iter().map(|(id, v)| (*id, v.to_vec())).collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        body: body.to_vec(),
+        now,
+        expect,
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum Expect {
+    Accept(Want),
+    /// The `Rejection::code()` expected.
+    Reject(&'static str),
+}
+
+/// What an accepted request must carry; `None` fields are not checked.
+#[derive(Debug, Default)]
+pub(super) struct Want {
+    secret_id: &'static str,
+    dedup_key: Option<Option<&'static str>>,
+    event_name: Option<Option<&'static str>>,
+    signed_at: Option<Option<i64>>,
+    handshake: Option<Option<Handshake>>,
+}
+
+pub(super) fn accept(secret_id: &'static str) -> Expect {
+    Expect::Accept(Want {
+        secret_id,
+        ..Want::default()
+    })
+}
+
+pub(super) fn reject(code: &'static str) -> Expect {
+    Expect::Reject(code)
+}
+
+impl Expect {
+    fn want(mut self, set: impl FnOnce(&mut Want)) -> Self {
+        if let Expect::Accept(want) = &mut self {
+            set(want);
+        }
+        self
+    }
+    pub(super) fn dedup(self, key: Option<&'static str>) -> Self {
+        self.want(|w| w.dedup_key = Some(key))
+    }
+    pub(super) fn event(self, name: Option<&'static str>) -> Self {
+        self.want(|w| w.event_name = Some(name))
+    }
+    pub(super) fn signed_at(self, at: Option<i64>) -> Self {
+        self.want(|w| w.signed_at = Some(at))
+    }
+    pub(super) fn handshake(self, handshake: Option<Handshake>) -> Self {
+        self.want(|w| w.handshake = Some(handshake))
+    }
+}
+
+/// Runs every case and reports all failures at once.
+pub(super) fn check(config: &VerifierConfig, cases: &[Case]) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            run(config, case)
+                .err()
+                .map(|e| format!("{}: {e}", case.name))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn run(config: &VerifierConfig, case: &Case) -> Result<(), String> {
+    let secrets: Vec<SecretCandidate<'_>> = case
+        .secrets
+        .iter()
+        .map(|(id, value)| SecretCandidate { id, value })
+        .collect();
+    let headers = header_map(&case.headers)?;
+    let got = verify(config, &secrets, &headers, &case.body, case.now);
+    match (&case.expect, got) {
+        (Expect::Reject(code), Err(rejection)) if rejection.code() == *code => {
+            no_leaks(&rejection.to_string(), case)
+        }
+        (Expect::Accept(want), Ok(v)) => {
+            let mismatch = v.secret_id() != want.secret_id
+                || want.dedup_key.is_some_and(|d| v.dedup_key() != d)
+                || want.event_name.is_some_and(|e| v.event_name() != e)
+                || want.signed_at.is_some_and(|s| v.signed_at() != s)
+                || want
+                    .handshake
+                    .as_ref()
+                    .is_some_and(|h| v.handshake() != h.as_ref());
+            if mismatch {
+                return Err(format!("accepted as {v:?}, want {want:?}"));
+            }
+            Ok(())
+        }
+        (expect, got) => Err(format!("got {got:?}, want {expect:?}")),
+    }
+}
+
+/// Rejection messages must not echo secrets or received header values (other than names).
+fn no_leaks(message: &str, case: &Case) -> Result<(), String> {
+    let secrets = case
+        .secrets
+        .iter()
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    let values = case.headers.iter().map(|(_, v)| v.trim().to_owned());
+    match secrets
+        .chain(values)
+        .find(|s| s.len() >= 8 && message.contains(s.as_str()))
+    {
+        Some(leak) => Err(format!("message {message:?} leaks {leak:?}")),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("{name}: {e}"))?;
+        let value = HeaderValue::from_str(value).map_err(|e| format!("{name}: {e}"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// HMAC-SHA256, computed here independently of the code under test.
+pub(super) fn hmac256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+    parts.iter().for_each(|p| mac.update(p));
+    mac.finalize().into_bytes().to_vec()
+}
+
+pub(super) fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
