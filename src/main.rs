@@ -51,6 +51,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     } else if let Some(path) = &app.operator_token_path {
         println!("operator token: see {}", path.display());
+    } else {
+        println!("operator token: configured (HOOKGATE_OPERATOR_TOKEN)");
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));

@@ -54,7 +54,12 @@ pub fn accept_provided(kind: VerifierKind, value: &str) -> Result<Secret, &'stat
 }
 
 /// The secret sealed for storage, bound to its own id.
-pub fn seal(keyring: &Keyring, owner_id: &str, secret: &Secret, now: DateTime<Utc>) -> StoredSecret {
+pub fn seal(
+    keyring: &Keyring,
+    owner_id: &str,
+    secret: &Secret,
+    now: DateTime<Utc>,
+) -> StoredSecret {
     let id = new_id("sec");
     StoredSecret {
         sealed: keyring.seal(secret, id.as_bytes()),
@@ -91,10 +96,22 @@ mod tests {
     fn generated_secrets_have_the_senders_format() {
         let whsec = generate(VerifierKind::StandardWebhooks);
         let text = whsec.expose_str().unwrap();
-        assert_eq!(STANDARD.decode(text.strip_prefix("whsec_").unwrap()).unwrap().len(), 32);
-        assert!(generate(VerifierKind::Stripe).expose_str().unwrap().starts_with("whsec_"));
+        assert_eq!(
+            STANDARD
+                .decode(text.strip_prefix("whsec_").unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+        assert!(generate(VerifierKind::Stripe)
+            .expose_str()
+            .unwrap()
+            .starts_with("whsec_"));
         assert_eq!(generate(VerifierKind::Github).expose().len(), 64);
-        assert_ne!(generate(VerifierKind::Github), generate(VerifierKind::Github));
+        assert_ne!(
+            generate(VerifierKind::Github),
+            generate(VerifierKind::Github)
+        );
     }
 
     #[test]
@@ -102,8 +119,13 @@ mod tests {
         assert!(accept_provided(VerifierKind::Github, "It's a Secret to Everybody").is_ok());
         assert!(accept_provided(VerifierKind::Github, "").is_err());
         assert!(accept_provided(VerifierKind::Github, " padded ").is_err());
-        assert!(accept_provided(VerifierKind::StandardWebhooks, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
-        let error = accept_provided(VerifierKind::StandardWebhooks, "whsec_not-base64!").unwrap_err();
+        assert!(accept_provided(
+            VerifierKind::StandardWebhooks,
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        )
+        .is_ok());
+        let error =
+            accept_provided(VerifierKind::StandardWebhooks, "whsec_not-base64!").unwrap_err();
         assert!(!error.contains("not-base64"));
     }
 
@@ -111,7 +133,13 @@ mod tests {
     fn sealed_secret_opens_with_its_own_id_only() {
         let keyring = Keyring::new(MasterKey::from_bytes(&[7; 32]).unwrap(), vec![]);
         let stored = seal(&keyring, "src_1", &Secret::new("s3cret"), Utc::now());
-        assert_eq!(keyring.open(&stored.sealed, stored.id.as_bytes()).unwrap().expose(), b"s3cret");
+        assert_eq!(
+            keyring
+                .open(&stored.sealed, stored.id.as_bytes())
+                .unwrap()
+                .expose(),
+            b"s3cret"
+        );
         assert!(keyring.open(&stored.sealed, b"sec_other").is_err());
         assert_eq!(stored.fingerprint, Secret::new("s3cret").fingerprint());
     }
@@ -120,7 +148,16 @@ mod tests {
     fn rotation_caps_grace_at_thirty_days() {
         let keyring = Keyring::new(MasterKey::from_bytes(&[7; 32]).unwrap(), vec![]);
         let now = Utc::now();
-        let rotation = rotation(&keyring, "src_1", &Secret::new("new"), Duration::from_secs(10 * MAX_GRACE.as_secs()), now);
-        assert_eq!(rotation.previous_expire_at, now + chrono::Duration::days(30));
+        let rotation = rotation(
+            &keyring,
+            "src_1",
+            &Secret::new("new"),
+            Duration::from_secs(10 * MAX_GRACE.as_secs()),
+            now,
+        );
+        assert_eq!(
+            rotation.previous_expire_at,
+            now + chrono::Duration::days(30)
+        );
     }
 }

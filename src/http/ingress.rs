@@ -40,7 +40,11 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes,
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "request body could not be read")),
+        Err(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "request body could not be read",
+        )),
     }
 }
 
@@ -106,41 +110,64 @@ async fn receive(
     let body = match read_body(&headers, body, active.source.max_body_bytes).await {
         Ok(body) => body,
         Err(error) => {
-            state.metrics().ingress_outcome(verifier, "too_large", started.elapsed().as_secs_f64());
+            state
+                .metrics()
+                .ingress_outcome(verifier, "too_large", started.elapsed().as_secs_f64());
             return Err(error);
         }
     };
     let verified = match active.verify(&headers, &body, now) {
         Ok(verified) => verified,
         Err(rejection) => {
-            state.metrics().ingress_outcome(verifier, "rejected", started.elapsed().as_secs_f64());
+            state
+                .metrics()
+                .ingress_outcome(verifier, "rejected", started.elapsed().as_secs_f64());
             tracing::info!(reason = rejection.code(), "webhook refused");
             sample_rejection(&state, &active, &rejection, &headers, now);
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, rejection.code(), rejection.to_string()));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                rejection.code(),
+                rejection.to_string(),
+            ));
         }
     };
     match ingress::record(state.store(), &active, &verified, &headers, body, now).await {
         Ok(receipt) => {
-            state.metrics().ingress_outcome(verifier, outcome(&receipt), started.elapsed().as_secs_f64());
+            state.metrics().ingress_outcome(
+                verifier,
+                outcome(&receipt),
+                started.elapsed().as_secs_f64(),
+            );
             Ok(receipt_response(receipt))
         }
         Err(error) => Err(map_error(&state, verifier, started, error)),
     }
 }
 
-fn map_error(state: &AppState, verifier: &'static str, started: Instant, error: IngressError) -> ApiError {
+fn map_error(
+    state: &AppState,
+    verifier: &'static str,
+    started: Instant,
+    error: IngressError,
+) -> ApiError {
     let (outcome, api_error) = match error {
         IngressError::UnknownSource => ("not_found", ApiError::not_found()),
         IngressError::Rejected(rejection) => (
             "rejected",
-            ApiError::new(StatusCode::UNAUTHORIZED, rejection.code(), rejection.to_string()),
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                rejection.code(),
+                rejection.to_string(),
+            ),
         ),
         IngressError::Store(error) => {
             tracing::warn!(%error, "store unavailable for ingress");
             ("unavailable", error.into())
         }
     };
-    state.metrics().ingress_outcome(verifier, outcome, started.elapsed().as_secs_f64());
+    state
+        .metrics()
+        .ingress_outcome(verifier, outcome, started.elapsed().as_secs_f64());
     api_error
 }
 
@@ -153,7 +180,10 @@ fn sample_rejection(
     headers: &HeaderMap,
     now: chrono::DateTime<Utc>,
 ) {
-    if !state.rejection_sampler().should_sample(&active.source.id, Instant::now()) {
+    if !state
+        .rejection_sampler()
+        .should_sample(&active.source.id, Instant::now())
+    {
         return;
     }
     let sample = ingress::rejection_sample(&active.source.id, rejection, headers, now);

@@ -63,7 +63,11 @@ async fn get_run(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<RunView>, ApiError> {
-    let run = state.store().find_run(&id).await?.ok_or_else(ApiError::not_found)?;
+    let run = state
+        .store()
+        .find_run(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     principal.allows(&run.org, Scope::RunRead)?;
     Ok(Json(run.into()))
 }

@@ -42,7 +42,10 @@ pub struct SecretList {
 impl SecretList {
     pub fn new(secrets: Vec<StoredSecret>, now: DateTime<Utc>) -> Self {
         Self {
-            data: secrets.into_iter().map(|s| SecretView::new(s, now)).collect(),
+            data: secrets
+                .into_iter()
+                .map(|s| SecretView::new(s, now))
+                .collect(),
         }
     }
 }
@@ -62,7 +65,10 @@ impl RotateSecret {
             .grace_period_s
             .map_or(crate::secrets::DEFAULT_GRACE, Duration::from_secs);
         if grace > crate::secrets::MAX_GRACE {
-            return Err(ApiError::validation("grace_period_s", "must be at most 2592000 (30 days)"));
+            return Err(ApiError::validation(
+                "grace_period_s",
+                "must be at most 2592000 (30 days)",
+            ));
         }
         Ok(grace)
     }
@@ -89,7 +95,10 @@ impl RotatedSecret {
             secret_id,
             previous: previous
                 .into_iter()
-                .map(|s| PreviousSecret { id: s.id, expires_at: s.expires_at })
+                .map(|s| PreviousSecret {
+                    id: s.id,
+                    expires_at: s.expires_at,
+                })
                 .collect(),
         }
     }

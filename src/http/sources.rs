@@ -127,7 +127,9 @@ pub struct RejectionList {
 
 fn validate_workflow_id(value: &str) -> Result<String, ApiError> {
     let valid = (1..=128).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !valid {
         return Err(ApiError::validation(
             "workflow_id",
@@ -139,11 +141,17 @@ fn validate_workflow_id(value: &str) -> Result<String, ApiError> {
 
 fn validate_filter(filter: Vec<String>) -> Result<Vec<String>, ApiError> {
     if filter.len() > MAX_FILTER_ENTRIES {
-        return Err(ApiError::validation("event_filter", "at most 100 event names"));
+        return Err(ApiError::validation(
+            "event_filter",
+            "at most 100 event names",
+        ));
     }
     for (i, name) in filter.iter().enumerate() {
         if name.is_empty() || name.len() > 128 {
-            return Err(ApiError::validation(&format!("event_filter[{i}]"), "must be 1 to 128 bytes"));
+            return Err(ApiError::validation(
+                &format!("event_filter[{i}]"),
+                "must be 1 to 128 bytes",
+            ));
         }
     }
     Ok(filter)
@@ -151,19 +159,36 @@ fn validate_filter(filter: Vec<String>) -> Result<Vec<String>, ApiError> {
 
 fn validate_max_body(value: u64) -> Result<u64, ApiError> {
     if !(1..=MAX_MAX_BODY).contains(&value) {
-        return Err(ApiError::validation("max_body_bytes", "must be 1 to 33554432"));
+        return Err(ApiError::validation(
+            "max_body_bytes",
+            "must be 1 to 33554432",
+        ));
     }
     Ok(value)
 }
 
 /// The source, if the caller may act on it with `scope` (404 otherwise).
-async fn source_for(state: &AppState, principal: &Principal, id: &str, scope: Scope) -> Result<Source, ApiError> {
-    let source = state.store().find_source(id).await?.ok_or_else(ApiError::not_found)?;
+async fn source_for(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    scope: Scope,
+) -> Result<Source, ApiError> {
+    let source = state
+        .store()
+        .find_source(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     principal.allows(&source.org, scope)?;
     Ok(source)
 }
 
-fn audit(principal: &Principal, source: &Source, action: AuditAction, details: serde_json::Value) -> AuditEntry {
+fn audit(
+    principal: &Principal,
+    source: &Source,
+    action: AuditAction,
+    details: serde_json::Value,
+) -> AuditEntry {
     AuditEntry::new(&source.org, principal.actor(), action, &source.id, details)
 }
 
@@ -188,7 +213,8 @@ async fn create_source(
         .map_err(|e| ApiError::validation(&format!("verifier.{}", e.field()), e.reason()))?;
     let kind = body.verifier.kind();
     let secret = match body.secret.as_deref() {
-        Some(value) => secrets::accept_provided(kind, value).map_err(|reason| ApiError::validation("secret", reason))?,
+        Some(value) => secrets::accept_provided(kind, value)
+            .map_err(|reason| ApiError::validation("secret", reason))?,
         None => secrets::generate(kind),
     };
     let now = Utc::now();
@@ -211,7 +237,10 @@ async fn create_source(
         AuditAction::SourceCreated,
         serde_json::json!({ "name": source.name, "verifier": kind.as_str(), "secret_id": stored.id }),
     );
-    state.store().create_source(&source, &stored, &entry).await?;
+    state
+        .store()
+        .create_source(&source, &stored, &entry)
+        .await?;
     let view = SourceView::new(source, state.public_url());
     Ok((
         StatusCode::CREATED,
@@ -236,7 +265,11 @@ async fn list_sources(
     principal.allows(&org, Scope::SourceRead)?;
     let page = state.store().list_sources(&org, &params.page()?).await?;
     Ok(Json(SourceList {
-        data: page.items.into_iter().map(|s| SourceView::new(s, state.public_url())).collect(),
+        data: page
+            .items
+            .into_iter()
+            .map(|s| SourceView::new(s, state.public_url()))
+            .collect(),
         next_cursor: cursor(page.next),
     }))
 }
@@ -264,8 +297,16 @@ async fn patch_source(
 ) -> Result<Json<SourceView>, ApiError> {
     let mut source = source_for(&state, &principal, &id, Scope::SourceWrite).await?;
     let patch = SourcePatch {
-        name: body.name.as_deref().map(|n| validate_name("name", n)).transpose()?,
-        workflow_id: body.workflow_id.as_deref().map(validate_workflow_id).transpose()?,
+        name: body
+            .name
+            .as_deref()
+            .map(|n| validate_name("name", n))
+            .transpose()?,
+        workflow_id: body
+            .workflow_id
+            .as_deref()
+            .map(validate_workflow_id)
+            .transpose()?,
         enabled: body.enabled,
         event_filter: body.event_filter.map(validate_filter).transpose()?,
         max_body_bytes: body.max_body_bytes.map(validate_max_body).transpose()?,
@@ -297,8 +338,17 @@ async fn delete_source(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let source = source_for(&state, &principal, &id, Scope::SourceWrite).await?;
-    let entry = audit(&principal, &source, AuditAction::SourceDeleted, serde_json::json!({ "name": source.name }));
-    if !state.store().delete_source(&source.id, Utc::now(), &entry).await? {
+    let entry = audit(
+        &principal,
+        &source,
+        AuditAction::SourceDeleted,
+        serde_json::json!({ "name": source.name }),
+    );
+    if !state
+        .store()
+        .delete_source(&source.id, Utc::now(), &entry)
+        .await?
+    {
         return Err(ApiError::not_found());
     }
     Ok(StatusCode::NO_CONTENT)
@@ -330,7 +380,8 @@ async fn rotate_secret(
     let grace = body.grace()?;
     let kind = source.verifier.kind();
     let secret = match body.secret.as_deref() {
-        Some(value) => secrets::accept_provided(kind, value).map_err(|reason| ApiError::validation("secret", reason))?,
+        Some(value) => secrets::accept_provided(kind, value)
+            .map_err(|reason| ApiError::validation("secret", reason))?,
         None => secrets::generate(kind),
     };
     let rotation = secrets::rotation(state.keyring(), &source.id, &secret, grace, Utc::now());
@@ -362,8 +413,17 @@ async fn expire_secret(
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let source = source_for(&state, &principal, &id, Scope::SecretRotate).await?;
-    let entry = audit(&principal, &source, AuditAction::SecretExpired, serde_json::json!({ "secret_id": secret_id }));
-    if !state.store().expire_secret(&source.id, &secret_id, Utc::now(), &entry).await? {
+    let entry = audit(
+        &principal,
+        &source,
+        AuditAction::SecretExpired,
+        serde_json::json!({ "secret_id": secret_id }),
+    );
+    if !state
+        .store()
+        .expire_secret(&source.id, &secret_id, Utc::now(), &entry)
+        .await?
+    {
         return Err(ApiError::not_found());
     }
     Ok(StatusCode::NO_CONTENT)
@@ -378,11 +438,18 @@ async fn list_rejections(
     Path(id): Path<String>,
 ) -> Result<Json<RejectionList>, ApiError> {
     let source = source_for(&state, &principal, &id, Scope::SourceRead).await?;
-    let rejections = state.store().list_rejections(&source.id, REJECTIONS_KEPT).await?;
+    let rejections = state
+        .store()
+        .list_rejections(&source.id, REJECTIONS_KEPT)
+        .await?;
     Ok(Json(RejectionList {
         data: rejections
             .into_iter()
-            .map(|r| RejectionView { at: r.at, reason: r.reason, headers_present: r.headers_present })
+            .map(|r| RejectionView {
+                at: r.at,
+                reason: r.reason,
+                headers_present: r.headers_present,
+            })
             .collect(),
     }))
 }

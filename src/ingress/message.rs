@@ -32,9 +32,15 @@ const FORWARDED_HEADERS: &[&str] = &[
 
 /// The forwarded headers present in `headers`, plus `extra` names (a source's configured
 /// event or de-dup header), lower-cased. Values that are not text are skipped.
-pub fn forwarded_headers(headers: &HeaderMap, extra: &[&str]) -> serde_json::Map<String, serde_json::Value> {
+pub fn forwarded_headers(
+    headers: &HeaderMap,
+    extra: &[&str],
+) -> serde_json::Map<String, serde_json::Value> {
     let mut selected = serde_json::Map::new();
-    let wanted = FORWARDED_HEADERS.iter().copied().chain(extra.iter().copied());
+    let wanted = FORWARDED_HEADERS
+        .iter()
+        .copied()
+        .chain(extra.iter().copied());
     for name in wanted {
         if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
             selected.insert(name.to_ascii_lowercase(), value.into());
@@ -61,7 +67,9 @@ struct Trigger<'a> {
 enum Input<'a> {
     /// The body verbatim when it is JSON: no re-serialisation.
     Json(&'a RawValue),
-    Raw { raw_base64: String },
+    Raw {
+        raw_base64: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -111,7 +119,9 @@ pub fn run_request(fields: &RunFields<'_>) -> Vec<u8> {
             source_id: origin.map(|o| o.source_id),
             verifier: origin.map(|o| o.verifier),
             event_id: origin.map(|o| o.event_id),
-            received_at: fields.received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            received_at: fields
+                .received_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
         },
         input,
         headers: fields.headers,
@@ -125,12 +135,19 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn fields<'a>(body: &'a [u8], headers: &'a serde_json::Map<String, serde_json::Value>) -> RunFields<'a> {
+    fn fields<'a>(
+        body: &'a [u8],
+        headers: &'a serde_json::Map<String, serde_json::Value>,
+    ) -> RunFields<'a> {
         RunFields {
             run_id: "run_1",
             org: "acme",
             workflow_id: "wf_deploy",
-            origin: Some(Origin { source_id: "src_1", verifier: "github", event_id: "evt_1" }),
+            origin: Some(Origin {
+                source_id: "src_1",
+                verifier: "github",
+                event_id: "evt_1",
+            }),
             received_at: Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(),
             body,
             headers,
@@ -141,10 +158,14 @@ mod tests {
     fn json_body_is_embedded_verbatim_as_input() {
         let headers = serde_json::Map::new();
         let body = br#"{"zen": "Keep it logically awesome.",  "hook_id":1}"#;
-        let message: serde_json::Value = serde_json::from_slice(&run_request(&fields(body, &headers))).unwrap();
+        let message: serde_json::Value =
+            serde_json::from_slice(&run_request(&fields(body, &headers))).unwrap();
         assert_eq!(message["input"]["zen"], "Keep it logically awesome.");
         assert_eq!(message["trigger"]["type"], "webhook");
-        assert_eq!(message["trigger"]["received_at"], "2026-11-22T12:00:00.000Z");
+        assert_eq!(
+            message["trigger"]["received_at"],
+            "2026-11-22T12:00:00.000Z"
+        );
         assert_eq!(message["run_id"], "run_1");
         let raw = String::from_utf8(run_request(&fields(body, &headers))).unwrap();
         assert!(raw.contains(r#""zen": "Keep it logically awesome.",  "hook_id":1"#));
@@ -155,7 +176,10 @@ mod tests {
         let headers = serde_json::Map::new();
         let message: serde_json::Value =
             serde_json::from_slice(&run_request(&fields(b"a=1&b=2", &headers))).unwrap();
-        assert_eq!(message["input"], serde_json::json!({"raw_base64": "YT0xJmI9Mg=="}));
+        assert_eq!(
+            message["input"],
+            serde_json::json!({"raw_base64": "YT0xJmI9Mg=="})
+        );
     }
 
     #[test]

@@ -32,9 +32,18 @@ pub const DEDUP_WINDOW: Duration = Duration::from_secs(72 * 3600);
 /// What the sender gets back on success.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
-    Accepted { event_id: String, run_id: String },
-    Duplicate { event_id: String, run_id: String, status: RunStatus },
-    Ignored { event_id: String },
+    Accepted {
+        event_id: String,
+        run_id: String,
+    },
+    Duplicate {
+        event_id: String,
+        run_id: String,
+        status: RunStatus,
+    },
+    Ignored {
+        event_id: String,
+    },
     Handshake(Handshake),
 }
 
@@ -74,19 +83,37 @@ impl ActiveSource {
         })
     }
 
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<verify::Verified, Rejection> {
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<verify::Verified, Rejection> {
         let candidates: Vec<SecretCandidate<'_>> = self
             .secrets
             .iter()
-            .map(|(id, secret)| SecretCandidate { id, value: secret.expose() })
+            .map(|(id, secret)| SecretCandidate {
+                id,
+                value: secret.expose(),
+            })
             .collect();
-        verify::verify(&self.source.verifier, &candidates, headers, body, now.timestamp())
+        verify::verify(
+            &self.source.verifier,
+            &candidates,
+            headers,
+            body,
+            now.timestamp(),
+        )
     }
 }
 
 /// Unexpired secrets, opened. One that cannot be opened (wrong master key, tampering)
 /// is skipped and logged: it verifies nothing, and the others still work.
-pub fn open_active(keyring: &Keyring, stored: &[StoredSecret], now: DateTime<Utc>) -> Vec<(String, Secret)> {
+pub fn open_active(
+    keyring: &Keyring,
+    stored: &[StoredSecret],
+    now: DateTime<Utc>,
+) -> Vec<(String, Secret)> {
     stored
         .iter()
         .filter(|s| s.is_active(now))
@@ -102,8 +129,14 @@ pub fn open_active(keyring: &Keyring, stored: &[StoredSecret], now: DateTime<Utc
 
 fn extra_header_names(config: &VerifierConfig) -> Vec<&str> {
     match config {
-        VerifierConfig::Hmac(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()].into_iter().flatten().collect(),
-        VerifierConfig::Bearer(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()].into_iter().flatten().collect(),
+        VerifierConfig::Hmac(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        VerifierConfig::Bearer(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -140,7 +173,11 @@ pub async fn record(
         dedup_key: verified.dedup_key().map(str::to_owned),
         event_name: verified.event_name().map(str::to_owned),
         secret_id: verified.secret_id().to_owned(),
-        disposition: if admitted { EventDisposition::Accepted } else { EventDisposition::Ignored },
+        disposition: if admitted {
+            EventDisposition::Accepted
+        } else {
+            EventDisposition::Ignored
+        },
         traceparent: traceparent.clone(),
         headers: serde_json::Value::Object(selected.clone()),
         body: body.clone(),
@@ -179,20 +216,32 @@ pub async fn record(
         }
     });
     match store.record_event(&event, run.as_ref()).await? {
-        AcceptOutcome::Duplicate { event_id, run_id, run_status } => Ok(Receipt::Duplicate {
+        AcceptOutcome::Duplicate {
+            event_id,
+            run_id,
+            run_status,
+        } => Ok(Receipt::Duplicate {
             event_id,
             run_id,
             status: run_status,
         }),
         AcceptOutcome::Recorded => Ok(match run {
-            Some(run) => Receipt::Accepted { event_id: event.id, run_id: run.id },
+            Some(run) => Receipt::Accepted {
+                event_id: event.id,
+                run_id: run.id,
+            },
             None => Receipt::Ignored { event_id: event.id },
         }),
     }
 }
 
 /// The sample line for a rejected request: header names only.
-pub fn rejection_sample(source_id: &str, rejection: &Rejection, headers: &HeaderMap, at: DateTime<Utc>) -> Rejected {
+pub fn rejection_sample(
+    source_id: &str,
+    rejection: &Rejection,
+    headers: &HeaderMap,
+    at: DateTime<Utc>,
+) -> Rejected {
     let mut names: Vec<String> = headers.keys().map(|k| k.as_str().to_owned()).collect();
     names.sort();
     names.dedup();

@@ -137,7 +137,11 @@ pub trait IngressStore {
     ) -> Result<AcceptOutcome, StoreError>;
     /// Adds a sampled rejection and keeps only the newest `keep` of its source.
     async fn record_rejection(&self, rejected: &Rejected, keep: usize) -> Result<(), StoreError>;
-    async fn list_rejections(&self, source_id: &str, limit: usize) -> Result<Vec<Rejected>, StoreError>;
+    async fn list_rejections(
+        &self,
+        source_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Rejected>, StoreError>;
     async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
 }
 

@@ -1,66 +1,14 @@
 //! The real binary: first start on a bare machine, --help, graceful shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hookgate");
-
-/// Starts `hookgate serve` in `dir` on a free port; returns the child and the first
-/// stdout lines (URL, token banner).
-fn start_embedded(dir: &std::path::Path) -> (Child, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env_remove("HOOKGATE_DATABASE_URL")
-        .env_remove("HOOKGATE_AMQP_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = Vec::new();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        let line = line.trim_end().to_owned();
-        let last = line.starts_with("  hgop_") || line.starts_with("operator token: see");
-        lines.push(line);
-        if last {
-            break;
-        }
-    }
-    (child, lines)
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    panic!("hookgate did not exit within 5 s of SIGTERM");
-}
+use crate::support::process::{ServerProcess, BIN};
+use std::process::Command;
 
 #[tokio::test]
 async fn first_start_prints_url_and_token_once_and_sigterm_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, lines) = start_embedded(dir.path());
-    let url = lines[0]
-        .strip_prefix("hookgate listening on ")
-        .unwrap()
-        .to_owned();
-    let token = lines.last().unwrap().trim().to_owned();
-    assert!(token.starts_with("hgop_"), "{lines:?}");
+    let server = ServerProcess::start(dir.path(), &[]);
+    let token = server.banner.last().unwrap().trim().to_owned();
+    assert!(token.starts_with("hgop_"), "{:?}", server.banner);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("hookgate-data/operator-token"))
             .unwrap()
@@ -70,31 +18,35 @@ async fn first_start_prints_url_and_token_once_and_sigterm_exits_zero() {
 
     let client = reqwest::Client::new();
     let reply = client
-        .post(format!("{url}/v1/orgs"))
+        .post(format!("{}/v1/orgs", server.url))
         .bearer_auth(&token)
         .json(&serde_json::json!({"slug": "acme", "name": "Acme"}))
         .send()
         .await
         .unwrap();
     assert_eq!(reply.status(), 201);
-    assert!(terminate(&mut child).success());
+    let url = server.url.clone();
+    assert!(server.terminate().success());
     assert!(
         client.get(format!("{url}/healthz")).send().await.is_err(),
         "stopped accepting"
     );
 
     // The second start reuses the data dir: same token (not printed), same org.
-    let (mut child, lines) = start_embedded(dir.path());
-    assert!(lines.iter().all(|l| !l.contains(&token)), "{lines:?}");
-    let url = lines[0].strip_prefix("hookgate listening on ").unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    assert!(
+        server.banner.iter().all(|l| !l.contains(&token)),
+        "{:?}",
+        server.banner
+    );
     let org = client
-        .get(format!("{url}/v1/orgs/acme"))
+        .get(format!("{}/v1/orgs/acme", server.url))
         .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     assert_eq!(org.status(), 200);
-    assert!(terminate(&mut child).success());
+    assert!(server.terminate().success());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod api;
 mod health;
+mod ingress;
 mod lifecycle;
 mod openapi;
 mod queue_conformance;

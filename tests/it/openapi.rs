@@ -26,7 +26,9 @@ async fn every_documented_operation_is_routed_and_the_document_is_openapi_3_1() 
                 StatusCode::METHOD_NOT_ALLOWED,
                 "{method} {path}"
             );
-            if reply.status == StatusCode::NOT_FOUND && reply.body["error"]["message"] == "no such route" {
+            if reply.status == StatusCode::NOT_FOUND
+                && reply.body["error"]["message"] == "no such route"
+            {
                 panic!(
                     "{method} {path} is documented but not routed: {}",
                     reply.body

@@ -18,7 +18,10 @@ use std::sync::{Arc, Mutex};
 /// (user_version after applying, sql) in order. Never edit a released entry.
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../../../migrations/sqlite/0002_ingress.sql")),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_ingress.sql"),
+    ),
 ];
 
 #[derive(Clone)]
@@ -92,7 +95,10 @@ pub(super) fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
 }
 
-pub(super) fn insert_audit(tx: &rusqlite::Transaction<'_>, entry: &AuditEntry) -> Result<(), StoreError> {
+pub(super) fn insert_audit(
+    tx: &rusqlite::Transaction<'_>,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit_log (id, org, actor, action, target, details, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -2,8 +2,8 @@
 
 use super::{from_millis, insert_audit, millis, query_all, EmbeddedStore};
 use crate::store::{
-    parse_slug, AuditEntry, OrgSlug, Page, PageRequest, Rotation, Source, SourceStore,
-    StoreError, StoredSecret,
+    parse_slug, AuditEntry, OrgSlug, Page, PageRequest, Rotation, Source, SourceStore, StoreError,
+    StoredSecret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -246,7 +246,8 @@ impl SourceStore for EmbeddedStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let (owner_id, secret_id, audit) = (owner_id.to_owned(), secret_id.to_owned(), audit.clone());
+        let (owner_id, secret_id, audit) =
+            (owner_id.to_owned(), secret_id.to_owned(), audit.clone());
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
             let expired = tx.execute(

@@ -7,6 +7,6 @@ mod secret;
 mod source;
 
 pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
-pub use ingress::{AcceptOutcome, NewEvent, NewRun, Rejected, Run, RunStatus, EventDisposition};
+pub use ingress::{AcceptOutcome, EventDisposition, NewEvent, NewRun, Rejected, Run, RunStatus};
 pub use secret::{Rotation, StoredSecret};
 pub use source::{Source, SourcePatch};

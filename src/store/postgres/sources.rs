@@ -2,8 +2,8 @@
 
 use super::{insert_audit, PostgresStore};
 use crate::store::{
-    parse_slug, AuditEntry, OrgSlug, Page, PageRequest, Rotation, Source, SourceStore,
-    StoreError, StoredSecret,
+    parse_slug, AuditEntry, OrgSlug, Page, PageRequest, Rotation, Source, SourceStore, StoreError,
+    StoredSecret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -128,7 +128,9 @@ impl SourceStore for PostgresStore {
             .query(&sql, &[&org.as_str(), &page.before, &limit])
             .await?;
         let sources = rows.iter().map(source_from_row).collect::<Result<_, _>>()?;
-        Ok(Page::from_overfetch(sources, page.limit, |s: &Source| &s.id))
+        Ok(Page::from_overfetch(sources, page.limit, |s: &Source| {
+            &s.id
+        }))
     }
 
     async fn update_source(&self, source: &Source, audit: &AuditEntry) -> Result<bool, StoreError> {

@@ -164,6 +164,48 @@ impl TestServer {
         reply.body["key"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a source; returns (source id, secret).
+    pub async fn create_source(&self, org: &str, body: Value) -> (String, String) {
+        let reply = self
+            .post(&format!("/v1/orgs/{org}/sources"), OPERATOR_TOKEN, body)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        (
+            reply.body["source"]["id"].as_str().unwrap().to_owned(),
+            reply.body["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// POSTs a webhook with exactly these headers and body.
+    pub async fn send_webhook(
+        &self,
+        source_id: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}/v1/ingress/{source_id}", self.url))
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Graceful stop; returns what `serve` returned.
     pub async fn stop(mut self) -> Result<(), ServeError> {
         self.shutdown.cancel();

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Sign a webhook with the sender's own official library and print the headers as JSON.
+
+Usage: sign.py <scheme> <secret> <body-file> <msg-id>
+Schemes: stripe, standard_webhooks, svix, slack (official libraries);
+github, shopify (no official Python signer: the documented algorithm, with hmac).
+The timestamp is the current time, so the result can be sent to a live server.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import sys
+import time
+from datetime import datetime, timezone
+
+
+def sign(scheme, secret, body, msg_id):
+    now = int(time.time())
+    text = body.decode("utf-8")
+    if scheme == "stripe":
+        import stripe
+
+        header = stripe.WebhookSignature.generate_signature_header(text, secret, timestamp=now)
+        return {"Stripe-Signature": header}
+    if scheme in ("standard_webhooks", "svix"):
+        if scheme == "svix":
+            import svix as library
+
+            prefix = "svix"
+        else:
+            import standardwebhooks as library
+
+            prefix = "webhook"
+        when = datetime.fromtimestamp(now, tz=timezone.utc)
+        signature = library.Webhook(secret).sign(msg_id, when, text)
+        return {f"{prefix}-id": msg_id, f"{prefix}-timestamp": str(now), f"{prefix}-signature": signature}
+    if scheme == "slack":
+        from slack_sdk.signature import SignatureVerifier
+
+        ts = str(now)
+        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+    if scheme == "github":
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Delivery": msg_id, "X-GitHub-Event": "push"}
+    if scheme == "shopify":
+        digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+        return {"X-Shopify-Hmac-Sha256": digest, "X-Shopify-Webhook-Id": msg_id, "X-Shopify-Topic": "orders/create"}
+    raise SystemExit(f"unknown scheme {scheme}")
+
+
+if __name__ == "__main__":
+    scheme, secret, body_file, msg_id = sys.argv[1:5]
+    with open(body_file, "rb") as f:
+        print(json.dumps(sign(scheme, secret, f.read(), msg_id)))
