@@ -4,26 +4,42 @@
 //! unguessable enough that probing another org's ids is pointless.
 
 use rand::RngCore;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// The last (millisecond, random part) issued by this process: ids minted in the same
+/// millisecond increment the random part, so this process's ids sort in creation
+/// order (ULID's monotonic mode). A process-wide value by nature, hence the static.
+static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
+
+const RANDOM_MASK: u128 = (1 << 80) - 1;
+
 /// A new id such as `key_01J9Z3…`: 48-bit millisecond timestamp + 80 random bits.
 pub fn new_id(prefix: &str) -> String {
-    let millis = SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let mut random = [0u8; 10];
-    rand::thread_rng().fill_bytes(&mut random);
-    format!("{prefix}_{}", encode_ulid(millis, &random))
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let fresh = u128::from_le_bytes(bytes) & RANDOM_MASK;
+    let (millis, random) = {
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        let next = if now <= last.0 && last.1 < RANDOM_MASK {
+            (last.0, last.1 + 1)
+        } else {
+            (now.max(last.0), fresh)
+        };
+        *last = next;
+        next
+    };
+    format!("{prefix}_{}", encode_ulid(millis, random))
 }
 
-fn encode_ulid(millis: u64, random: &[u8; 10]) -> String {
-    let mut value: u128 = u128::from(millis & 0xFFFF_FFFF_FFFF) << 80;
-    for (i, byte) in random.iter().enumerate() {
-        value |= u128::from(*byte) << (72 - 8 * i);
-    }
+fn encode_ulid(millis: u64, random: u128) -> String {
+    let value: u128 = (u128::from(millis & 0xFFFF_FFFF_FFFF) << 80) | (random & RANDOM_MASK);
     (0..26)
         .rev()
         .map(|i| CROCKFORD[((value >> (5 * i)) & 0x1F) as usize] as char)
@@ -43,9 +59,17 @@ mod tests {
 
     #[test]
     fn ids_sort_by_creation_time() {
-        let early = format!("x_{}", encode_ulid(1_000, &[0xFF; 10]));
-        let late = format!("x_{}", encode_ulid(1_001, &[0; 10]));
+        let early = format!("x_{}", encode_ulid(1_000, RANDOM_MASK));
+        let late = format!("x_{}", encode_ulid(1_001, 0));
         assert!(early < late);
+    }
+
+    #[test]
+    fn ids_minted_in_one_process_sort_in_creation_order() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id("x")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod id;
 pub mod ingress;
 pub mod metrics;
 pub mod queue;
+pub mod relay;
 pub mod secrets;
 pub mod server;
 pub mod store;

@@ -3,8 +3,10 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpRequestLabels {
@@ -30,6 +32,11 @@ pub struct VerifierLabels {
     pub verifier: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -43,6 +50,11 @@ pub struct Metrics {
     pub http_request_duration: HistogramFamily<RouteLabels>,
     pub ingress_requests: Family<IngressLabels, Counter>,
     pub ingress_duration: HistogramFamily<VerifierLabels>,
+    pub outbox_backlog: Gauge,
+    pub outbox_oldest_age: Gauge<f64, AtomicU64>,
+    pub relay_published: Counter,
+    pub relay_failures: Family<ReasonLabels, Counter>,
+    pub publish_lag: Histogram,
 }
 
 impl Metrics {
@@ -74,12 +86,47 @@ impl Metrics {
             "Inbound webhook latency (receive to durable answer) by verifier type",
             ingress_duration.clone(),
         );
+        let outbox_backlog = Gauge::default();
+        registry.register(
+            "outbox_backlog",
+            "Runs committed but not yet confirmed by the broker",
+            outbox_backlog.clone(),
+        );
+        let outbox_oldest_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "outbox_oldest_age_seconds",
+            "Age of the oldest run waiting to be published (0 when none)",
+            outbox_oldest_age.clone(),
+        );
+        let relay_published = Counter::default();
+        registry.register(
+            "relay_published",
+            "Runs published and confirmed by the broker",
+            relay_published.clone(),
+        );
+        let relay_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "relay_failures",
+            "Runs whose publish was not confirmed, by reason (they are retried)",
+            relay_failures.clone(),
+        );
+        let publish_lag = latency_histogram();
+        registry.register(
+            "relay_publish_lag_seconds",
+            "From commit to broker confirm",
+            publish_lag.clone(),
+        );
         Self {
             registry,
             http_requests,
             http_request_duration,
             ingress_requests,
             ingress_duration,
+            outbox_backlog,
+            outbox_oldest_age,
+            relay_published,
+            relay_failures,
+            publish_lag,
         }
     }
 
@@ -90,6 +137,26 @@ impl Metrics {
         self.ingress_duration
             .get_or_create(&VerifierLabels { verifier })
             .observe(seconds);
+    }
+
+    pub fn relay_published(&self, lag_seconds: f64) {
+        self.relay_published.inc();
+        self.publish_lag.observe(lag_seconds);
+    }
+
+    pub fn relay_failed(&self, reason: &'static str) {
+        self.relay_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn outbox(&self, stats: crate::store::OutboxStats, now: chrono::DateTime<chrono::Utc>) {
+        self.outbox_backlog
+            .set(i64::try_from(stats.backlog).unwrap_or(i64::MAX));
+        let age = stats.oldest_enqueued_at.map_or(0.0, |at| {
+            (now - at).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        self.outbox_oldest_age.set(age);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -2,16 +2,19 @@
 //! shutdown token fires, then drain in-flight requests.
 
 use crate::bootstrap::{self, BootstrapError};
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
+use crate::relay::{Relay, RelayConfig};
 use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -124,20 +127,44 @@ impl App {
         shutdown: CancellationToken,
     ) -> Result<(), ServeError> {
         let public_url = self.public_url(&listener);
+        let metrics = Arc::new(Metrics::new());
+        let relay_wake = Arc::new(Notify::new());
+        let workers = TaskTracker::new();
+        // Background work stops only after the HTTP server has drained, so runs
+        // accepted by in-flight requests still get their publish attempt.
+        let background = CancellationToken::new();
+        if self.config.roles.contains(&Role::Relay) {
+            Relay::new(
+                Arc::clone(&self.store),
+                Arc::clone(&self.queue),
+                Arc::clone(&relay_wake),
+                Arc::clone(&metrics),
+                RelayConfig::default(),
+            )
+            .spawn(&workers, background.clone());
+        }
+        workers.close();
         let state = AppState::new(
             self.store,
             self.queue,
             self.operator_token,
             self.keyring,
-            Arc::new(Metrics::new()),
+            metrics,
             public_url,
+            relay_wake,
         );
         let router = http::router(state);
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let server = tokio::spawn(async move { server.await });
+        let drained = async {
+            let served = flatten(server.await);
+            background.cancel();
+            workers.wait().await;
+            served
+        };
         tokio::select! {
-            result = server => flatten(result),
+            result = drained => result,
             () = async {
                 shutdown.cancelled().await;
                 tokio::time::sleep(self.config.shutdown_timeout).await;

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::Json;
+use chrono::Utc;
 use serde::Serialize;
 use std::time::Duration;
 use utoipa_axum::router::OpenApiRouter;
@@ -31,6 +32,10 @@ pub struct Readiness {
     status: &'static str,
     store: &'static str,
     broker: &'static str,
+    /// Runs committed but not yet confirmed by the broker (null if the store is down).
+    outbox_backlog: Option<u64>,
+    /// Age in seconds of the oldest of them.
+    outbox_oldest_age_s: Option<f64>,
 }
 
 /// The process is up.
@@ -52,12 +57,25 @@ async fn check<E>(probe: impl std::future::Future<Output = Result<(), E>>) -> &'
     (status = 503, description = "a dependency is unreachable; error.details names it"),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
-    let (store, broker) = tokio::join!(check(state.store().ping()), check(state.queue().ping()));
+    let (store, broker, stats) = tokio::join!(
+        check(state.store().ping()),
+        check(state.queue().ping()),
+        tokio::time::timeout(CHECK_TIMEOUT, state.store().outbox_stats()),
+    );
+    let stats = stats.ok().and_then(Result::ok);
+    let outbox_backlog = stats.map(|s| s.backlog);
+    let outbox_oldest_age_s = stats.map(|s| {
+        s.oldest_enqueued_at.map_or(0.0, |at| {
+            (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+        })
+    });
     if store == "ok" && broker == "ok" {
         return Ok(Json(Readiness {
             status: "ready",
             store,
             broker,
+            outbox_backlog,
+            outbox_oldest_age_s,
         }));
     }
     let failing: Vec<&str> = [("store", store), ("broker", broker)]
@@ -67,7 +85,14 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
         .collect();
     let mut error = ApiError::unavailable(&failing.join(" and "));
     error.message = format!("not ready: {} unreachable", failing.join(" and "));
-    Err(error.with_details(serde_json::json!({ "store": store, "broker": broker })))
+    // Ingress keeps accepting into the outbox while the broker is down; the backlog
+    // tells the SRE how much is waiting.
+    Err(error.with_details(serde_json::json!({
+        "store": store,
+        "broker": broker,
+        "outbox_backlog": outbox_backlog,
+        "outbox_oldest_age_s": outbox_oldest_age_s,
+    })))
 }
 
 /// Prometheus text exposition.

@@ -133,6 +133,9 @@ async fn receive(
     };
     match ingress::record(state.store(), &active, &verified, &headers, body, now).await {
         Ok(receipt) => {
+            if matches!(receipt, Receipt::Accepted { .. }) {
+                state.wake_relay();
+            }
             state.metrics().ingress_outcome(
                 verifier,
                 outcome(&receipt),

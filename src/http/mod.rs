@@ -23,6 +23,7 @@ use crate::queue::Queue;
 use crate::store::Store;
 use axum::Router;
 use std::sync::{Arc, OnceLock};
+use tokio::sync::Notify;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -41,6 +42,7 @@ struct Inner {
     public_url: String,
     openapi_json: OnceLock<String>,
     rejection_sampler: RejectionSampler,
+    relay_wake: Arc<Notify>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
         keyring: Keyring,
         metrics: Arc<Metrics>,
         public_url: String,
+        relay_wake: Arc<Notify>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -62,6 +65,7 @@ impl AppState {
                 public_url,
                 openapi_json: OnceLock::new(),
                 rejection_sampler: RejectionSampler::new(std::time::Duration::from_secs(1)),
+                relay_wake,
             }),
         }
     }
@@ -88,6 +92,11 @@ impl AppState {
 
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+
+    /// Tells the outbox relay that runs were just committed.
+    pub fn wake_relay(&self) {
+        self.inner.relay_wake.notify_one();
     }
 
     pub fn rejection_sampler(&self) -> &RejectionSampler {

@@ -1,19 +1,36 @@
-//! `GET /v1/runs/{id}`: a run's status (SPEC §4).
+//! Runs (SPEC §4): the direct trigger API for product backends, and run status.
 
 use super::error::ApiError;
+use super::extract::{cursor, parse_json, ApiQuery};
+use super::orgs::visible_org;
 use super::AppState;
 use crate::auth::{Principal, Scope};
-use crate::store::{Run, RunStatus};
+use crate::id::new_id;
+use crate::ingress::{child_traceparent, run_request, RunFields};
+use crate::store::{Idempotency, NewRun, Run, RunFilter, RunStatus, TriggerOutcome};
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_run))
+    OpenApiRouter::new()
+        .routes(routes!(get_run))
+        .routes(routes!(list_runs))
+        .routes(routes!(trigger_run))
 }
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// Largest trigger request body.
+const MAX_TRIGGER_BYTES: usize = 1024 * 1024;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TriggerView {
@@ -70,4 +87,207 @@ async fn get_run(
         .ok_or_else(ApiError::not_found)?;
     principal.allows(&run.org, Scope::RunRead)?;
     Ok(Json(run.into()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunListParams {
+    /// queued, published, running, completed, failed or cancelled.
+    status: Option<String>,
+    workflow_id: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RunList {
+    data: Vec<RunView>,
+    next_cursor: Option<String>,
+}
+
+/// An org's runs, newest first, filtered by status and workflow (`run:read`).
+#[utoipa::path(get, path = "/v1/orgs/{org}/runs", tag = "runs",
+    params(("org" = String, Path), RunListParams), responses((status = 200, body = RunList)))]
+async fn list_runs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org): Path<String>,
+    ApiQuery(params): ApiQuery<RunListParams>,
+) -> Result<Json<RunList>, ApiError> {
+    let org = visible_org(&state, &principal, &org).await?;
+    principal.allows(&org, Scope::RunRead)?;
+    let status = params
+        .status
+        .as_deref()
+        .map(|s| {
+            RunStatus::parse(s).ok_or_else(|| ApiError::validation("status", "unknown run status"))
+        })
+        .transpose()?;
+    let page = super::extract::ListParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .page()?;
+    let filter = RunFilter {
+        status,
+        workflow_id: params.workflow_id,
+    };
+    let runs = state.store().list_runs(&org, &filter, &page).await?;
+    Ok(Json(RunList {
+        data: runs.items.into_iter().map(Into::into).collect(),
+        next_cursor: cursor(runs.next),
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRun {
+    /// The workflow's input; any JSON (default `{}`).
+    #[schema(value_type = Object)]
+    input: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TriggeredRunView {
+    id: String,
+    status: RunStatus,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TriggeredRun {
+    run: TriggeredRunView,
+}
+
+fn idempotency(headers: &HeaderMap, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .ok_or_else(|| {
+            ApiError::validation(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })?;
+    // Same JSON, whatever its spacing or key order, counts as the same body.
+    let canonical: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let body_hash = hex::encode(Sha256::digest(canonical.to_string().as_bytes()));
+    Ok(Some(Idempotency {
+        key: key.to_owned(),
+        body_hash,
+    }))
+}
+
+fn validate_workflow_id(value: &str) -> Result<(), ApiError> {
+    let valid = (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::validation(
+            "workflow_id",
+            "must be 1 to 128 of letters, digits, '_' and '-'",
+        ))
+    }
+}
+
+/// Start a run of `workflow_id` with `input` (`run:trigger`). With an `Idempotency-Key`,
+/// repeating the request returns the same run (header `Idempotent-Replayed: true`);
+/// the same key with another body is refused with 422.
+#[utoipa::path(post, path = "/v1/orgs/{org}/workflows/{workflow_id}/runs", tag = "runs",
+    params(("org" = String, Path), ("workflow_id" = String, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "same key + same body = same run")),
+    request_body = TriggerRun, responses(
+        (status = 201, body = TriggeredRun),
+        (status = 422, description = "validation_failed, or idempotency_key_reused"),
+    ))]
+async fn trigger_run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((org, workflow_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let org = visible_org(&state, &principal, &org).await?;
+    principal.allows(&org, Scope::RunTrigger)?;
+    validate_workflow_id(&workflow_id)?;
+    let bytes = axum::body::to_bytes(body, MAX_TRIGGER_BYTES)
+        .await
+        .map_err(|_| ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE))?;
+    let request: TriggerRun = if bytes.is_empty() {
+        TriggerRun { input: None }
+    } else {
+        parse_json(&bytes)?
+    };
+    let idempotency = idempotency(&headers, &bytes)?;
+    let input = request.input.as_ref().map_or("{}", |raw| raw.get());
+    let now = Utc::now();
+    let run_id = new_id("run");
+    let traceparent = child_traceparent(
+        headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        rand::random(),
+    );
+    let no_headers = serde_json::Map::new();
+    let message = run_request(&RunFields {
+        run_id: &run_id,
+        org: org.as_str(),
+        workflow_id: &workflow_id,
+        origin: None,
+        received_at: now,
+        body: input.as_bytes(),
+        headers: &no_headers,
+    });
+    let run = NewRun {
+        id: run_id,
+        org: org.clone(),
+        workflow_id,
+        trigger_type: "api",
+        source_id: None,
+        event_id: None,
+        message: Bytes::from(message),
+        message_headers: vec![
+            ("traceparent".into(), traceparent),
+            ("hookgate-org".into(), org.to_string()),
+        ],
+        created_at: now,
+    };
+    let (status, replayed) = match state
+        .store()
+        .trigger_run(&run, idempotency.as_ref())
+        .await?
+    {
+        TriggerOutcome::Created => {
+            state.wake_relay();
+            (RunStatus::Queued, None)
+        }
+        TriggerOutcome::Replayed(original) => (original.status, Some(original.id)),
+        TriggerOutcome::KeyReused => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different body",
+            ))
+        }
+    };
+    let was_replayed = replayed.is_some();
+    let body = TriggeredRun {
+        run: TriggeredRunView {
+            id: replayed.unwrap_or(run.id),
+            status,
+        },
+    };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if was_replayed {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
 }

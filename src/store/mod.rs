@@ -14,9 +14,9 @@ mod postgres;
 
 pub use embedded::EmbeddedStore;
 pub use model::{
-    AcceptOutcome, ApiKey, AuditAction, AuditEntry, EventDisposition, NewEvent, NewRun, Org,
-    OrgSlug, Page, PageRequest, Rejected, Rotation, Run, RunStatus, Source, SourcePatch,
-    StoredSecret,
+    AcceptOutcome, ApiKey, AuditAction, AuditEntry, EventDisposition, Idempotency, NewEvent,
+    NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, Rejected, Rotation, Run,
+    RunFilter, RunStatus, Source, SourcePatch, StoredSecret, TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -40,7 +40,7 @@ pub enum StoreError {
 
 /// Everything durable, as one object: the union of the per-concept traits below.
 #[async_trait]
-pub trait Store: OrgStore + SourceStore + IngressStore + Send + Sync + 'static {
+pub trait Store: OrgStore + SourceStore + IngressStore + RunStore + Send + Sync + 'static {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -142,7 +142,40 @@ pub trait IngressStore {
         source_id: &str,
         limit: usize,
     ) -> Result<Vec<Rejected>, StoreError>;
+}
+
+/// Runs: the trigger API, reads, and the outbox the relay drains (SPEC §4).
+#[async_trait]
+pub trait RunStore {
+    /// Creates the run and its outbox row, unless `idempotency` names a key this org
+    /// already used (then the earlier run, or `KeyReused` for another body).
+    async fn trigger_run(
+        &self,
+        run: &NewRun,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<TriggerOutcome, StoreError>;
     async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
+    async fn list_runs(
+        &self,
+        org: &OrgSlug,
+        filter: &RunFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Run>, StoreError>;
+
+    /// Claims up to `limit` unclaimed (or expired-claim) outbox rows, oldest first,
+    /// until `lease_until`; concurrent claimers never get the same row.
+    async fn claim_outbox(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Confirmed by the broker: removes the outbox rows, marks the runs published.
+    async fn mark_published(&self, run_ids: &[String], at: DateTime<Utc>)
+        -> Result<(), StoreError>;
+    /// Not confirmed: releases the claims so the next attempt can take them.
+    async fn release_claims(&self, run_ids: &[String]) -> Result<(), StoreError>;
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
 }
 
 /// How often at most a secret's `last_used_at` is written: it answers "have senders

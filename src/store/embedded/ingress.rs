@@ -1,35 +1,15 @@
 //! Inbound events, runs, the outbox and rejections in SQLite.
 
+use super::runs::{insert_run, status};
 use super::{from_millis, millis, query_all, EmbeddedStore};
 use crate::store::{
-    parse_slug, AcceptOutcome, IngressStore, NewEvent, NewRun, Rejected, Run, RunStatus,
-    StoreError, LAST_USED_GRANULARITY,
+    AcceptOutcome, IngressStore, NewEvent, NewRun, Rejected, StoreError, LAST_USED_GRANULARITY,
 };
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
-}
-
-fn status(value: &str) -> Result<RunStatus, StoreError> {
-    RunStatus::parse(value).ok_or_else(|| corrupt(format!("run status {value:?}")))
-}
-
-fn run_from_row(row: &Row<'_>) -> Result<Run, StoreError> {
-    let published_at: Option<i64> = row.get("published_at")?;
-    Ok(Run {
-        id: row.get("id")?,
-        org: parse_slug(&row.get::<_, String>("org")?)?,
-        workflow_id: row.get("workflow_id")?,
-        trigger_type: row.get("trigger_type")?,
-        source_id: row.get("source_id")?,
-        event_id: row.get("event_id")?,
-        status: status(&row.get::<_, String>("status")?)?,
-        created_at: from_millis(row.get("created_at")?)?,
-        updated_at: from_millis(row.get("updated_at")?)?,
-        published_at: published_at.map(from_millis).transpose()?,
-    })
 }
 
 /// Claims the de-dup key, or returns the duplicate it already belongs to.
@@ -95,35 +75,6 @@ fn insert_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<(), StoreError
             event.body.as_ref(),
             millis(&event.received_at),
         ],
-    )?;
-    Ok(())
-}
-
-fn insert_run(tx: &Transaction<'_>, run: &NewRun) -> Result<(), StoreError> {
-    let headers: serde_json::Map<String, serde_json::Value> = run
-        .message_headers
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    tx.execute(
-        "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
-                           message, message_headers, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?9)",
-        params![
-            run.id,
-            run.org.as_str(),
-            run.workflow_id,
-            run.trigger_type,
-            run.source_id,
-            run.event_id,
-            run.message.as_ref(),
-            serde_json::Value::Object(headers).to_string(),
-            millis(&run.created_at),
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO outbox (run_id, enqueued_at) VALUES (?1, ?2)",
-        params![run.id, millis(&run.created_at)],
     )?;
     Ok(())
 }
@@ -212,22 +163,6 @@ impl IngressStore for EmbeddedStore {
                     })
                 },
             )
-        })
-        .await
-    }
-
-    async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let id = id.to_owned();
-        self.with_conn(move |conn| {
-            Ok(query_all(
-                conn,
-                "SELECT id, org, workflow_id, trigger_type, source_id, event_id, status,
-                        created_at, updated_at, published_at
-                 FROM runs WHERE id = ?1",
-                params![id],
-                run_from_row,
-            )?
-            .pop())
         })
         .await
     }

@@ -6,6 +6,7 @@
 
 mod ingress;
 mod orgs;
+mod runs;
 mod sources;
 
 use super::{AuditEntry, Store, StoreError};

@@ -1,4 +1,4 @@
-use super::OrgSlug;
+use super::{OrgSlug, RunStatus};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -41,22 +41,6 @@ pub struct NewEvent {
     pub dedup_window: Duration,
 }
 
-/// A run to create together with its outbox row (SPEC §4).
-#[derive(Debug, Clone)]
-pub struct NewRun {
-    pub id: String,
-    pub org: OrgSlug,
-    pub workflow_id: String,
-    pub trigger_type: &'static str,
-    pub source_id: Option<String>,
-    pub event_id: Option<String>,
-    /// The AMQP message body, built once at acceptance.
-    pub message: Bytes,
-    /// The AMQP headers (`traceparent`, `hookgate-org`, `hookgate-source`).
-    pub message_headers: Vec<(String, String)>,
-    pub created_at: DateTime<Utc>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcceptOutcome {
     /// Recorded now.
@@ -67,58 +51,6 @@ pub enum AcceptOutcome {
         run_id: String,
         run_status: RunStatus,
     },
-}
-
-/// Run states (SPEC §4): ours until published, then the scheduler's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Queued,
-    Published,
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "queued",
-            RunStatus::Published => "published",
-            RunStatus::Running => "running",
-            RunStatus::Completed => "completed",
-            RunStatus::Failed => "failed",
-            RunStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            RunStatus::Queued,
-            RunStatus::Published,
-            RunStatus::Running,
-            RunStatus::Completed,
-            RunStatus::Failed,
-            RunStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Run {
-    pub id: String,
-    pub org: OrgSlug,
-    pub workflow_id: String,
-    pub trigger_type: String,
-    pub source_id: Option<String>,
-    pub event_id: Option<String>,
-    pub status: RunStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub published_at: Option<DateTime<Utc>>,
 }
 
 /// One sampled rejection of an inbound request: enough to debug a sender's

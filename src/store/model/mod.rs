@@ -3,10 +3,14 @@
 
 mod core;
 mod ingress;
+mod run;
 mod secret;
 mod source;
 
 pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
-pub use ingress::{AcceptOutcome, EventDisposition, NewEvent, NewRun, Rejected, Run, RunStatus};
+pub use ingress::{AcceptOutcome, EventDisposition, NewEvent, Rejected};
+pub use run::{
+    Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter, RunStatus, TriggerOutcome,
+};
 pub use secret::{Rotation, StoredSecret};
 pub use source::{Source, SourcePatch};

@@ -1,37 +1,12 @@
 //! Inbound events, runs, the outbox and rejections in PostgreSQL.
 
+use super::runs::insert_run;
 use super::PostgresStore;
 use crate::store::{
-    parse_slug, AcceptOutcome, IngressStore, NewEvent, NewRun, Rejected, Run, RunStatus,
-    StoreError, LAST_USED_GRANULARITY,
+    AcceptOutcome, IngressStore, NewEvent, NewRun, Rejected, RunStatus, StoreError,
+    LAST_USED_GRANULARITY,
 };
 use async_trait::async_trait;
-use tokio_postgres::Row;
-
-fn run_from_row(row: &Row) -> Result<Run, StoreError> {
-    let status: String = row.get("status");
-    Ok(Run {
-        id: row.get("id"),
-        org: parse_slug(row.get("org"))?,
-        workflow_id: row.get("workflow_id"),
-        trigger_type: row.get("trigger_type"),
-        source_id: row.get("source_id"),
-        event_id: row.get("event_id"),
-        status: RunStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?,
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-        published_at: row.get("published_at"),
-    })
-}
-
-fn headers_json(headers: &[(String, String)]) -> serde_json::Value {
-    headers
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
-}
 
 #[async_trait]
 impl IngressStore for PostgresStore {
@@ -104,28 +79,7 @@ impl IngressStore for PostgresStore {
         )
         .await?;
         if let Some(run) = run {
-            tx.execute(
-                "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
-                                   message, message_headers, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9)",
-                &[
-                    &run.id,
-                    &run.org.as_str(),
-                    &run.workflow_id,
-                    &run.trigger_type,
-                    &run.source_id,
-                    &run.event_id,
-                    &run.message.as_ref(),
-                    &headers_json(&run.message_headers),
-                    &run.created_at,
-                ],
-            )
-            .await?;
-            tx.execute(
-                "INSERT INTO outbox (run_id, enqueued_at) VALUES ($1, $2)",
-                &[&run.id, &run.created_at],
-            )
-            .await?;
+            insert_run(&tx, run).await?;
         }
         tx.execute(
             "UPDATE secrets SET last_used_at = $2
@@ -190,18 +144,5 @@ impl IngressStore for PostgresStore {
                 headers_present: row.get("headers_present"),
             })
             .collect())
-    }
-
-    async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT id, org, workflow_id, trigger_type, source_id, event_id, status,
-                        created_at, updated_at, published_at
-                 FROM runs WHERE id = $1",
-                &[&id],
-            )
-            .await?;
-        row.as_ref().map(run_from_row).transpose()
     }
 }

@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "ingress",
         include_str!("../../../migrations/postgres/0002_ingress.sql"),
     ),
+    (
+        3,
+        "relay",
+        include_str!("../../../migrations/postgres/0003_relay.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

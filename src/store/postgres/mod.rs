@@ -3,6 +3,7 @@
 mod ingress;
 mod migrate;
 mod orgs;
+mod runs;
 mod sources;
 
 use super::{AuditEntry, BoxError, Store, StoreError};

@@ -68,7 +68,10 @@ async fn accepted_webhooks_survive_sigkill(args: Vec<String>) {
     )
     .await;
     assert_eq!(status, 200, "{run}");
-    assert_eq!(run["status"], "queued");
+    assert!(
+        ["queued", "published"].contains(&run["status"].as_str().unwrap()),
+        "{run}"
+    );
     assert_eq!(run["trigger"]["event_id"], receipt["event_id"]);
     // The event is durable too: the sender's retry is recognised as a duplicate.
     let mut retry = client

@@ -44,7 +44,12 @@ async fn each_verifier_accepts_its_senders_signature_and_refuses_forgeries(mode:
         let run = server
             .get(&format!("/v1/runs/{run_id}"), OPERATOR_TOKEN)
             .await;
-        assert_eq!(run.body["status"], "queued", "{kind}: {}", run.body);
+        // The relay may already have published it (embedded mode's queue is in-process).
+        assert!(
+            ["queued", "published"].contains(&run.body["status"].as_str().unwrap()),
+            "{kind}: {}",
+            run.body
+        );
         assert_eq!(run.body["trigger"]["source_id"], source_id.as_str());
 
         let mut tampered = body.clone();

@@ -1,0 +1,205 @@
+//! The outbox relay (SPEC §4): publishes committed runs to the broker and marks them
+//! published only after the broker's confirm.
+//!
+//! Woken by ingress and the trigger API right after their commit (no polling on the
+//! hot path), with a slow poll as a safety net for rows committed by other instances
+//! or left by a relay that died (their claim lease expires). Each worker claims a
+//! batch (`FOR UPDATE SKIP LOCKED` in PostgreSQL), publishes it with every confirm in
+//! flight, and marks the confirmed runs in one statement; unconfirmed ones are
+//! released for the next attempt.
+
+mod backoff;
+
+pub use backoff::Backoff;
+
+use crate::metrics::Metrics;
+use crate::queue::{Queue, QueueError, RunMessage};
+use crate::store::{Store, StoreError};
+use chrono::Utc;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Runs per claim / publish round.
+    pub batch_size: usize,
+    /// Concurrent workers per instance: while one waits for confirms, another claims.
+    pub workers: usize,
+    /// How long a claim protects rows from other relays.
+    pub lease: Duration,
+    /// Safety-net poll when nothing wakes the relay.
+    pub poll_interval: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 256,
+            workers: 2,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error("store unavailable")]
+    Store(#[from] StoreError),
+    #[error("{failed} of {total} runs not confirmed: {first}")]
+    Unconfirmed {
+        failed: usize,
+        total: usize,
+        first: QueueError,
+    },
+}
+
+#[derive(Clone)]
+pub struct Relay {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    config: RelayConfig,
+}
+
+impl Relay {
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
+        config: RelayConfig,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            wake,
+            metrics,
+            config,
+        }
+    }
+
+    /// Starts the workers and the stats sampler on `tracker`; they stop when
+    /// `shutdown` fires (after finishing the round in progress).
+    pub fn spawn(self, tracker: &TaskTracker, shutdown: CancellationToken) {
+        for _ in 0..self.config.workers {
+            let (relay, shutdown) = (self.clone(), shutdown.clone());
+            tracker.spawn(async move { relay.work(shutdown).await });
+        }
+        let relay = self.clone();
+        tracker.spawn(async move { relay.sample_stats(shutdown).await });
+    }
+
+    async fn work(&self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), self.config.max_backoff);
+        while !shutdown.is_cancelled() {
+            match self.round().await {
+                Ok(published) => {
+                    backoff.reset();
+                    if published == 0 {
+                        self.idle(&shutdown).await;
+                    }
+                }
+                Err(error) => {
+                    let delay = backoff.next_delay(rand::thread_rng().gen());
+                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "relay round failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for a commit, the poll interval or shutdown.
+    async fn idle(&self, shutdown: &CancellationToken) {
+        tokio::select! {
+            () = self.wake.notified() => {}
+            () = tokio::time::sleep(self.config.poll_interval) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+
+    /// One claim → publish → mark round; returns how many runs were published.
+    async fn round(&self) -> Result<usize, RoundError> {
+        let now = Utc::now();
+        let lease_until = now + chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        let items = self
+            .store
+            .claim_outbox(self.config.batch_size, now, lease_until)
+            .await?;
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let messages: Vec<RunMessage> = items
+            .iter()
+            .map(|item| RunMessage {
+                run_id: item.run_id.clone(),
+                workflow_id: item.workflow_id.clone(),
+                headers: item.message_headers.clone(),
+                body: item.message.clone(),
+            })
+            .collect();
+        let results = self.queue.publish_runs(&messages).await;
+        let confirmed_at = Utc::now();
+        let mut published = Vec::with_capacity(items.len());
+        let mut unconfirmed = Vec::new();
+        let mut first_error = None;
+        for (item, result) in items.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    let lag = (confirmed_at - item.enqueued_at)
+                        .to_std()
+                        .unwrap_or_default();
+                    self.metrics.relay_published(lag.as_secs_f64());
+                    published.push(item.run_id.clone());
+                }
+                Err(error) => {
+                    self.metrics.relay_failed(error_reason(&error));
+                    unconfirmed.push(item.run_id.clone());
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        self.store.mark_published(&published, confirmed_at).await?;
+        self.store.release_claims(&unconfirmed).await?;
+        match first_error {
+            None => Ok(published.len()),
+            Some(first) => Err(RoundError::Unconfirmed {
+                failed: unconfirmed.len(),
+                total: items.len(),
+                first,
+            }),
+        }
+    }
+
+    /// Exports the backlog and the age of its oldest run every few seconds.
+    async fn sample_stats(&self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            match self.store.outbox_stats().await {
+                Ok(stats) => self.metrics.outbox(stats, Utc::now()),
+                Err(error) => tracing::debug!(%error, "cannot sample outbox stats"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+    }
+}
+
+fn error_reason(error: &QueueError) -> &'static str {
+    match error {
+        QueueError::Unreachable(_) => "unreachable",
+        QueueError::Nacked => "nacked",
+        QueueError::Unroutable(_) => "unroutable",
+    }
+}

@@ -1,0 +1,113 @@
+//! Runs, their outbox rows and the trigger API's idempotency.
+
+use super::OrgSlug;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+/// A run to create together with its outbox row (SPEC §4).
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub org: OrgSlug,
+    pub workflow_id: String,
+    pub trigger_type: &'static str,
+    pub source_id: Option<String>,
+    pub event_id: Option<String>,
+    /// The AMQP message body, built once at acceptance.
+    pub message: Bytes,
+    /// The AMQP headers (`traceparent`, `hookgate-org`, `hookgate-source`).
+    pub message_headers: Vec<(String, String)>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Run states (SPEC §4): ours until published, then the scheduler's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Published,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Published => "published",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            RunStatus::Queued,
+            RunStatus::Published,
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub id: String,
+    pub org: OrgSlug,
+    pub workflow_id: String,
+    pub trigger_type: String,
+    pub source_id: Option<String>,
+    pub event_id: Option<String>,
+    pub status: RunStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// A run claimed from the outbox for publishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub message: Bytes,
+    pub message_headers: Vec<(String, String)>,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+/// How far behind publishing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub backlog: u64,
+    pub oldest_enqueued_at: Option<DateTime<Utc>>,
+}
+
+/// An `Idempotency-Key` with a hash of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub body_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerOutcome {
+    Created,
+    /// Same key, same body: the run created the first time.
+    Replayed(Run),
+    /// Same key, another body.
+    KeyReused,
+}
+
+/// `GET /orgs/{org}/runs` filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    pub status: Option<RunStatus>,
+    pub workflow_id: Option<String>,
+}

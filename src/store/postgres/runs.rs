@@ -1,0 +1,251 @@
+//! Runs, the outbox and trigger idempotency in PostgreSQL.
+
+use super::PostgresStore;
+use crate::store::{
+    parse_slug, Idempotency, NewRun, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, Run,
+    RunFilter, RunStatus, RunStore, StoreError, TriggerOutcome,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
+
+const RUN_COLUMNS: &str = "id, org, workflow_id, trigger_type, source_id, event_id, status, \
+                           created_at, updated_at, published_at";
+
+fn run_from_row(row: &Row) -> Result<Run, StoreError> {
+    let status: String = row.get("status");
+    Ok(Run {
+        id: row.get("id"),
+        org: parse_slug(row.get("org"))?,
+        workflow_id: row.get("workflow_id"),
+        trigger_type: row.get("trigger_type"),
+        source_id: row.get("source_id"),
+        event_id: row.get("event_id"),
+        status: RunStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("run status {status:?}")))?,
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        published_at: row.get("published_at"),
+    })
+}
+
+fn headers_json(headers: &[(String, String)]) -> serde_json::Value {
+    headers
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn headers_from_json(value: serde_json::Value) -> Vec<(String, String)> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Inserts a queued run and its outbox row.
+pub(super) async fn insert_run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    run: &NewRun,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
+                           message, message_headers, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9)",
+        &[
+            &run.id,
+            &run.org.as_str(),
+            &run.workflow_id,
+            &run.trigger_type,
+            &run.source_id,
+            &run.event_id,
+            &run.message.as_ref(),
+            &headers_json(&run.message_headers),
+            &run.created_at,
+        ],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO outbox (run_id, enqueued_at) VALUES ($1, $2)",
+        &[&run.id, &run.created_at],
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl RunStore for PostgresStore {
+    async fn trigger_run(
+        &self,
+        run: &NewRun,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<TriggerOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        insert_run(&tx, run).await?;
+        if let Some(idem) = idempotency {
+            // The run row exists before the key refers to it; a lost race rolls both back.
+            let claimed = tx
+                .execute(
+                    "INSERT INTO run_idempotency (org, key, body_hash, run_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org, key) DO NOTHING",
+                    &[
+                        &run.org.as_str(),
+                        &idem.key,
+                        &idem.body_hash,
+                        &run.id,
+                        &run.created_at,
+                    ],
+                )
+                .await?;
+            if claimed == 0 {
+                tx.rollback().await?;
+                let row = client
+                    .query_one(
+                        "SELECT body_hash, run_id FROM run_idempotency WHERE org = $1 AND key = $2",
+                        &[&run.org.as_str(), &idem.key],
+                    )
+                    .await?;
+                let (hash, run_id): (String, String) = (row.get(0), row.get(1));
+                if hash != idem.body_hash {
+                    return Ok(TriggerOutcome::KeyReused);
+                }
+                let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+                let original = client.query_one(&sql, &[&run_id]).await?;
+                return Ok(TriggerOutcome::Replayed(run_from_row(&original)?));
+            }
+        }
+        tx.commit().await?;
+        Ok(TriggerOutcome::Created)
+    }
+
+    async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
+        let row = client.query_opt(&sql, &[&id]).await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn list_runs(
+        &self,
+        org: &OrgSlug,
+        filter: &RunFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Run>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE org = $1 AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR workflow_id = $3) AND ($4::text IS NULL OR id < $4)
+             ORDER BY id DESC LIMIT $5"
+        );
+        let status = filter.status.map(RunStatus::as_str);
+        let limit = page.limit as i64 + 1;
+        let rows = client
+            .query(
+                &sql,
+                &[
+                    &org.as_str(),
+                    &status,
+                    &filter.workflow_id,
+                    &page.before,
+                    &limit,
+                ],
+            )
+            .await?;
+        let runs = rows.iter().map(run_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(runs, page.limit, |r: &Run| &r.id))
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let client = self.client().await?;
+        // SKIP LOCKED: concurrent relays (any instance) take disjoint rows; the lease
+        // lets another relay take over the rows of one that died.
+        let rows = client
+            .query(
+                "WITH claimed AS (
+                     SELECT run_id FROM outbox
+                     WHERE claim_expires_at IS NULL OR claim_expires_at < $1
+                     ORDER BY enqueued_at LIMIT $2
+                     FOR UPDATE SKIP LOCKED
+                 ), leased AS (
+                     UPDATE outbox o SET claim_expires_at = $3
+                     FROM claimed WHERE o.run_id = claimed.run_id
+                     RETURNING o.run_id, o.enqueued_at
+                 )
+                 SELECT r.id, r.workflow_id, r.message, r.message_headers, leased.enqueued_at
+                 FROM leased JOIN runs r ON r.id = leased.run_id
+                 ORDER BY leased.enqueued_at",
+                &[&now, &(limit as i64), &lease_until],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| OutboxItem {
+                run_id: row.get(0),
+                workflow_id: row.get(1),
+                message: Bytes::from(row.get::<_, Vec<u8>>(2)),
+                message_headers: headers_from_json(row.get(3)),
+                enqueued_at: row.get(4),
+            })
+            .collect())
+    }
+
+    async fn mark_published(
+        &self,
+        run_ids: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if run_ids.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("DELETE FROM outbox WHERE run_id = ANY($1)", &[&run_ids])
+            .await?;
+        tx.execute(
+            "UPDATE runs SET status = 'published', published_at = $2, updated_at = $2
+             WHERE id = ANY($1) AND status = 'queued'",
+            &[&run_ids, &at],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_claims(&self, run_ids: &[String]) -> Result<(), StoreError> {
+        if run_ids.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET claim_expires_at = NULL WHERE run_id = ANY($1)",
+                &[&run_ids],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT count(*), min(enqueued_at) FROM outbox", &[])
+            .await?;
+        let backlog: i64 = row.get(0);
+        Ok(OutboxStats {
+            backlog: u64::try_from(backlog).unwrap_or(0),
+            oldest_enqueued_at: row.get(1),
+        })
+    }
+}
