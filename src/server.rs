@@ -7,7 +7,7 @@ use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
-use crate::relay::{Relay, RelayConfig};
+use crate::relay::Relay;
 use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -139,7 +139,7 @@ impl App {
                 Arc::clone(&self.queue),
                 Arc::clone(&relay_wake),
                 Arc::clone(&metrics),
-                RelayConfig::default(),
+                self.config.relay.clone(),
             )
             .spawn(&workers, background.clone());
         }

@@ -73,6 +73,19 @@ pub struct ServeArgs {
     )]
     pub roles: String,
 
+    /// How long the outbox relay's claim on a batch protects it from other instances;
+    /// after a crash, its runs are published by another relay once this passes.
+    #[arg(long, env = "HOOKGATE_RELAY_LEASE", default_value = "30s")]
+    pub relay_lease: String,
+
+    /// Runs per relay round (claim, publish with confirms in flight, mark).
+    #[arg(long, env = "HOOKGATE_RELAY_BATCH_SIZE", default_value = "256")]
+    pub relay_batch_size: String,
+
+    /// Concurrent relay workers of this instance.
+    #[arg(long, env = "HOOKGATE_RELAY_WORKERS", default_value = "2")]
+    pub relay_workers: String,
+
     /// Maximum PostgreSQL connections of this instance.
     #[arg(long, env = "HOOKGATE_DB_POOL_SIZE", default_value = "16")]
     pub db_pool_size: String,

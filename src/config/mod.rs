@@ -71,6 +71,24 @@ pub struct Config {
     pub roles: BTreeSet<Role>,
     pub db_pool_size: usize,
     pub shutdown_timeout: Duration,
+    pub relay: crate::relay::RelayConfig,
+}
+
+fn parse_count(
+    value: &str,
+    range: std::ops::RangeInclusive<usize>,
+    setting: &'static str,
+) -> Result<usize, ConfigError> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            invalid(
+                setting,
+                format!("must be {} to {}", range.start(), range.end()),
+            )
+        })
 }
 
 fn parse_roles(value: &str) -> Result<BTreeSet<Role>, String> {
@@ -226,6 +244,28 @@ impl Config {
                 })?,
             shutdown_timeout: duration::parse(&args.shutdown_timeout)
                 .map_err(|e| invalid("HOOKGATE_SHUTDOWN_TIMEOUT (--shutdown-timeout)", e))?,
+            relay: crate::relay::RelayConfig {
+                lease: duration::parse(&args.relay_lease)
+                    .ok()
+                    .filter(|d| *d >= Duration::from_secs(1))
+                    .ok_or_else(|| {
+                        invalid(
+                            "HOOKGATE_RELAY_LEASE (--relay-lease)",
+                            "must be a duration of at least 1s",
+                        )
+                    })?,
+                batch_size: parse_count(
+                    &args.relay_batch_size,
+                    1..=10_000,
+                    "HOOKGATE_RELAY_BATCH_SIZE (--relay-batch-size)",
+                )?,
+                workers: parse_count(
+                    &args.relay_workers,
+                    1..=64,
+                    "HOOKGATE_RELAY_WORKERS (--relay-workers)",
+                )?,
+                ..crate::relay::RelayConfig::default()
+            },
         })
     }
 }

@@ -96,8 +96,23 @@ impl ApiError {
     }
 }
 
+/// The error and its causes on one line, for logs (never includes secrets: store
+/// and driver errors carry SQL states and messages, not bound values).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        // Logged here, where the cause is still known; the response stays generic.
+        tracing::warn!(error = %chain(&error), "store error");
         match error {
             StoreError::Conflict(what) => Self::new(
                 StatusCode::CONFLICT,

@@ -8,6 +8,7 @@ mod ingress;
 mod lifecycle;
 mod openapi;
 mod queue_conformance;
+mod runs;
 mod store_conformance;
 mod support;
 

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_ingress.sql"),
     ),
+    (3, include_str!("../../../migrations/sqlite/0003_relay.sql")),
 ];
 
 #[derive(Clone)]
@@ -138,5 +139,27 @@ impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.with_conn(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_sqlite_migration_file_is_applied_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), super::MIGRATIONS.len(), "{files:?}");
+        for (i, (version, _)) in super::MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version as usize, i + 1);
+            assert!(
+                files[i].starts_with(&format!("{:04}_", version)),
+                "{}",
+                files[i]
+            );
+        }
     }
 }

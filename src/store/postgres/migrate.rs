@@ -58,3 +58,21 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, tokio_postgres::Er
     tx.commit().await?;
     Ok(newly_applied)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_postgres_migration_file_is_applied_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), super::MIGRATIONS.len(), "{files:?}");
+        for (i, (version, name, _)) in super::MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version as usize, i + 1);
+            assert_eq!(files[i], format!("{:04}_{name}.sql", version));
+        }
+    }
+}

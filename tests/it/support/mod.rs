@@ -1,6 +1,7 @@
 //! Test harness: real PostgreSQL and RabbitMQ, each test isolated (its own schema,
 //! its own exchange prefix), and the real server on 127.0.0.1:0.
 
+pub mod consumer;
 pub mod process;
 pub mod proxy;
 pub mod server;

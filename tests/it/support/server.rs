@@ -72,7 +72,13 @@ impl TestServer {
     }
 
     pub async fn production_with_database(database_url: &str, amqp_url: &str) -> Self {
-        let prefix = super::amqp_prefix();
+        Self::production_shared(database_url, amqp_url, &super::amqp_prefix()).await
+    }
+
+    /// Production mode on a given schema and exchange prefix: several instances
+    /// started this way share one PostgreSQL and one RabbitMQ topology.
+    pub async fn production_shared(database_url: &str, amqp_url: &str, prefix: &str) -> Self {
+        let prefix = prefix.to_owned();
         let flags = vec![
             format!("--database-url={database_url}"),
             format!("--amqp-url={amqp_url}"),

@@ -1,4 +1,4 @@
-//! One suite, both store backends: each case runs against PostgreSQL and SQLite.
+//! Orgs, API keys and the audit log.
 
 use chrono::Utc;
 use hookgate::auth::Scope;
@@ -7,30 +7,7 @@ use hookgate::store::{
 };
 use std::sync::Arc;
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let url = crate::support::postgres_url().await;
-                    let store = hookgate::store::PostgresStore::connect(&url, 2).await.unwrap();
-                    super::$name(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-        mod embedded {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let store = hookgate::store::EmbeddedStore::open(dir.path()).unwrap();
-                    super::$name(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-    };
-}
+use crate::conformance;
 
 conformance!(
     creates_and_finds_orgs,
@@ -42,11 +19,11 @@ conformance!(
     rejects_duplicate_key_hashes,
 );
 
-fn slug(value: &str) -> OrgSlug {
+pub fn slug(value: &str) -> OrgSlug {
     OrgSlug::parse(value).unwrap()
 }
 
-async fn org(store: &dyn Store, value: &str) -> OrgSlug {
+pub async fn org(store: &dyn Store, value: &str) -> OrgSlug {
     let org = Org {
         slug: slug(value),
         name: value.to_uppercase(),

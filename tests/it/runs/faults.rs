@@ -1,0 +1,185 @@
+//! Nothing acknowledged is lost: broker outage, SIGKILL under load, store outage,
+//! and two instances sharing one PostgreSQL and one RabbitMQ (issue #4's fault tests).
+//! Each prints the missing and duplicate counts it measured.
+
+use super::{github_source, send_load};
+use crate::ingress::{now, signed, source_body};
+use crate::support::consumer::RunsConsumer;
+use crate::support::process::ServerProcess;
+use crate::support::server::{MASTER_KEY, OPERATOR_TOKEN};
+use crate::support::{amqp_prefix, postgres_url, TcpProxy, TestServer, AMQP_URL};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_outage_loses_no_accepted_run() {
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let server = TestServer::production(&format!("amqp://guest:guest@{}/%2f", proxy.addr())).await;
+    let mut consumer = RunsConsumer::bind(server.exchange_prefix.as_deref().unwrap()).await;
+    let (source_id, secret) = github_source(&server).await;
+
+    let before = send_load(&server.url, &source_id, &secret, 50, 8).await;
+    proxy.cut();
+    let during = send_load(&server.url, &source_id, &secret, 300, 8).await;
+    assert_eq!(
+        during.len(),
+        300,
+        "every webhook got 202 while the broker was down"
+    );
+    proxy.restore();
+    let after = send_load(&server.url, &source_id, &secret, 50, 8).await;
+
+    let acked: Vec<String> = [before, during, after].concat();
+    let (missing, duplicates) = consumer.await_all(&acked, Duration::from_secs(60)).await;
+    println!(
+        "broker outage: acked={} missing={missing} duplicates={duplicates}",
+        acked.len()
+    );
+    assert_eq!(missing, 0);
+    server.stop().await.unwrap();
+}
+
+async fn api(client: &reqwest::Client, url: String, body: serde_json::Value) -> serde_json::Value {
+    let response = client
+        .post(url)
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_loses_no_acknowledged_run() {
+    let prefix = amqp_prefix();
+    let mut consumer = RunsConsumer::bind(&prefix).await;
+    let args = vec![
+        format!("--database-url={}", postgres_url().await),
+        format!("--amqp-url={AMQP_URL}"),
+        format!("--amqp-exchange-prefix={prefix}"),
+        format!("--operator-token={OPERATOR_TOKEN}"),
+        format!("--master-key={MASTER_KEY}"),
+        // The dead instance's claims block its batches for this long.
+        "--relay-lease=2s".to_owned(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let first = ServerProcess::start(dir.path(), &args);
+    let client = reqwest::Client::new();
+    api(
+        &client,
+        format!("{}/v1/orgs", first.url),
+        json!({"slug": "acme", "name": "Acme"}),
+    )
+    .await;
+    let created = api(
+        &client,
+        format!("{}/v1/orgs/acme/sources", first.url),
+        source_body(&json!({"type": "github"}), None),
+    )
+    .await;
+    let source_id = created["source"]["id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+
+    let load = tokio::spawn({
+        let (url, source_id, secret) = (first.url.clone(), source_id.clone(), secret.clone());
+        async move { send_load(&url, &source_id, &secret, 3000, 16).await }
+    });
+    // Kill once a good part of the load has been acknowledged, with more in flight.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    first.crash();
+    let acked = load.await.unwrap();
+    assert!(
+        !acked.is_empty(),
+        "some webhooks were acknowledged before the crash"
+    );
+
+    let second = ServerProcess::start(dir.path(), &args);
+    let (missing, duplicates) = consumer.await_all(&acked, Duration::from_secs(60)).await;
+    println!(
+        "sigkill under load: acked={} missing={missing} duplicates={duplicates}",
+        acked.len()
+    );
+    assert_eq!(missing, 0);
+    assert!(second.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_outage_answers_503_with_retry_after_and_recovers_without_restart() {
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let database = postgres_url()
+        .await
+        .replace("127.0.0.1:5432", &proxy.addr().to_string());
+    let server = TestServer::production_with_database(&database, AMQP_URL).await;
+    let mut consumer = RunsConsumer::bind(server.exchange_prefix.as_deref().unwrap()).await;
+    let (source_id, secret) = github_source(&server).await;
+    let verifier = json!({"type": "github"});
+    let body = br#"{"ref":"refs/heads/main"}"#;
+
+    proxy.cut();
+    let refused = server
+        .send_webhook(
+            &source_id,
+            &signed(&verifier, &secret, body, now(), "down-1"),
+            body,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+
+    proxy.restore();
+    let accepted = crate::support::eventually(Duration::from_secs(15), || async {
+        let reply = server
+            .send_webhook(
+                &source_id,
+                &signed(&verifier, &secret, body, now(), "down-1"),
+                body,
+            )
+            .await;
+        reply.status == StatusCode::ACCEPTED
+    })
+    .await;
+    assert!(
+        accepted,
+        "the sender's retry is accepted once the store is back"
+    );
+    let run = consumer.next(Duration::from_secs(10)).await;
+    assert!(run.is_some(), "and its run is published");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_sharing_store_and_broker_publish_every_run() {
+    let database = postgres_url().await;
+    let prefix = amqp_prefix();
+    let mut consumer = RunsConsumer::bind(&prefix).await;
+    let one = TestServer::production_shared(&database, AMQP_URL, &prefix).await;
+    let two = TestServer::production_shared(&database, AMQP_URL, &prefix).await;
+    let (source_id, secret) = github_source(&one).await;
+
+    let (a, b) = tokio::join!(
+        send_load(&one.url, &source_id, &secret, 400, 8),
+        send_load(&two.url, &source_id, &secret, 400, 8),
+    );
+    assert_eq!(a.len() + b.len(), 800);
+    let acked = [a, b].concat();
+    let (missing, _) = consumer.await_all(&acked, Duration::from_secs(60)).await;
+    // Drain briefly so late duplicates are counted too.
+    while consumer.next(Duration::from_millis(500)).await.is_some() {}
+    let duplicates: usize = acked
+        .iter()
+        .map(|id| consumer.seen[id].saturating_sub(1))
+        .sum();
+    println!(
+        "two instances: acked={} missing={missing} duplicates={duplicates}",
+        acked.len()
+    );
+    assert_eq!(missing, 0);
+    assert_eq!(duplicates, 0, "no faults, so no run is published twice");
+    one.stop().await.unwrap();
+    two.stop().await.unwrap();
+}

@@ -1,0 +1,61 @@
+//! Runs to RabbitMQ (SPEC §4): relay, trigger API, and the fault tests.
+
+mod faults;
+mod relay;
+mod trigger;
+
+use crate::ingress::{now, signed, source_body};
+use crate::support::TestServer;
+use futures_util::stream::{self, StreamExt};
+use serde_json::json;
+
+/// A GitHub source on `server` in org `acme` (created if needed); returns (id, secret).
+pub async fn github_source(server: &TestServer) -> (String, String) {
+    let _ = server
+        .post(
+            "/v1/orgs",
+            crate::support::server::OPERATOR_TOKEN,
+            json!({"slug": "acme", "name": "Acme"}),
+        )
+        .await;
+    server
+        .create_source("acme", source_body(&json!({"type": "github"}), None))
+        .await
+}
+
+/// Sends `n` signed GitHub webhooks, `concurrency` at a time, to `base_url`; returns
+/// the run ids of those acknowledged with 202.
+pub async fn send_load(
+    base_url: &str,
+    source_id: &str,
+    secret: &str,
+    n: usize,
+    concurrency: usize,
+) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let verifier = json!({"type": "github"});
+    let tag = crate::support::unique_suffix();
+    stream::iter(0..n)
+        .map(|i| {
+            let body = format!(r#"{{"ref":"refs/heads/main","n":{i}}}"#).into_bytes();
+            let headers = signed(&verifier, secret, &body, now(), &format!("load-{tag}-{i}"));
+            let mut request = client
+                .post(format!("{base_url}/v1/ingress/{source_id}"))
+                .body(body);
+            for (name, value) in &headers {
+                request = request.header(name, value);
+            }
+            async move {
+                let response = request.send().await.ok()?;
+                if response.status() != reqwest::StatusCode::ACCEPTED {
+                    return None;
+                }
+                let receipt: serde_json::Value = response.json().await.ok()?;
+                receipt["run_id"].as_str().map(str::to_owned)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .filter_map(|run_id| async move { run_id })
+        .collect()
+        .await
+}

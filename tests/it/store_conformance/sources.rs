@@ -1,0 +1,318 @@
+//! Sources, secrets with rotation, and recording inbound events.
+
+use super::orgs::org;
+use crate::conformance;
+use bytes::Bytes;
+use chrono::{Duration, Utc};
+use hookgate::store::{
+    AcceptOutcome, AuditAction, AuditEntry, EventDisposition, NewEvent, NewRun, PageRequest,
+    Rejected, Rotation, RunStatus, Source, SourcePatch, Store, StoredSecret,
+};
+use hookgate::verify::VerifierConfig;
+use std::sync::Arc;
+
+conformance!(
+    creates_lists_updates_and_deletes_sources,
+    rotation_caps_previous_expiry_and_expiry_takes_effect_at_once,
+    records_an_event_with_its_run_and_reports_the_duplicate,
+    dedup_key_is_free_again_after_its_window,
+    ignored_events_create_no_run,
+    keeps_only_the_newest_rejections,
+);
+
+fn audit(org: &hookgate::store::OrgSlug, action: AuditAction) -> AuditEntry {
+    AuditEntry::new(org, "operator".into(), action, "x", serde_json::json!({}))
+}
+
+fn source(org: &hookgate::store::OrgSlug) -> Source {
+    let now = Utc::now();
+    Source {
+        id: hookgate::id::new_id("src"),
+        org: org.clone(),
+        name: "gh".into(),
+        workflow_id: "wf".into(),
+        verifier: VerifierConfig::Github,
+        enabled: true,
+        event_filter: vec!["push".into()],
+        max_body_bytes: 1024,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn secret(owner: &str, at: chrono::DateTime<Utc>) -> StoredSecret {
+    StoredSecret {
+        id: hookgate::id::new_id("sec"),
+        owner_id: owner.into(),
+        sealed: "hgs1.x.y".into(),
+        fingerprint: "abcd1234".into(),
+        created_at: at,
+        expires_at: None,
+        last_used_at: None,
+    }
+}
+
+async fn source_with_secret(store: &dyn Store) -> (Source, StoredSecret) {
+    let acme = org(store, "acme").await;
+    let source = source(&acme);
+    let secret = secret(&source.id, Utc::now());
+    store
+        .create_source(&source, &secret, &audit(&acme, AuditAction::SourceCreated))
+        .await
+        .unwrap();
+    (source, secret)
+}
+
+fn event(
+    source: &Source,
+    secret_id: &str,
+    dedup: Option<&str>,
+    at: chrono::DateTime<Utc>,
+) -> NewEvent {
+    NewEvent {
+        id: hookgate::id::new_id("evt"),
+        org: source.org.clone(),
+        source_id: source.id.clone(),
+        dedup_key: dedup.map(str::to_owned),
+        event_name: Some("push".into()),
+        secret_id: secret_id.into(),
+        disposition: EventDisposition::Accepted,
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
+        headers: serde_json::json!({"x-github-event": "push"}),
+        body: Bytes::from_static(b"{}"),
+        received_at: at,
+        dedup_window: std::time::Duration::from_secs(60),
+    }
+}
+
+pub fn run_for(event: &NewEvent) -> NewRun {
+    NewRun {
+        id: hookgate::id::new_id("run"),
+        org: event.org.clone(),
+        workflow_id: "wf".into(),
+        trigger_type: "webhook",
+        source_id: Some(event.source_id.clone()),
+        event_id: Some(event.id.clone()),
+        message: Bytes::from_static(b"{\"run\":1}"),
+        message_headers: vec![("hookgate-org".into(), event.org.to_string())],
+        created_at: event.received_at,
+    }
+}
+
+async fn creates_lists_updates_and_deletes_sources(store: Arc<dyn Store>) {
+    let (mut source, _) = source_with_secret(store.as_ref()).await;
+    let found = store.find_source(&source.id).await.unwrap().unwrap();
+    assert_eq!(found.verifier, VerifierConfig::Github);
+    assert_eq!(found.event_filter, vec!["push".to_owned()]);
+    let listed = store
+        .list_sources(&source.org, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+
+    SourcePatch {
+        enabled: Some(false),
+        event_filter: Some(vec![]),
+        ..Default::default()
+    }
+    .apply(&mut source, Utc::now());
+    assert!(store
+        .update_source(&source, &audit(&source.org, AuditAction::SourceUpdated))
+        .await
+        .unwrap());
+    let updated = store.find_source(&source.id).await.unwrap().unwrap();
+    assert!(!updated.enabled && updated.event_filter.is_empty());
+
+    assert!(store
+        .delete_source(
+            &source.id,
+            Utc::now(),
+            &audit(&source.org, AuditAction::SourceDeleted)
+        )
+        .await
+        .unwrap());
+    assert!(store.find_source(&source.id).await.unwrap().is_none());
+    assert!(!store
+        .delete_source(
+            &source.id,
+            Utc::now(),
+            &audit(&source.org, AuditAction::SourceDeleted)
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .list_sources(&source.org, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+async fn rotation_caps_previous_expiry_and_expiry_takes_effect_at_once(store: Arc<dyn Store>) {
+    let (source, first) = source_with_secret(store.as_ref()).await;
+    let now = Utc::now();
+    let rotation = Rotation {
+        new_secret: secret(&source.id, now),
+        previous_expire_at: now + Duration::hours(1),
+    };
+    let previous = store
+        .rotate_secret(&rotation, &audit(&source.org, AuditAction::SecretRotated))
+        .await
+        .unwrap();
+    assert_eq!(previous.len(), 1);
+    assert_eq!(previous[0].id, first.id);
+    let expiry = previous[0].expires_at.unwrap();
+    assert!(
+        (expiry - (now + Duration::hours(1)))
+            .num_milliseconds()
+            .abs()
+            <= 1
+    );
+
+    // A second rotation with a shorter grace shortens, never lengthens, earlier expiries.
+    let later = now + Duration::milliseconds(5);
+    let again = Rotation {
+        new_secret: secret(&source.id, later),
+        previous_expire_at: later + Duration::minutes(1),
+    };
+    let previous = store
+        .rotate_secret(&again, &audit(&source.org, AuditAction::SecretRotated))
+        .await
+        .unwrap();
+    assert_eq!(previous.len(), 2);
+    let secrets = store.list_secrets(&source.id).await.unwrap();
+    assert_eq!(secrets.len(), 3);
+    assert_eq!(secrets[0].id, again.new_secret.id, "newest first");
+    assert!(secrets[0].expires_at.is_none());
+    assert!(secrets[1..]
+        .iter()
+        .all(|s| s.expires_at.unwrap() <= later + Duration::minutes(1)));
+
+    let at = Utc::now();
+    assert!(store
+        .expire_secret(
+            &source.id,
+            &first.id,
+            at,
+            &audit(&source.org, AuditAction::SecretExpired)
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .expire_secret(
+            &source.id,
+            &first.id,
+            at,
+            &audit(&source.org, AuditAction::SecretExpired)
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .expire_secret(
+            "src_other",
+            &again.new_secret.id,
+            at,
+            &audit(&source.org, AuditAction::SecretExpired)
+        )
+        .await
+        .unwrap());
+    let secrets = store.list_secrets(&source.id).await.unwrap();
+    let expired = secrets.iter().find(|s| s.id == first.id).unwrap();
+    assert!(!expired.is_active(at + Duration::milliseconds(1)));
+}
+
+async fn records_an_event_with_its_run_and_reports_the_duplicate(store: Arc<dyn Store>) {
+    let (source, secret) = source_with_secret(store.as_ref()).await;
+    let now = Utc::now();
+    let first = event(&source, &secret.id, Some("delivery-1"), now);
+    let run = run_for(&first);
+    assert_eq!(
+        store.record_event(&first, Some(&run)).await.unwrap(),
+        AcceptOutcome::Recorded
+    );
+    let stored = store.find_run(&run.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RunStatus::Queued);
+    assert_eq!(stored.event_id.as_deref(), Some(first.id.as_str()));
+
+    let second = event(
+        &source,
+        &secret.id,
+        Some("delivery-1"),
+        now + Duration::seconds(1),
+    );
+    let outcome = store
+        .record_event(&second, Some(&run_for(&second)))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        AcceptOutcome::Duplicate {
+            event_id: first.id.clone(),
+            run_id: run.id.clone(),
+            run_status: RunStatus::Queued
+        }
+    );
+    assert_eq!(
+        store.outbox_stats().await.unwrap().backlog,
+        1,
+        "no second run"
+    );
+    let secrets = store.list_secrets(&source.id).await.unwrap();
+    assert!(
+        secrets[0].last_used_at.is_some(),
+        "last_used_at moves with use"
+    );
+}
+
+async fn dedup_key_is_free_again_after_its_window(store: Arc<dyn Store>) {
+    let (source, secret) = source_with_secret(store.as_ref()).await;
+    let t0 = Utc::now() - Duration::minutes(10);
+    let first = event(&source, &secret.id, Some("k"), t0);
+    store
+        .record_event(&first, Some(&run_for(&first)))
+        .await
+        .unwrap();
+    let much_later = event(&source, &secret.id, Some("k"), t0 + Duration::minutes(2));
+    assert_eq!(
+        store
+            .record_event(&much_later, Some(&run_for(&much_later)))
+            .await
+            .unwrap(),
+        AcceptOutcome::Recorded
+    );
+    assert_eq!(store.outbox_stats().await.unwrap().backlog, 2);
+}
+
+async fn ignored_events_create_no_run(store: Arc<dyn Store>) {
+    let (source, secret) = source_with_secret(store.as_ref()).await;
+    let mut ignored = event(&source, &secret.id, Some("k"), Utc::now());
+    ignored.disposition = EventDisposition::Ignored;
+    assert_eq!(
+        store.record_event(&ignored, None).await.unwrap(),
+        AcceptOutcome::Recorded
+    );
+    assert_eq!(store.outbox_stats().await.unwrap().backlog, 0);
+}
+
+async fn keeps_only_the_newest_rejections(store: Arc<dyn Store>) {
+    let source_id = "src_1";
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let rejected = Rejected {
+            id: hookgate::id::new_id("rej"),
+            source_id: source_id.into(),
+            at: Utc::now(),
+            reason: format!("reason_{n}"),
+            headers_present: vec!["content-type".into(), "x-hub-signature-256".into()],
+        };
+        ids.push(rejected.id.clone());
+        store.record_rejection(&rejected, 3).await.unwrap();
+    }
+    let kept = store.list_rejections(source_id, 10).await.unwrap();
+    let reasons: Vec<&str> = kept.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(reasons, ["reason_4", "reason_3", "reason_2"]);
+    assert_eq!(
+        kept[0].headers_present,
+        vec!["content-type".to_owned(), "x-hub-signature-256".to_owned()]
+    );
+}
