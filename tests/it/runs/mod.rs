@@ -1,8 +1,9 @@
 //! Runs to RabbitMQ (SPEC §4): relay, trigger API, and the fault tests.
 
+mod consumer;
 mod faults;
 mod relay;
-mod trigger;
+pub mod trigger;
 
 use crate::ingress::{now, signed, source_body};
 use crate::support::TestServer;
