@@ -1,17 +1,19 @@
 //! The `hookgate` command line: `serve`, `migrate`, and the operator CLI of SPEC §9
-//! (`orgs`, `keys`, `sources`: a thin client over the REST API). One file per command
-//! group; HTTP calls only in `client.rs`, formatting only in `table.rs`. `anyhow` is
-//! allowed here, as in `main.rs`.
+//! (`orgs`, `keys`, `sources`: a thin client over the REST API; `sign`: signed test
+//! requests). One file per command group; HTTP calls only in `client.rs`, formatting
+//! only in `table.rs`. `anyhow` is allowed here, as in `main.rs`.
 
 mod client;
 mod keys;
 mod orgs;
+mod sign;
 mod sources;
 mod table;
 mod verifier;
 
 pub use keys::KeysCommand;
 pub use orgs::OrgsCommand;
+pub use sign::SignArgs;
 pub use sources::SourcesCommand;
 
 use crate::config::{file, MigrateArgs, ServeArgs};
@@ -54,6 +56,8 @@ pub enum Operator {
     /// Inbound sources: create, list, show, rotate and expire secrets, rejections.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Print the headers (or a curl command) a real sender would send for a body.
+    Sign(SignArgs),
 }
 
 /// Connection and output flags of every operator subcommand that calls the API.
@@ -130,6 +134,7 @@ pub async fn run(command: Operator) -> anyhow::Result<()> {
         Operator::Orgs(command) => orgs::run(command).await,
         Operator::Keys(command) => keys::run(command).await,
         Operator::Sources(command) => sources::run(command).await,
+        Operator::Sign(args) => sign::run(args),
     }
 }
 

@@ -1,6 +1,7 @@
-//! `--verifier` and `--verifier-json` of `sources create`: together they make the
-//! `verifier` object of SPEC §7.1.
+//! `--verifier` and `--verifier-json`, shared by `sources create` and `sign`: together
+//! they make the `verifier` object of SPEC §7.1.
 
+use crate::verify::VerifierConfig;
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value};
 
@@ -49,6 +50,12 @@ pub enum VerifierArgsError {
     Json(#[source] serde_json::Error),
     #[error("--verifier-json says type {found:?} but --verifier is {given}")]
     TypeConflict { found: Value, given: &'static str },
+    #[error("--verifier {verifier}: invalid options (they go in --verifier-json, see SPEC §7.1)")]
+    Invalid {
+        verifier: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 impl VerifierArgs {
@@ -71,11 +78,20 @@ impl VerifierArgs {
         object.insert("type".to_owned(), Value::String(given.to_owned()));
         Ok(Value::Object(object))
     }
+
+    /// The configuration the signer needs; fails as the API's parser would.
+    pub fn to_config(&self) -> Result<VerifierConfig, VerifierArgsError> {
+        serde_json::from_value(self.to_json()?).map_err(|source| VerifierArgsError::Invalid {
+            verifier: self.verifier.as_str(),
+            source,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::BearerConfig;
     use serde_json::json;
 
     fn args(verifier: VerifierType, json: Option<&str>) -> VerifierArgs {
@@ -89,6 +105,11 @@ mod tests {
     fn type_alone_makes_an_option_less_verifier() {
         let github = args(VerifierType::Github, None);
         assert_eq!(github.to_json().unwrap(), json!({"type": "github"}));
+        assert_eq!(github.to_config().unwrap(), VerifierConfig::Github);
+        assert_eq!(
+            args(VerifierType::Bearer, None).to_config().unwrap(),
+            VerifierConfig::Bearer(BearerConfig::default())
+        );
     }
 
     #[test]
@@ -101,10 +122,13 @@ mod tests {
             hmac.to_json().unwrap(),
             json!({"type": "hmac", "header": "X-Signature", "prefix": "sha256="})
         );
+        assert!(
+            matches!(hmac.to_config().unwrap(), VerifierConfig::Hmac(c) if c.header == "X-Signature")
+        );
     }
 
     #[test]
-    fn conflicting_type_and_non_object_options_are_refused() {
+    fn conflicting_type_non_object_and_missing_options_are_refused() {
         let conflict = args(VerifierType::Github, Some(r#"{"type":"stripe"}"#));
         assert!(matches!(
             conflict.to_json(),
@@ -116,5 +140,8 @@ mod tests {
             args(VerifierType::Hmac, Some("[1]")).to_json(),
             Err(VerifierArgsError::NotAnObject)
         ));
+        let error = args(VerifierType::Hmac, None).to_config().unwrap_err();
+        let cause = std::error::Error::source(&error).unwrap().to_string();
+        assert!(cause.contains("header"), "{cause}");
     }
 }
