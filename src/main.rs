@@ -14,6 +14,14 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Migrate(args) => runtime.block_on(migrate(args)),
+        Command::Operator(command) => {
+            // One line naming the cause chain: an operator reads it, not a developer.
+            if let Err(error) = runtime.block_on(cli::run(command)) {
+                eprintln!("hookgate: {error:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

@@ -6,7 +6,7 @@ fn serve_args(flags: &[&str]) -> ServeArgs {
     let argv = ["hookgate", "serve"].iter().chain(flags);
     match Cli::try_parse_from(argv).unwrap().command {
         Command::Serve(args) => args,
-        Command::Migrate(_) => unreachable!(),
+        _ => unreachable!(),
     }
 }
 

@@ -1,0 +1,450 @@
+//! `hookgate sign`: the headers a real sender would send for a body, or a complete curl
+//! command, so an SRE can check a source (and a rotation) end to end (SPEC §9).
+//!
+//! The output is built by pure functions ([`sender_headers`], [`headers_text`],
+//! [`curl_command`]); only [`run`] reads the clock, stdin and files.
+
+use super::client::{self, DEFAULT_URL};
+use super::verifier::VerifierArgs;
+use crate::verify::{self, SignError, VerifierConfig};
+use anyhow::Context;
+use clap::Args;
+use http::HeaderValue;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    #[command(flatten)]
+    verifier: VerifierArgs,
+    /// The source's secret, exactly as `sources create` or `rotate-secret` printed it.
+    #[arg(long, env = "HOOKGATE_SIGN_SECRET", hide_env_values = true)]
+    secret: String,
+    /// File holding the request body; stdin when absent.
+    #[arg(long, value_name = "FILE")]
+    body: Option<PathBuf>,
+    /// Delivery / message id for schemes that send one (default: a new `msg_…` id).
+    #[arg(long, value_name = "ID")]
+    msg_id: Option<String>,
+    /// Signing time in Unix seconds (default: now).
+    #[arg(long, value_name = "UNIX")]
+    timestamp: Option<i64>,
+    /// Event name for the sender's event header: X-GitHub-Event (default push),
+    /// X-Shopify-Topic (default orders/create), or hmac/bearer's `event_header`.
+    #[arg(long, value_name = "NAME")]
+    event: Option<String>,
+    /// Print a curl command that posts the body with these headers.
+    #[arg(long)]
+    curl: bool,
+    /// Where the curl command posts (default: <HOOKGATE_URL>/v1/ingress/<SOURCE_ID>).
+    #[arg(long, value_name = "URL", requires = "curl")]
+    url: Option<String>,
+    /// The source to post to, under --hookgate-url.
+    #[arg(
+        long,
+        value_name = "SOURCE_ID",
+        requires = "curl",
+        conflicts_with = "url"
+    )]
+    source: Option<String>,
+    /// Base URL of hookgate, used with --source.
+    #[arg(long, env = "HOOKGATE_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    hookgate_url: String,
+    /// Content-Type of the curl request.
+    #[arg(long, default_value = "application/json", value_name = "TYPE")]
+    content_type: String,
+}
+
+/// Why no output could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SignOutputError {
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error("--event does not apply to {0}: its senders put the event name in the body")]
+    EventInBody(&'static str),
+    #[error("--event needs \"event_header\" in --verifier-json for {0}")]
+    NoEventHeader(&'static str),
+    #[error("--event is not a valid header value")]
+    InvalidEvent,
+    #[error("--curl needs a text body without NUL bytes on the command line; pass a binary body with --body FILE")]
+    BinaryBody,
+}
+
+/// Everything one signed request depends on, clock included.
+pub struct SignInput<'a> {
+    pub verifier: &'a VerifierConfig,
+    pub secret: &'a [u8],
+    pub body: &'a [u8],
+    pub now_unix_s: i64,
+    pub msg_id: &'a str,
+    /// `--event`; `None` = the sender's usual default where there is one.
+    pub event: Option<&'a str>,
+}
+
+/// The signature headers of `verify::sign` plus the unsigned event header the sender
+/// would send along.
+pub fn sender_headers(input: &SignInput<'_>) -> Result<Vec<(String, String)>, SignOutputError> {
+    let mut headers = verify::sign(
+        input.verifier,
+        input.secret,
+        input.body,
+        input.now_unix_s,
+        input.msg_id,
+    )?;
+    let kind = input.verifier.kind().as_str();
+    let (event_header, default) = match input.verifier {
+        VerifierConfig::Github => (Some("X-GitHub-Event"), Some("push")),
+        VerifierConfig::Shopify => (Some("X-Shopify-Topic"), Some("orders/create")),
+        VerifierConfig::Hmac(c) => (c.event_header.as_deref(), None),
+        VerifierConfig::Bearer(c) => (c.event_header.as_deref(), None),
+        VerifierConfig::Stripe | VerifierConfig::StandardWebhooks | VerifierConfig::Slack => {
+            if input.event.is_some() {
+                return Err(SignOutputError::EventInBody(kind));
+            }
+            (None, None)
+        }
+    };
+    match (event_header, input.event.or(default)) {
+        (Some(name), Some(value)) => {
+            let valid = !value.is_empty()
+                && value.trim() == value
+                && HeaderValue::from_str(value).is_ok_and(|v| v.to_str().is_ok());
+            if !valid {
+                return Err(SignOutputError::InvalidEvent);
+            }
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        (None, Some(_)) => return Err(SignOutputError::NoEventHeader(kind)),
+        (_, None) => {}
+    }
+    Ok(headers)
+}
+
+/// One `Name: value` line per header.
+pub fn headers_text(headers: &[(String, String)]) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect()
+}
+
+/// How the curl command carries the body.
+pub enum CurlBody<'a> {
+    /// Inline on the command line: self-contained, for text bodies.
+    Text(&'a str),
+    /// `@FILE`: for bodies a command line cannot hold.
+    File(&'a Path),
+}
+
+impl<'a> CurlBody<'a> {
+    /// Inline when the body is text without NUL, else the file it came from, if any.
+    pub fn choose(body: &'a [u8], file: Option<&'a Path>) -> Result<Self, SignOutputError> {
+        match (std::str::from_utf8(body), file) {
+            (Ok(text), _) if !text.contains('\0') => Ok(Self::Text(text)),
+            (_, Some(path)) => Ok(Self::File(path)),
+            (_, None) => Err(SignOutputError::BinaryBody),
+        }
+    }
+}
+
+/// A POSIX shell command that posts the body to `url` with exactly these headers and
+/// prints the response status line, headers and body.
+pub fn curl_command(
+    url: &str,
+    content_type: &str,
+    headers: &[(String, String)],
+    body: &CurlBody<'_>,
+) -> String {
+    let mut lines = vec![format!("curl -sS -i -X POST {}", shell_quote(url))];
+    let all = std::iter::once(("Content-Type", content_type))
+        .chain(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    for (name, value) in all {
+        lines.push(format!("-H {}", shell_quote(&format!("{name}: {value}"))));
+    }
+    lines.push(match body {
+        // --data-raw: a leading '@' is data, not a file name.
+        CurlBody::Text(text) => format!("--data-raw {}", shell_quote(text)),
+        CurlBody::File(path) => format!(
+            "--data-binary {}",
+            shell_quote(&format!("@{}", path.display()))
+        ),
+    });
+    let mut command = lines.join(" \\\n  ");
+    command.push('\n');
+    command
+}
+
+/// `text` as one word for a POSIX shell: single-quoted, each embedded `'` written as
+/// `'\''` (close, escaped quote, reopen). Nothing is special inside single quotes.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The CLI glue: reads the body, the clock and the environment, prints the output.
+pub fn run(args: SignArgs) -> anyhow::Result<()> {
+    let config = args.verifier.to_config()?;
+    let body = read_body(args.body.as_deref())?;
+    let now_unix_s = match args.timestamp {
+        Some(t) => t,
+        None => chrono::Utc::now().timestamp(),
+    };
+    let msg_id = args
+        .msg_id
+        .clone()
+        .unwrap_or_else(|| crate::id::new_id("msg"));
+    let headers = sender_headers(&SignInput {
+        verifier: &config,
+        secret: args.secret.as_bytes(),
+        body: &body,
+        now_unix_s,
+        msg_id: &msg_id,
+        event: args.event.as_deref(),
+    })
+    .with_context(|| format!("cannot sign for {}", args.verifier.verifier.as_str()))?;
+    if !args.curl {
+        print!("{}", headers_text(&headers));
+        return Ok(());
+    }
+    let url = match (&args.url, &args.source) {
+        (Some(url), _) => url.clone(),
+        (None, Some(source)) => ingress_url(&args.hookgate_url, source)?,
+        (None, None) => anyhow::bail!("--curl needs --url URL or --source SOURCE_ID"),
+    };
+    let curl_body = CurlBody::choose(&body, args.body.as_deref())?;
+    print!(
+        "{}",
+        curl_command(&url, &args.content_type, &headers, &curl_body)
+    );
+    Ok(())
+}
+
+fn ingress_url(base: &str, source: &str) -> anyhow::Result<String> {
+    let base = reqwest::Url::parse(base).with_context(|| {
+        format!("invalid hookgate URL {base:?} (--hookgate-url / HOOKGATE_URL)")
+    })?;
+    Ok(client::join(&base, &["v1", "ingress", source])?.to_string())
+}
+
+fn read_body(file: Option<&Path>) -> anyhow::Result<Vec<u8>> {
+    match file {
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read --body {}", path.display()))
+        }
+        None => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("reading the body from stdin (end with Ctrl-D; or pass --body FILE)");
+            }
+            let mut body = Vec::new();
+            stdin
+                .read_to_end(&mut body)
+                .context("cannot read the body from stdin")?;
+            Ok(body)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{BearerConfig, HmacConfig, MacAlgorithm, MacEncoding};
+    use std::process::Command;
+
+    fn headers(verifier: &VerifierConfig, secret: &str, body: &str) -> Vec<(String, String)> {
+        sender_headers(&SignInput {
+            verifier,
+            secret: secret.as_bytes(),
+            body: body.as_bytes(),
+            now_unix_s: 1_700_000_000,
+            msg_id: "msg_1",
+            event: None,
+        })
+        .unwrap()
+    }
+
+    fn value<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn github_documented_example_signs_to_the_published_signature_with_push_event() {
+        // https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
+        let out = headers(
+            &VerifierConfig::Github,
+            "It's a Secret to Everybody",
+            "Hello, World!",
+        );
+        let text = headers_text(&out);
+        assert!(
+            text.contains("X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n"),
+            "{text}"
+        );
+        assert!(text.contains("X-GitHub-Event: push\n"), "{text}");
+        assert!(text.contains("X-GitHub-Delivery: msg_1\n"), "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
+
+    #[test]
+    fn given_event_replaces_the_default_event_header() {
+        let out = sender_headers(&SignInput {
+            verifier: &VerifierConfig::Github,
+            secret: b"s",
+            body: b"{}",
+            now_unix_s: 0,
+            msg_id: "d",
+            event: Some("pull_request"),
+        })
+        .unwrap();
+        assert_eq!(value(&out, "X-GitHub-Event"), Some("pull_request"));
+    }
+
+    #[test]
+    fn shopify_gets_its_topic_header() {
+        let out = headers(&VerifierConfig::Shopify, "s", "{}");
+        assert_eq!(value(&out, "X-Shopify-Topic"), Some("orders/create"));
+        assert!(value(&out, "X-Shopify-Hmac-Sha256").is_some());
+    }
+
+    #[test]
+    fn every_signed_scheme_verifies_with_the_same_secret_at_the_same_time() {
+        let hmac = VerifierConfig::Hmac(HmacConfig {
+            header: "X-Signature".into(),
+            prefix: Some("sha512=".into()),
+            encoding: MacEncoding::Base64,
+            algorithm: MacAlgorithm::Sha512,
+            signed_content: "{timestamp}.{body}".into(),
+            timestamp_header: Some("X-Timestamp".into()),
+            tolerance_s: 300,
+            dedup_header: Some("X-Delivery".into()),
+            event_header: Some("X-Event".into()),
+        });
+        let cases = [
+            (VerifierConfig::Github, "gh-secret"),
+            (VerifierConfig::Stripe, "whsec_abc"),
+            (
+                VerifierConfig::StandardWebhooks,
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
+            (VerifierConfig::Shopify, "shp"),
+            (VerifierConfig::Slack, "slack"),
+            (hmac, "hmac"),
+            (VerifierConfig::Bearer(BearerConfig::default()), "tok"),
+        ];
+        let body = r#"{"id":"evt_1","type":"x","event":{"type":"m"}}"#;
+        for (config, secret) in cases {
+            let out = headers(&config, secret, body);
+            let mut map = http::HeaderMap::new();
+            for (name, value) in &out {
+                map.append(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            let candidate = verify::SecretCandidate {
+                id: "sec_1",
+                value: secret.as_bytes(),
+            };
+            let verified =
+                verify::verify(&config, &[candidate], &map, body.as_bytes(), 1_700_000_000);
+            assert!(verified.is_ok(), "{config:?}: {verified:?}");
+        }
+    }
+
+    #[test]
+    fn event_is_refused_where_the_sender_puts_it_in_the_body_or_has_no_header_for_it() {
+        let input = |verifier| SignInput {
+            verifier,
+            secret: b"whsec_abc",
+            body: b"{}",
+            now_unix_s: 0,
+            msg_id: "m",
+            event: Some("x"),
+        };
+        assert!(matches!(
+            sender_headers(&input(&VerifierConfig::Stripe)),
+            Err(SignOutputError::EventInBody("stripe"))
+        ));
+        let without_header = VerifierConfig::Bearer(BearerConfig::default());
+        assert!(matches!(
+            sender_headers(&input(&without_header)),
+            Err(SignOutputError::NoEventHeader("bearer"))
+        ));
+        let with_header = VerifierConfig::Bearer(BearerConfig {
+            event_header: Some("X-Event".into()),
+            ..BearerConfig::default()
+        });
+        let out = sender_headers(&input(&with_header)).unwrap();
+        assert_eq!(value(&out, "X-Event"), Some("x"));
+        let mut bad = input(&VerifierConfig::Github);
+        bad.event = Some("push\r\nX-Injected: 1");
+        assert!(matches!(
+            sender_headers(&bad),
+            Err(SignOutputError::InvalidEvent)
+        ));
+    }
+
+    #[test]
+    fn shell_quote_wraps_in_single_quotes_and_escapes_embedded_ones() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("It's"), r"'It'\''s'");
+        assert_eq!(shell_quote("''"), r"''\'''\'''");
+    }
+
+    #[test]
+    fn shell_quoted_text_reaches_the_program_unchanged() {
+        let nasty = "It's $HOME `id` $(id) \"q\" \\ ; | & * ?\n\ttab '' end'";
+        let script = format!("printf %s {}", shell_quote(nasty));
+        let output = Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(output.status.success());
+        assert_eq!(String::from_utf8(output.stdout).unwrap(), nasty);
+    }
+
+    #[test]
+    fn curl_command_quotes_every_word_and_carries_body_inline() {
+        let headers = vec![("Authorization".to_owned(), "Bearer it's".to_owned())];
+        let command = curl_command(
+            "http://h/v1/ingress/src_1",
+            "application/json",
+            &headers,
+            &CurlBody::Text(r#"{"msg":"it's"}"#),
+        );
+        assert_eq!(
+            command,
+            "curl -sS -i -X POST 'http://h/v1/ingress/src_1' \\\n  \
+             -H 'Content-Type: application/json' \\\n  \
+             -H 'Authorization: Bearer it'\\''s' \\\n  \
+             --data-raw '{\"msg\":\"it'\\''s\"}'\n"
+        );
+    }
+
+    #[test]
+    fn binary_bodies_go_by_file_or_are_refused() {
+        let path = Path::new("/tmp/it's.bin");
+        assert!(matches!(
+            CurlBody::choose(b"text", Some(path)),
+            Ok(CurlBody::Text("text"))
+        ));
+        assert!(matches!(
+            CurlBody::choose(b"a\0b", Some(path)),
+            Ok(CurlBody::File(_))
+        ));
+        assert!(matches!(
+            CurlBody::choose(&[0xff, 0xfe], None),
+            Err(SignOutputError::BinaryBody)
+        ));
+        let command = curl_command(
+            "http://h",
+            "application/octet-stream",
+            &[],
+            &CurlBody::File(path),
+        );
+        assert!(
+            command.ends_with("--data-binary '@/tmp/it'\\''s.bin'\n"),
+            "{command}"
+        );
+    }
+}

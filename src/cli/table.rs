@@ -1,0 +1,192 @@
+//! Human-readable output: aligned tables and the cell text for JSON values.
+//!
+//! Cells are sanitised: a name or reason from the API could hold control characters,
+//! and an operator's terminal must not execute what a sender or tenant typed.
+
+use serde_json::Value;
+use std::fmt;
+
+/// Rows of cells printed in aligned columns, two spaces apart; each column is as wide
+/// as its widest cell. The last column is not padded, so no line ends in spaces.
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table whose first row is `header`.
+    pub fn new<const N: usize>(header: [&str; N]) -> Self {
+        let mut table = Self::default();
+        table.rows.push(header.iter().map(|h| clean(h)).collect());
+        table
+    }
+
+    /// A table without header: `name  value` lines for one object.
+    pub fn fields() -> Self {
+        Self::default()
+    }
+
+    pub fn row<I, S>(&mut self, cells: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.rows
+            .push(cells.into_iter().map(|c| clean(c.as_ref())).collect());
+        self
+    }
+
+    fn widths(&self) -> Vec<usize> {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        (0..columns)
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .filter_map(|row| row.get(i))
+                    .map(|cell| cell.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let widths = self.widths();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let pad = widths[i] - cell.chars().count();
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad + 2));
+                }
+            }
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+/// Control characters (escape sequences, line breaks) shown escaped, never interpreted.
+fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A JSON value as one cell: strings as they are, arrays joined by commas, null and
+/// missing as `-`.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "-".to_owned(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// An RFC 3339 timestamp shortened to whole seconds in UTC (`2024-05-01 12:00:00Z`);
+/// anything else as [`cell`] shows it.
+pub fn time(value: &Value) -> String {
+    value
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%SZ")
+                .to_string()
+        })
+        .unwrap_or_else(|| cell(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell_and_lines_have_no_trailing_spaces() {
+        let mut table = Table::new(["ID", "NAME", "ENABLED"]);
+        table.row(["src_1", "a-long-name", "true"]);
+        table.row(["src_22", "gh", "false"]);
+        assert_eq!(
+            table.to_string(),
+            "ID      NAME         ENABLED\n\
+             src_1   a-long-name  true\n\
+             src_22  gh           false\n"
+        );
+    }
+
+    #[test]
+    fn header_wider_than_every_cell_sets_the_width() {
+        let mut table = Table::new(["FINGERPRINT", "X"]);
+        table.row(["ab", "1"]);
+        assert_eq!(table.to_string(), "FINGERPRINT  X\nab           1\n");
+    }
+
+    #[test]
+    fn empty_table_prints_only_its_header() {
+        assert_eq!(Table::new(["ID", "NAME"]).to_string(), "ID  NAME\n");
+    }
+
+    #[test]
+    fn empty_last_cell_leaves_no_trailing_spaces() {
+        let mut table = Table::fields();
+        table.row(["name", ""]);
+        table.row(["workflow", "wf"]);
+        assert_eq!(table.to_string(), "name\nworkflow  wf\n");
+    }
+
+    #[test]
+    fn widths_count_characters_not_bytes() {
+        let mut table = Table::fields();
+        table.row(["zoë", "1"]);
+        table.row(["abcd", "2"]);
+        assert_eq!(table.to_string(), "zoë   1\nabcd  2\n");
+    }
+
+    #[test]
+    fn control_characters_in_cells_are_escaped_not_printed() {
+        let mut table = Table::fields();
+        table.row(["name", "evil\u{1b}[2J\nline"]);
+        assert_eq!(table.to_string(), "name  evil\\u{1b}[2J\\nline\n");
+    }
+
+    #[test]
+    fn json_cells_show_strings_bare_lists_joined_and_null_as_dash() {
+        assert_eq!(cell(&json!("gh")), "gh");
+        assert_eq!(cell(&json!(["push", "pull_request"])), "push,pull_request");
+        assert_eq!(cell(&json!([])), "-");
+        assert_eq!(cell(&json!(null)), "-");
+        assert_eq!(cell(&json!(true)), "true");
+        assert_eq!(cell(&json!(1048576)), "1048576");
+    }
+
+    #[test]
+    fn times_are_shortened_to_seconds_in_utc() {
+        assert_eq!(
+            time(&json!("2024-05-01T12:00:00.123456Z")),
+            "2024-05-01 12:00:00Z"
+        );
+        assert_eq!(
+            time(&json!("2024-05-01T14:00:00+02:00")),
+            "2024-05-01 12:00:00Z"
+        );
+        assert_eq!(time(&json!(null)), "-");
+        assert_eq!(time(&json!("not a time")), "not a time");
+    }
+}

@@ -1,0 +1,147 @@
+//! `--verifier` and `--verifier-json`, shared by `sources create` and `sign`: together
+//! they make the `verifier` object of SPEC §7.1.
+
+use crate::verify::VerifierConfig;
+use clap::{Args, ValueEnum};
+use serde_json::{Map, Value};
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifierArgs {
+    /// How the sender signs its requests (SPEC §3.2).
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub verifier: VerifierType,
+    /// Options for hmac and bearer as a JSON object, e.g.
+    /// '{"header":"X-Signature","prefix":"sha256="}' (SPEC §7.1).
+    #[arg(long, value_name = "JSON")]
+    pub verifier_json: Option<String>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifierType {
+    Github,
+    Stripe,
+    #[value(name = "standard_webhooks", alias = "standard-webhooks")]
+    StandardWebhooks,
+    Shopify,
+    Slack,
+    Hmac,
+    Bearer,
+}
+
+impl VerifierType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Github => "github",
+            Self::Stripe => "stripe",
+            Self::StandardWebhooks => "standard_webhooks",
+            Self::Shopify => "shopify",
+            Self::Slack => "slack",
+            Self::Hmac => "hmac",
+            Self::Bearer => "bearer",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierArgsError {
+    #[error("--verifier-json is not a JSON object")]
+    NotAnObject,
+    #[error("--verifier-json is not valid JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("--verifier-json says type {found:?} but --verifier is {given}")]
+    TypeConflict { found: Value, given: &'static str },
+    #[error("--verifier {verifier}: invalid options (they go in --verifier-json, see SPEC §7.1)")]
+    Invalid {
+        verifier: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl VerifierArgs {
+    /// The API's `verifier` object: `{"type": …}` plus the options of `--verifier-json`.
+    pub fn to_json(&self) -> Result<Value, VerifierArgsError> {
+        let given = self.verifier.as_str();
+        let mut object = match self.verifier_json.as_deref() {
+            None => Map::new(),
+            Some(text) => match serde_json::from_str(text).map_err(VerifierArgsError::Json)? {
+                Value::Object(object) => object,
+                _ => return Err(VerifierArgsError::NotAnObject),
+            },
+        };
+        if let Some(found) = object.get("type").filter(|t| *t != given) {
+            return Err(VerifierArgsError::TypeConflict {
+                found: found.clone(),
+                given,
+            });
+        }
+        object.insert("type".to_owned(), Value::String(given.to_owned()));
+        Ok(Value::Object(object))
+    }
+
+    /// The configuration the signer needs; fails as the API's parser would.
+    pub fn to_config(&self) -> Result<VerifierConfig, VerifierArgsError> {
+        serde_json::from_value(self.to_json()?).map_err(|source| VerifierArgsError::Invalid {
+            verifier: self.verifier.as_str(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::BearerConfig;
+    use serde_json::json;
+
+    fn args(verifier: VerifierType, json: Option<&str>) -> VerifierArgs {
+        VerifierArgs {
+            verifier,
+            verifier_json: json.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn type_alone_makes_an_option_less_verifier() {
+        let github = args(VerifierType::Github, None);
+        assert_eq!(github.to_json().unwrap(), json!({"type": "github"}));
+        assert_eq!(github.to_config().unwrap(), VerifierConfig::Github);
+        assert_eq!(
+            args(VerifierType::Bearer, None).to_config().unwrap(),
+            VerifierConfig::Bearer(BearerConfig::default())
+        );
+    }
+
+    #[test]
+    fn options_are_merged_under_the_given_type() {
+        let hmac = args(
+            VerifierType::Hmac,
+            Some(r#"{"header":"X-Signature","prefix":"sha256="}"#),
+        );
+        assert_eq!(
+            hmac.to_json().unwrap(),
+            json!({"type": "hmac", "header": "X-Signature", "prefix": "sha256="})
+        );
+        assert!(
+            matches!(hmac.to_config().unwrap(), VerifierConfig::Hmac(c) if c.header == "X-Signature")
+        );
+    }
+
+    #[test]
+    fn conflicting_type_non_object_and_missing_options_are_refused() {
+        let conflict = args(VerifierType::Github, Some(r#"{"type":"stripe"}"#));
+        assert!(matches!(
+            conflict.to_json(),
+            Err(VerifierArgsError::TypeConflict { .. })
+        ));
+        let same = args(VerifierType::Github, Some(r#"{"type":"github"}"#));
+        assert!(same.to_json().is_ok());
+        assert!(matches!(
+            args(VerifierType::Hmac, Some("[1]")).to_json(),
+            Err(VerifierArgsError::NotAnObject)
+        ));
+        let error = args(VerifierType::Hmac, None).to_config().unwrap_err();
+        let cause = std::error::Error::source(&error).unwrap().to_string();
+        assert!(cause.contains("header"), "{cause}");
+    }
+}
