@@ -14,9 +14,11 @@ mod postgres;
 
 pub use embedded::EmbeddedStore;
 pub use model::{
-    AcceptOutcome, ApiKey, AuditAction, AuditEntry, EventDisposition, Idempotency, NewEvent,
-    NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, Rejected, Rotation, Run,
-    RunFilter, RunStatus, Source, SourcePatch, StoredSecret, TriggerOutcome,
+    AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, Delivery,
+    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EventDisposition, Idempotency, NewEvent,
+    NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected,
+    Rotation, Run, RunEvent, RunFilter, RunStatus, Source, SourcePatch, StoredSecret,
+    TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -40,7 +42,9 @@ pub enum StoreError {
 
 /// Everything durable, as one object: the union of the per-concept traits below.
 #[async_trait]
-pub trait Store: OrgStore + SourceStore + IngressStore + RunStore + Send + Sync + 'static {
+pub trait Store:
+    OrgStore + SourceStore + IngressStore + RunStore + DeliveryStore + Send + Sync + 'static
+{
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -176,6 +180,80 @@ pub trait RunStore {
     /// Not confirmed: releases the claims so the next attempt can take them.
     async fn release_claims(&self, run_ids: &[String]) -> Result<(), StoreError>;
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+}
+
+/// Endpoints, run events and their deliveries (SPEC §6).
+#[async_trait]
+pub trait DeliveryStore {
+    async fn create_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        secret: &StoredSecret,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// An endpoint that has not been deleted.
+    async fn find_endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    async fn list_endpoints(
+        &self,
+        org: &OrgSlug,
+        page: &PageRequest,
+    ) -> Result<Page<Endpoint>, StoreError>;
+    /// Saves the changed fields; false when the endpoint is gone.
+    async fn update_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    async fn delete_endpoint(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// Disables the endpoint (410 or failing for too long); false if already disabled.
+    async fn disable_endpoint(
+        &self,
+        id: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// In one transaction: records the event (idempotent on its id within the org),
+    /// creates one pending delivery per matching enabled endpoint, and moves the
+    /// run's status for `run.*` events.
+    async fn record_run_event(&self, event: &RunEvent) -> Result<RecordedRunEvent, StoreError>;
+
+    /// Claims up to `limit` pending deliveries due at `now` until `lease_until`;
+    /// concurrent claimers never get the same delivery.
+    async fn claim_due_deliveries(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Writes attempts and their deliveries' new state, in one transaction.
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError>;
+
+    async fn find_delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
+    async fn list_attempts(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError>;
+    async fn list_deliveries(
+        &self,
+        org: &OrgSlug,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, StoreError>;
+    /// Makes matching deliveries (not yet delivered) pending and due at `now`;
+    /// `delivery_id` narrows to one. Returns how many.
+    async fn retry_deliveries(
+        &self,
+        org: &OrgSlug,
+        filter: &DeliveryFilter,
+        delivery_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    /// Drops response bodies of attempts older than `before` (retention).
+    async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// How often at most a secret's `last_used_at` is written: it answers "have senders

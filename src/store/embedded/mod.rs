@@ -4,6 +4,7 @@
 //! SQLite is synchronous; calls run on the blocking pool behind one connection mutex
 //! (single writer is SQLite's model anyway).
 
+mod delivery;
 mod ingress;
 mod orgs;
 mod runs;
@@ -24,6 +25,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../../../migrations/sqlite/0002_ingress.sql"),
     ),
     (3, include_str!("../../../migrations/sqlite/0003_relay.sql")),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_delivery.sql"),
+    ),
 ];
 
 #[derive(Clone)]

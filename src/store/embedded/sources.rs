@@ -52,7 +52,10 @@ fn secret_from_row(row: &Row<'_>) -> Result<StoredSecret, StoreError> {
     })
 }
 
-fn insert_secret(tx: &rusqlite::Transaction<'_>, secret: &StoredSecret) -> Result<(), StoreError> {
+pub(super) fn insert_secret(
+    tx: &rusqlite::Transaction<'_>,
+    secret: &StoredSecret,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO secrets (id, owner_id, sealed, fingerprint, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -66,6 +66,11 @@ pub enum AuditAction {
     SourceDeleted,
     SecretRotated,
     SecretExpired,
+    EndpointCreated,
+    EndpointUpdated,
+    EndpointDeleted,
+    EndpointDisabled,
+    DeliveriesRetried,
 }
 
 impl AuditAction {
@@ -79,6 +84,11 @@ impl AuditAction {
             AuditAction::SourceDeleted => "source_deleted",
             AuditAction::SecretRotated => "secret_rotated",
             AuditAction::SecretExpired => "secret_expired",
+            AuditAction::EndpointCreated => "endpoint_created",
+            AuditAction::EndpointUpdated => "endpoint_updated",
+            AuditAction::EndpointDeleted => "endpoint_deleted",
+            AuditAction::EndpointDisabled => "endpoint_disabled",
+            AuditAction::DeliveriesRetried => "deliveries_retried",
         }
     }
 }

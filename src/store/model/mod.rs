@@ -2,12 +2,17 @@
 //! constructors and handlers so that nothing invalid reaches a backend.
 
 mod core;
+mod delivery;
 mod ingress;
 mod run;
 mod secret;
 mod source;
 
 pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
+pub use delivery::{
+    Attempt, AttemptRecord, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    RecordedRunEvent, RunEvent,
+};
 pub use ingress::{AcceptOutcome, EventDisposition, NewEvent, Rejected};
 pub use run::{
     Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter, RunStatus, TriggerOutcome,

@@ -44,6 +44,17 @@ impl RunStatus {
         }
     }
 
+    /// The run status a scheduler event type moves a run to, if any.
+    pub fn after_event(event_type: &str) -> Option<Self> {
+        match event_type {
+            "run.started" | "run.running" => Some(RunStatus::Running),
+            "run.completed" | "run.succeeded" => Some(RunStatus::Completed),
+            "run.failed" => Some(RunStatus::Failed),
+            "run.cancelled" | "run.canceled" => Some(RunStatus::Cancelled),
+            _ => None,
+        }
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         [
             RunStatus::Queued,

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "relay",
         include_str!("../../../migrations/postgres/0003_relay.sql"),
     ),
+    (
+        4,
+        "delivery",
+        include_str!("../../../migrations/postgres/0004_delivery.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

@@ -1,5 +1,6 @@
 //! PostgreSQL backend: production mode, shared by any number of instances.
 
+mod delivery;
 mod ingress;
 mod migrate;
 mod orgs;

@@ -49,7 +49,7 @@ fn verifier_json(source: &Source) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(&source.verifier).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-async fn insert_secret(
+pub(super) async fn insert_secret(
     tx: &deadpool_postgres::Transaction<'_>,
     secret: &StoredSecret,
 ) -> Result<(), StoreError> {

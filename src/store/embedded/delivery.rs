@@ -1,0 +1,550 @@
+//! Endpoints, run events, deliveries and attempts in SQLite.
+
+use super::sources::insert_secret;
+use super::{from_millis, insert_audit, millis, query_all, EmbeddedStore};
+use crate::id::new_id;
+use crate::store::{
+    parse_slug, Attempt, AttemptRecord, AuditEntry, Delivery, DeliveryFilter, DeliveryStatus,
+    DeliveryStore, DueDelivery, Endpoint, OrgSlug, Page, PageRequest, RecordedRunEvent, RunEvent,
+    RunStatus, StoreError, StoredSecret,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, Row};
+
+const ENDPOINT_COLUMNS: &str = "id, org, url, description, event_types, workflow_ids, enabled, \
+     disabled_reason, timeout_ms, rate_limit_per_s, retry_schedule, failing_since, created_at, updated_at";
+const DELIVERY_COLUMNS: &str = "id, org, endpoint_id, event_id, event_type, status, attempts, \
+     next_attempt_at, last_status, last_error, created_at, updated_at";
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn json_list(value: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(value).map_err(corrupt)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+fn optional_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    ms.map(from_millis).transpose()
+}
+
+fn endpoint_from_row(row: &Row<'_>) -> Result<Endpoint, StoreError> {
+    Ok(Endpoint {
+        id: row.get("id")?,
+        org: parse_slug(&row.get::<_, String>("org")?)?,
+        url: row.get("url")?,
+        description: row.get("description")?,
+        event_types: json_list(&row.get::<_, String>("event_types")?)?,
+        workflow_ids: json_list(&row.get::<_, String>("workflow_ids")?)?,
+        enabled: row.get("enabled")?,
+        disabled_reason: row.get("disabled_reason")?,
+        timeout_ms: row.get("timeout_ms")?,
+        rate_limit_per_s: row.get("rate_limit_per_s")?,
+        retry_schedule: row.get("retry_schedule")?,
+        failing_since: optional_time(row.get("failing_since")?)?,
+        created_at: from_millis(row.get("created_at")?)?,
+        updated_at: from_millis(row.get("updated_at")?)?,
+    })
+}
+
+fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
+    let status: String = row.get("status")?;
+    Ok(Delivery {
+        id: row.get("id")?,
+        org: parse_slug(&row.get::<_, String>("org")?)?,
+        endpoint_id: row.get("endpoint_id")?,
+        event_id: row.get("event_id")?,
+        event_type: row.get("event_type")?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("status {status:?}")))?,
+        attempts: row.get("attempts")?,
+        next_attempt_at: optional_time(row.get("next_attempt_at")?)?,
+        last_status: row.get("last_status")?,
+        last_error: row.get("last_error")?,
+        created_at: from_millis(row.get("created_at")?)?,
+        updated_at: from_millis(row.get("updated_at")?)?,
+    })
+}
+
+fn event_from_row(row: &Row<'_>) -> Result<RunEvent, StoreError> {
+    let data: String = row.get("data")?;
+    Ok(RunEvent {
+        id: row.get("id")?,
+        org: parse_slug(&row.get::<_, String>("org")?)?,
+        event_type: row.get("type")?,
+        run_id: row.get("run_id")?,
+        workflow_id: row.get("workflow_id")?,
+        occurred_at: from_millis(row.get("occurred_at")?)?,
+        data: serde_json::from_str(&data).map_err(corrupt)?,
+        received_at: from_millis(row.get("received_at")?)?,
+    })
+}
+
+fn headers_from_json(value: &str) -> Result<Vec<(String, String)>, StoreError> {
+    serde_json::from_str(value).map_err(corrupt)
+}
+
+fn find_endpoint(conn: &Connection, id: &str) -> Result<Option<Endpoint>, StoreError> {
+    let sql =
+        format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL");
+    Ok(query_all(conn, &sql, params![id], endpoint_from_row)?.pop())
+}
+
+fn find_event(conn: &Connection, org: &str, id: &str) -> Result<Option<RunEvent>, StoreError> {
+    Ok(query_all(
+        conn,
+        "SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at
+         FROM run_events WHERE org = ?1 AND id = ?2",
+        params![org, id],
+        event_from_row,
+    )?
+    .pop())
+}
+
+/// `(sql condition, values)` for a delivery filter, numbered from `?{first}`.
+fn filter_clause(filter: &DeliveryFilter, first: usize) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut clauses = Vec::new();
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut add = |clause: &str, value: Box<dyn rusqlite::ToSql>| {
+        clauses.push(clause.replace('?', &format!("?{}", first + values.len())));
+        values.push(value);
+    };
+    if let Some(endpoint_id) = &filter.endpoint_id {
+        add("endpoint_id = ?", Box::new(endpoint_id.clone()));
+    }
+    if let Some(status) = filter.status {
+        add("status = ?", Box::new(status.as_str()));
+    }
+    if let Some(event_type) = &filter.event_type {
+        add("event_type = ?", Box::new(event_type.clone()));
+    }
+    if let Some(since) = &filter.since {
+        add("created_at >= ?", Box::new(millis(since)));
+    }
+    let sql = if clauses.is_empty() {
+        "1 = 1".to_owned()
+    } else {
+        clauses.join(" AND ")
+    };
+    (sql, values)
+}
+
+#[async_trait]
+impl DeliveryStore for EmbeddedStore {
+    async fn create_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        secret: &StoredSecret,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let (endpoint, secret, audit) = (endpoint.clone(), secret.clone(), audit.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO endpoints (id, org, url, description, event_types, workflow_ids, enabled,
+                                        timeout_ms, rate_limit_per_s, retry_schedule, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    endpoint.id,
+                    endpoint.org.as_str(),
+                    endpoint.url,
+                    endpoint.description,
+                    to_json(&endpoint.event_types)?,
+                    to_json(&endpoint.workflow_ids)?,
+                    endpoint.enabled,
+                    endpoint.timeout_ms,
+                    endpoint.rate_limit_per_s,
+                    endpoint.retry_schedule,
+                    millis(&endpoint.created_at),
+                    millis(&endpoint.updated_at),
+                ],
+            )?;
+            insert_secret(&tx, &secret)?;
+            insert_audit(&tx, &audit)?;
+            Ok(tx.commit()?)
+        })
+        .await
+    }
+
+    async fn find_endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        let id = id.to_owned();
+        self.with_conn(move |conn| find_endpoint(conn, &id)).await
+    }
+
+    async fn list_endpoints(
+        &self,
+        org: &OrgSlug,
+        page: &PageRequest,
+    ) -> Result<Page<Endpoint>, StoreError> {
+        let (org, page) = (org.clone(), page.clone());
+        self.with_conn(move |conn| {
+            let sql = format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM endpoints
+                 WHERE org = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR id < ?2)
+                 ORDER BY id DESC LIMIT ?3"
+            );
+            let limit = page.limit as i64 + 1;
+            let endpoints = query_all(
+                conn,
+                &sql,
+                params![org.as_str(), page.before, limit],
+                endpoint_from_row,
+            )?;
+            Ok(Page::from_overfetch(
+                endpoints,
+                page.limit,
+                |e: &Endpoint| &e.id,
+            ))
+        })
+        .await
+    }
+
+    async fn update_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let (endpoint, audit) = (endpoint.clone(), audit.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let updated = tx.execute(
+                "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, workflow_ids = ?5,
+                        enabled = ?6, disabled_reason = ?7, timeout_ms = ?8, rate_limit_per_s = ?9,
+                        retry_schedule = ?10, failing_since = ?11, updated_at = ?12
+                 WHERE id = ?1 AND deleted_at IS NULL",
+                params![
+                    endpoint.id,
+                    endpoint.url,
+                    endpoint.description,
+                    to_json(&endpoint.event_types)?,
+                    to_json(&endpoint.workflow_ids)?,
+                    endpoint.enabled,
+                    endpoint.disabled_reason,
+                    endpoint.timeout_ms,
+                    endpoint.rate_limit_per_s,
+                    endpoint.retry_schedule,
+                    endpoint.failing_since.as_ref().map(millis),
+                    millis(&endpoint.updated_at),
+                ],
+            )?;
+            if updated == 0 {
+                return Ok(false);
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn delete_endpoint(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let (id, audit) = (id.to_owned(), audit.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let deleted = tx.execute(
+                "UPDATE endpoints SET deleted_at = ?2, enabled = 0 WHERE id = ?1 AND deleted_at IS NULL",
+                params![id, millis(&at)],
+            )?;
+            if deleted == 0 {
+                return Ok(false);
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn disable_endpoint(
+        &self,
+        id: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let (id, reason, audit) = (id.to_owned(), reason.to_owned(), audit.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let disabled = tx.execute(
+                "UPDATE endpoints SET enabled = 0, disabled_reason = ?2, updated_at = ?3
+                 WHERE id = ?1 AND enabled = 1 AND deleted_at IS NULL",
+                params![id, reason, millis(&at)],
+            )?;
+            if disabled == 0 {
+                return Ok(false);
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn record_run_event(&self, event: &RunEvent) -> Result<RecordedRunEvent, StoreError> {
+        let event = event.clone();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let inserted = tx.execute(
+                "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (org, id) DO NOTHING",
+                params![
+                    event.org.as_str(),
+                    event.id,
+                    event.event_type,
+                    event.run_id,
+                    event.workflow_id,
+                    millis(&event.occurred_at),
+                    event.data.to_string(),
+                    millis(&event.received_at),
+                ],
+            )?;
+            if inserted == 0 {
+                return Ok(RecordedRunEvent { new: false, deliveries: 0 });
+            }
+            let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE org = ?1 AND enabled = 1 AND deleted_at IS NULL");
+            let endpoints = query_all(&tx, &sql, params![event.org.as_str()], endpoint_from_row)?;
+            let matching: Vec<&Endpoint> = endpoints
+                .iter()
+                .filter(|e| e.subscribes(&event.event_type, event.workflow_id.as_deref()))
+                .collect();
+            for endpoint in &matching {
+                tx.execute(
+                    "INSERT INTO deliveries (id, org, endpoint_id, event_id, event_type, status, attempts,
+                                             next_attempt_at, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)",
+                    params![new_id("dlv"), event.org.as_str(), endpoint.id, event.id, event.event_type, millis(&event.received_at)],
+                )?;
+            }
+            if let (Some(status), Some(run_id)) = (RunStatus::after_event(&event.event_type), &event.run_id) {
+                tx.execute(
+                    "UPDATE runs SET status = ?3, updated_at = ?4 WHERE id = ?1 AND org = ?2",
+                    params![run_id, event.org.as_str(), status.as_str(), millis(&event.received_at)],
+                )?;
+            }
+            tx.commit()?;
+            Ok(RecordedRunEvent { new: true, deliveries: matching.len() })
+        })
+        .await
+    }
+
+    async fn claim_due_deliveries(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let sql = format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                 WHERE status = 'pending' AND next_attempt_at <= ?1
+                   AND (claim_expires_at IS NULL OR claim_expires_at < ?1)
+                 ORDER BY next_attempt_at LIMIT ?2"
+            );
+            let deliveries = query_all(
+                &tx,
+                &sql,
+                params![millis(&now), limit as i64],
+                delivery_from_row,
+            )?;
+            let mut due = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                tx.execute(
+                    "UPDATE deliveries SET claim_expires_at = ?2 WHERE id = ?1",
+                    params![delivery.id, millis(&lease_until)],
+                )?;
+                let endpoint = query_all(
+                    &tx,
+                    &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1"),
+                    params![delivery.endpoint_id],
+                    endpoint_from_row,
+                )?
+                .pop()
+                .ok_or_else(|| corrupt("delivery without endpoint"))?;
+                let event = find_event(&tx, delivery.org.as_str(), &delivery.event_id)?
+                    .ok_or_else(|| corrupt("delivery without event"))?;
+                due.push(DueDelivery {
+                    delivery,
+                    event,
+                    endpoint,
+                });
+            }
+            tx.commit()?;
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let records = records.to_vec();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            for record in &records {
+                let a = &record.attempt;
+                tx.execute(
+                    "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_url,
+                         request_headers, response_status, response_headers, response_body, error_class,
+                         next_attempt_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        a.delivery_id,
+                        a.attempt,
+                        millis(&a.started_at),
+                        a.duration_ms,
+                        a.request_url,
+                        to_json(&a.request_headers)?,
+                        a.response_status,
+                        a.response_headers.as_ref().map(to_json).transpose()?,
+                        a.response_body.as_ref().map(|b| b.to_vec()),
+                        a.error_class,
+                        a.next_attempt_at.as_ref().map(millis),
+                    ],
+                )?;
+                let updated_at = a.started_at + chrono::Duration::milliseconds(i64::from(a.duration_ms));
+                let endpoint_id: String = tx.query_row(
+                    "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4,
+                            claim_expires_at = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
+                     WHERE id = ?1 RETURNING endpoint_id",
+                    params![
+                        a.delivery_id,
+                        record.status.as_str(),
+                        a.attempt,
+                        record.next_attempt_at.as_ref().map(millis),
+                        a.response_status,
+                        record.last_error,
+                        millis(&updated_at),
+                    ],
+                    |row| row.get(0),
+                )?;
+                if record.endpoint_ok {
+                    tx.execute("UPDATE endpoints SET failing_since = NULL WHERE id = ?1", params![endpoint_id])?;
+                } else {
+                    tx.execute(
+                        "UPDATE endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+                        params![endpoint_id, millis(&a.started_at)],
+                    )?;
+                }
+            }
+            Ok(tx.commit()?)
+        })
+        .await
+    }
+
+    async fn find_delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let id = id.to_owned();
+        self.with_conn(move |conn| {
+            let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1");
+            Ok(query_all(conn, &sql, params![id], delivery_from_row)?.pop())
+        })
+        .await
+    }
+
+    async fn list_attempts(&self, delivery_id: &str) -> Result<Vec<Attempt>, StoreError> {
+        let delivery_id = delivery_id.to_owned();
+        self.with_conn(move |conn| {
+            query_all(
+                conn,
+                "SELECT delivery_id, attempt, started_at, duration_ms, request_url, request_headers,
+                        response_status, response_headers, response_body, error_class, next_attempt_at
+                 FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY attempt",
+                params![delivery_id],
+                |row| {
+                    let response_headers: Option<String> = row.get("response_headers")?;
+                    let body: Option<Vec<u8>> = row.get("response_body")?;
+                    Ok(Attempt {
+                        delivery_id: row.get("delivery_id")?,
+                        attempt: row.get("attempt")?,
+                        started_at: from_millis(row.get("started_at")?)?,
+                        duration_ms: row.get("duration_ms")?,
+                        request_url: row.get("request_url")?,
+                        request_headers: headers_from_json(&row.get::<_, String>("request_headers")?)?,
+                        response_status: row.get("response_status")?,
+                        response_headers: response_headers.as_deref().map(headers_from_json).transpose()?,
+                        response_body: body.map(Bytes::from),
+                        error_class: row.get("error_class")?,
+                        next_attempt_at: optional_time(row.get("next_attempt_at")?)?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        org: &OrgSlug,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let (org, filter, page) = (org.clone(), filter.clone(), page.clone());
+        self.with_conn(move |conn| {
+            let (condition, values) = filter_clause(&filter, 4);
+            let sql = format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                 WHERE org = ?1 AND (?2 IS NULL OR id < ?2) AND {condition}
+                 ORDER BY id DESC LIMIT ?3"
+            );
+            let limit = page.limit as i64 + 1;
+            let org = org.as_str().to_owned();
+            let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org, &page.before, &limit];
+            all.extend(values.iter().map(|v| v.as_ref()));
+            let deliveries = query_all(conn, &sql, all.as_slice(), delivery_from_row)?;
+            Ok(Page::from_overfetch(
+                deliveries,
+                page.limit,
+                |d: &Delivery| &d.id,
+            ))
+        })
+        .await
+    }
+
+    async fn retry_deliveries(
+        &self,
+        org: &OrgSlug,
+        filter: &DeliveryFilter,
+        delivery_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let (org, filter, delivery_id) =
+            (org.clone(), filter.clone(), delivery_id.map(str::to_owned));
+        self.with_conn(move |conn| {
+            let (condition, values) = filter_clause(&filter, 4);
+            let sql = format!(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, claim_expires_at = NULL,
+                        updated_at = ?3
+                 WHERE org = ?1 AND status <> 'delivered' AND (?2 IS NULL OR id = ?2) AND {condition}"
+            );
+            let now = millis(&now);
+            let org = org.as_str().to_owned();
+            let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org, &delivery_id, &now];
+            all.extend(values.iter().map(|v| v.as_ref()));
+            Ok(conn.execute(&sql, all.as_slice())? as u64)
+        })
+        .await
+    }
+
+    async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.with_conn(move |conn| {
+            Ok(conn.execute(
+                "UPDATE delivery_attempts SET response_body = NULL
+                 WHERE started_at < ?1 AND response_body IS NOT NULL",
+                params![millis(&before)],
+            )? as u64)
+        })
+        .await
+    }
+}

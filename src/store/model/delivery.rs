@@ -1,0 +1,148 @@
+//! Execution hooks (SPEC §6): endpoints, run events, deliveries and their attempts.
+
+use super::OrgSlug;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+/// A product backend's URL that receives run events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub id: String,
+    pub org: OrgSlug,
+    pub url: String,
+    pub description: String,
+    /// Event types delivered; empty = all.
+    pub event_types: Vec<String>,
+    /// Workflows whose events are delivered; empty = all.
+    pub workflow_ids: Vec<String>,
+    pub enabled: bool,
+    /// Why it was disabled by hookgate (`gone`, `failing`), if it was.
+    pub disabled_reason: Option<String>,
+    pub timeout_ms: u32,
+    pub rate_limit_per_s: Option<u32>,
+    /// This endpoint's own retry schedule (same syntax as HOOKGATE_RETRY_SCHEDULE).
+    pub retry_schedule: Option<String>,
+    /// Start of the current run of failures; cleared by a success.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Endpoint {
+    pub fn subscribes(&self, event_type: &str, workflow_id: Option<&str>) -> bool {
+        let type_ok =
+            self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type);
+        let workflow_ok = self.workflow_ids.is_empty()
+            || workflow_id.is_some_and(|w| self.workflow_ids.iter().any(|id| id == w));
+        type_ok && workflow_ok
+    }
+}
+
+/// A run event from the scheduler (or hookgate's own `endpoint.disabled`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEvent {
+    pub id: String,
+    pub org: OrgSlug,
+    pub event_type: String,
+    pub run_id: Option<String>,
+    pub workflow_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedRunEvent {
+    /// False when the event id was already recorded (idempotent replay).
+    pub new: bool,
+    pub deliveries: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    Delivered,
+    /// Retries exhausted or endpoint disabled; can be retried by hand.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub org: OrgSlug,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One attempt as logged (SPEC §6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub delivery_id: String,
+    pub attempt: u32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u32,
+    pub request_url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub response_status: Option<u16>,
+    pub response_headers: Option<Vec<(String, String)>>,
+    /// First 4 KiB of the response body.
+    pub response_body: Option<Bytes>,
+    pub error_class: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// A delivery due now, with what sending it needs.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub delivery: Delivery,
+    pub event: RunEvent,
+    pub endpoint: Endpoint,
+}
+
+/// The outcome of one attempt, written with the attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempt: Attempt,
+    pub status: DeliveryStatus,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Whether the endpoint answered successfully (clears `failing_since`) or not
+    /// (starts it).
+    pub endpoint_ok: bool,
+}
+
+/// Which deliveries a list or a bulk retry covers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryFilter {
+    pub endpoint_id: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    /// Only deliveries created at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
