@@ -11,9 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
+use bytes::BytesMut;
 use chrono::Utc;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use futures_util::StreamExt;
 use serde_json::json;
+use std::time::Duration;
 use std::time::Instant;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,26 +28,58 @@ fn too_large() -> ApiError {
     ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
+/// A body at most this much over the limit is read to its end (and dropped) before
+/// the 413, so the sender sees the answer rather than a connection reset mid-upload.
+/// Anything larger is cut off at once.
+const DRAIN_MAX: usize = 256 * 1024;
+/// How long draining may take.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
 /// Reads at most `limit` bytes; a longer body (chunked or not) is refused without
-/// reading the rest.
+/// keeping more than `limit` bytes.
 async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut stream = body.into_data_stream();
+    if let Some(length) = declared.filter(|length| *length > limit as u64) {
+        if length - limit as u64 <= DRAIN_MAX as u64 {
+            drain(&mut stream, usize::try_from(length).unwrap_or(usize::MAX)).await;
+        }
         return Err(too_large());
     }
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(_) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "request body could not be read",
-        )),
+    let mut collected = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "request body could not be read",
+            )
+        })?;
+        if collected.len() + chunk.len() > limit {
+            drain(&mut stream, DRAIN_MAX).await;
+            return Err(too_large());
+        }
+        collected.extend_from_slice(&chunk);
     }
+    Ok(collected.freeze())
+}
+
+/// Reads and drops up to `max` more bytes, for at most `DRAIN_TIME`.
+async fn drain(stream: &mut axum::body::BodyDataStream, max: usize) {
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut dropped = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            dropped += chunk.len();
+            if dropped > max {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn receipt_response(receipt: Receipt) -> Response {
