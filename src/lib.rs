@@ -11,6 +11,7 @@ pub mod ingress;
 pub mod metrics;
 pub mod queue;
 pub mod relay;
+pub mod run_events;
 pub mod secrets;
 pub mod server;
 pub mod store;

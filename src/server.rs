@@ -4,7 +4,7 @@
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Services};
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
 use crate::relay::Relay;
@@ -129,6 +129,7 @@ impl App {
         let public_url = self.public_url(&listener);
         let metrics = Arc::new(Metrics::new());
         let relay_wake = Arc::new(Notify::new());
+        let delivery_wake = Arc::new(Notify::new());
         let workers = TaskTracker::new();
         // Background work stops only after the HTTP server has drained, so runs
         // accepted by in-flight requests still get their publish attempt.
@@ -144,15 +145,16 @@ impl App {
             .spawn(&workers, background.clone());
         }
         workers.close();
-        let state = AppState::new(
-            self.store,
-            self.queue,
-            self.operator_token,
-            self.keyring,
+        let state = AppState::new(Services {
+            store: self.store,
+            queue: self.queue,
+            operator_token: self.operator_token,
+            keyring: self.keyring,
             metrics,
             public_url,
             relay_wake,
-        );
+            delivery_wake,
+        });
         let router = http::router(state);
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());

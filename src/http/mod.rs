@@ -4,7 +4,10 @@
 mod api_keys;
 mod audit;
 mod context;
+mod deliveries;
+mod endpoints;
 pub mod error;
+mod events;
 mod extract;
 mod health;
 mod ingress;
@@ -43,29 +46,37 @@ struct Inner {
     openapi_json: OnceLock<String>,
     rejection_sampler: RejectionSampler,
     relay_wake: Arc<Notify>,
+    delivery_wake: Arc<Notify>,
+}
+
+/// What the HTTP surface needs from the running process.
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub operator_token: Secret,
+    pub keyring: Keyring,
+    pub metrics: Arc<Metrics>,
+    pub public_url: String,
+    /// Woken after runs are committed (outbox relay).
+    pub relay_wake: Arc<Notify>,
+    /// Woken after deliveries become due (delivery workers).
+    pub delivery_wake: Arc<Notify>,
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        queue: Arc<dyn Queue>,
-        operator_token: Secret,
-        keyring: Keyring,
-        metrics: Arc<Metrics>,
-        public_url: String,
-        relay_wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(services: Services) -> Self {
         Self {
             inner: Arc::new(Inner {
-                store,
-                queue,
-                operator_token,
-                keyring,
-                metrics,
-                public_url,
+                store: services.store,
+                queue: services.queue,
+                operator_token: services.operator_token,
+                keyring: services.keyring,
+                metrics: services.metrics,
+                public_url: services.public_url,
                 openapi_json: OnceLock::new(),
                 rejection_sampler: RejectionSampler::new(std::time::Duration::from_secs(1)),
-                relay_wake,
+                relay_wake: services.relay_wake,
+                delivery_wake: services.delivery_wake,
             }),
         }
     }
@@ -99,6 +110,11 @@ impl AppState {
         self.inner.relay_wake.notify_one();
     }
 
+    /// Tells the delivery workers that deliveries became due.
+    pub fn wake_delivery(&self) {
+        self.inner.delivery_wake.notify_one();
+    }
+
     pub fn rejection_sampler(&self) -> &RejectionSampler {
         &self.inner.rejection_sampler
     }
@@ -115,6 +131,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(sources::routes())
         .merge(ingress::routes())
         .merge(runs::routes())
+        .merge(endpoints::routes())
+        .merge(events::routes())
+        .merge(deliveries::routes())
 }
 
 /// The OpenAPI document of every route.

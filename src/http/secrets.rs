@@ -1,7 +1,13 @@
-//! Views and request bodies for secrets, shared by every resource that owns secrets.
+//! Secret operations shared by every resource that owns secrets (sources, endpoints):
+//! views, rotation with grace, expiry. Each writes its audit entry with the change.
 
 use super::error::ApiError;
-use crate::store::StoredSecret;
+use super::AppState;
+use crate::auth::Principal;
+use crate::secrets;
+use crate::store::{AuditAction, AuditEntry, OrgSlug, StoredSecret};
+use crate::verify::VerifierKind;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -102,4 +108,74 @@ impl RotatedSecret {
                 .collect(),
         }
     }
+}
+
+/// The resource that owns the secrets: its org and id, and the secret format.
+pub struct Owner<'a> {
+    pub org: &'a OrgSlug,
+    pub id: &'a str,
+    pub kind: VerifierKind,
+}
+
+pub async fn list(state: &AppState, owner: &Owner<'_>) -> Result<SecretList, ApiError> {
+    let secrets = state.store().list_secrets(owner.id).await?;
+    Ok(SecretList::new(secrets, Utc::now()))
+}
+
+/// A new current secret (given or generated); the previous ones keep working until
+/// now + grace.
+pub async fn rotate(
+    state: &AppState,
+    principal: &Principal,
+    owner: &Owner<'_>,
+    body: &RotateSecret,
+) -> Result<RotatedSecret, ApiError> {
+    let grace = body.grace()?;
+    let secret = match body.secret.as_deref() {
+        Some(value) => secrets::accept_provided(owner.kind, value)
+            .map_err(|reason| ApiError::validation("secret", reason))?,
+        None => secrets::generate(owner.kind),
+    };
+    let rotation = secrets::rotation(state.keyring(), owner.id, &secret, grace, Utc::now());
+    let entry = AuditEntry::new(
+        owner.org,
+        principal.actor(),
+        AuditAction::SecretRotated,
+        owner.id,
+        serde_json::json!({
+            "secret_id": rotation.new_secret.id,
+            "fingerprint": rotation.new_secret.fingerprint,
+            "grace_period_s": grace.as_secs(),
+        }),
+    );
+    let previous = state.store().rotate_secret(&rotation, &entry).await?;
+    Ok(RotatedSecret::new(
+        secret.expose_str().unwrap_or_default().to_owned(),
+        rotation.new_secret.id,
+        previous,
+    ))
+}
+
+/// Expires one secret now (compromise).
+pub async fn expire(
+    state: &AppState,
+    principal: &Principal,
+    owner: &Owner<'_>,
+    secret_id: &str,
+) -> Result<StatusCode, ApiError> {
+    let entry = AuditEntry::new(
+        owner.org,
+        principal.actor(),
+        AuditAction::SecretExpired,
+        owner.id,
+        serde_json::json!({ "secret_id": secret_id }),
+    );
+    if !state
+        .store()
+        .expire_secret(owner.id, secret_id, Utc::now(), &entry)
+        .await?
+    {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

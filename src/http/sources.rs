@@ -3,11 +3,11 @@
 use super::error::ApiError;
 use super::extract::{cursor, ApiJson, ApiQuery, ListParams};
 use super::orgs::{validate_name, visible_org};
-use super::secrets::{RotateSecret, RotatedSecret, SecretList};
+use super::secrets::{self, RotateSecret, RotatedSecret, SecretList};
 use super::AppState;
 use crate::auth::{Principal, Scope};
 use crate::id::new_id;
-use crate::secrets;
+use crate::secrets as secret_values;
 use crate::store::{AuditAction, AuditEntry, Source, SourcePatch};
 use crate::verify::VerifierConfig;
 use axum::extract::{Path, State};
@@ -183,6 +183,14 @@ async fn source_for(
     Ok(source)
 }
 
+fn owner(source: &Source) -> secrets::Owner<'_> {
+    secrets::Owner {
+        org: &source.org,
+        id: &source.id,
+        kind: source.verifier.kind(),
+    }
+}
+
 fn audit(
     principal: &Principal,
     source: &Source,
@@ -213,9 +221,9 @@ async fn create_source(
         .map_err(|e| ApiError::validation(&format!("verifier.{}", e.field()), e.reason()))?;
     let kind = body.verifier.kind();
     let secret = match body.secret.as_deref() {
-        Some(value) => secrets::accept_provided(kind, value)
+        Some(value) => secret_values::accept_provided(kind, value)
             .map_err(|reason| ApiError::validation("secret", reason))?,
-        None => secrets::generate(kind),
+        None => secret_values::generate(kind),
     };
     let now = Utc::now();
     let source = Source {
@@ -230,7 +238,7 @@ async fn create_source(
         created_at: now,
         updated_at: now,
     };
-    let stored = secrets::seal(state.keyring(), &source.id, &secret, now);
+    let stored = secret_values::seal(state.keyring(), &source.id, &secret, now);
     let entry = audit(
         &principal,
         &source,
@@ -363,8 +371,7 @@ async fn list_secrets(
     Path(id): Path<String>,
 ) -> Result<Json<SecretList>, ApiError> {
     let source = source_for(&state, &principal, &id, Scope::SourceRead).await?;
-    let secrets = state.store().list_secrets(&source.id).await?;
-    Ok(Json(SecretList::new(secrets, Utc::now())))
+    Ok(Json(secrets::list(&state, &owner(&source)).await?))
 }
 
 /// Rotate: a new current secret; the previous ones keep verifying until now + grace (`secret:rotate`).
@@ -377,30 +384,9 @@ async fn rotate_secret(
     ApiJson(body): ApiJson<RotateSecret>,
 ) -> Result<Json<RotatedSecret>, ApiError> {
     let source = source_for(&state, &principal, &id, Scope::SecretRotate).await?;
-    let grace = body.grace()?;
-    let kind = source.verifier.kind();
-    let secret = match body.secret.as_deref() {
-        Some(value) => secrets::accept_provided(kind, value)
-            .map_err(|reason| ApiError::validation("secret", reason))?,
-        None => secrets::generate(kind),
-    };
-    let rotation = secrets::rotation(state.keyring(), &source.id, &secret, grace, Utc::now());
-    let entry = audit(
-        &principal,
-        &source,
-        AuditAction::SecretRotated,
-        serde_json::json!({
-            "secret_id": rotation.new_secret.id,
-            "fingerprint": rotation.new_secret.fingerprint,
-            "grace_period_s": grace.as_secs(),
-        }),
-    );
-    let previous = state.store().rotate_secret(&rotation, &entry).await?;
-    Ok(Json(RotatedSecret::new(
-        secret.expose_str().unwrap_or_default().to_owned(),
-        rotation.new_secret.id,
-        previous,
-    )))
+    Ok(Json(
+        secrets::rotate(&state, &principal, &owner(&source), &body).await?,
+    ))
 }
 
 /// Expire a secret now, e.g. after a compromise (`secret:rotate`).
@@ -413,20 +399,7 @@ async fn expire_secret(
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let source = source_for(&state, &principal, &id, Scope::SecretRotate).await?;
-    let entry = audit(
-        &principal,
-        &source,
-        AuditAction::SecretExpired,
-        serde_json::json!({ "secret_id": secret_id }),
-    );
-    if !state
-        .store()
-        .expire_secret(&source.id, &secret_id, Utc::now(), &entry)
-        .await?
-    {
-        return Err(ApiError::not_found());
-    }
-    Ok(StatusCode::NO_CONTENT)
+    secrets::expire(&state, &principal, &owner(&source), &secret_id).await
 }
 
 /// Recent refused requests of a source: time, reason, header names (`source:read`).

@@ -222,7 +222,13 @@ pub trait DeliveryStore {
     /// In one transaction: records the event (idempotent on its id within the org),
     /// creates one pending delivery per matching enabled endpoint, and moves the
     /// run's status for `run.*` events.
-    async fn record_run_event(&self, event: &RunEvent) -> Result<RecordedRunEvent, StoreError>;
+    /// `only_endpoint` (an endpoint's test event) delivers to that endpoint alone,
+    /// whatever its filters.
+    async fn record_run_event(
+        &self,
+        event: &RunEvent,
+        only_endpoint: Option<&str>,
+    ) -> Result<RecordedRunEvent, StoreError>;
 
     /// Claims up to `limit` pending deliveries due at `now` until `lease_until`;
     /// concurrent claimers never get the same delivery.
@@ -243,8 +249,8 @@ pub trait DeliveryStore {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> Result<Page<Delivery>, StoreError>;
-    /// Makes matching deliveries (not yet delivered) pending and due at `now`;
-    /// `delivery_id` narrows to one. Returns how many.
+    /// Makes matching deliveries pending and due at `now`; delivered ones are skipped
+    /// unless `delivery_id` names one (a deliberate resend). Returns how many.
     async fn retry_deliveries(
         &self,
         org: &OrgSlug,

@@ -291,8 +291,12 @@ impl DeliveryStore for EmbeddedStore {
         .await
     }
 
-    async fn record_run_event(&self, event: &RunEvent) -> Result<RecordedRunEvent, StoreError> {
-        let event = event.clone();
+    async fn record_run_event(
+        &self,
+        event: &RunEvent,
+        only_endpoint: Option<&str>,
+    ) -> Result<RecordedRunEvent, StoreError> {
+        let (event, only_endpoint) = (event.clone(), only_endpoint.map(str::to_owned));
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
             let inserted = tx.execute(
@@ -316,7 +320,10 @@ impl DeliveryStore for EmbeddedStore {
             let endpoints = query_all(&tx, &sql, params![event.org.as_str()], endpoint_from_row)?;
             let matching: Vec<&Endpoint> = endpoints
                 .iter()
-                .filter(|e| e.subscribes(&event.event_type, event.workflow_id.as_deref()))
+                .filter(|e| match &only_endpoint {
+                    Some(id) => &e.id == id,
+                    None => e.subscribes(&event.event_type, event.workflow_id.as_deref()),
+                })
                 .collect();
             for endpoint in &matching {
                 tx.execute(
@@ -526,7 +533,8 @@ impl DeliveryStore for EmbeddedStore {
             let sql = format!(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, claim_expires_at = NULL,
                         updated_at = ?3
-                 WHERE org = ?1 AND status <> 'delivered' AND (?2 IS NULL OR id = ?2) AND {condition}"
+                 WHERE org = ?1 AND (?2 IS NULL OR id = ?2) AND (status <> 'delivered' OR ?2 IS NOT NULL)
+                   AND {condition}"
             );
             let now = millis(&now);
             let org = org.as_str().to_owned();

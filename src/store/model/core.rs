@@ -70,7 +70,6 @@ pub enum AuditAction {
     EndpointUpdated,
     EndpointDeleted,
     EndpointDisabled,
-    DeliveriesRetried,
 }
 
 impl AuditAction {
@@ -88,7 +87,6 @@ impl AuditAction {
             AuditAction::EndpointUpdated => "endpoint_updated",
             AuditAction::EndpointDeleted => "endpoint_deleted",
             AuditAction::EndpointDisabled => "endpoint_disabled",
-            AuditAction::DeliveriesRetried => "deliveries_retried",
         }
     }
 }

@@ -252,7 +252,11 @@ impl DeliveryStore for PostgresStore {
         Ok(true)
     }
 
-    async fn record_run_event(&self, event: &RunEvent) -> Result<RecordedRunEvent, StoreError> {
+    async fn record_run_event(
+        &self,
+        event: &RunEvent,
+        only_endpoint: Option<&str>,
+    ) -> Result<RecordedRunEvent, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let inserted = tx
@@ -281,9 +285,16 @@ impl DeliveryStore for PostgresStore {
             .query(
                 "SELECT id FROM endpoints
                  WHERE org = $1 AND enabled AND deleted_at IS NULL
-                   AND (cardinality(event_types) = 0 OR $2 = ANY(event_types))
-                   AND (cardinality(workflow_ids) = 0 OR $3 = ANY(workflow_ids))",
-                &[&event.org.as_str(), &event.event_type, &event.workflow_id],
+                   AND (($4::text IS NULL
+                         AND (cardinality(event_types) = 0 OR $2 = ANY(event_types))
+                         AND (cardinality(workflow_ids) = 0 OR $3 = ANY(workflow_ids)))
+                        OR id = $4)",
+                &[
+                    &event.org.as_str(),
+                    &event.event_type,
+                    &event.workflow_id,
+                    &only_endpoint,
+                ],
             )
             .await?;
         for row in &rows {
@@ -562,7 +573,7 @@ impl DeliveryStore for PostgresStore {
             .execute(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = $7, claim_expires_at = NULL,
                         updated_at = $7
-                 WHERE org = $1 AND status <> 'delivered'
+                 WHERE org = $1 AND (status <> 'delivered' OR $6::text IS NOT NULL)
                    AND ($2::text IS NULL OR endpoint_id = $2) AND ($3::text IS NULL OR status = $3)
                    AND ($4::text IS NULL OR event_type = $4) AND ($5::timestamptz IS NULL OR created_at >= $5)
                    AND ($6::text IS NULL OR id = $6)",

@@ -1,0 +1,254 @@
+//! Deliveries and their attempt log (SPEC §6, §7): list, read, retry one, retry many.
+
+use super::error::ApiError;
+use super::extract::{cursor, ApiJson, ApiQuery, ListParams};
+use super::orgs::visible_org;
+use super::AppState;
+use crate::auth::{Principal, Scope};
+use crate::store::{Attempt, Delivery, DeliveryFilter, DeliveryStatus};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_deliveries))
+        .routes(routes!(get_delivery))
+        .routes(routes!(retry_delivery))
+        .routes(routes!(bulk_retry))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    id: String,
+    event_id: String,
+    event_type: String,
+    endpoint_id: String,
+    status: DeliveryStatus,
+    attempts: u32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            endpoint_id: d.endpoint_id,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
+    attempt: u32,
+    started_at: DateTime<Utc>,
+    duration_ms: u32,
+    request_url: String,
+    /// Request headers as sent (`webhook-signature` included: it is not a secret).
+    request_headers: Vec<(String, String)>,
+    response_status: Option<u16>,
+    response_headers: Option<Vec<(String, String)>>,
+    /// First 4 KiB of the response body (lossy UTF-8); null once past retention.
+    response_body: Option<String>,
+    /// timeout, connect, dns, tls, blocked, or http_status.
+    error: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl From<Attempt> for AttemptView {
+    fn from(a: Attempt) -> Self {
+        Self {
+            attempt: a.attempt,
+            started_at: a.started_at,
+            duration_ms: a.duration_ms,
+            request_url: a.request_url,
+            request_headers: a.request_headers,
+            response_status: a.response_status,
+            response_headers: a.response_headers,
+            response_body: a
+                .response_body
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            error: a.error_class,
+            next_attempt_at: a.next_attempt_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    delivery: DeliveryView,
+    attempts: Vec<AttemptView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    data: Vec<DeliveryView>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryListParams {
+    endpoint_id: Option<String>,
+    /// pending, delivered or failed.
+    status: Option<String>,
+    event_type: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RetryFilter {
+    endpoint_id: Option<String>,
+    /// `failed` (default) or `pending`.
+    status: Option<String>,
+    event_type: Option<String>,
+    since: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Retried {
+    retried: u64,
+}
+
+fn parse_status(value: Option<&str>) -> Result<Option<DeliveryStatus>, ApiError> {
+    value
+        .map(|s| {
+            DeliveryStatus::parse(s)
+                .ok_or_else(|| ApiError::validation("status", "pending, delivered or failed"))
+        })
+        .transpose()
+}
+
+async fn delivery_for(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    scope: Scope,
+) -> Result<Delivery, ApiError> {
+    let delivery = state
+        .store()
+        .find_delivery(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    principal.allows(&delivery.org, scope)?;
+    Ok(delivery)
+}
+
+/// An org's deliveries, newest first (`delivery:read`).
+#[utoipa::path(get, path = "/v1/orgs/{org}/deliveries", tag = "deliveries",
+    params(("org" = String, Path), DeliveryListParams), responses((status = 200, body = DeliveryList)))]
+async fn list_deliveries(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org): Path<String>,
+    ApiQuery(params): ApiQuery<DeliveryListParams>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let org = visible_org(&state, &principal, &org).await?;
+    principal.allows(&org, Scope::DeliveryRead)?;
+    let filter = DeliveryFilter {
+        endpoint_id: params.endpoint_id,
+        status: parse_status(params.status.as_deref())?,
+        event_type: params.event_type,
+        since: None,
+    };
+    let page = ListParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .page()?;
+    let deliveries = state.store().list_deliveries(&org, &filter, &page).await?;
+    Ok(Json(DeliveryList {
+        data: deliveries.items.into_iter().map(Into::into).collect(),
+        next_cursor: cursor(deliveries.next),
+    }))
+}
+
+/// A delivery with every attempt (`delivery:read`).
+#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", params(("id" = String, Path)),
+    responses((status = 200, body = DeliveryDetail), (status = 404, description = "not_found")))]
+async fn get_delivery(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryDetail>, ApiError> {
+    let delivery = delivery_for(&state, &principal, &id, Scope::DeliveryRead).await?;
+    let attempts = state.store().list_attempts(&delivery.id).await?;
+    Ok(Json(DeliveryDetail {
+        delivery: delivery.into(),
+        attempts: attempts.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Send a delivery again now, whatever its state (`delivery:retry`).
+#[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = "deliveries", params(("id" = String, Path)),
+    responses((status = 202, body = Retried)))]
+async fn retry_delivery(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Retried>), ApiError> {
+    let delivery = delivery_for(&state, &principal, &id, Scope::DeliveryRetry).await?;
+    let retried = state
+        .store()
+        .retry_deliveries(
+            &delivery.org,
+            &DeliveryFilter::default(),
+            Some(&delivery.id),
+            Utc::now(),
+        )
+        .await?;
+    state.wake_delivery();
+    Ok((StatusCode::ACCEPTED, Json(Retried { retried })))
+}
+
+/// Retry every delivery matching a filter (default: all failed ones) (`delivery:retry`).
+#[utoipa::path(post, path = "/v1/orgs/{org}/deliveries/retry", tag = "deliveries", params(("org" = String, Path)),
+    request_body = RetryFilter, responses((status = 202, body = Retried)))]
+async fn bulk_retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<RetryFilter>,
+) -> Result<(StatusCode, Json<Retried>), ApiError> {
+    let org = visible_org(&state, &principal, &org).await?;
+    principal.allows(&org, Scope::DeliveryRetry)?;
+    let status = parse_status(body.status.as_deref())?.unwrap_or(DeliveryStatus::Failed);
+    if status == DeliveryStatus::Delivered {
+        return Err(ApiError::validation(
+            "status",
+            "delivered deliveries are resent one by one",
+        ));
+    }
+    let filter = DeliveryFilter {
+        endpoint_id: body.endpoint_id,
+        status: Some(status),
+        event_type: body.event_type,
+        since: body.since,
+    };
+    let retried = state
+        .store()
+        .retry_deliveries(&org, &filter, None, Utc::now())
+        .await?;
+    state.wake_delivery();
+    Ok((StatusCode::ACCEPTED, Json(Retried { retried })))
+}

@@ -1,0 +1,56 @@
+//! `POST /v1/orgs/{org}/events`: run events over HTTP (SPEC §6).
+
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::orgs::visible_org;
+use super::AppState;
+use crate::auth::{Principal, Scope};
+use crate::run_events::IncomingRunEvent;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(publish_event))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Published {
+    event_id: String,
+    /// Deliveries created (0 for a replayed event id).
+    deliveries: usize,
+    duplicate: bool,
+}
+
+/// Publish a run event; it fans out to the org's matching endpoints. Idempotent on
+/// `event_id` (`event:publish`).
+#[utoipa::path(post, path = "/v1/orgs/{org}/events", tag = "events", params(("org" = String, Path)),
+    request_body = IncomingRunEvent, responses((status = 202, body = Published), (status = 422, description = "validation_failed")))]
+async fn publish_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<IncomingRunEvent>,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    let org = visible_org(&state, &principal, &org).await?;
+    principal.allows(&org, Scope::EventPublish)?;
+    let event = body
+        .validate(Some(&org), Utc::now())
+        .map_err(|e| ApiError::validation(e.field, e.reason))?;
+    let recorded = state.store().record_run_event(&event, None).await?;
+    if recorded.deliveries > 0 {
+        state.wake_delivery();
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Published {
+            event_id: event.id,
+            deliveries: recorded.deliveries,
+            duplicate: !recorded.new,
+        }),
+    ))
+}
