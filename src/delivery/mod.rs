@@ -1,0 +1,10 @@
+//! Execution hooks, outbound (SPEC §6): the pure core of a delivery — retry schedule,
+//! outcome and decision, SSRF policy, circuit breaker, rate limit, Standard Webhooks
+//! payload — and the HTTP client that makes one attempt.
+//!
+//! Everything here but `client` and the resolver is pure: `now` and `jitter` are
+//! arguments, so the decisions are tested by tables without clocks or sockets.
+
+mod schedule;
+
+pub use schedule::{retry_after, with_retry_after, RetrySchedule, RETRY_AFTER_CAP};
