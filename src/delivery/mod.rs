@@ -6,5 +6,7 @@
 //! arguments, so the decisions are tested by tables without clocks or sockets.
 
 mod schedule;
+mod ssrf;
 
 pub use schedule::{retry_after, with_retry_after, RetrySchedule, RETRY_AFTER_CAP};
+pub use ssrf::{Blocked, GuardedResolver, SsrfPolicy, Unresolved};
