@@ -5,8 +5,10 @@
 //! Everything here but `client` and the resolver is pure: `now` and `jitter` are
 //! arguments, so the decisions are tested by tables without clocks or sockets.
 
+mod outcome;
 mod schedule;
 mod ssrf;
 
+pub use outcome::{classify_error, decide, AttemptOutcome, Decision, ErrorClass};
 pub use schedule::{retry_after, with_retry_after, RetrySchedule, RETRY_AFTER_CAP};
 pub use ssrf::{Blocked, GuardedResolver, SsrfPolicy, Unresolved};
