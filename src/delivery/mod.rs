@@ -5,10 +5,14 @@
 //! Everything here but `client` and the resolver is pure: `now` and `jitter` are
 //! arguments, so the decisions are tested by tables without clocks or sockets.
 
+mod circuit;
 mod outcome;
+mod rate;
 mod schedule;
 mod ssrf;
 
+pub use circuit::{CircuitBreaker, CircuitState, DEFAULT_COOL_DOWN, DEFAULT_FAILURE_THRESHOLD};
 pub use outcome::{classify_error, decide, AttemptOutcome, Decision, ErrorClass};
+pub use rate::TokenBucket;
 pub use schedule::{retry_after, with_retry_after, RetrySchedule, RETRY_AFTER_CAP};
 pub use ssrf::{Blocked, GuardedResolver, SsrfPolicy, Unresolved};
