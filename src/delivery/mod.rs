@@ -7,6 +7,7 @@
 
 mod circuit;
 mod outcome;
+pub mod payload;
 mod rate;
 mod schedule;
 mod ssrf;
