@@ -6,6 +6,7 @@
 //! arguments, so the decisions are tested by tables without clocks or sockets.
 
 mod circuit;
+mod client;
 mod outcome;
 pub mod payload;
 mod rate;
@@ -13,6 +14,7 @@ mod schedule;
 mod ssrf;
 
 pub use circuit::{CircuitBreaker, CircuitState, DEFAULT_COOL_DOWN, DEFAULT_FAILURE_THRESHOLD};
+pub use client::{attempt, build_client, AttemptResult, ResponseRecord, BODY_PREFIX_LIMIT};
 pub use outcome::{classify_error, decide, AttemptOutcome, Decision, ErrorClass};
 pub use rate::TokenBucket;
 pub use schedule::{retry_after, with_retry_after, RetrySchedule, RETRY_AFTER_CAP};
