@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod http;
 pub mod id;
 pub mod ingress;
