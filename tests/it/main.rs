@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod delivery_client;
 mod delivery_signing;
 mod health;
 mod ingress;
