@@ -66,6 +66,8 @@ pub struct AttemptResult {
 }
 
 impl AttemptResult {
+    /// What the attempt achieved; an HTTP-date `Retry-After` counts from when the
+    /// attempt ended.
     pub fn outcome(&self) -> AttemptOutcome {
         match &self.response {
             Ok(record) => {

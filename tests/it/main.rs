@@ -1,9 +1,11 @@
-//! One integration-test binary (faster to link than one per file). Every test talks to
-//! the real PostgreSQL and RabbitMQ, isolated by schema and exchange prefix.
+//! One integration-test binary (faster to link than one per file). Tests that need
+//! PostgreSQL and RabbitMQ use the real ones, isolated by schema and exchange prefix.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
 mod cli;
+mod delivery_client;
+mod delivery_signing;
 mod health;
 mod ingress;
 mod lifecycle;
