@@ -1,11 +1,13 @@
 //! hookgate: webhook ingress and signed delivery gateway. See ARCHITECTURE.md.
 
 pub mod auth;
+pub mod backoff;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
+pub mod dispatch;
 pub mod http;
 pub mod id;
 pub mod ingress;

@@ -55,6 +55,14 @@ pub struct Metrics {
     pub relay_published: Counter,
     pub relay_failures: Family<ReasonLabels, Counter>,
     pub publish_lag: Histogram,
+    pub deliveries: Family<OutcomeLabels, Counter>,
+    pub delivery_duration: Histogram,
+    pub endpoints_disabled: Family<ReasonLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
 }
 
 impl Metrics {
@@ -116,7 +124,28 @@ impl Metrics {
             "From commit to broker confirm",
             publish_lag.clone(),
         );
+        let deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Delivery attempts by outcome (delivered, retrying, failed, gone)",
+            deliveries.clone(),
+        );
+        let delivery_duration = latency_histogram();
+        registry.register(
+            "delivery_duration_seconds",
+            "Duration of delivery attempts",
+            delivery_duration.clone(),
+        );
+        let endpoints_disabled = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "endpoints_disabled",
+            "Endpoints disabled by hookgate, by reason (gone, failing)",
+            endpoints_disabled.clone(),
+        );
         Self {
+            deliveries,
+            delivery_duration,
+            endpoints_disabled,
             registry,
             http_requests,
             http_request_duration,
@@ -142,6 +171,19 @@ impl Metrics {
     pub fn relay_published(&self, lag_seconds: f64) {
         self.relay_published.inc();
         self.publish_lag.observe(lag_seconds);
+    }
+
+    pub fn delivery_attempt(&self, outcome: &'static str, seconds: f64) {
+        self.deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        self.delivery_duration.observe(seconds);
+    }
+
+    pub fn endpoint_disabled(&self, reason: &'static str) {
+        self.endpoints_disabled
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     pub fn relay_failed(&self, reason: &'static str) {

@@ -4,11 +4,16 @@
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
+use crate::dispatch::{DispatchError, Dispatcher};
 use crate::http::{self, AppState, Services};
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
+use crate::queue::{Handled, RunEventHandler};
 use crate::relay::Relay;
+use crate::run_events::IncomingRunEvent;
 use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
+use bytes::Bytes;
+use chrono::Utc;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -26,6 +31,8 @@ pub enum ServeError {
     MasterKey(#[from] KeyringError),
     #[error("HTTP server failed")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
     #[error("in-flight requests did not finish within the shutdown timeout")]
     ShutdownTimeout,
 }
@@ -144,6 +151,20 @@ impl App {
             )
             .spawn(&workers, background.clone());
         }
+        if self.config.roles.contains(&Role::Delivery) {
+            Dispatcher::new(
+                Arc::clone(&self.store),
+                self.keyring.clone(),
+                Arc::clone(&metrics),
+                Arc::clone(&delivery_wake),
+                self.config.dispatch.clone(),
+            )?
+            .spawn(&workers, background.clone());
+            let queue = Arc::clone(&self.queue);
+            let handler = run_event_handler(Arc::clone(&self.store), Arc::clone(&delivery_wake));
+            let stop = background.clone();
+            workers.spawn(async move { queue.consume_run_events(handler, stop).await });
+        }
         workers.close();
         let state = AppState::new(Services {
             store: self.store,
@@ -173,6 +194,41 @@ impl App {
             } => Err(ServeError::ShutdownTimeout),
         }
     }
+}
+
+/// Records each run event from the broker; acked only once committed.
+fn run_event_handler(store: Arc<dyn Store>, wake: Arc<Notify>) -> RunEventHandler {
+    Arc::new(move |body: Bytes| {
+        let (store, wake) = (Arc::clone(&store), Arc::clone(&wake));
+        Box::pin(async move {
+            let event = serde_json::from_slice::<IncomingRunEvent>(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|incoming| {
+                    incoming
+                        .validate(None, Utc::now())
+                        .map_err(|e| e.to_string())
+                });
+            let event = match event {
+                Ok(event) => event,
+                Err(reason) => {
+                    tracing::warn!(%reason, "malformed run event dropped");
+                    return Handled::Malformed;
+                }
+            };
+            match store.record_run_event(&event, None).await {
+                Ok(recorded) => {
+                    if recorded.deliveries > 0 {
+                        wake.notify_one();
+                    }
+                    Handled::Recorded
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot record run event; requeued");
+                    Handled::Retry
+                }
+            }
+        })
+    })
 }
 
 fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), ServeError> {

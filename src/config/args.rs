@@ -61,6 +61,15 @@ pub struct ServeArgs {
     )]
     pub retry_schedule: String,
 
+    /// An endpoint whose every attempt failed for this long is disabled (and
+    /// `endpoint.disabled` is sent to the org's other endpoints).
+    #[arg(long, env = "HOOKGATE_ENDPOINT_DISABLE_AFTER", default_value = "5d")]
+    pub endpoint_disable_after: String,
+
+    /// How long delivery attempts keep their response bodies (the janitor drops older ones).
+    #[arg(long, env = "HOOKGATE_ATTEMPT_BODY_RETENTION", default_value = "30d")]
+    pub attempt_body_retention: String,
+
     /// Log output: text or json.
     #[arg(long, env = "HOOKGATE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -72,6 +72,7 @@ pub struct Config {
     pub db_pool_size: usize,
     pub shutdown_timeout: Duration,
     pub relay: crate::relay::RelayConfig,
+    pub dispatch: crate::dispatch::DispatchConfig,
 }
 
 fn parse_count(
@@ -190,6 +191,10 @@ impl Config {
                 "must be at least 16 characters",
             ));
         }
+        let allow_cidrs = cidr::parse_list(&args.delivery_allow_cidrs)
+            .map_err(|e| invalid("HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)", e))?;
+        let retry_schedule = duration::parse_schedule(&args.retry_schedule)
+            .map_err(|e| invalid("HOOKGATE_RETRY_SCHEDULE (--retry-schedule)", e))?;
         let master_key = args.master_key.as_deref().filter(|k| !k.is_empty());
         if let Some(key) = master_key {
             crate::crypto::MasterKey::from_base64(key)
@@ -265,6 +270,25 @@ impl Config {
                     "HOOKGATE_RELAY_WORKERS (--relay-workers)",
                 )?,
                 ..crate::relay::RelayConfig::default()
+            },
+            dispatch: crate::dispatch::DispatchConfig {
+                disable_after: duration::parse(&args.endpoint_disable_after).map_err(|e| {
+                    invalid(
+                        "HOOKGATE_ENDPOINT_DISABLE_AFTER (--endpoint-disable-after)",
+                        e,
+                    )
+                })?,
+                attempt_body_retention: duration::parse(&args.attempt_body_retention).map_err(
+                    |e| {
+                        invalid(
+                            "HOOKGATE_ATTEMPT_BODY_RETENTION (--attempt-body-retention)",
+                            e,
+                        )
+                    },
+                )?,
+                default_schedule: retry_schedule,
+                allow_cidrs,
+                ..crate::dispatch::DispatchConfig::default()
             },
         })
     }

@@ -1,15 +1,30 @@
 //! RabbitMQ through lapin: one connection and one confirm-mode channel, re-established
 //! lazily whenever they are found broken, with the topology declared on every connect.
 
-use super::{Queue, QueueError, RunMessage};
+use super::{Handled, Queue, QueueError, RunEventHandler, RunMessage};
+use crate::backoff::Backoff;
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::future::join_all;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use rand::Rng;
 use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// hookgate's own queue on `<prefix>.run-events`: `<prefix>.run-events.hookgate`, shared
+/// by all instances (competing consumers).
+pub const RUN_EVENTS_QUEUE_SUFFIX: &str = "hookgate";
+/// Run events in flight per consumer.
+const RUN_EVENTS_PREFETCH: u16 = 64;
 
 /// A broker that does not answer within this long counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -67,6 +82,106 @@ fn unreachable(error: impl std::error::Error + Send + Sync + 'static) -> QueueEr
 }
 
 impl AmqpQueue {
+    pub fn run_events_queue(&self) -> String {
+        format!(
+            "{}.{RUN_EVENTS_QUEUE_SUFFIX}",
+            self.topology.run_events_exchange
+        )
+    }
+
+    /// One consuming session: declare, bind, consume until the connection fails or
+    /// `shutdown` fires.
+    async fn consume_session(
+        &self,
+        handler: &RunEventHandler,
+        shutdown: &CancellationToken,
+    ) -> Result<(), QueueError> {
+        let link = tokio::time::timeout(CONNECT_TIMEOUT, self.connect())
+            .await
+            .map_err(unreachable)??;
+        let queue = self.run_events_queue();
+        let mut arguments = FieldTable::default();
+        // Quorum: replicated and durable, like the scheduler's own queue (docs/amqp.md).
+        arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        let channel = link
+            .connection
+            .create_channel()
+            .await
+            .map_err(unreachable)?;
+        channel
+            .queue_declare(
+                &queue,
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                arguments,
+            )
+            .await
+            .map_err(unreachable)?;
+        channel
+            .queue_bind(
+                &queue,
+                &self.topology.run_events_exchange,
+                "#",
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unreachable)?;
+        channel
+            .basic_qos(RUN_EVENTS_PREFETCH, BasicQosOptions::default())
+            .await
+            .map_err(unreachable)?;
+        let mut consumer = channel
+            .basic_consume(
+                &queue,
+                "hookgate",
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(unreachable)?;
+        loop {
+            let delivery = tokio::select! {
+                next = consumer.next() => next,
+                () = shutdown.cancelled() => {
+                    link.close_quietly().await;
+                    return Ok(());
+                }
+            };
+            let Some(delivery) = delivery else {
+                return Err(QueueError::Unreachable("consumer stream ended".into()));
+            };
+            let delivery = delivery.map_err(unreachable)?;
+            let settled = match handler(Bytes::from(delivery.data.clone())).await {
+                Handled::Recorded => delivery.ack(BasicAckOptions::default()).await,
+                Handled::Malformed => {
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: false,
+                            ..Default::default()
+                        })
+                        .await
+                }
+                Handled::Retry => {
+                    // Give the store a moment before the broker hands it out again.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await
+                }
+            };
+            settled.map_err(unreachable)?;
+        }
+    }
+
     /// Does not connect: hookgate starts (and keeps accepting webhooks into the
     /// outbox) while the broker is down.
     pub fn new(url: &str, topology: Topology) -> Self {
@@ -229,5 +344,22 @@ impl Queue for AmqpQueue {
         };
         // All publishes go out before any confirm is awaited: confirms pipeline.
         join_all(messages.iter().map(|m| self.publish_one(&channel, m))).await
+    }
+
+    async fn consume_run_events(&self, handler: RunEventHandler, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        while !shutdown.is_cancelled() {
+            match self.consume_session(&handler, &shutdown).await {
+                Ok(()) => return,
+                Err(error) => {
+                    let delay = backoff.next_delay(rand::thread_rng().gen());
+                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "run-event consumer lost the broker");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
-use super::{Queue, QueueError, RunMessage};
+use super::{Queue, QueueError, RunEventHandler, RunMessage};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 /// Embedded mode's stand-in for RabbitMQ: publishes are handed to in-process
 /// subscribers. Nothing is lost by being in memory, because the store's outbox (not
@@ -46,5 +47,10 @@ impl Queue for MemoryQueue {
                 Ok(())
             })
             .collect()
+    }
+
+    /// Embedded mode takes run events over HTTP only: there is no broker to consume.
+    async fn consume_run_events(&self, _handler: RunEventHandler, shutdown: CancellationToken) {
+        shutdown.cancelled().await;
     }
 }

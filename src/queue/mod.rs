@@ -7,11 +7,29 @@
 mod amqp;
 mod memory;
 
-pub use amqp::{AmqpQueue, Topology};
+pub use amqp::{AmqpQueue, Topology, RUN_EVENTS_QUEUE_SUFFIX};
 pub use memory::MemoryQueue;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What became of a consumed run event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Durably recorded (or a replay): ack.
+    Recorded,
+    /// Malformed: it will never succeed, so it is dropped (dead-lettered if the queue
+    /// has a dead-letter exchange), not redelivered forever.
+    Malformed,
+    /// Could not be recorded now (store down): requeue.
+    Retry,
+}
+
+/// Called for each run event's body; the message is settled by the result.
+pub type RunEventHandler = Arc<dyn Fn(Bytes) -> BoxFuture<'static, Handled> + Send + Sync>;
 
 /// One run request as it goes onto the wire (SPEC §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,4 +67,8 @@ pub trait Queue: Send + Sync + 'static {
     /// in order. `Ok` means the broker confirmed it: only then may a run count as
     /// published.
     async fn publish_runs(&self, messages: &[RunMessage]) -> Vec<Result<(), QueueError>>;
+
+    /// Consumes run events (SPEC §6) until `shutdown`, reconnecting as needed; each
+    /// message is acked only after `handler` says it is recorded.
+    async fn consume_run_events(&self, handler: RunEventHandler, shutdown: CancellationToken);
 }

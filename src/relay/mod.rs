@@ -8,10 +8,7 @@
 //! flight, and marks the confirmed runs in one statement; unconfirmed ones are
 //! released for the next attempt.
 
-mod backoff;
-
-pub use backoff::Backoff;
-
+use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use crate::queue::{Queue, QueueError, RunMessage};
 use crate::store::{Store, StoreError};

@@ -230,8 +230,8 @@ pub trait DeliveryStore {
         only_endpoint: Option<&str>,
     ) -> Result<RecordedRunEvent, StoreError>;
 
-    /// Claims up to `limit` pending deliveries due at `now` until `lease_until`;
-    /// concurrent claimers never get the same delivery.
+    /// Claims up to `limit` pending deliveries of enabled endpoints due at `now` until
+    /// `lease_until`; concurrent claimers never get the same delivery.
     async fn claim_due_deliveries(
         &self,
         limit: usize,
@@ -258,6 +258,13 @@ pub trait DeliveryStore {
         delivery_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+    /// Puts claimed deliveries back, due at `until`, without an attempt (circuit
+    /// open, rate limit, endpoint busy).
+    async fn defer_deliveries(
+        &self,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Drops response bodies of attempts older than `before` (retention).
     async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -7,6 +7,7 @@ mod cli;
 mod delivery_client;
 mod delivery_signing;
 mod health;
+mod hooks;
 mod ingress;
 mod lifecycle;
 mod openapi;

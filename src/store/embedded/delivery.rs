@@ -357,6 +357,8 @@ impl DeliveryStore for EmbeddedStore {
                 "SELECT {DELIVERY_COLUMNS} FROM deliveries
                  WHERE status = 'pending' AND next_attempt_at <= ?1
                    AND (claim_expires_at IS NULL OR claim_expires_at < ?1)
+                   AND EXISTS (SELECT 1 FROM endpoints e
+                               WHERE e.id = deliveries.endpoint_id AND e.enabled = 1)
                  ORDER BY next_attempt_at LIMIT ?2"
             );
             let deliveries = query_all(
@@ -541,6 +543,29 @@ impl DeliveryStore for EmbeddedStore {
             let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org, &delivery_id, &now];
             all.extend(values.iter().map(|v| v.as_ref()));
             Ok(conn.execute(&sql, all.as_slice())? as u64)
+        })
+        .await
+    }
+
+    async fn defer_deliveries(
+        &self,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = ids.to_vec();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            for id in &ids {
+                tx.execute(
+                    "UPDATE deliveries SET next_attempt_at = ?2, claim_expires_at = NULL
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![id, millis(&until)],
+                )?;
+            }
+            Ok(tx.commit()?)
         })
         .await
     }

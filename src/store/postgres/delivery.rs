@@ -336,6 +336,8 @@ impl DeliveryStore for PostgresStore {
                  SELECT id FROM deliveries
                  WHERE status = 'pending' AND next_attempt_at <= $1
                    AND (claim_expires_at IS NULL OR claim_expires_at < $1)
+                   AND EXISTS (SELECT 1 FROM endpoints e
+                               WHERE e.id = deliveries.endpoint_id AND e.enabled)
                  ORDER BY next_attempt_at LIMIT $2
                  FOR UPDATE SKIP LOCKED
              ), claimed AS (
@@ -581,6 +583,25 @@ impl DeliveryStore for PostgresStore {
             )
             .await?;
         Ok(count)
+    }
+
+    async fn defer_deliveries(
+        &self,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE deliveries SET next_attempt_at = $2, claim_expires_at = NULL
+                 WHERE id = ANY($1) AND status = 'pending'",
+                &[&ids, &until],
+            )
+            .await?;
+        Ok(())
     }
 
     async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

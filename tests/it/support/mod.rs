@@ -4,6 +4,7 @@
 pub mod consumer;
 pub mod process;
 pub mod proxy;
+pub mod receiver;
 pub mod server;
 
 pub use proxy::TcpProxy;

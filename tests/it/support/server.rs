@@ -22,7 +22,9 @@ pub struct TestServer {
     client: reqwest::Client,
     shutdown: CancellationToken,
     handle: Option<JoinHandle<Result<(), ServeError>>>,
-    _data_dir: Option<tempfile::TempDir>,
+    data_dir: Option<tempfile::TempDir>,
+    /// The `serve` flags, to restart on the same state.
+    flags: Vec<String>,
 }
 
 pub struct Reply {
@@ -56,13 +58,44 @@ impl TestServer {
     }
 
     pub async fn embedded() -> Self {
+        Self::embedded_with(&[]).await
+    }
+
+    /// Embedded mode with extra `serve` flags.
+    pub async fn embedded_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let flags = vec![
+        let mut flags = vec![
             format!("--data-dir={}", dir.path().display()),
             format!("--operator-token={OPERATOR_TOKEN}"),
             "--shutdown-timeout=5s".to_owned(),
         ];
-        Self::launch(Mode::Embedded, config(&flags), None, Some(dir)).await
+        flags.extend(extra.iter().map(|f| f.to_string()));
+        Self::launch(config(&flags), Some(dir), flags, None).await
+    }
+
+    /// Either mode with extra `serve` flags.
+    pub async fn start_with(mode: Mode, extra: &[&str]) -> Self {
+        match mode {
+            Mode::Embedded => Self::embedded_with(extra).await,
+            Mode::Production => {
+                let database = super::postgres_url().await;
+                Self::production_flags(&database, super::AMQP_URL, &super::amqp_prefix(), extra)
+                    .await
+            }
+        }
+    }
+
+    /// Stops this server and starts a new one on the same state (data dir, or schema
+    /// and exchanges), like a process restart.
+    pub async fn restart(mut self) -> Self {
+        self.shutdown.cancel();
+        self.handle.take().unwrap().await.unwrap().unwrap();
+        let (flags, data_dir, prefix) = (
+            self.flags.clone(),
+            self.data_dir.take(),
+            self.exchange_prefix.take(),
+        );
+        Self::launch(config(&flags), data_dir, flags, prefix).await
     }
 
     /// Production mode against the real PostgreSQL and the broker at `amqp_url`
@@ -78,8 +111,17 @@ impl TestServer {
     /// Production mode on a given schema and exchange prefix: several instances
     /// started this way share one PostgreSQL and one RabbitMQ topology.
     pub async fn production_shared(database_url: &str, amqp_url: &str, prefix: &str) -> Self {
+        Self::production_flags(database_url, amqp_url, prefix, &[]).await
+    }
+
+    async fn production_flags(
+        database_url: &str,
+        amqp_url: &str,
+        prefix: &str,
+        extra: &[&str],
+    ) -> Self {
         let prefix = prefix.to_owned();
-        let flags = vec![
+        let mut flags = vec![
             format!("--database-url={database_url}"),
             format!("--amqp-url={amqp_url}"),
             format!("--amqp-exchange-prefix={prefix}"),
@@ -88,14 +130,15 @@ impl TestServer {
             "--db-pool-size=4".to_owned(),
             "--shutdown-timeout=5s".to_owned(),
         ];
-        Self::launch(Mode::Production, config(&flags), Some(prefix), None).await
+        flags.extend(extra.iter().map(|f| f.to_string()));
+        Self::launch(config(&flags), None, flags, Some(prefix)).await
     }
 
     async fn launch(
-        _mode: Mode,
         config: Config,
-        exchange_prefix: Option<String>,
         data_dir: Option<tempfile::TempDir>,
+        flags: Vec<String>,
+        exchange_prefix: Option<String>,
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let app = App::build(config).await.unwrap();
@@ -108,7 +151,8 @@ impl TestServer {
             client: reqwest::Client::new(),
             shutdown,
             handle: Some(handle),
-            _data_dir: data_dir,
+            data_dir,
+            flags,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Reconnect/retry pacing for the relay: doubling delays with jitter, capped.
+//! Reconnect/retry pacing for background loops (relay, consumers, delivery claims):
+//! doubling delays with jitter, capped.
 
 use std::time::Duration;
 

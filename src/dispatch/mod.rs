@@ -1,0 +1,430 @@
+//! Delivery workers (SPEC §6): send due deliveries to endpoints, signed per the
+//! Standard Webhooks spec, and record every attempt with the delivery's next state.
+//!
+//! A claim loop takes batches of due deliveries (`FOR UPDATE SKIP LOCKED` with a
+//! lease, so two instances never send the same attempt in normal operation) and runs
+//! each as its own task. Per endpoint, in memory: a concurrency limit, a circuit
+//! breaker and an optional rate limit. A delivery that cannot go now (busy endpoint,
+//! open circuit, rate limit) is deferred in the store without an attempt, so one slow
+//! or dead endpoint never holds up the others.
+
+mod endpoints;
+
+use crate::backoff::Backoff;
+use crate::config::duration::parse_schedule;
+use crate::crypto::Keyring;
+use crate::delivery::{self, payload, AttemptOutcome, Decision, RetrySchedule, SsrfPolicy};
+use crate::id::new_id;
+use crate::ingress::open_active;
+use crate::metrics::Metrics;
+use crate::store::{
+    Attempt, AttemptRecord, AuditAction, AuditEntry, DeliveryStatus, DueDelivery, RunEvent, Store,
+    StoreError,
+};
+use chrono::{DateTime, Utc};
+use endpoints::{EndpointGate, Gate};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    pub batch_size: usize,
+    /// How long a claim protects a delivery; longer than any attempt can take.
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub connect_timeout: Duration,
+    /// Attempts in flight per endpoint.
+    pub per_endpoint_concurrency: usize,
+    /// An endpoint failing every attempt for this long is disabled.
+    pub disable_after: Duration,
+    /// Response bodies of older attempts are dropped by the janitor.
+    pub attempt_body_retention: Duration,
+    pub default_schedule: Vec<Duration>,
+    pub allow_cidrs: Vec<crate::config::Cidr>,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 64,
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(5),
+            per_endpoint_concurrency: 8,
+            disable_after: Duration::from_secs(5 * 86_400),
+            attempt_body_retention: Duration::from_secs(30 * 86_400),
+            default_schedule: parse_schedule("0s,5s,5m,30m,2h,5h,10h,10h").unwrap_or_default(),
+            allow_cidrs: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    client: reqwest::Client,
+    policy: Arc<SsrfPolicy>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    gates: EndpointGate,
+    config: DispatchConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("cannot build the delivery HTTP client")]
+    Client(#[from] reqwest::Error),
+}
+
+fn chrono(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Keyring,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+        config: DispatchConfig,
+    ) -> Result<Self, DispatchError> {
+        let policy = Arc::new(SsrfPolicy::new(config.allow_cidrs.clone()));
+        let client = delivery::build_client(Arc::clone(&policy), config.connect_timeout)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                keyring,
+                client,
+                policy,
+                metrics,
+                wake,
+                gates: EndpointGate::new(config.per_endpoint_concurrency),
+                config,
+            }),
+        })
+    }
+
+    /// Starts the claim loop and the janitor on `tracker`.
+    pub fn spawn(self, tracker: &TaskTracker, shutdown: CancellationToken) {
+        let (dispatcher, stop, attempts) = (self.clone(), shutdown.clone(), tracker.clone());
+        tracker.spawn(async move { dispatcher.claim_loop(stop, attempts).await });
+        tracker.spawn(async move { self.janitor(shutdown).await });
+    }
+
+    async fn claim_loop(&self, shutdown: CancellationToken, attempts: TaskTracker) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        while !shutdown.is_cancelled() {
+            match self.claim_round(&attempts).await {
+                Ok(claimed) => {
+                    backoff.reset();
+                    if claimed < self.inner.config.batch_size {
+                        self.idle(&shutdown).await;
+                    }
+                }
+                Err(error) => {
+                    let delay = backoff.next_delay(rand::thread_rng().gen());
+                    tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "delivery claim failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn idle(&self, shutdown: &CancellationToken) {
+        tokio::select! {
+            () = self.inner.wake.notified() => {}
+            () = tokio::time::sleep(self.inner.config.poll_interval) => {}
+            () = shutdown.cancelled() => {}
+        }
+    }
+
+    /// Claims a batch and starts (or defers) each delivery; returns how many it claimed.
+    async fn claim_round(&self, attempts: &TaskTracker) -> Result<usize, StoreError> {
+        let now = Utc::now();
+        let due = self
+            .inner
+            .store
+            .claim_due_deliveries(
+                self.inner.config.batch_size,
+                now,
+                now + chrono(self.inner.config.lease),
+            )
+            .await?;
+        let claimed = due.len();
+        let mut deferred: Vec<(String, Duration)> = Vec::new();
+        for item in due {
+            match self
+                .inner
+                .gates
+                .enter(&item.endpoint, std::time::Instant::now())
+            {
+                Gate::Go(permit) => {
+                    let dispatcher = self.clone();
+                    attempts.spawn(async move {
+                        dispatcher.deliver(item, permit).await;
+                    });
+                }
+                Gate::Wait(wait) => deferred.push((item.delivery.id, wait)),
+            }
+        }
+        for (id, wait) in deferred {
+            self.inner
+                .store
+                .defer_deliveries(&[id], now + chrono(wait))
+                .await?;
+        }
+        Ok(claimed)
+    }
+
+    fn schedule_for(&self, item: &DueDelivery) -> RetrySchedule {
+        let steps = item
+            .endpoint
+            .retry_schedule
+            .as_deref()
+            .and_then(|s| parse_schedule(s).ok())
+            .unwrap_or_else(|| self.inner.config.default_schedule.clone());
+        RetrySchedule::new(steps)
+    }
+
+    /// One attempt of one delivery, recorded with the delivery's next state.
+    async fn deliver(&self, item: DueDelivery, permit: endpoints::Permit) {
+        let span = tracing::info_span!("delivery", delivery.id = %item.delivery.id,
+            endpoint.id = %item.endpoint.id, event.id = %item.event.id, attempt = item.delivery.attempts + 1);
+        let _entered = span.enter();
+        let attempt_no = item.delivery.attempts + 1;
+        let now = Utc::now();
+        let secrets = match self.inner.store.list_secrets(&item.endpoint.id).await {
+            Ok(stored) => open_active(&self.inner.keyring, &stored, now),
+            Err(error) => {
+                tracing::warn!(%error, "cannot load endpoint secrets; delivery retried later");
+                drop(permit);
+                let _ = self
+                    .inner
+                    .store
+                    .defer_deliveries(
+                        std::slice::from_ref(&item.delivery.id),
+                        now + chrono::Duration::seconds(5),
+                    )
+                    .await;
+                return;
+            }
+        };
+        let keys: Vec<&[u8]> = secrets.iter().map(|(_, s)| s.expose()).collect();
+        let body = payload::body(
+            &item.event.event_type,
+            item.event.occurred_at,
+            &item.event.data,
+        );
+        let signed = payload::headers(&item.event.id, now.timestamp(), &body, &keys)
+            .and_then(|headers| payload::header_map(&headers).map(|map| (headers, map)));
+        let url = reqwest::Url::parse(&item.endpoint.url);
+        let (result, request_headers) = match (signed, url) {
+            (Ok((headers, map)), Ok(url)) => {
+                let timeout = Duration::from_millis(u64::from(item.endpoint.timeout_ms));
+                let result = delivery::attempt(
+                    &self.inner.client,
+                    &self.inner.policy,
+                    &url,
+                    map,
+                    body.into(),
+                    timeout,
+                )
+                .await;
+                let logged = headers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect();
+                (Some(result), logged)
+            }
+            (signed, url) => {
+                tracing::error!(
+                    signing_failed = signed.is_err(),
+                    url_invalid = url.is_err(),
+                    "cannot build the request"
+                );
+                (None, Vec::new())
+            }
+        };
+        let outcome = result.as_ref().map_or(
+            AttemptOutcome::from_error(delivery::ErrorClass::Connect),
+            delivery::AttemptResult::outcome,
+        );
+        permit.finish(
+            matches!(outcome, AttemptOutcome::Delivered { .. }),
+            std::time::Instant::now(),
+        );
+        let decision = delivery::decide(
+            outcome,
+            attempt_no,
+            &self.schedule_for(&item),
+            rand::thread_rng().gen(),
+        );
+        self.record(
+            &item,
+            attempt_no,
+            now,
+            result,
+            request_headers,
+            outcome,
+            decision,
+        )
+        .await;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        item: &DueDelivery,
+        attempt_no: u32,
+        started_at: DateTime<Utc>,
+        result: Option<delivery::AttemptResult>,
+        request_headers: Vec<(String, String)>,
+        outcome: AttemptOutcome,
+        decision: Decision,
+    ) {
+        let finished = Utc::now();
+        let (status, next_attempt_at) = match decision {
+            Decision::Delivered => (DeliveryStatus::Delivered, None),
+            Decision::RetryIn(delay) => (DeliveryStatus::Pending, Some(finished + chrono(delay))),
+            Decision::GiveUp | Decision::DisableEndpoint => (DeliveryStatus::Failed, None),
+        };
+        let (response, duration) = match &result {
+            Some(r) => (r.response.as_ref().ok(), r.duration),
+            None => (None, Duration::ZERO),
+        };
+        let error_class = match outcome {
+            AttemptOutcome::Failed { class, .. } => Some(class.as_str().to_owned()),
+            AttemptOutcome::Gone => Some("http_status".to_owned()),
+            AttemptOutcome::Delivered { .. } => None,
+        };
+        let record = AttemptRecord {
+            attempt: Attempt {
+                delivery_id: item.delivery.id.clone(),
+                attempt: attempt_no,
+                started_at: result.as_ref().map_or(started_at, |r| r.started_at),
+                duration_ms: u32::try_from(duration.as_millis()).unwrap_or(u32::MAX),
+                request_url: item.endpoint.url.clone(),
+                request_headers,
+                response_status: response.map(|r| r.status),
+                response_headers: response.map(|r| r.headers.clone()),
+                response_body: response.map(|r| r.body_prefix.clone()),
+                error_class: error_class.clone(),
+                next_attempt_at,
+            },
+            status,
+            next_attempt_at,
+            last_error: error_class,
+            endpoint_ok: matches!(outcome, AttemptOutcome::Delivered { .. }),
+        };
+        self.inner
+            .metrics
+            .delivery_attempt(outcome_label(decision), duration.as_secs_f64());
+        tracing::info!(
+            http.status = response.map(|r| r.status),
+            duration_ms = duration.as_millis() as u64,
+            outcome = outcome_label(decision),
+            "delivery attempt"
+        );
+        if let Err(error) = self
+            .inner
+            .store
+            .record_attempts(std::slice::from_ref(&record))
+            .await
+        {
+            // The claim lease expires and the attempt is made again: at-least-once.
+            tracing::error!(%error, "cannot record delivery attempt");
+            return;
+        }
+        let failing_too_long = !record.endpoint_ok
+            && item
+                .endpoint
+                .failing_since
+                .is_some_and(|since| finished - since > chrono(self.inner.config.disable_after));
+        if decision == Decision::DisableEndpoint {
+            self.disable(item, "gone", finished).await;
+        } else if failing_too_long {
+            self.disable(item, "failing", finished).await;
+        }
+    }
+
+    /// Disables the endpoint and tells the org's other endpoints (`endpoint.disabled`).
+    async fn disable(&self, item: &DueDelivery, reason: &str, at: DateTime<Utc>) {
+        let endpoint = &item.endpoint;
+        let audit = AuditEntry::new(
+            &endpoint.org,
+            "hookgate".into(),
+            AuditAction::EndpointDisabled,
+            &endpoint.id,
+            serde_json::json!({"reason": reason, "url": endpoint.url}),
+        );
+        match self
+            .inner
+            .store
+            .disable_endpoint(&endpoint.id, reason, at, &audit)
+            .await
+        {
+            Ok(true) => {
+                self.inner.metrics.endpoint_disabled(if reason == "gone" {
+                    "gone"
+                } else {
+                    "failing"
+                });
+                tracing::warn!(reason, "endpoint disabled");
+                let event = RunEvent {
+                    id: new_id("evt"),
+                    org: endpoint.org.clone(),
+                    event_type: "endpoint.disabled".into(),
+                    run_id: None,
+                    workflow_id: None,
+                    occurred_at: at,
+                    data: serde_json::json!({"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}),
+                    received_at: at,
+                };
+                match self.inner.store.record_run_event(&event, None).await {
+                    Ok(recorded) if recorded.deliveries > 0 => self.inner.wake.notify_one(),
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "cannot emit endpoint.disabled"),
+                }
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "cannot disable endpoint"),
+        }
+    }
+
+    /// Drops attempt bodies past their retention, hourly.
+    async fn janitor(&self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let before = Utc::now() - chrono(self.inner.config.attempt_body_retention);
+            match self.inner.store.purge_attempt_bodies(before).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "dropped attempt bodies past retention"),
+                Err(error) => tracing::warn!(%error, "attempt body janitor failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+    }
+}
+
+fn outcome_label(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Delivered => "delivered",
+        Decision::RetryIn(_) => "retrying",
+        Decision::GiveUp => "failed",
+        Decision::DisableEndpoint => "gone",
+    }
+}

@@ -1,0 +1,109 @@
+//! Run events arriving over RabbitMQ (`hookgate.run-events`), in production mode.
+
+use super::{endpoint, ALLOW_LOOPBACK};
+use crate::support::receiver::{official_verifiers_accept, TestReceiver};
+use crate::support::server::{Mode, OPERATOR_TOKEN};
+use crate::support::{eventually, TestServer, AMQP_URL};
+use lapin::options::BasicPublishOptions;
+use lapin::BasicProperties;
+use serde_json::json;
+use std::time::Duration;
+
+async fn publish_run_event(prefix: &str, routing_key: &str, body: serde_json::Value) {
+    let connection = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .basic_publish(
+            &format!("{prefix}.run-events"),
+            routing_key,
+            BasicPublishOptions::default(),
+            body.to_string().as_bytes(),
+            BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let _ = connection.close(0, "done").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_event_from_rabbitmq_reaches_the_receiver_signed_and_moves_the_run_status() {
+    let server = TestServer::start_with(Mode::Production, &[ALLOW_LOOPBACK]).await;
+    let prefix = server.exchange_prefix.clone().unwrap();
+    let receiver = TestReceiver::start().await;
+    let (_, secret) = endpoint(
+        &server,
+        &receiver.url,
+        json!({"event_types": ["run.completed"]}),
+    )
+    .await;
+    let triggered = server
+        .post(
+            "/v1/orgs/acme/workflows/wf_deploy/runs",
+            OPERATOR_TOKEN,
+            json!({"input": {}}),
+        )
+        .await;
+    let run_id = triggered.body["run"]["id"].as_str().unwrap().to_owned();
+
+    // hookgate's consumer queue is bound as soon as the server's consumer connects.
+    let queue_ready = eventually(Duration::from_secs(10), || async {
+        let connection =
+            lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+                .await
+                .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        let declared = channel
+            .queue_declare(
+                &format!("{prefix}.run-events.hookgate"),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .is_ok();
+        let _ = connection.close(0, "done").await;
+        declared
+    })
+    .await;
+    assert!(queue_ready);
+    let event = json!({"event_id": "sched-1", "type": "run.completed", "run_id": run_id, "org": "acme",
+        "workflow_id": "wf_deploy", "occurred_at": "2026-11-22T12:00:00Z", "data": {"result": "ok"}});
+    publish_run_event(&prefix, "run.completed", event.clone()).await;
+    publish_run_event(&prefix, "run.completed", event).await; // redelivered by the scheduler
+    publish_run_event(&prefix, "run.completed", json!({"type": "no org"})).await; // malformed: dropped
+
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(received[0].header("webhook-id"), Some("sched-1"));
+    assert!(official_verifiers_accept(&secret, &received[0]));
+    let completed = eventually(Duration::from_secs(5), || async {
+        server
+            .get(&format!("/v1/runs/{run_id}"), OPERATOR_TOKEN)
+            .await
+            .body["status"]
+            == "completed"
+    })
+    .await;
+    assert!(completed, "run status follows the scheduler's events");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the duplicate event was not delivered twice"
+    );
+    delete_queue(&format!("{prefix}.run-events.hookgate")).await;
+    server.stop().await.unwrap();
+}
+
+async fn delete_queue(queue: &str) {
+    let connection = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let _ = channel.queue_delete(queue, Default::default()).await;
+}
