@@ -58,6 +58,12 @@ pub struct Metrics {
     pub deliveries: Family<OutcomeLabels, Counter>,
     pub delivery_duration: Histogram,
     pub endpoints_disabled: Family<ReasonLabels, Counter>,
+    pub circuits: Family<StateLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -142,7 +148,14 @@ impl Metrics {
             "Endpoints disabled by hookgate, by reason (gone, failing)",
             endpoints_disabled.clone(),
         );
+        let circuits = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "endpoint_circuits",
+            "Endpoints seen by this instance, by circuit-breaker state",
+            circuits.clone(),
+        );
         Self {
+            circuits,
             deliveries,
             delivery_duration,
             endpoints_disabled,
@@ -178,6 +191,12 @@ impl Metrics {
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
         self.delivery_duration.observe(seconds);
+    }
+
+    pub fn circuits(&self, state: &'static str, count: i64) {
+        self.circuits
+            .get_or_create(&StateLabels { state })
+            .set(count);
     }
 
     pub fn endpoint_disabled(&self, reason: &'static str) {

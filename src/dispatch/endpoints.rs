@@ -2,7 +2,9 @@
 //! They are per instance by design: they protect this process's workers and the
 //! receiver from this process; the store holds everything that must survive.
 
-use crate::delivery::{CircuitBreaker, TokenBucket, DEFAULT_COOL_DOWN, DEFAULT_FAILURE_THRESHOLD};
+use crate::delivery::{
+    CircuitBreaker, CircuitState, TokenBucket, DEFAULT_COOL_DOWN, DEFAULT_FAILURE_THRESHOLD,
+};
 use crate::store::Endpoint;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -75,6 +77,29 @@ impl EndpointGate {
                 rate: endpoint.rate_limit_per_s.and_then(bucket),
             }))
         }))
+    }
+
+    /// How many endpoints this instance sees in each circuit state (for the metric).
+    pub fn circuit_counts(&self) -> [(CircuitState, i64); 3] {
+        let states: Vec<Shared> = self
+            .states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut counts = [
+            (CircuitState::Closed, 0),
+            (CircuitState::Open, 0),
+            (CircuitState::HalfOpen, 0),
+        ];
+        for state in states {
+            let current = lock(&state).circuit.state();
+            if let Some(slot) = counts.iter_mut().find(|(s, _)| *s == current) {
+                slot.1 += 1;
+            }
+        }
+        counts
     }
 
     /// May an attempt to `endpoint` start now?

@@ -113,10 +113,12 @@ impl Dispatcher {
         })
     }
 
-    /// Starts the claim loop and the janitor on `tracker`.
+    /// Starts the claim loop, the circuit sampler and the janitor on `tracker`.
     pub fn spawn(self, tracker: &TaskTracker, shutdown: CancellationToken) {
         let (dispatcher, stop, attempts) = (self.clone(), shutdown.clone(), tracker.clone());
         tracker.spawn(async move { dispatcher.claim_loop(stop, attempts).await });
+        let (dispatcher, stop) = (self.clone(), shutdown.clone());
+        tracker.spawn(async move { dispatcher.sample_circuits(stop).await });
         tracker.spawn(async move { self.janitor(shutdown).await });
     }
 
@@ -400,6 +402,19 @@ impl Dispatcher {
             }
             Ok(false) => {}
             Err(error) => tracing::error!(%error, "cannot disable endpoint"),
+        }
+    }
+
+    /// Exports how many endpoints have their circuit closed, open or half-open.
+    async fn sample_circuits(&self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            for (state, count) in self.inner.gates.circuit_counts() {
+                self.inner.metrics.circuits(state.as_str(), count);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = shutdown.cancelled() => {}
+            }
         }
     }
 

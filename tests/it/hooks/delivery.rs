@@ -91,6 +91,18 @@ async fn receiver_answering_503_twice_then_200_sees_three_logged_attempts(mode: 
     assert_eq!(attempts[0]["error"], "http_status");
     assert!(attempts[0]["next_attempt_at"].is_string());
     assert!(attempts[2]["error"].is_null() && attempts[2]["next_attempt_at"].is_null());
+    let metrics = server
+        .call(reqwest::Method::GET, "/metrics", None, None)
+        .await
+        .body;
+    let metrics = metrics.as_str().unwrap();
+    for line in [
+        r#"hookgate_deliveries_total{outcome="retrying"} 2"#,
+        r#"hookgate_deliveries_total{outcome="delivered"} 1"#,
+        "hookgate_delivery_duration_seconds_count 3",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
     server.stop().await.unwrap();
 }
 
