@@ -3,7 +3,8 @@
 
 Usage: sign.py <scheme> <secret> <body-file> <msg-id>
 Schemes: stripe, standard_webhooks, svix, slack (official libraries);
-github, shopify (no official Python signer: the documented algorithm, with hmac).
+github, shopify (no official Python signer: the documented algorithm, with hmac);
+hmac, bearer (hookgate's generic schemes, computed independently of hookgate's code).
 The timestamp is the current time, so the result can be sent to a live server.
 """
 import base64
@@ -47,6 +48,14 @@ def sign(scheme, secret, body, msg_id):
     if scheme == "shopify":
         digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
         return {"X-Shopify-Hmac-Sha256": digest, "X-Shopify-Webhook-Id": msg_id, "X-Shopify-Topic": "orders/create"}
+    if scheme == "hmac":
+        # hookgate's generic scheme as configured in tests/it/ingress/official.rs:
+        # X-Signature: sha512=<base64 of HMAC-SHA512("{timestamp}.{body}")>, X-Timestamp.
+        ts = str(now)
+        digest = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha512).digest()
+        return {"X-Signature": "sha512=" + base64.b64encode(digest).decode(), "X-Timestamp": ts, "X-Delivery": msg_id}
+    if scheme == "bearer":
+        return {"Authorization": f"Bearer {secret}", "X-Request-Id": msg_id}
     raise SystemExit(f"unknown scheme {scheme}")
 
 

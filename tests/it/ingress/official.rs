@@ -91,8 +91,11 @@ async fn requests_signed_by_official_sender_libraries_are_accepted(mode: Mode) {
 
         let mut tampered = body.to_vec();
         tampered.extend_from_slice(b"\n");
-        let refused = server.send_webhook(&source_id, &headers, &tampered).await;
-        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{scheme}");
+        if scheme != "bearer" {
+            // A bearer token does not cover the body.
+            let refused = server.send_webhook(&source_id, &headers, &tampered).await;
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{scheme}");
+        }
     }
     server.stop().await.unwrap();
 }
