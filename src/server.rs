@@ -6,6 +6,7 @@ use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::http::{self, AppState, Services};
+use crate::ingress::IngressWriter;
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
 use crate::queue::{Handled, RunEventHandler};
@@ -165,6 +166,14 @@ impl App {
             let stop = background.clone();
             workers.spawn(async move { queue.consume_run_events(handler, stop).await });
         }
+        // Not tied to `background`: the writers stop when the last request holding the
+        // writer is done, so nothing accepted waits for an answer that never comes.
+        let ingress_writer = IngressWriter::spawn(
+            Arc::clone(&self.store),
+            Arc::clone(&relay_wake),
+            &self.config.ingress,
+            &workers,
+        );
         workers.close();
         let state = AppState::new(Services {
             store: self.store,
@@ -175,6 +184,7 @@ impl App {
             public_url,
             relay_wake,
             delivery_wake,
+            ingress_writer,
         });
         let router = http::router(state);
         let server = axum::serve(listener, router)

@@ -82,6 +82,19 @@ pub struct ServeArgs {
     )]
     pub roles: String,
 
+    /// Inbound events waiting for a group commit beyond this are refused at once with
+    /// 503 + Retry-After (backpressure instead of unbounded memory).
+    #[arg(long, env = "HOOKGATE_INGRESS_QUEUE", default_value = "4096")]
+    pub ingress_queue: String,
+
+    /// Most inbound events committed in one transaction.
+    #[arg(long, env = "HOOKGATE_INGRESS_BATCH", default_value = "64")]
+    pub ingress_batch: String,
+
+    /// Concurrent ingress group-commit writers (each holds one database connection).
+    #[arg(long, env = "HOOKGATE_INGRESS_WRITERS", default_value = "4")]
+    pub ingress_writers: String,
+
     /// How long the outbox relay's claim on a batch protects it from other instances;
     /// after a crash, its runs are published by another relay once this passes.
     #[arg(long, env = "HOOKGATE_RELAY_LEASE", default_value = "30s")]

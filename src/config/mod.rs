@@ -73,6 +73,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub relay: crate::relay::RelayConfig,
     pub dispatch: crate::dispatch::DispatchConfig,
+    pub ingress: crate::ingress::WriterConfig,
 }
 
 fn parse_count(
@@ -270,6 +271,23 @@ impl Config {
                     "HOOKGATE_RELAY_WORKERS (--relay-workers)",
                 )?,
                 ..crate::relay::RelayConfig::default()
+            },
+            ingress: crate::ingress::WriterConfig {
+                queue: parse_count(
+                    &args.ingress_queue,
+                    1..=1_000_000,
+                    "HOOKGATE_INGRESS_QUEUE (--ingress-queue)",
+                )?,
+                max_batch: parse_count(
+                    &args.ingress_batch,
+                    1..=1024,
+                    "HOOKGATE_INGRESS_BATCH (--ingress-batch)",
+                )?,
+                writers: parse_count(
+                    &args.ingress_writers,
+                    1..=64,
+                    "HOOKGATE_INGRESS_WRITERS (--ingress-writers)",
+                )?,
             },
             dispatch: crate::dispatch::DispatchConfig {
                 disable_after: duration::parse(&args.endpoint_disable_after).map_err(|e| {

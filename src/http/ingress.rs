@@ -165,11 +165,17 @@ async fn receive(
             ));
         }
     };
-    match ingress::record(state.store(), &active, &verified, &headers, body, now).await {
+    match ingress::record(
+        state.ingress_writer(),
+        &active,
+        &verified,
+        &headers,
+        body,
+        now,
+    )
+    .await
+    {
         Ok(receipt) => {
-            if matches!(receipt, Receipt::Accepted { .. }) {
-                state.wake_relay();
-            }
             state.metrics().ingress_outcome(
                 verifier,
                 outcome(&receipt),
@@ -200,6 +206,11 @@ fn map_error(
         IngressError::Store(error) => {
             tracing::warn!(%error, "store unavailable for ingress");
             ("unavailable", error.into())
+        }
+        IngressError::Overloaded => {
+            let mut error = ApiError::unavailable("ingress");
+            error.message = "over capacity, retry later".into();
+            ("overloaded", error)
         }
     };
     state

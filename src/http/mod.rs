@@ -20,7 +20,7 @@ mod sources;
 pub use openapi::ApiDoc;
 
 use crate::crypto::{Keyring, Secret};
-use crate::ingress::RejectionSampler;
+use crate::ingress::{IngressWriter, RejectionSampler};
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::store::Store;
@@ -47,6 +47,7 @@ struct Inner {
     rejection_sampler: RejectionSampler,
     relay_wake: Arc<Notify>,
     delivery_wake: Arc<Notify>,
+    ingress_writer: IngressWriter,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -61,6 +62,8 @@ pub struct Services {
     pub relay_wake: Arc<Notify>,
     /// Woken after deliveries become due (delivery workers).
     pub delivery_wake: Arc<Notify>,
+    /// Group commit of inbound events.
+    pub ingress_writer: IngressWriter,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
                 rejection_sampler: RejectionSampler::new(std::time::Duration::from_secs(1)),
                 relay_wake: services.relay_wake,
                 delivery_wake: services.delivery_wake,
+                ingress_writer: services.ingress_writer,
             }),
         }
     }
@@ -108,6 +112,10 @@ impl AppState {
     /// Tells the outbox relay that runs were just committed.
     pub fn wake_relay(&self) {
         self.inner.relay_wake.notify_one();
+    }
+
+    pub fn ingress_writer(&self) -> &IngressWriter {
+        &self.inner.ingress_writer
     }
 
     /// Tells the delivery workers that deliveries became due.

@@ -8,16 +8,18 @@
 mod message;
 mod sampler;
 mod trace;
+mod writer;
 
 pub use message::{forwarded_headers, run_request, Origin, RunFields};
 pub use sampler::RejectionSampler;
 pub use trace::child_traceparent;
+pub use writer::{IngressWriter, WriteError, WriterConfig};
 
 use crate::crypto::{Keyring, Secret};
 use crate::id::new_id;
 use crate::store::{
-    AcceptOutcome, EventDisposition, NewEvent, NewRun, Rejected, RunStatus, Source, Store,
-    StoreError, StoredSecret,
+    AcceptOutcome, EventDisposition, EventWrite, NewEvent, NewRun, Rejected, RunStatus, Source,
+    Store, StoreError, StoredSecret,
 };
 use crate::verify::{self, Handshake, Rejection, SecretCandidate, VerifierConfig};
 use bytes::Bytes;
@@ -56,6 +58,19 @@ pub enum IngressError {
     Rejected(#[source] Rejection),
     #[error("store unavailable")]
     Store(#[from] StoreError),
+    #[error("over capacity")]
+    Overloaded,
+}
+
+impl From<WriteError> for IngressError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Overloaded => IngressError::Overloaded,
+            WriteError::Unavailable => {
+                IngressError::Store(StoreError::Unavailable("ingress writer".into()))
+            }
+        }
+    }
 }
 
 /// A source ready to verify against: the record and its active secrets, opened.
@@ -149,7 +164,7 @@ fn random_24() -> [u8; 24] {
 
 /// Records a verified request and says what to answer.
 pub async fn record(
-    store: &dyn Store,
+    writer: &IngressWriter,
     active: &ActiveSource,
     verified: &verify::Verified,
     headers: &HeaderMap,
@@ -215,7 +230,9 @@ pub async fn record(
             created_at: received_at,
         }
     });
-    match store.record_event(&event, run.as_ref()).await? {
+    let new_event_id = event.id.clone();
+    let new_run_id = run.as_ref().map(|r| r.id.clone());
+    match writer.write(EventWrite { event, run }).await? {
         AcceptOutcome::Duplicate {
             event_id,
             run_id,
@@ -225,12 +242,14 @@ pub async fn record(
             run_id,
             status: run_status,
         }),
-        AcceptOutcome::Recorded => Ok(match run {
-            Some(run) => Receipt::Accepted {
-                event_id: event.id,
-                run_id: run.id,
+        AcceptOutcome::Recorded => Ok(match new_run_id {
+            Some(run_id) => Receipt::Accepted {
+                event_id: new_event_id,
+                run_id,
             },
-            None => Receipt::Ignored { event_id: event.id },
+            None => Receipt::Ignored {
+                event_id: new_event_id,
+            },
         }),
     }
 }

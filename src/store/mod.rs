@@ -14,11 +14,11 @@ mod postgres;
 
 pub use embedded::EmbeddedStore;
 pub use model::{
-    AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, Delivery,
-    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EventDisposition, Idempotency, NewEvent,
-    NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected,
-    Rotation, Run, RunEvent, RunFilter, RunStatus, Source, SourcePatch, StoredSecret,
-    TriggerOutcome,
+    last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, Delivery,
+    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EventDisposition, EventWrite,
+    Idempotency, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
+    RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunFilter, RunStatus, Source, SourcePatch,
+    StoredSecret, TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -132,13 +132,27 @@ pub trait SourceStore {
 /// Inbound events, the runs they create (with their outbox rows) and rejections.
 #[async_trait]
 pub trait IngressStore {
-    /// In one transaction: claims the event's de-dup key (or reports the duplicate),
-    /// records the event, its run and outbox row, and moves the secret's last use.
+    /// Group commit: in ONE transaction, for each row claims the event's de-dup key (or
+    /// reports the duplicate), records the event, its run and outbox row; and moves the
+    /// secrets' last use. Outcomes are in the batch's order. If the transaction fails,
+    /// nothing of the batch is recorded.
+    async fn record_events(&self, batch: &[EventWrite]) -> Result<Vec<AcceptOutcome>, StoreError>;
+
+    /// A batch of one.
     async fn record_event(
         &self,
         event: &NewEvent,
         run: Option<&NewRun>,
-    ) -> Result<AcceptOutcome, StoreError>;
+    ) -> Result<AcceptOutcome, StoreError> {
+        let batch = [EventWrite {
+            event: event.clone(),
+            run: run.cloned(),
+        }];
+        let mut outcomes = self.record_events(&batch).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("empty batch outcome".into()))
+    }
     /// Adds a sampled rejection and keeps only the newest `keep` of its source.
     async fn record_rejection(&self, rejected: &Rejected, keep: usize) -> Result<(), StoreError>;
     async fn list_rejections(

@@ -3,7 +3,8 @@
 use super::runs::{insert_run, status};
 use super::{from_millis, millis, query_all, EmbeddedStore};
 use crate::store::{
-    AcceptOutcome, IngressStore, NewEvent, NewRun, Rejected, StoreError, LAST_USED_GRANULARITY,
+    last_uses, AcceptOutcome, EventWrite, IngressStore, NewEvent, NewRun, Rejected, StoreError,
+    LAST_USED_GRANULARITY,
 };
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -81,34 +82,38 @@ fn insert_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<(), StoreError
 
 #[async_trait]
 impl IngressStore for EmbeddedStore {
-    async fn record_event(
-        &self,
-        event: &NewEvent,
-        run: Option<&NewRun>,
-    ) -> Result<AcceptOutcome, StoreError> {
-        let (event, run) = (event.clone(), run.cloned());
+    async fn record_events(&self, batch: &[EventWrite]) -> Result<Vec<AcceptOutcome>, StoreError> {
+        let batch = batch.to_vec();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            if let (Some(key), Some(run)) = (&event.dedup_key, &run) {
-                if let Some(duplicate) = claim_dedup(&tx, &event, key, run)? {
-                    return Ok(duplicate);
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for write in &batch {
+                let (event, run) = (&write.event, &write.run);
+                if let (Some(key), Some(run)) = (&event.dedup_key, run) {
+                    if let Some(duplicate) = claim_dedup(&tx, event, key, run)? {
+                        outcomes.push(duplicate);
+                        continue;
+                    }
                 }
+                insert_event(&tx, event)?;
+                if let Some(run) = run {
+                    insert_run(&tx, run)?;
+                }
+                outcomes.push(AcceptOutcome::Recorded);
             }
-            insert_event(&tx, &event)?;
-            if let Some(run) = &run {
-                insert_run(&tx, run)?;
+            for (secret_id, used_at) in last_uses(&batch, &outcomes) {
+                tx.execute(
+                    "UPDATE secrets SET last_used_at = ?2
+                     WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
+                    params![
+                        secret_id,
+                        millis(&used_at),
+                        millis(&(used_at - LAST_USED_GRANULARITY))
+                    ],
+                )?;
             }
-            tx.execute(
-                "UPDATE secrets SET last_used_at = ?2
-                 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
-                params![
-                    event.secret_id,
-                    millis(&event.received_at),
-                    millis(&(event.received_at - LAST_USED_GRANULARITY)),
-                ],
-            )?;
             tx.commit()?;
-            Ok(AcceptOutcome::Recorded)
+            Ok(outcomes)
         })
         .await
     }

@@ -1,4 +1,4 @@
-use super::{OrgSlug, RunStatus};
+use super::{NewRun, OrgSlug, RunStatus};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -39,6 +39,31 @@ pub struct NewEvent {
     pub received_at: DateTime<Utc>,
     /// How long the de-dup key keeps answering "duplicate".
     pub dedup_window: Duration,
+}
+
+/// One verified event and, unless filtered out, its run: a row of a group commit.
+#[derive(Debug, Clone)]
+pub struct EventWrite {
+    pub event: NewEvent,
+    pub run: Option<NewRun>,
+}
+
+/// The secrets whose `last_used_at` a batch moves: each recorded row's secret, at the
+/// latest time it was used in the batch.
+pub fn last_uses(batch: &[EventWrite], outcomes: &[AcceptOutcome]) -> Vec<(String, DateTime<Utc>)> {
+    let mut latest: std::collections::BTreeMap<&str, DateTime<Utc>> = Default::default();
+    for (write, outcome) in batch.iter().zip(outcomes) {
+        if *outcome == AcceptOutcome::Recorded {
+            let at = latest
+                .entry(write.event.secret_id.as_str())
+                .or_insert(write.event.received_at);
+            *at = (*at).max(write.event.received_at);
+        }
+    }
+    latest
+        .into_iter()
+        .map(|(id, at)| (id.to_owned(), at))
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

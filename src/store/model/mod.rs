@@ -13,7 +13,7 @@ pub use delivery::{
     Attempt, AttemptRecord, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
     RecordedRunEvent, RunEvent,
 };
-pub use ingress::{AcceptOutcome, EventDisposition, NewEvent, Rejected};
+pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected};
 pub use run::{
     Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter, RunStatus, TriggerOutcome,
 };

@@ -183,3 +183,62 @@ async fn two_instances_sharing_store_and_broker_publish_every_run() {
     one.stop().await.unwrap();
     two.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_capacity_ingress_answers_503_with_retry_after_and_loses_no_acknowledged_run() {
+    let server = TestServer::start_with(
+        crate::support::server::Mode::Production,
+        &[
+            "--ingress-queue=1",
+            "--ingress-writers=1",
+            "--ingress-batch=1",
+        ],
+    )
+    .await;
+    let mut consumer = RunsConsumer::bind(server.exchange_prefix.as_deref().unwrap()).await;
+    let (source_id, secret) = github_source(&server).await;
+    let client = reqwest::Client::new();
+    let verifier = json!({"type": "github"});
+    let mut requests = Vec::new();
+    for i in 0..200 {
+        let body = format!(r#"{{"n":{i}}}"#).into_bytes();
+        let headers = signed(&verifier, &secret, &body, now(), &format!("burst-{i}"));
+        let mut request = client
+            .post(format!("{}/v1/ingress/{source_id}", server.url))
+            .body(body);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        requests.push(request.send());
+    }
+    let responses = futures_util::future::join_all(requests).await;
+    let mut acked = Vec::new();
+    let mut refused = 0;
+    for response in responses {
+        let response = response.unwrap();
+        match response.status() {
+            StatusCode::ACCEPTED => {
+                let body: serde_json::Value = response.json().await.unwrap();
+                acked.push(body["run_id"].as_str().unwrap().to_owned());
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(response.headers().contains_key("retry-after"));
+                let body: serde_json::Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "unavailable");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    println!(
+        "burst of 200 at queue 1: acked={} refused={refused}",
+        acked.len()
+    );
+    assert!(
+        refused > 0,
+        "a queue of one must overflow under a burst of 200"
+    );
+    let (missing, _) = consumer.await_all(&acked, Duration::from_secs(30)).await;
+    assert_eq!(missing, 0);
+    server.stop().await.unwrap();
+}

@@ -5,8 +5,8 @@ use crate::conformance;
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use hookgate::store::{
-    AcceptOutcome, AuditAction, AuditEntry, EventDisposition, NewEvent, NewRun, PageRequest,
-    Rejected, Rotation, RunStatus, Source, SourcePatch, Store, StoredSecret,
+    AcceptOutcome, AuditAction, AuditEntry, EventDisposition, EventWrite, NewEvent, NewRun,
+    PageRequest, Rejected, Rotation, RunStatus, Source, SourcePatch, Store, StoredSecret,
 };
 use hookgate::verify::VerifierConfig;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ conformance!(
     dedup_key_is_free_again_after_its_window,
     ignored_events_create_no_run,
     keeps_only_the_newest_rejections,
+    group_commit_records_a_batch_and_catches_duplicates_inside_it,
 );
 
 fn audit(org: &hookgate::store::OrgSlug, action: AuditAction) -> AuditEntry {
@@ -315,4 +316,36 @@ async fn keeps_only_the_newest_rejections(store: Arc<dyn Store>) {
         kept[0].headers_present,
         vec!["content-type".to_owned(), "x-hub-signature-256".to_owned()]
     );
+}
+
+async fn group_commit_records_a_batch_and_catches_duplicates_inside_it(store: Arc<dyn Store>) {
+    let (source, secret) = source_with_secret(store.as_ref()).await;
+    let now = Utc::now();
+    let write = |dedup: &str| {
+        let event = event(&source, &secret.id, Some(dedup), now);
+        let run = run_for(&event);
+        EventWrite {
+            event,
+            run: Some(run),
+        }
+    };
+    let batch = vec![write("a"), write("b"), write("a"), write("c")];
+    let outcomes = store.record_events(&batch).await.unwrap();
+    assert_eq!(outcomes[0], AcceptOutcome::Recorded);
+    assert_eq!(outcomes[1], AcceptOutcome::Recorded);
+    assert_eq!(
+        outcomes[2],
+        AcceptOutcome::Duplicate {
+            event_id: batch[0].event.id.clone(),
+            run_id: batch[0].run.as_ref().unwrap().id.clone(),
+            run_status: RunStatus::Queued,
+        }
+    );
+    assert_eq!(outcomes[3], AcceptOutcome::Recorded);
+    assert_eq!(store.outbox_stats().await.unwrap().backlog, 3);
+    assert!(store
+        .find_run(&batch[2].run.as_ref().unwrap().id)
+        .await
+        .unwrap()
+        .is_none());
 }
