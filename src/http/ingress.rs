@@ -82,6 +82,31 @@ async fn drain(stream: &mut axum::body::BodyDataStream, max: usize) {
     .await;
 }
 
+/// The source from the short-lived cache, or loaded (and cached, also when unknown).
+async fn active_source(
+    state: &AppState,
+    source_id: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<std::sync::Arc<ActiveSource>, IngressError> {
+    let cache = state.source_cache();
+    let cached = cache.get(source_id, Instant::now());
+    let found = match cached {
+        Some(found) => found,
+        None => {
+            let loaded_at = Instant::now();
+            let found =
+                match ActiveSource::load(state.store(), state.keyring(), source_id, now).await {
+                    Ok(active) => Some(std::sync::Arc::new(active)),
+                    Err(IngressError::UnknownSource) => None,
+                    Err(error) => return Err(error),
+                };
+            cache.insert(source_id, found.clone(), loaded_at);
+            found
+        }
+    };
+    found.ok_or(IngressError::UnknownSource)
+}
+
 fn receipt_response(receipt: Receipt) -> Response {
     match receipt {
         Receipt::Accepted { event_id, run_id } => (
@@ -134,7 +159,7 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let now = Utc::now();
-    let active = match ActiveSource::load(state.store(), state.keyring(), &source_id, now).await {
+    let active = match active_source(&state, &source_id, now).await {
         Ok(active) => active,
         Err(error) => return Err(map_error(&state, "unknown", started, error)),
     };

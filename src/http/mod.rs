@@ -20,7 +20,7 @@ mod sources;
 pub use openapi::ApiDoc;
 
 use crate::crypto::{Keyring, Secret};
-use crate::ingress::{IngressWriter, RejectionSampler};
+use crate::ingress::{IngressWriter, RejectionSampler, SourceCache};
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::store::Store;
@@ -48,6 +48,7 @@ struct Inner {
     relay_wake: Arc<Notify>,
     delivery_wake: Arc<Notify>,
     ingress_writer: IngressWriter,
+    source_cache: SourceCache,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -81,6 +82,8 @@ impl AppState {
                 relay_wake: services.relay_wake,
                 delivery_wake: services.delivery_wake,
                 ingress_writer: services.ingress_writer,
+                // 1 s: the longest an expiry or disable made elsewhere may take to apply.
+                source_cache: SourceCache::new(std::time::Duration::from_secs(1)),
             }),
         }
     }
@@ -112,6 +115,10 @@ impl AppState {
     /// Tells the outbox relay that runs were just committed.
     pub fn wake_relay(&self) {
         self.inner.relay_wake.notify_one();
+    }
+
+    pub fn source_cache(&self) -> &SourceCache {
+        &self.inner.source_cache
     }
 
     pub fn ingress_writer(&self) -> &IngressWriter {

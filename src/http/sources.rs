@@ -334,6 +334,7 @@ async fn patch_source(
     if !state.store().update_source(&source, &entry).await? {
         return Err(ApiError::not_found());
     }
+    state.source_cache().invalidate(&source.id);
     Ok(Json(SourceView::new(source, state.public_url())))
 }
 
@@ -359,6 +360,7 @@ async fn delete_source(
     {
         return Err(ApiError::not_found());
     }
+    state.source_cache().invalidate(&source.id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,11 +5,13 @@
 //! The HTTP handler (`http/ingress.rs`) reads the body within the source's limit and
 //! maps [`IngressError`] and [`Receipt`] to responses; everything else is here.
 
+mod cache;
 mod message;
 mod sampler;
 mod trace;
 mod writer;
 
+pub use cache::SourceCache;
 pub use message::{forwarded_headers, run_request, Origin, RunFields};
 pub use sampler::RejectionSampler;
 pub use trace::child_traceparent;
@@ -76,7 +78,9 @@ impl From<WriteError> for IngressError {
 /// A source ready to verify against: the record and its active secrets, opened.
 pub struct ActiveSource {
     pub source: Source,
-    secrets: Vec<(String, Secret)>,
+    /// Opened secrets with their expiry, checked again at each verification so a
+    /// grace period ends on time even for a cached source.
+    secrets: Vec<(String, Secret, Option<DateTime<Utc>>)>,
 }
 
 impl ActiveSource {
@@ -92,10 +96,18 @@ impl ActiveSource {
             _ => return Err(IngressError::UnknownSource),
         };
         let stored = store.list_secrets(&source.id).await?;
-        Ok(Self {
-            secrets: open_active(keyring, &stored, now),
-            source,
-        })
+        let expiry: std::collections::HashMap<&str, Option<DateTime<Utc>>> = stored
+            .iter()
+            .map(|s| (s.id.as_str(), s.expires_at))
+            .collect();
+        let secrets = open_active(keyring, &stored, now)
+            .into_iter()
+            .map(|(id, secret)| {
+                let expires_at = expiry.get(id.as_str()).copied().flatten();
+                (id, secret, expires_at)
+            })
+            .collect();
+        Ok(Self { secrets, source })
     }
 
     pub fn verify(
@@ -107,7 +119,8 @@ impl ActiveSource {
         let candidates: Vec<SecretCandidate<'_>> = self
             .secrets
             .iter()
-            .map(|(id, secret)| SecretCandidate {
+            .filter(|(_, _, expires_at)| expires_at.is_none_or(|at| at > now))
+            .map(|(id, secret, _)| SecretCandidate {
                 id,
                 value: secret.expose(),
             })

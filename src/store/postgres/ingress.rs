@@ -22,13 +22,16 @@ async fn record_one(
         // the same key waits for ours and then sees it (no second run).
         let claimed = tx
             .query_opt(
-                "INSERT INTO ingress_dedup (source_id, dedup_key, event_id, run_id, expires_at)
+                &tx.prepare_cached(
+                    "INSERT INTO ingress_dedup (source_id, dedup_key, event_id, run_id, expires_at)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (source_id, dedup_key) DO UPDATE
                     SET event_id = EXCLUDED.event_id, run_id = EXCLUDED.run_id,
                         expires_at = EXCLUDED.expires_at
                     WHERE ingress_dedup.expires_at <= $6
                  RETURNING event_id",
+                )
+                .await?,
                 &[
                     &event.source_id,
                     key,
@@ -42,9 +45,12 @@ async fn record_one(
         if claimed.is_none() {
             let row = tx
                 .query_one(
-                    "SELECT d.event_id, d.run_id, r.status FROM ingress_dedup d
+                    &tx.prepare_cached(
+                        "SELECT d.event_id, d.run_id, r.status FROM ingress_dedup d
                      JOIN runs r ON r.id = d.run_id
                      WHERE d.source_id = $1 AND d.dedup_key = $2",
+                    )
+                    .await?,
                     &[&event.source_id, key],
                 )
                 .await?;
@@ -58,9 +64,12 @@ async fn record_one(
         }
     }
     tx.execute(
-        "INSERT INTO events (id, org, source_id, dedup_key, event_name, secret_id, disposition,
+        &tx.prepare_cached(
+            "INSERT INTO events (id, org, source_id, dedup_key, event_name, secret_id, disposition,
                              traceparent, headers, body, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .await?,
         &[
             &event.id,
             &event.org.as_str(),
@@ -100,8 +109,11 @@ impl IngressStore for PostgresStore {
         }
         for (secret_id, used_at) in last_uses(batch, &outcomes) {
             tx.execute(
-                "UPDATE secrets SET last_used_at = $2
+                &tx.prepare_cached(
+                    "UPDATE secrets SET last_used_at = $2
                  WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .await?,
                 &[&secret_id, &used_at, &(used_at - LAST_USED_GRANULARITY)],
             )
             .await?;

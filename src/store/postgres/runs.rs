@@ -54,9 +54,12 @@ pub(super) async fn insert_run(
     run: &NewRun,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
+        &tx.prepare_cached(
+            "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
                            message, message_headers, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9)",
+        )
+        .await?,
         &[
             &run.id,
             &run.org.as_str(),
@@ -71,7 +74,8 @@ pub(super) async fn insert_run(
     )
     .await?;
     tx.execute(
-        "INSERT INTO outbox (run_id, enqueued_at) VALUES ($1, $2)",
+        &tx.prepare_cached("INSERT INTO outbox (run_id, enqueued_at) VALUES ($1, $2)")
+            .await?,
         &[&run.id, &run.created_at],
     )
     .await?;
@@ -92,8 +96,11 @@ impl RunStore for PostgresStore {
             // The run row exists before the key refers to it; a lost race rolls both back.
             let claimed = tx
                 .execute(
-                    "INSERT INTO run_idempotency (org, key, body_hash, run_id, created_at)
+                    &tx.prepare_cached(
+                        "INSERT INTO run_idempotency (org, key, body_hash, run_id, created_at)
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org, key) DO NOTHING",
+                    )
+                    .await?,
                     &[
                         &run.org.as_str(),
                         &idem.key,
@@ -107,7 +114,7 @@ impl RunStore for PostgresStore {
                 tx.rollback().await?;
                 let row = client
                     .query_one(
-                        "SELECT body_hash, run_id FROM run_idempotency WHERE org = $1 AND key = $2",
+                        &client.prepare_cached("SELECT body_hash, run_id FROM run_idempotency WHERE org = $1 AND key = $2").await?,
                         &[&run.org.as_str(), &idem.key],
                     )
                     .await?;
@@ -173,7 +180,9 @@ impl RunStore for PostgresStore {
         // lets another relay take over the rows of one that died.
         let rows = client
             .query(
-                "WITH claimed AS (
+                &client
+                    .prepare_cached(
+                        "WITH claimed AS (
                      SELECT run_id FROM outbox
                      WHERE claim_expires_at IS NULL OR claim_expires_at < $1
                      ORDER BY enqueued_at LIMIT $2
@@ -186,6 +195,8 @@ impl RunStore for PostgresStore {
                  SELECT r.id, r.workflow_id, r.message, r.message_headers, leased.enqueued_at
                  FROM leased JOIN runs r ON r.id = leased.run_id
                  ORDER BY leased.enqueued_at",
+                    )
+                    .await?,
                 &[&now, &(limit as i64), &lease_until],
             )
             .await?;
@@ -211,11 +222,18 @@ impl RunStore for PostgresStore {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        tx.execute("DELETE FROM outbox WHERE run_id = ANY($1)", &[&run_ids])
-            .await?;
         tx.execute(
-            "UPDATE runs SET status = 'published', published_at = $2, updated_at = $2
+            &tx.prepare_cached("DELETE FROM outbox WHERE run_id = ANY($1)")
+                .await?,
+            &[&run_ids],
+        )
+        .await?;
+        tx.execute(
+            &tx.prepare_cached(
+                "UPDATE runs SET status = 'published', published_at = $2, updated_at = $2
              WHERE id = ANY($1) AND status = 'queued'",
+            )
+            .await?,
             &[&run_ids, &at],
         )
         .await?;
@@ -230,7 +248,11 @@ impl RunStore for PostgresStore {
         let client = self.client().await?;
         client
             .execute(
-                "UPDATE outbox SET claim_expires_at = NULL WHERE run_id = ANY($1)",
+                &client
+                    .prepare_cached(
+                        "UPDATE outbox SET claim_expires_at = NULL WHERE run_id = ANY($1)",
+                    )
+                    .await?,
                 &[&run_ids],
             )
             .await?;
@@ -240,7 +262,12 @@ impl RunStore for PostgresStore {
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_one("SELECT count(*), min(enqueued_at) FROM outbox", &[])
+            .query_one(
+                &client
+                    .prepare_cached("SELECT count(*), min(enqueued_at) FROM outbox")
+                    .await?,
+                &[],
+            )
             .await?;
         let backlog: i64 = row.get(0);
         Ok(OutboxStats {

@@ -157,3 +157,59 @@ async fn previous_secret_stops_verifying_when_its_grace_ends(mode: Mode) {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_on_one_instance_takes_effect_on_another_within_a_second() {
+    let database = crate::support::postgres_url().await;
+    let prefix = crate::support::amqp_prefix();
+    let one = TestServer::production_shared(&database, crate::support::AMQP_URL, &prefix).await;
+    let two = TestServer::production_shared(&database, crate::support::AMQP_URL, &prefix).await;
+    one.create_org("acme").await;
+    let (source_id, old) = one
+        .create_source("acme", source_body(&json!({"type": "github"}), None))
+        .await;
+    let rotated = one
+        .post(
+            &format!("/v1/sources/{source_id}/secrets/rotate"),
+            OPERATOR_TOKEN,
+            json!({"grace_period_s": 3600}),
+        )
+        .await;
+    let old_id = rotated.body["previous"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Instance two now has the source (and the old secret) in its cache.
+    assert_eq!(
+        send(&two, &source_id, &old, "warm").await,
+        StatusCode::ACCEPTED
+    );
+
+    let expired_at = std::time::Instant::now();
+    let expire = one
+        .call(
+            Method::DELETE,
+            &format!("/v1/sources/{source_id}/secrets/{old_id}"),
+            Some(OPERATOR_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(expire.status, StatusCode::NO_CONTENT);
+    let mut n = 0;
+    let refused =
+        eventually(Duration::from_secs(5), || {
+            n += 1;
+            let (two, source_id, old) = (&two, &source_id, &old);
+            async move {
+                send(two, source_id, old, &format!("after-{n}")).await == StatusCode::UNAUTHORIZED
+            }
+        })
+        .await;
+    let took = expired_at.elapsed();
+    println!("expiry reached the other instance after {took:?}");
+    assert!(refused);
+    // 1 s cache lifetime, plus polling and scheduling slack on a loaded 2-core machine.
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    one.stop().await.unwrap();
+    two.stop().await.unwrap();
+}
