@@ -1,11 +1,13 @@
 //! The `hookgate` command line: `serve`, `migrate`, and the operator CLI of SPEC §9
-//! (`orgs`, `keys`, `sources`: a thin client over the REST API; `sign`: signed test
-//! requests). One file per command group; HTTP calls only in `client.rs`, formatting
-//! only in `table.rs`. `anyhow` is allowed here, as in `main.rs`.
+//! (`orgs`, `keys`, `sources`, `endpoints`, `deliveries`, `events`: a thin client over
+//! the REST API; `sign`: signed test requests). One file per command group; HTTP calls
+//! only in `client.rs`, formatting only in `table.rs`. `anyhow` is allowed here, as in
+//! `main.rs`.
 
 mod client;
 mod keys;
 mod orgs;
+mod secrets;
 mod sign;
 mod sources;
 mod table;
@@ -19,6 +21,7 @@ pub use sources::SourcesCommand;
 use crate::config::{file, MigrateArgs, ServeArgs};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use client::{Client, ClientError, Connection, Reply};
+use serde_json::value::RawValue;
 use std::ffi::OsString;
 
 #[derive(Parser, Debug)]
@@ -119,6 +122,22 @@ fn next_page(list: &serde_json::Value) -> String {
     }
 }
 
+/// Several responses, each as received, as one JSON object under the given names (in
+/// order): what `show` prints with `--json` when it makes more than one call.
+fn joined_json(parts: &[(&str, &str)]) -> serde_json::Result<String> {
+    struct Joined<'a>(Vec<(&'a str, &'a RawValue)>);
+    impl serde::Serialize for Joined<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().copied())
+        }
+    }
+    let parts = parts
+        .iter()
+        .map(|(name, text)| Ok((*name, serde_json::from_str::<&RawValue>(text)?)))
+        .collect::<serde_json::Result<_>>()?;
+    serde_json::to_string(&Joined(parts))
+}
+
 /// Parses arguments with the config file applied as defaults. Exits with clap's
 /// message on bad flags or --help, like any CLI.
 pub fn parse(args: Vec<OsString>) -> Result<Cli, file::FileError> {
@@ -150,7 +169,8 @@ mod tests {
     #[test]
     fn every_operator_subcommand_takes_url_token_and_json() {
         let cli = Cli::command();
-        for group in ["orgs", "keys", "sources"] {
+        let groups = ["orgs", "keys", "sources"];
+        for group in groups {
             let group = cli.find_subcommand(group).unwrap();
             for leaf in group.get_subcommands() {
                 for flag in ["url", "token", "json"] {
@@ -163,5 +183,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn joined_json_keeps_each_response_as_received_in_order() {
+        let text = joined_json(&[
+            ("source", r#"{"z":1,"a":2}"#),
+            ("secrets", r#"{"data":[]}"#),
+        ]);
+        assert_eq!(
+            text.unwrap(),
+            r#"{"source":{"z":1,"a":2},"secrets":{"data":[]}}"#
+        );
+        assert!(joined_json(&[("x", "not json")]).is_err());
     }
 }
