@@ -5,14 +5,17 @@
 //! `main.rs`.
 
 mod client;
+mod endpoints;
 mod keys;
 mod orgs;
 mod secrets;
 mod sign;
+mod since;
 mod sources;
 mod table;
 mod verifier;
 
+pub use endpoints::EndpointsCommand;
 pub use keys::KeysCommand;
 pub use orgs::OrgsCommand;
 pub use sign::SignArgs;
@@ -59,6 +62,9 @@ pub enum Operator {
     /// Inbound sources: create, list, show, rotate and expire secrets, rejections.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Execution-hook endpoints: create, list, show, secrets, test, enable/disable, recover.
+    #[command(subcommand)]
+    Endpoints(EndpointsCommand),
     /// Print the headers (or a curl command) a real sender would send for a body.
     Sign(SignArgs),
 }
@@ -153,6 +159,7 @@ pub async fn run(command: Operator) -> anyhow::Result<()> {
         Operator::Orgs(command) => orgs::run(command).await,
         Operator::Keys(command) => keys::run(command).await,
         Operator::Sources(command) => sources::run(command).await,
+        Operator::Endpoints(command) => endpoints::run(command).await,
         Operator::Sign(args) => sign::run(args),
     }
 }
@@ -169,7 +176,7 @@ mod tests {
     #[test]
     fn every_operator_subcommand_takes_url_token_and_json() {
         let cli = Cli::command();
-        let groups = ["orgs", "keys", "sources"];
+        let groups = ["orgs", "keys", "sources", "endpoints"];
         for group in groups {
             let group = cli.find_subcommand(group).unwrap();
             for leaf in group.get_subcommands() {
