@@ -5,6 +5,7 @@
 //! `main.rs`.
 
 mod client;
+mod deliveries;
 mod endpoints;
 mod keys;
 mod orgs;
@@ -15,6 +16,7 @@ mod sources;
 mod table;
 mod verifier;
 
+pub use deliveries::DeliveriesCommand;
 pub use endpoints::EndpointsCommand;
 pub use keys::KeysCommand;
 pub use orgs::OrgsCommand;
@@ -65,6 +67,9 @@ pub enum Operator {
     /// Execution-hook endpoints: create, list, show, secrets, test, enable/disable, recover.
     #[command(subcommand)]
     Endpoints(EndpointsCommand),
+    /// Deliveries to endpoints and their attempts: list, show, retry one or many.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
     /// Print the headers (or a curl command) a real sender would send for a body.
     Sign(SignArgs),
 }
@@ -160,6 +165,7 @@ pub async fn run(command: Operator) -> anyhow::Result<()> {
         Operator::Keys(command) => keys::run(command).await,
         Operator::Sources(command) => sources::run(command).await,
         Operator::Endpoints(command) => endpoints::run(command).await,
+        Operator::Deliveries(command) => deliveries::run(command).await,
         Operator::Sign(args) => sign::run(args),
     }
 }
@@ -176,7 +182,7 @@ mod tests {
     #[test]
     fn every_operator_subcommand_takes_url_token_and_json() {
         let cli = Cli::command();
-        let groups = ["orgs", "keys", "sources", "endpoints"];
+        let groups = ["orgs", "keys", "sources", "endpoints", "deliveries"];
         for group in groups {
             let group = cli.find_subcommand(group).unwrap();
             for leaf in group.get_subcommands() {
