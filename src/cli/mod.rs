@@ -7,6 +7,7 @@
 mod client;
 mod deliveries;
 mod endpoints;
+mod events;
 mod keys;
 mod orgs;
 mod secrets;
@@ -18,6 +19,7 @@ mod verifier;
 
 pub use deliveries::DeliveriesCommand;
 pub use endpoints::EndpointsCommand;
+pub use events::EventsCommand;
 pub use keys::KeysCommand;
 pub use orgs::OrgsCommand;
 pub use sign::SignArgs;
@@ -70,6 +72,9 @@ pub enum Operator {
     /// Deliveries to endpoints and their attempts: list, show, retry one or many.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// Run events: publish one, to be delivered to the org's matching endpoints.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Print the headers (or a curl command) a real sender would send for a body.
     Sign(SignArgs),
 }
@@ -166,6 +171,7 @@ pub async fn run(command: Operator) -> anyhow::Result<()> {
         Operator::Sources(command) => sources::run(command).await,
         Operator::Endpoints(command) => endpoints::run(command).await,
         Operator::Deliveries(command) => deliveries::run(command).await,
+        Operator::Events(command) => events::run(command).await,
         Operator::Sign(args) => sign::run(args),
     }
 }
@@ -182,7 +188,14 @@ mod tests {
     #[test]
     fn every_operator_subcommand_takes_url_token_and_json() {
         let cli = Cli::command();
-        let groups = ["orgs", "keys", "sources", "endpoints", "deliveries"];
+        let groups = [
+            "orgs",
+            "keys",
+            "sources",
+            "endpoints",
+            "deliveries",
+            "events",
+        ];
         for group in groups {
             let group = cli.find_subcommand(group).unwrap();
             for leaf in group.get_subcommands() {
