@@ -2,7 +2,7 @@
 //! (SPEC §6, §7): what was sent to endpoints, every attempt, and retries by hand.
 
 use super::since::{rfc3339, Since};
-use super::table::{cell, time, Table};
+use super::table::{cell, count, time, Table};
 use super::{next_page, ApiArgs, Page};
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -154,8 +154,8 @@ pub async fn run(command: DeliveriesCommand) -> anyhow::Result<()> {
                 .await?;
             api.print(&reply, |reply| {
                 format!(
-                    "queued {} deliveries for another attempt now\n",
-                    cell(&reply["retried"])
+                    "queued {} for another attempt now\n",
+                    count(&reply["retried"], "delivery", "deliveries")
                 )
             });
         }

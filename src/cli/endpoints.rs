@@ -3,7 +3,7 @@
 
 use super::secrets::{rotated, secret_table, Rotation};
 use super::since::{rfc3339, Since};
-use super::table::{cell, time, Table};
+use super::table::{cell, count, time, Table};
 use super::{joined_json, next_page, ApiArgs, Page};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -82,6 +82,7 @@ pub struct CreateArgs {
     /// API, as in every operator command.
     #[arg(long, value_name = "URL")]
     endpoint_url: String,
+    /// What the endpoint is, for people reading lists (e.g. `billing service`).
     #[arg(long)]
     description: Option<String>,
     /// Comma-separated event types delivered, e.g. `run.completed,run.failed`
@@ -210,8 +211,8 @@ pub async fn run(command: EndpointsCommand) -> anyhow::Result<()> {
                 .await?;
             api.print(&reply, |reply| {
                 format!(
-                    "queued {} failed deliveries of {endpoint_id} created since {} for another attempt\n",
-                    cell(&reply["deliveries"]),
+                    "queued {} of {endpoint_id} created since {} for another attempt\n",
+                    count(&reply["deliveries"], "failed delivery", "failed deliveries"),
                     time(&json!(since)),
                 )
             });
