@@ -103,6 +103,10 @@ impl Client {
         self.send(Method::POST, path, &[], Some(body)).await
     }
 
+    pub async fn patch(&self, path: &[&str], body: &Value) -> Result<Reply, ClientError> {
+        self.send(Method::PATCH, path, &[], Some(body)).await
+    }
+
     pub async fn delete(&self, path: &[&str]) -> Result<Reply, ClientError> {
         self.send(Method::DELETE, path, &[], None).await
     }

@@ -1,16 +1,25 @@
 //! The `hookgate` command line: `serve`, `migrate`, and the operator CLI of SPEC §9
-//! (`orgs`, `keys`, `sources`: a thin client over the REST API; `sign`: signed test
-//! requests). One file per command group; HTTP calls only in `client.rs`, formatting
-//! only in `table.rs`. `anyhow` is allowed here, as in `main.rs`.
+//! (`orgs`, `keys`, `sources`, `endpoints`, `deliveries`, `events`: a thin client over
+//! the REST API; `sign`: signed test requests). One file per command group; HTTP calls
+//! only in `client.rs`, formatting only in `table.rs`. `anyhow` is allowed here, as in
+//! `main.rs`.
 
 mod client;
+mod deliveries;
+mod endpoints;
+mod events;
 mod keys;
 mod orgs;
+mod secrets;
 mod sign;
+mod since;
 mod sources;
 mod table;
 mod verifier;
 
+pub use deliveries::DeliveriesCommand;
+pub use endpoints::EndpointsCommand;
+pub use events::EventsCommand;
 pub use keys::KeysCommand;
 pub use orgs::OrgsCommand;
 pub use sign::SignArgs;
@@ -19,6 +28,7 @@ pub use sources::SourcesCommand;
 use crate::config::{file, MigrateArgs, ServeArgs};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use client::{Client, ClientError, Connection, Reply};
+use serde_json::value::RawValue;
 use std::ffi::OsString;
 
 #[derive(Parser, Debug)]
@@ -56,6 +66,15 @@ pub enum Operator {
     /// Inbound sources: create, list, show, rotate and expire secrets, rejections.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Execution-hook endpoints: create, list, show, secrets, test, enable/disable, recover.
+    #[command(subcommand)]
+    Endpoints(EndpointsCommand),
+    /// Deliveries to endpoints and their attempts: list, show, retry one or many.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+    /// Run events: publish one, to be delivered to the org's matching endpoints.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Print the headers (or a curl command) a real sender would send for a body.
     Sign(SignArgs),
 }
@@ -119,6 +138,22 @@ fn next_page(list: &serde_json::Value) -> String {
     }
 }
 
+/// Several responses, each as received, as one JSON object under the given names (in
+/// order): what `show` prints with `--json` when it makes more than one call.
+fn joined_json(parts: &[(&str, &str)]) -> serde_json::Result<String> {
+    struct Joined<'a>(Vec<(&'a str, &'a RawValue)>);
+    impl serde::Serialize for Joined<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().copied())
+        }
+    }
+    let parts = parts
+        .iter()
+        .map(|(name, text)| Ok((*name, serde_json::from_str::<&RawValue>(text)?)))
+        .collect::<serde_json::Result<_>>()?;
+    serde_json::to_string(&Joined(parts))
+}
+
 /// Parses arguments with the config file applied as defaults. Exits with clap's
 /// message on bad flags or --help, like any CLI.
 pub fn parse(args: Vec<OsString>) -> Result<Cli, file::FileError> {
@@ -134,6 +169,9 @@ pub async fn run(command: Operator) -> anyhow::Result<()> {
         Operator::Orgs(command) => orgs::run(command).await,
         Operator::Keys(command) => keys::run(command).await,
         Operator::Sources(command) => sources::run(command).await,
+        Operator::Endpoints(command) => endpoints::run(command).await,
+        Operator::Deliveries(command) => deliveries::run(command).await,
+        Operator::Events(command) => events::run(command).await,
         Operator::Sign(args) => sign::run(args),
     }
 }
@@ -150,7 +188,15 @@ mod tests {
     #[test]
     fn every_operator_subcommand_takes_url_token_and_json() {
         let cli = Cli::command();
-        for group in ["orgs", "keys", "sources"] {
+        let groups = [
+            "orgs",
+            "keys",
+            "sources",
+            "endpoints",
+            "deliveries",
+            "events",
+        ];
+        for group in groups {
             let group = cli.find_subcommand(group).unwrap();
             for leaf in group.get_subcommands() {
                 for flag in ["url", "token", "json"] {
@@ -163,5 +209,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn joined_json_keeps_each_response_as_received_in_order() {
+        let text = joined_json(&[
+            ("source", r#"{"z":1,"a":2}"#),
+            ("secrets", r#"{"data":[]}"#),
+        ]);
+        assert_eq!(
+            text.unwrap(),
+            r#"{"source":{"z":1,"a":2},"secrets":{"data":[]}}"#
+        );
+        assert!(joined_json(&[("x", "not json")]).is_err());
     }
 }

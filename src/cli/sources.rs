@@ -1,14 +1,12 @@
 //! `hookgate sources …` over `/v1/orgs/{org}/sources` and `/v1/sources/{id}` (SPEC §3.1,
 //! §5, §7.1).
 
+use super::secrets::{rotated, secret_table, Rotation};
 use super::table::{cell, time, Table};
 use super::verifier::{VerifierArgs, VerifierArgsError};
-use super::{next_page, ApiArgs, Page};
-use crate::config::duration;
+use super::{joined_json, next_page, ApiArgs, Page};
 use clap::{Args, Subcommand};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use std::time::Duration;
 
 #[derive(Subcommand, Debug)]
 pub enum SourcesCommand {
@@ -33,13 +31,8 @@ pub enum SourcesCommand {
     /// Make a new current secret; the previous ones keep verifying for the grace period.
     RotateSecret {
         source_id: String,
-        /// How long the previous secrets stay valid: seconds, or 30m, 24h, 7d
-        /// (the API's default: 86400).
-        #[arg(long, value_parser = parse_grace, value_name = "DURATION")]
-        grace: Option<Duration>,
-        /// The sender's own new secret; generated when absent.
-        #[arg(long)]
-        secret: Option<String>,
+        #[command(flatten)]
+        rotation: Rotation,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -104,18 +97,6 @@ impl CreateArgs {
     }
 }
 
-/// A grace period: bare seconds (`86400`) or a duration with unit (`24h`).
-fn parse_grace(value: &str) -> Result<Duration, String> {
-    let grace = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => duration::parse(value)?,
-    };
-    if grace.subsec_nanos() != 0 {
-        return Err(format!("`{value}` is not a whole number of seconds"));
-    }
-    Ok(grace)
-}
-
 pub async fn run(command: SourcesCommand) -> anyhow::Result<()> {
     match command {
         SourcesCommand::Create(args) => {
@@ -140,29 +121,20 @@ pub async fn run(command: SourcesCommand) -> anyhow::Result<()> {
                 .get(&["v1", "sources", &source_id, "secrets"], &[])
                 .await?;
             if api.json {
-                println!("{}", show_json(&source.text, &secrets.text)?);
+                let parts = [("source", &*source.text), ("secrets", &*secrets.text)];
+                println!("{}", joined_json(&parts)?);
             } else {
                 print!("{}", shown(&source.value, &secrets.value));
             }
         }
         SourcesCommand::RotateSecret {
             source_id,
-            grace,
-            secret,
+            rotation,
             api,
         } => {
-            let mut body = json!({});
-            if let Some(grace) = grace {
-                body["grace_period_s"] = json!(grace.as_secs());
-            }
-            if let Some(secret) = secret {
-                body["secret"] = json!(secret);
-            }
-            let reply = api
-                .client()?
-                .post(&["v1", "sources", &source_id, "secrets", "rotate"], &body)
-                .await?;
-            api.print(&reply, rotated);
+            let path = ["v1", "sources", &source_id, "secrets", "rotate"];
+            let reply = api.client()?.post(&path, &rotation.body()).await?;
+            api.print(&reply, |reply| rotated(reply, "sender"));
         }
         SourcesCommand::ExpireSecret {
             source_id,
@@ -186,21 +158,6 @@ pub async fn run(command: SourcesCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The two responses of `show`, each as received, under `source` and `secrets`.
-fn show_json(source: &str, secrets: &str) -> serde_json::Result<String> {
-    #[derive(serde::Serialize)]
-    struct Shown<'a> {
-        #[serde(borrow)]
-        source: &'a RawValue,
-        #[serde(borrow)]
-        secrets: &'a RawValue,
-    }
-    serde_json::to_string(&Shown {
-        source: serde_json::from_str(source)?,
-        secrets: serde_json::from_str(secrets)?,
-    })
 }
 
 fn created(reply: &Value) -> String {
@@ -251,25 +208,7 @@ fn shown(source: &Value, secrets: &Value) -> String {
         .row(["ingress url", &cell(&source["ingress_url"])])
         .row(["created", &time(&source["created_at"])])
         .row(["updated", &time(&source["updated_at"])]);
-    let mut table = Table::new([
-        "SECRET",
-        "FINGERPRINT",
-        "ACTIVE",
-        "CREATED",
-        "EXPIRES",
-        "LAST USED",
-    ]);
-    for secret in secrets["data"].as_array().into_iter().flatten() {
-        table.row([
-            cell(&secret["id"]),
-            cell(&secret["fingerprint"]),
-            cell(&secret["active"]),
-            time(&secret["created_at"]),
-            time(&secret["expires_at"]),
-            time(&secret["last_used_at"]),
-        ]);
-    }
-    format!("{fields}\n{table}")
+    format!("{fields}\n{}", secret_table(secrets))
 }
 
 /// The verifier object without its `type`, as compact JSON; `-` when there is nothing.
@@ -281,18 +220,6 @@ fn verifier_options(verifier: &Value) -> String {
     } else {
         Value::Object(options).to_string()
     }
-}
-
-fn rotated(reply: &Value) -> String {
-    let mut fields = Table::fields();
-    fields
-        .row(["secret id", &cell(&reply["secret_id"])])
-        .row(["secret", &cell(&reply["secret"])]);
-    let mut previous = Table::new(["PREVIOUS SECRET", "EXPIRES"]);
-    for secret in reply["previous"].as_array().into_iter().flatten() {
-        previous.row([cell(&secret["id"]), time(&secret["expires_at"])]);
-    }
-    format!("{fields}(the new secret is shown this once: give it to the sender now)\n\n{previous}")
 }
 
 fn rejection_table(list: &Value) -> String {
@@ -311,15 +238,6 @@ fn rejection_table(list: &Value) -> String {
 mod tests {
     use super::*;
     use clap::Parser;
-
-    #[test]
-    fn grace_takes_seconds_or_a_duration_with_unit() {
-        assert_eq!(parse_grace("86400"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_grace("24h"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
-        assert!(parse_grace("1500ms").is_err());
-        assert!(parse_grace("soon").is_err());
-    }
 
     #[test]
     fn create_body_holds_what_was_given_and_leaves_the_rest_to_the_api() {
@@ -364,12 +282,6 @@ mod tests {
                    "verifier": {"type": "bearer", "header": "X-Token"}, "secret": "s3",
                    "event_filter": ["push", "pull_request"], "max_body_bytes": 2048})
         );
-    }
-
-    #[test]
-    fn show_json_keeps_both_responses_as_received() {
-        let text = show_json(r#"{"z":1,"a":2}"#, r#"{"data":[]}"#).unwrap();
-        assert_eq!(text, r#"{"source":{"z":1,"a":2},"secrets":{"data":[]}}"#);
     }
 
     #[test]

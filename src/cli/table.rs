@@ -99,6 +99,13 @@ pub fn cell(value: &Value) -> String {
     }
 }
 
+/// A count from the API with its noun: `1 delivery`, `0 deliveries`; a missing count
+/// as `-`.
+pub fn count(n: &Value, one: &str, many: &str) -> String {
+    let noun = if n.as_u64() == Some(1) { one } else { many };
+    format!("{} {noun}", cell(n))
+}
+
 /// An RFC 3339 timestamp shortened to whole seconds in UTC (`2024-05-01 12:00:00Z`);
 /// anything else as [`cell`] shows it.
 pub fn time(value: &Value) -> String {
@@ -174,6 +181,13 @@ mod tests {
         assert_eq!(cell(&json!(null)), "-");
         assert_eq!(cell(&json!(true)), "true");
         assert_eq!(cell(&json!(1048576)), "1048576");
+    }
+
+    #[test]
+    fn counts_take_the_singular_only_for_one() {
+        assert_eq!(count(&json!(1), "delivery", "deliveries"), "1 delivery");
+        assert_eq!(count(&json!(0), "delivery", "deliveries"), "0 deliveries");
+        assert_eq!(count(&json!(12), "delivery", "deliveries"), "12 deliveries");
     }
 
     #[test]

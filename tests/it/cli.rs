@@ -9,14 +9,14 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-struct Run {
-    success: bool,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
-    fn ok(self) -> Self {
+    pub fn ok(self) -> Self {
         assert!(
             self.success,
             "stdout: {}\nstderr: {}",
@@ -25,13 +25,13 @@ impl Run {
         self
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("--json output must parse ({e}): {}", self.stdout))
     }
 
     /// The value of a `name  value` line of a fields table.
-    fn field(&self, name: &str) -> String {
+    pub fn field(&self, name: &str) -> String {
         self.stdout
             .lines()
             .filter_map(|line| line.split_once("  "))
@@ -82,7 +82,7 @@ async fn hookgate_at(url: &str, token: &str, args: &[&str], stdin: &[u8]) -> Run
     run(BIN, args, env, stdin).await
 }
 
-async fn hookgate(server: &TestServer, args: &[&str]) -> Run {
+pub async fn hookgate(server: &TestServer, args: &[&str]) -> Run {
     hookgate_at(&server.url, OPERATOR_TOKEN, args, b"").await
 }
 

@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod cli_hooks;
 mod delivery_client;
 mod delivery_signing;
 mod health;
