@@ -29,6 +29,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -174,9 +175,12 @@ impl Dispatcher {
             {
                 Gate::Go(permit) => {
                     let dispatcher = self.clone();
-                    attempts.spawn(async move {
-                        dispatcher.deliver(item, permit).await;
-                    });
+                    let span = tracing::info_span!("delivery", delivery.id = %item.delivery.id,
+                        endpoint.id = %item.endpoint.id, event.id = %item.event.id,
+                        attempt = item.delivery.attempts + 1);
+                    attempts.spawn(
+                        async move { dispatcher.deliver(item, permit).await }.instrument(span),
+                    );
                 }
                 Gate::Wait(wait) => deferred.push((item.delivery.id, wait)),
             }
@@ -202,9 +206,6 @@ impl Dispatcher {
 
     /// One attempt of one delivery, recorded with the delivery's next state.
     async fn deliver(&self, item: DueDelivery, permit: endpoints::Permit) {
-        let span = tracing::info_span!("delivery", delivery.id = %item.delivery.id,
-            endpoint.id = %item.endpoint.id, event.id = %item.event.id, attempt = item.delivery.attempts + 1);
-        let _entered = span.enter();
         let attempt_no = item.delivery.attempts + 1;
         let now = Utc::now();
         let secrets = match self.inner.store.list_secrets(&item.endpoint.id).await {

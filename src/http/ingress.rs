@@ -15,8 +15,10 @@ use bytes::BytesMut;
 use chrono::Utc;
 use futures_util::StreamExt;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
+use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -165,7 +167,21 @@ async fn receive(
     };
     let verifier = active.source.verifier.kind().as_str();
     let span = tracing::info_span!("ingress", source.id = %active.source.id, verifier);
-    let _entered = span.enter();
+    accept(state, active, verifier, headers, body, started, now)
+        .instrument(span)
+        .await
+}
+
+/// Reads, verifies and records a request for a known source.
+async fn accept(
+    state: AppState,
+    active: Arc<ActiveSource>,
+    verifier: &'static str,
+    headers: HeaderMap,
+    body: Body,
+    started: Instant,
+    now: chrono::DateTime<Utc>,
+) -> Result<Response, ApiError> {
     let body = match read_body(&headers, body, active.source.max_body_bytes).await {
         Ok(body) => body,
         Err(error) => {
