@@ -87,3 +87,80 @@ fn invalid_configuration_fails_at_start_naming_the_setting() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("HOOKGATE_LISTEN"), "{stderr}");
 }
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_webhook_finish_before_exiting_zero() {
+    use crate::ingress::{now, signed, source_body};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let token = "in-flight-operator-token-123";
+    let server = ServerProcess::start(dir.path(), &[format!("--operator-token={token}")]);
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    post(
+        "/v1/orgs",
+        serde_json::json!({"slug": "acme", "name": "Acme"}),
+    )
+    .await
+    .unwrap();
+    let created: serde_json::Value = post(
+        "/v1/orgs/acme/sources",
+        source_body(&serde_json::json!({"type": "github"}), None),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let (source_id, secret) = (
+        created["source"]["id"].as_str().unwrap(),
+        created["secret"].as_str().unwrap(),
+    );
+    let body =
+        br#"{"ref":"refs/heads/main","padding":"..........................................."}"#;
+    let headers = signed(
+        &serde_json::json!({"type": "github"}),
+        secret,
+        body,
+        now(),
+        "in-flight-1",
+    );
+
+    // Half a request on the wire, then SIGTERM.
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut head = format!(
+        "POST /v1/ingress/{source_id} HTTP/1.1\r\nhost: {address}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in &headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    let pid = server.pid();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    // Shutdown has begun once new connections are refused.
+    let refusing = crate::support::eventually(std::time::Duration::from_secs(5), || async {
+        tokio::net::TcpStream::connect(&address).await.is_err()
+    })
+    .await;
+    assert!(refusing, "stopped accepting new connections");
+
+    stream.write_all(&body[10..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 202"), "{response}");
+    assert!(server.wait_exit().success(), "exit 0 after draining");
+}

@@ -1,15 +1,20 @@
 //! The SSRF guard and per-endpoint isolation, against the running server.
 
 use super::{await_status, deliveries, endpoint, publish, ALLOW_LOOPBACK};
+use crate::in_both_modes;
 use crate::support::receiver::TestReceiver;
 use crate::support::server::Mode;
 use crate::support::TestServer;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn loopback_and_names_resolving_to_it_are_refused_unless_allow_listed() {
-    let server = TestServer::start_with(Mode::Embedded, &[]).await;
+in_both_modes!(
+    loopback_and_names_resolving_to_it_are_refused_unless_allow_listed,
+    an_endpoint_timing_out_on_every_request_does_not_slow_a_healthy_one,
+);
+
+async fn loopback_and_names_resolving_to_it_are_refused_unless_allow_listed(mode: Mode) {
+    let server = TestServer::start_with(mode, &[]).await;
     let receiver = TestReceiver::start().await;
     let port = receiver.url.split(':').nth(2).unwrap().to_owned(); // "<port>/hooks"
     let (by_ip, _) = endpoint(&server, &receiver.url, json!({"retry_schedule": "0s"})).await;
@@ -41,7 +46,7 @@ async fn loopback_and_names_resolving_to_it_are_refused_unless_allow_listed() {
     );
     server.stop().await.unwrap();
 
-    let allowed = TestServer::start_with(Mode::Embedded, &[ALLOW_LOOPBACK]).await;
+    let allowed = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
     endpoint(&allowed, &receiver.url, json!({})).await;
     publish(&allowed, json!({"type": "run.completed", "data": {}})).await;
     assert_eq!(
@@ -52,9 +57,8 @@ async fn loopback_and_names_resolving_to_it_are_refused_unless_allow_listed() {
     allowed.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endpoint_timing_out_on_every_request_does_not_slow_a_healthy_one() {
-    let server = TestServer::start_with(Mode::Production, &[ALLOW_LOOPBACK]).await;
+async fn an_endpoint_timing_out_on_every_request_does_not_slow_a_healthy_one(mode: Mode) {
+    let server = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
     let stuck = TestReceiver::start().await;
     stuck.delay(Duration::from_secs(30));
     let healthy = TestReceiver::start().await;
@@ -104,4 +108,34 @@ async fn latency_of_next_delivery(
         .await;
     assert!(received.len() > already, "delivered");
     received[already].at.duration_since(started)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_never_send_the_same_attempt() {
+    let database = crate::support::postgres_url().await;
+    let prefix = crate::support::amqp_prefix();
+    let one = TestServer::production_flags_pub(&database, &prefix, &[ALLOW_LOOPBACK]).await;
+    let two = TestServer::production_flags_pub(&database, &prefix, &[ALLOW_LOOPBACK]).await;
+    let receiver = TestReceiver::start().await;
+    endpoint(&one, &receiver.url, json!({})).await;
+    for n in 0..60 {
+        let server = if n % 2 == 0 { &one } else { &two };
+        publish(server, json!({"type": "run.completed", "data": {"n": n}})).await;
+    }
+    let received = receiver.wait_for(60, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // any duplicate would arrive now
+    let received = receiver.received().len().max(received.len());
+    let ids: std::collections::HashSet<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    println!(
+        "two instances: {received} requests for {} events",
+        ids.len()
+    );
+    assert_eq!(ids.len(), 60);
+    assert_eq!(received, 60, "each delivery was sent once");
+    one.stop().await.unwrap();
+    two.stop().await.unwrap();
 }

@@ -1,5 +1,6 @@
 //! One suite, both store backends: each case runs against PostgreSQL and SQLite.
 
+mod delivery;
 mod orgs;
 mod runs;
 mod sources;

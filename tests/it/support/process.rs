@@ -61,9 +61,18 @@ impl ServerProcess {
         assert!(status.success());
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then waits up to 5 s for the exit status.
-    pub fn terminate(mut self) -> ExitStatus {
+    pub fn terminate(self) -> ExitStatus {
         self.signal("-TERM");
+        self.wait_exit()
+    }
+
+    /// Waits up to 5 s for the process to exit (after a signal sent elsewhere).
+    pub fn wait_exit(mut self) -> ExitStatus {
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;

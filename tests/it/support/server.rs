@@ -114,6 +114,11 @@ impl TestServer {
         Self::production_flags(database_url, amqp_url, prefix, &[]).await
     }
 
+    /// Production mode on a shared schema and prefix, with extra flags.
+    pub async fn production_flags_pub(database_url: &str, prefix: &str, extra: &[&str]) -> Self {
+        Self::production_flags(database_url, super::AMQP_URL, prefix, extra).await
+    }
+
     async fn production_flags(
         database_url: &str,
         amqp_url: &str,
