@@ -1,7 +1,7 @@
 //! Endpoints, run events, deliveries and attempts in SQLite.
 
 use super::sources::insert_secret;
-use super::{from_millis, insert_audit, millis, query_all, EmbeddedStore};
+use super::{change_audited, from_millis, insert_audit, millis, query_all, EmbeddedStore};
 use crate::id::new_id;
 use crate::store::{
     parse_slug, Attempt, AttemptRecord, AuditEntry, Delivery, DeliveryFilter, DeliveryStatus,
@@ -212,8 +212,8 @@ impl DeliveryStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         let (endpoint, audit) = (endpoint.clone(), audit.clone());
         self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let updated = tx.execute(
+            change_audited(
+                conn,
                 "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, workflow_ids = ?5,
                         enabled = ?6, disabled_reason = ?7, timeout_ms = ?8, rate_limit_per_s = ?9,
                         retry_schedule = ?10, failing_since = ?11, updated_at = ?12
@@ -232,13 +232,8 @@ impl DeliveryStore for EmbeddedStore {
                     endpoint.failing_since.as_ref().map(millis),
                     millis(&endpoint.updated_at),
                 ],
-            )?;
-            if updated == 0 {
-                return Ok(false);
-            }
-            insert_audit(&tx, &audit)?;
-            tx.commit()?;
-            Ok(true)
+                &audit,
+            )
         })
         .await
     }
@@ -251,17 +246,12 @@ impl DeliveryStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         let (id, audit) = (id.to_owned(), audit.clone());
         self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let deleted = tx.execute(
+            change_audited(
+                conn,
                 "UPDATE endpoints SET deleted_at = ?2, enabled = 0 WHERE id = ?1 AND deleted_at IS NULL",
                 params![id, millis(&at)],
-            )?;
-            if deleted == 0 {
-                return Ok(false);
-            }
-            insert_audit(&tx, &audit)?;
-            tx.commit()?;
-            Ok(true)
+                &audit,
+            )
         })
         .await
     }
@@ -275,18 +265,13 @@ impl DeliveryStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         let (id, reason, audit) = (id.to_owned(), reason.to_owned(), audit.clone());
         self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let disabled = tx.execute(
+            change_audited(
+                conn,
                 "UPDATE endpoints SET enabled = 0, disabled_reason = ?2, updated_at = ?3
                  WHERE id = ?1 AND enabled = 1 AND deleted_at IS NULL",
                 params![id, reason, millis(&at)],
-            )?;
-            if disabled == 0 {
-                return Ok(false);
-            }
-            insert_audit(&tx, &audit)?;
-            tx.commit()?;
-            Ok(true)
+                &audit,
+            )
         })
         .await
     }

@@ -102,6 +102,23 @@ pub(super) fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
 }
 
+/// One change and, when it touched a row, its audit entry, in one transaction; true
+/// when something changed.
+pub(super) fn change_audited(
+    conn: &mut Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    audit: &AuditEntry,
+) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    if tx.execute(sql, params)? == 0 {
+        return Ok(false);
+    }
+    insert_audit(&tx, audit)?;
+    tx.commit()?;
+    Ok(true)
+}
+
 pub(super) fn insert_audit(
     tx: &rusqlite::Transaction<'_>,
     entry: &AuditEntry,

@@ -1,6 +1,6 @@
 //! Orgs, API keys and the audit log in SQLite.
 
-use super::{from_millis, insert_audit, millis, query_all, EmbeddedStore};
+use super::{change_audited, from_millis, insert_audit, millis, query_all, EmbeddedStore};
 use crate::store::{
     parse_scopes, parse_slug, ApiKey, AuditEntry, Org, OrgSlug, OrgStore, Page, PageRequest,
     StoreError,
@@ -160,17 +160,12 @@ impl OrgStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         let (id, audit) = (id.to_owned(), audit.clone());
         self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let updated = tx.execute(
+            change_audited(
+                conn,
                 "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, millis(&at)],
-            )?;
-            if updated == 0 {
-                return Ok(false);
-            }
-            insert_audit(&tx, &audit)?;
-            tx.commit()?;
-            Ok(true)
+                &audit,
+            )
         })
         .await
     }

@@ -1,6 +1,6 @@
 //! Sources and secrets in SQLite.
 
-use super::{from_millis, insert_audit, millis, query_all, EmbeddedStore};
+use super::{change_audited, from_millis, insert_audit, millis, query_all, EmbeddedStore};
 use crate::store::{
     parse_slug, AuditEntry, OrgSlug, Page, PageRequest, Rotation, Source, SourceStore, StoreError,
     StoredSecret,
@@ -149,8 +149,8 @@ impl SourceStore for EmbeddedStore {
         let (source, audit) = (source.clone(), audit.clone());
         self.with_conn(move |conn| {
             let filter = serde_json::to_string(&source.event_filter).map_err(corrupt)?;
-            let tx = conn.transaction()?;
-            let updated = tx.execute(
+            change_audited(
+                conn,
                 "UPDATE sources SET name = ?2, workflow_id = ?3, enabled = ?4, event_filter = ?5,
                         max_body_bytes = ?6, updated_at = ?7
                  WHERE id = ?1 AND deleted_at IS NULL",
@@ -163,13 +163,8 @@ impl SourceStore for EmbeddedStore {
                     source.max_body_bytes as i64,
                     millis(&source.updated_at),
                 ],
-            )?;
-            if updated == 0 {
-                return Ok(false);
-            }
-            insert_audit(&tx, &audit)?;
-            tx.commit()?;
-            Ok(true)
+                &audit,
+            )
         })
         .await
     }
@@ -182,18 +177,13 @@ impl SourceStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         let (id, audit) = (id.to_owned(), audit.clone());
         self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let deleted = tx.execute(
+            change_audited(
+                conn,
                 "UPDATE sources SET deleted_at = ?2, enabled = 0
                  WHERE id = ?1 AND deleted_at IS NULL",
                 params![id, millis(&at)],
-            )?;
-            if deleted == 0 {
-                return Ok(false);
-            }
-            insert_audit(&tx, &audit)?;
-            tx.commit()?;
-            Ok(true)
+                &audit,
+            )
         })
         .await
     }
@@ -252,18 +242,13 @@ impl SourceStore for EmbeddedStore {
         let (owner_id, secret_id, audit) =
             (owner_id.to_owned(), secret_id.to_owned(), audit.clone());
         self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            let expired = tx.execute(
+            change_audited(
+                conn,
                 "UPDATE secrets SET expires_at = ?3
                  WHERE owner_id = ?1 AND id = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
                 params![owner_id, secret_id, millis(&at)],
-            )?;
-            if expired == 0 {
-                return Ok(false);
-            }
-            insert_audit(&tx, &audit)?;
-            tx.commit()?;
-            Ok(true)
+                &audit,
+            )
         })
         .await
     }

@@ -172,38 +172,30 @@ impl DeliveryStore for PostgresStore {
         endpoint: &Endpoint,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
         let timeout = endpoint.timeout_ms as i32;
         let rate = endpoint.rate_limit_per_s.map(|r| r as i32);
-        let updated = tx
-            .execute(
-                "UPDATE endpoints SET url = $2, description = $3, event_types = $4, workflow_ids = $5,
-                        enabled = $6, disabled_reason = $7, timeout_ms = $8, rate_limit_per_s = $9,
-                        retry_schedule = $10, failing_since = $11, updated_at = $12
-                 WHERE id = $1 AND deleted_at IS NULL",
-                &[
-                    &endpoint.id,
-                    &endpoint.url,
-                    &endpoint.description,
-                    &endpoint.event_types,
-                    &endpoint.workflow_ids,
-                    &endpoint.enabled,
-                    &endpoint.disabled_reason,
-                    &timeout,
-                    &rate,
-                    &endpoint.retry_schedule,
-                    &endpoint.failing_since,
-                    &endpoint.updated_at,
-                ],
-            )
-            .await?;
-        if updated == 0 {
-            return Ok(false);
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.change_audited(
+            "UPDATE endpoints SET url = $2, description = $3, event_types = $4, workflow_ids = $5,
+                    enabled = $6, disabled_reason = $7, timeout_ms = $8, rate_limit_per_s = $9,
+                    retry_schedule = $10, failing_since = $11, updated_at = $12
+             WHERE id = $1 AND deleted_at IS NULL",
+            &[
+                &endpoint.id,
+                &endpoint.url,
+                &endpoint.description,
+                &endpoint.event_types,
+                &endpoint.workflow_ids,
+                &endpoint.enabled,
+                &endpoint.disabled_reason,
+                &timeout,
+                &rate,
+                &endpoint.retry_schedule,
+                &endpoint.failing_since,
+                &endpoint.updated_at,
+            ],
+            audit,
+        )
+        .await
     }
 
     async fn delete_endpoint(
@@ -212,20 +204,12 @@ impl DeliveryStore for PostgresStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let deleted = tx
-            .execute(
+        self.change_audited(
                 "UPDATE endpoints SET deleted_at = $2, enabled = false WHERE id = $1 AND deleted_at IS NULL",
-                &[&id, &at],
-            )
-            .await?;
-        if deleted == 0 {
-            return Ok(false);
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+            &[&id, &at],
+            audit,
+        )
+        .await
     }
 
     async fn disable_endpoint(
@@ -235,21 +219,13 @@ impl DeliveryStore for PostgresStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let disabled = tx
-            .execute(
-                "UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = $3
-                 WHERE id = $1 AND enabled AND deleted_at IS NULL",
-                &[&id, &reason, &at],
-            )
-            .await?;
-        if disabled == 0 {
-            return Ok(false);
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.change_audited(
+            "UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = $3
+             WHERE id = $1 AND enabled AND deleted_at IS NULL",
+            &[&id, &reason, &at],
+            audit,
+        )
+        .await
     }
 
     async fn record_run_event(

@@ -71,6 +71,24 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// One change and, when it touched a row, its audit entry, in one transaction;
+    /// true when something changed.
+    pub(super) async fn change_audited(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        if tx.execute(sql, params).await? == 0 {
+            return Ok(false);
+        }
+        insert_audit(&tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(unavailable)
     }

@@ -143,20 +143,12 @@ impl OrgStore for PostgresStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let updated = tx
-            .execute(
-                "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                &[&id, &at],
-            )
-            .await?;
-        if updated == 0 {
-            return Ok(false);
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.change_audited(
+            "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            &[&id, &at],
+            audit,
+        )
+        .await
     }
 
     async fn list_audit(

@@ -134,31 +134,23 @@ impl SourceStore for PostgresStore {
     }
 
     async fn update_source(&self, source: &Source, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
         let max_body = source.max_body_bytes as i64;
-        let updated = tx
-            .execute(
-                "UPDATE sources SET name = $2, workflow_id = $3, enabled = $4, event_filter = $5,
-                        max_body_bytes = $6, updated_at = $7
-                 WHERE id = $1 AND deleted_at IS NULL",
-                &[
-                    &source.id,
-                    &source.name,
-                    &source.workflow_id,
-                    &source.enabled,
-                    &source.event_filter,
-                    &max_body,
-                    &source.updated_at,
-                ],
-            )
-            .await?;
-        if updated == 0 {
-            return Ok(false);
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.change_audited(
+            "UPDATE sources SET name = $2, workflow_id = $3, enabled = $4, event_filter = $5,
+                    max_body_bytes = $6, updated_at = $7
+             WHERE id = $1 AND deleted_at IS NULL",
+            &[
+                &source.id,
+                &source.name,
+                &source.workflow_id,
+                &source.enabled,
+                &source.event_filter,
+                &max_body,
+                &source.updated_at,
+            ],
+            audit,
+        )
+        .await
     }
 
     async fn delete_source(
@@ -167,21 +159,13 @@ impl SourceStore for PostgresStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let deleted = tx
-            .execute(
-                "UPDATE sources SET deleted_at = $2, enabled = false
-                 WHERE id = $1 AND deleted_at IS NULL",
-                &[&id, &at],
-            )
-            .await?;
-        if deleted == 0 {
-            return Ok(false);
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.change_audited(
+            "UPDATE sources SET deleted_at = $2, enabled = false
+             WHERE id = $1 AND deleted_at IS NULL",
+            &[&id, &at],
+            audit,
+        )
+        .await
     }
 
     async fn list_secrets(&self, owner_id: &str) -> Result<Vec<StoredSecret>, StoreError> {
@@ -226,20 +210,12 @@ impl SourceStore for PostgresStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let expired = tx
-            .execute(
-                "UPDATE secrets SET expires_at = $3
-                 WHERE owner_id = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)",
-                &[&owner_id, &secret_id, &at],
-            )
-            .await?;
-        if expired == 0 {
-            return Ok(false);
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        self.change_audited(
+            "UPDATE secrets SET expires_at = $3
+             WHERE owner_id = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)",
+            &[&owner_id, &secret_id, &at],
+            audit,
+        )
+        .await
     }
 }
