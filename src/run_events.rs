@@ -2,6 +2,7 @@
 //! parsing and validation into a [`RunEvent`], shared by both doors. Pure.
 
 use crate::id::new_id;
+use crate::ingress::child_traceparent;
 use crate::store::{OrgSlug, RunEvent};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -47,9 +48,12 @@ fn word(value: &str) -> bool {
 
 impl IncomingRunEvent {
     /// Validates into a [`RunEvent`] of `org` (`None`: the body must name the org).
+    /// `traceparent`: the header the event arrived with (AMQP or HTTP), if any; the
+    /// event keeps a child span of it, or a new trace.
     pub fn validate(
         self,
         org: Option<&OrgSlug>,
+        traceparent: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<RunEvent, InvalidEvent> {
         let org = match (org, self.org.as_deref()) {
@@ -97,6 +101,7 @@ impl IncomingRunEvent {
             occurred_at: self.occurred_at.unwrap_or(now),
             data,
             received_at: now,
+            traceparent: Some(child_traceparent(traceparent, rand::random())),
         })
     }
 }
@@ -108,7 +113,7 @@ mod tests {
     fn parse(json: serde_json::Value, org: Option<&str>) -> Result<RunEvent, InvalidEvent> {
         let incoming: IncomingRunEvent = serde_json::from_value(json).unwrap();
         let org = org.map(|o| OrgSlug::parse(o).unwrap());
-        incoming.validate(org.as_ref(), Utc::now())
+        incoming.validate(org.as_ref(), None, Utc::now())
     }
 
     #[test]

@@ -64,12 +64,16 @@ impl App {
                 database_url,
                 amqp_url,
                 exchange_prefix,
+                queue_type,
             } => {
                 let url = database_url.expose_str().unwrap_or_default();
                 let store = PostgresStore::connect(url, config.db_pool_size).await?;
                 let queue = AmqpQueue::new(
                     amqp_url.expose_str().unwrap_or_default(),
-                    Topology::with_prefix(exchange_prefix),
+                    Topology {
+                        run_events_queue_type: queue_type.clone(),
+                        ..Topology::with_prefix(exchange_prefix)
+                    },
                 );
                 // Config validation guarantees both in production mode.
                 let token = config
@@ -208,14 +212,14 @@ impl App {
 
 /// Records each run event from the broker; acked only once committed.
 fn run_event_handler(store: Arc<dyn Store>, wake: Arc<Notify>) -> RunEventHandler {
-    Arc::new(move |body: Bytes| {
+    Arc::new(move |body: Bytes, traceparent: Option<String>| {
         let (store, wake) = (Arc::clone(&store), Arc::clone(&wake));
         Box::pin(async move {
             let event = serde_json::from_slice::<IncomingRunEvent>(&body)
                 .map_err(|e| e.to_string())
                 .and_then(|incoming| {
                     incoming
-                        .validate(None, Utc::now())
+                        .validate(None, traceparent.as_deref(), Utc::now())
                         .map_err(|e| e.to_string())
                 });
             let event = match event {

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     )]
     pub amqp_exchange_prefix: String,
 
+    /// Type of hookgate's run-events queue: quorum (replicated) or classic.
+    #[arg(long, env = "HOOKGATE_AMQP_QUEUE_TYPE", default_value = "quorum")]
+    pub amqp_queue_type: String,
+
     /// Bearer token of the operator (mints API keys, creates orgs). Required in
     /// production mode; generated into the data dir in embedded mode.
     #[arg(long, env = "HOOKGATE_OPERATOR_TOKEN", hide_env_values = true)]

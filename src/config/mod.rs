@@ -38,6 +38,7 @@ pub enum Mode {
         database_url: Secret,
         amqp_url: Secret,
         exchange_prefix: String,
+        queue_type: String,
     },
     /// SQLite + in-process queue under `data_dir`, one instance.
     Embedded { data_dir: PathBuf },
@@ -147,10 +148,17 @@ fn parse_mode(args: &ServeArgs) -> Result<Mode, ConfigError> {
                     "must be non-empty letters, digits, '-', '_' or '.'",
                 ));
             }
+            if !matches!(args.amqp_queue_type.as_str(), "quorum" | "classic") {
+                return Err(invalid(
+                    "HOOKGATE_AMQP_QUEUE_TYPE (--amqp-queue-type)",
+                    "must be quorum or classic",
+                ));
+            }
             Ok(Mode::Production {
                 database_url: Secret::new(db),
                 amqp_url: Secret::new(amqp),
                 exchange_prefix: prefix.clone(),
+                queue_type: args.amqp_queue_type.clone(),
             })
         }
         (Some(_), None) => Err(invalid(

@@ -15,7 +15,7 @@ use crate::config::duration::parse_schedule;
 use crate::crypto::Keyring;
 use crate::delivery::{self, payload, AttemptOutcome, Decision, RetrySchedule, SsrfPolicy};
 use crate::id::new_id;
-use crate::ingress::open_active;
+use crate::ingress::{child_traceparent, open_active};
 use crate::metrics::Metrics;
 use crate::store::{
     Attempt, AttemptRecord, AuditAction, AuditEntry, DeliveryStatus, DueDelivery, RunEvent, Store,
@@ -230,7 +230,12 @@ impl Dispatcher {
             item.event.occurred_at,
             &item.event.data,
         );
+        let traceparent = child_traceparent(item.event.traceparent.as_deref(), rand::random());
         let signed = payload::headers(&item.event.id, now.timestamp(), &body, &keys)
+            .map(|mut headers| {
+                headers.push(("traceparent", traceparent));
+                headers
+            })
             .and_then(|headers| payload::header_map(&headers).map(|map| (headers, map)));
         let url = reqwest::Url::parse(&item.endpoint.url);
         let (result, request_headers) = match (signed, url) {
@@ -394,6 +399,7 @@ impl Dispatcher {
                     occurred_at: at,
                     data: serde_json::json!({"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason}),
                     received_at: at,
+                    traceparent: None,
                 };
                 match self.inner.store.record_run_event(&event, None).await {
                     Ok(recorded) if recorded.deliveries > 0 => self.inner.wake.notify_one(),

@@ -458,6 +458,7 @@ async fn send_test(
         occurred_at: now,
         data: serde_json::json!({"endpoint_id": endpoint.id, "message": "test event from hookgate"}),
         received_at: now,
+        traceparent: None,
     };
     let recorded = state
         .store()

@@ -7,7 +7,7 @@ use super::AppState;
 use crate::auth::{Principal, Scope};
 use crate::run_events::IncomingRunEvent;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
@@ -34,12 +34,17 @@ async fn publish_event(
     State(state): State<AppState>,
     principal: Principal,
     Path(org): Path<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<IncomingRunEvent>,
 ) -> Result<(StatusCode, Json<Published>), ApiError> {
     let org = visible_org(&state, &principal, &org).await?;
     principal.allows(&org, Scope::EventPublish)?;
     let event = body
-        .validate(Some(&org), Utc::now())
+        .validate(
+            Some(&org),
+            headers.get("traceparent").and_then(|v| v.to_str().ok()),
+            Utc::now(),
+        )
         .map_err(|e| ApiError::validation(e.field, e.reason))?;
     let recorded = state.store().record_run_event(&event, None).await?;
     if recorded.deliveries > 0 {

@@ -40,6 +40,9 @@ const PERSISTENT: u8 = 2;
 pub struct Topology {
     pub runs_exchange: String,
     pub run_events_exchange: String,
+    /// Type of hookgate's own run-events queue: `quorum` (replicated; production) or
+    /// `classic` (cheap to create and drop; test suites).
+    pub run_events_queue_type: String,
 }
 
 impl Topology {
@@ -47,6 +50,7 @@ impl Topology {
         Self {
             runs_exchange: format!("{prefix}.runs"),
             run_events_exchange: format!("{prefix}.run-events"),
+            run_events_queue_type: "quorum".to_owned(),
         }
     }
 }
@@ -101,10 +105,10 @@ impl AmqpQueue {
             .map_err(unreachable)??;
         let queue = self.run_events_queue();
         let mut arguments = FieldTable::default();
-        // Quorum: replicated and durable, like the scheduler's own queue (docs/amqp.md).
+        // Quorum by default: replicated and durable, like the scheduler's queue (docs/amqp.md).
         arguments.insert(
             "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
+            AMQPValue::LongString(self.topology.run_events_queue_type.clone().into()),
         );
         let channel = link
             .connection
@@ -157,7 +161,16 @@ impl AmqpQueue {
                 return Err(QueueError::Unreachable("consumer stream ended".into()));
             };
             let delivery = delivery.map_err(unreachable)?;
-            let settled = match handler(Bytes::from(delivery.data.clone())).await {
+            let traceparent = delivery
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|table| table.inner().get("traceparent").cloned())
+                .and_then(|value| match value {
+                    AMQPValue::LongString(text) => Some(text.to_string()),
+                    _ => None,
+                });
+            let settled = match handler(Bytes::from(delivery.data.clone()), traceparent).await {
                 Handled::Recorded => delivery.ack(BasicAckOptions::default()).await,
                 Handled::Malformed => {
                     delivery

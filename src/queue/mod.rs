@@ -28,8 +28,10 @@ pub enum Handled {
     Retry,
 }
 
-/// Called for each run event's body; the message is settled by the result.
-pub type RunEventHandler = Arc<dyn Fn(Bytes) -> BoxFuture<'static, Handled> + Send + Sync>;
+/// Called for each run event's body and `traceparent` header; the message is settled
+/// by the result.
+pub type RunEventHandler =
+    Arc<dyn Fn(Bytes, Option<String>) -> BoxFuture<'static, Handled> + Send + Sync>;
 
 /// One run request as it goes onto the wire (SPEC §4).
 #[derive(Debug, Clone, PartialEq, Eq)]

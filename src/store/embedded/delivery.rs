@@ -83,6 +83,7 @@ fn event_from_row(row: &Row<'_>) -> Result<RunEvent, StoreError> {
         occurred_at: from_millis(row.get("occurred_at")?)?,
         data: serde_json::from_str(&data).map_err(corrupt)?,
         received_at: from_millis(row.get("received_at")?)?,
+        traceparent: row.get("traceparent")?,
     })
 }
 
@@ -99,7 +100,7 @@ fn find_endpoint(conn: &Connection, id: &str) -> Result<Option<Endpoint>, StoreE
 fn find_event(conn: &Connection, org: &str, id: &str) -> Result<Option<RunEvent>, StoreError> {
     Ok(query_all(
         conn,
-        "SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at
+        "SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at, traceparent
          FROM run_events WHERE org = ?1 AND id = ?2",
         params![org, id],
         event_from_row,
@@ -285,8 +286,9 @@ impl DeliveryStore for EmbeddedStore {
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
             let inserted = tx.execute(
-                "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (org, id) DO NOTHING",
+                "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data, received_at,
+                                         traceparent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (org, id) DO NOTHING",
                 params![
                     event.org.as_str(),
                     event.id,
@@ -296,6 +298,7 @@ impl DeliveryStore for EmbeddedStore {
                     millis(&event.occurred_at),
                     event.data.to_string(),
                     millis(&event.received_at),
+                    event.traceparent,
                 ],
             )?;
             if inserted == 0 {

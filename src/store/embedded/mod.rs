@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_delivery.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_event_trace.sql"),
+    ),
 ];
 
 #[derive(Clone)]

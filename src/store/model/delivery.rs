@@ -49,6 +49,9 @@ pub struct RunEvent {
     pub occurred_at: DateTime<Utc>,
     pub data: serde_json::Value,
     pub received_at: DateTime<Utc>,
+    /// W3C trace context it arrived with (a child span of the sender's), continued by
+    /// its deliveries.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -237,8 +237,9 @@ impl DeliveryStore for PostgresStore {
         let tx = client.transaction().await?;
         let inserted = tx
             .execute(
-                "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (org, id) DO NOTHING",
+                "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data, received_at,
+                                         traceparent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org, id) DO NOTHING",
                 &[
                     &event.org.as_str(),
                     &event.id,
@@ -248,6 +249,7 @@ impl DeliveryStore for PostgresStore {
                     &event.occurred_at,
                     &event.data,
                     &event.received_at,
+                    &event.traceparent,
                 ],
             )
             .await?;
@@ -322,7 +324,8 @@ impl DeliveryStore for PostgresStore {
              )
              SELECT {DELIVERY_COLUMNS}, {ENDPOINT_COLUMNS},
                     v.type AS v_type, v.run_id AS v_run_id, v.workflow_id AS v_workflow_id,
-                    v.occurred_at AS v_occurred_at, v.data AS v_data, v.received_at AS v_received_at
+                    v.occurred_at AS v_occurred_at, v.data AS v_data, v.received_at AS v_received_at,
+                    v.traceparent AS v_traceparent
              FROM claimed d
              JOIN endpoints e ON e.id = d.endpoint_id
              JOIN run_events v ON v.org = d.org AND v.id = d.event_id
@@ -366,6 +369,7 @@ impl DeliveryStore for PostgresStore {
                     occurred_at: row.get("v_occurred_at"),
                     data: row.get("v_data"),
                     received_at: row.get("v_received_at"),
+                    traceparent: row.get("v_traceparent"),
                 };
                 Ok(DueDelivery {
                     delivery,

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "delivery",
         include_str!("../../../migrations/postgres/0004_delivery.sql"),
     ),
+    (
+        5,
+        "event_trace",
+        include_str!("../../../migrations/postgres/0005_event_trace.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

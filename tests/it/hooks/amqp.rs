@@ -9,7 +9,14 @@ use lapin::BasicProperties;
 use serde_json::json;
 use std::time::Duration;
 
+const SCHEDULER_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 async fn publish_run_event(prefix: &str, routing_key: &str, body: serde_json::Value) {
+    let mut headers = lapin::types::FieldTable::default();
+    headers.insert(
+        "traceparent".into(),
+        lapin::types::AMQPValue::LongString(SCHEDULER_TRACE.into()),
+    );
     let connection = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
         .await
         .unwrap();
@@ -20,7 +27,9 @@ async fn publish_run_event(prefix: &str, routing_key: &str, body: serde_json::Va
             routing_key,
             BasicPublishOptions::default(),
             body.to_string().as_bytes(),
-            BasicProperties::default().with_delivery_mode(2),
+            BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_headers(headers),
         )
         .await
         .unwrap()
@@ -81,6 +90,11 @@ async fn run_event_from_rabbitmq_reaches_the_receiver_signed_and_moves_the_run_s
     let received = receiver.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(received[0].header("webhook-id"), Some("sched-1"));
     assert!(official_verifiers_accept(&secret, &received[0]));
+    let trace = received[0].header("traceparent").unwrap();
+    assert!(
+        trace.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "continues the scheduler's trace: {trace}"
+    );
     let completed = eventually(Duration::from_secs(5), || async {
         server
             .get(&format!("/v1/runs/{run_id}"), OPERATOR_TOKEN)

@@ -38,6 +38,10 @@ async fn delivered_event_is_signed_so_official_verifiers_accept_it(mode: Mode) {
     let delivery = &received[0];
     assert_eq!(delivery.header("webhook-id"), Some("evt_a1"));
     assert_eq!(delivery.header("content-type"), Some("application/json"));
+    let trace = delivery
+        .header("traceparent")
+        .expect("deliveries carry a traceparent");
+    assert!(trace.starts_with("00-") && trace.len() == 55, "{trace}");
     let body: serde_json::Value = serde_json::from_str(&delivery.body).unwrap();
     assert_eq!(body["type"], "run.completed");
     assert_eq!(body["data"], json!({"output": {"ok": true}}));

@@ -93,12 +93,15 @@ async fn embedded_mode_loses_nothing_accepted_before_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_mode_loses_nothing_accepted_before_sigkill() {
+    let prefix = crate::support::amqp_prefix();
     accepted_webhooks_survive_sigkill(vec![
         format!("--database-url={}", crate::support::postgres_url().await),
         format!("--amqp-url={}", crate::support::AMQP_URL),
-        format!("--amqp-exchange-prefix={}", crate::support::amqp_prefix()),
+        format!("--amqp-exchange-prefix={prefix}"),
+        "--amqp-queue-type=classic".to_owned(),
         format!("--operator-token={OPERATOR_TOKEN}"),
         format!("--master-key={MASTER_KEY}"),
     ])
     .await;
+    crate::support::server::delete_exchanges(&prefix).await;
 }

@@ -59,6 +59,7 @@ async fn sigkill_under_load_loses_no_acknowledged_run() {
         format!("--database-url={}", postgres_url().await),
         format!("--amqp-url={AMQP_URL}"),
         format!("--amqp-exchange-prefix={prefix}"),
+        "--amqp-queue-type=classic".to_owned(),
         format!("--operator-token={OPERATOR_TOKEN}"),
         format!("--master-key={MASTER_KEY}"),
         // The dead instance's claims block its batches for this long.
@@ -103,6 +104,7 @@ async fn sigkill_under_load_loses_no_acknowledged_run() {
     );
     assert_eq!(missing, 0);
     assert!(second.terminate().success());
+    crate::support::server::delete_exchanges(&prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,7 @@ fn event(org: &OrgSlug, id: &str, event_type: &str) -> RunEvent {
         occurred_at: now,
         data: serde_json::json!({"ok": true}),
         received_at: now,
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
     }
 }
 
@@ -142,6 +143,12 @@ async fn due_deliveries_are_claimed_once_and_attempts_move_them_on(store: Arc<dy
     let due = store.claim_due_deliveries(10, now, lease).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].event.data["ok"], true);
+    assert!(due[0]
+        .event
+        .traceparent
+        .as_deref()
+        .unwrap()
+        .starts_with("00-4bf92f"));
     assert!(
         store
             .claim_due_deliveries(10, now, lease)

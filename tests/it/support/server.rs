@@ -134,6 +134,8 @@ impl TestServer {
             format!("--master-key={MASTER_KEY}"),
             "--db-pool-size=4".to_owned(),
             "--shutdown-timeout=5s".to_owned(),
+            // Classic: tests create and drop one per server; quorum queues are heavy.
+            "--amqp-queue-type=classic".to_owned(),
         ];
         flags.extend(extra.iter().map(|f| f.to_string()));
         Self::launch(config(&flags), None, flags, Some(prefix)).await
@@ -265,8 +267,8 @@ impl TestServer {
     pub async fn stop(mut self) -> Result<(), ServeError> {
         self.shutdown.cancel();
         let result = self.handle.take().unwrap().await.unwrap();
-        if let Some(prefix) = &self.exchange_prefix {
-            delete_exchanges(prefix).await;
+        if let Some(prefix) = self.exchange_prefix.take() {
+            delete_exchanges(&prefix).await;
         }
         result
     }
@@ -275,16 +277,33 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        // A test that panicked never reached stop(): still drop its broker objects,
+        // so failed runs do not pile queues up in the shared broker.
+        if let Some(prefix) = self.exchange_prefix.take() {
+            let _ = std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    runtime.block_on(delete_exchanges(&prefix));
+                }
+            })
+            .join();
+        }
     }
 }
 
-async fn delete_exchanges(prefix: &str) {
+/// Deletes the exchanges and hookgate's run-events queue of a test's prefix.
+pub async fn delete_exchanges(prefix: &str) {
     let Ok(connection) =
         lapin::Connection::connect(super::AMQP_URL, lapin::ConnectionProperties::default()).await
     else {
         return;
     };
     if let Ok(channel) = connection.create_channel().await {
+        let _ = channel
+            .queue_delete(&format!("{prefix}.run-events.hookgate"), Default::default())
+            .await;
         for suffix in ["runs", "run-events"] {
             let _ = channel
                 .exchange_delete(&format!("{prefix}.{suffix}"), Default::default())
