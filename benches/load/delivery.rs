@@ -154,7 +154,8 @@ async fn measure(stack: &mut Stack, args: &Args) -> anyhow::Result<()> {
     let ticks = procfs::clock_ticks();
     let progress = Arc::new(driver::Progress::default());
     let sampler = Sampler::start(stack.pid, Duration::from_secs(1), false, progress, None);
-    let cpu_before = procfs::cpu_snapshot(Some(stack.pid));
+    let pg_before = stack::pg_stats(stack).await?;
+    let cpu_before = procfs::cpu_snapshot(Some(stack.pid), stack.database());
     let start = Instant::now();
     let (publish_latency, publish_statuses) = publish_all(stack, args).await;
     let published_in = start.elapsed();
@@ -178,7 +179,7 @@ async fn measure(stack: &mut Stack, args: &Args) -> anyhow::Result<()> {
         }
         let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
     }
-    let cpu_after = procfs::cpu_snapshot(Some(stack.pid));
+    let cpu_after = procfs::cpu_snapshot(Some(stack.pid), stack.database());
     let samples = sampler.finish().await;
     let (delivered, duplicates, invalid, latency, last) = {
         let r = receiver
@@ -240,6 +241,12 @@ async fn measure(stack: &mut Stack, args: &Args) -> anyhow::Result<()> {
     )
     .await?;
     line("deliveries marked delivered", done);
+    if let (Some(before), Some(after)) = (pg_before, stack::pg_stats(stack).await?) {
+        line(
+            "postgres work per delivery (pg_stat_database)",
+            after.per(&before, delivered),
+        );
+    }
 
     section(format!("hookgate process (pid {})", stack.pid));
     report::memory(&samples, procfs::memory(stack.pid));

@@ -20,6 +20,8 @@ use crate::report::{self, line, section};
 use crate::sampler::Sampler;
 use crate::stack::{self, Backend, Options, Stack};
 
+const IDLE_BASELINE: Duration = Duration::from_secs(3);
+
 /// Settings shared by `ingress` and `soak`.
 pub struct Load {
     pub connections: usize,
@@ -139,6 +141,15 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
             format!("{prefix}.runs → {:?} queue", load.queue_type).to_lowercase(),
         );
     }
+    // What the stack burns with no load at all (pollers, broker heartbeats): the floor
+    // under the figures below.
+    let idle_before = procfs::cpu_snapshot(Some(stack.pid), stack.database());
+    tokio::time::sleep(IDLE_BASELINE).await;
+    let idle_after = procfs::cpu_snapshot(Some(stack.pid), stack.database());
+    line(
+        "cpu idle before load (cores)",
+        procfs::cpu_line(&idle_before, &idle_after, IDLE_BASELINE, ticks),
+    );
     let progress = Arc::new(Progress::default());
     let sampler = Sampler::start(
         stack.pid,
@@ -161,9 +172,10 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
         &secret,
         load.body_size,
     );
-    let cpu_before = procfs::cpu_snapshot(Some(stack.pid));
+    let pg_before = stack::pg_stats(stack).await?;
+    let cpu_before = procfs::cpu_snapshot(Some(stack.pid), stack.database());
     let outcome = driver::run(plan.clone(), source, progress).await;
-    let cpu_after = procfs::cpu_snapshot(Some(stack.pid));
+    let cpu_after = procfs::cpu_snapshot(Some(stack.pid), stack.database());
     let samples = sampler.finish().await;
     report::outcome(&outcome);
     line(
@@ -171,7 +183,7 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
         procfs::cpu_line(&cpu_before, &cpu_after, outcome.elapsed, ticks),
     );
 
-    section("runs on the exchange");
+    section("acked runs vs published runs");
     match &consumer {
         Some(consumer) => {
             let check = consumer
@@ -189,6 +201,16 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
             );
         }
         None => embedded_check(stack, &outcome).await?,
+    }
+    if let Some(before) = pg_before {
+        // Backends flush their counters at most once a second.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        if let Some(after) = stack::pg_stats(stack).await? {
+            line(
+                "postgres work per 2xx (pg_stat_database, incl. the relay)",
+                after.per(&before, outcome.ok.count()),
+            );
+        }
     }
 
     section(format!("hookgate process (pid {})", stack.pid));
@@ -258,9 +280,9 @@ async fn bare_baseline(
         secret,
         load.body_size,
     );
-    let cpu_before = procfs::cpu_snapshot(None);
+    let cpu_before = procfs::cpu_snapshot(None, None);
     let outcome = driver::run(plan, source, Arc::new(Progress::default())).await;
-    let cpu_after = procfs::cpu_snapshot(None);
+    let cpu_after = procfs::cpu_snapshot(None, None);
     drop(bare);
     report::outcome(&outcome);
     line(

@@ -57,14 +57,27 @@ fn process_ticks(pid: &str) -> Option<(String, u64)> {
     Some((comm, utime + stime))
 }
 
-/// Which group a process's CPU is counted in.
-fn group(pid: u32, hookgate: Option<u32>, comm: &str) -> &'static str {
+/// Which group a process's CPU is counted in. PostgreSQL is shared with other work on
+/// the machine (test suites), so only its server processes and the backends connected to
+/// `database` count as "postgres"; backends of other databases count as "other".
+/// RabbitMQ cannot be split that way: all of the broker counts.
+fn group(pid: u32, hookgate: Option<u32>, comm: &str, database: Option<&str>) -> &'static str {
     if Some(pid) == hookgate {
         "hookgate"
     } else if pid == std::process::id() {
         "load tool"
     } else if comm == "postgres" {
-        "postgres"
+        // Backends' titles: "postgres: 15/main: <user> <database> <client>(<port>) <state>".
+        let title = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let title = String::from_utf8_lossy(&title);
+        let ours = database.is_some_and(|d| title.split_whitespace().any(|w| w == d));
+        let backend =
+            title.contains("127.0.0.1(") || title.contains("::1(") || title.contains("[local]");
+        if ours || !backend {
+            "postgres"
+        } else {
+            "other"
+        }
     } else if comm.starts_with("beam") || comm == "erl_child_setup" || comm == "epmd" {
         "rabbitmq"
     } else {
@@ -80,7 +93,7 @@ pub struct CpuSnapshot {
     machine_total: u64,
 }
 
-pub fn cpu_snapshot(hookgate: Option<u32>) -> CpuSnapshot {
+pub fn cpu_snapshot(hookgate: Option<u32>, database: Option<&str>) -> CpuSnapshot {
     let mut by_group = BTreeMap::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -89,7 +102,7 @@ pub fn cpu_snapshot(hookgate: Option<u32>) -> CpuSnapshot {
                 continue;
             };
             if let Some((comm, ticks)) = process_ticks(&pid.to_string()) {
-                let g = group(pid, hookgate, &comm);
+                let g = group(pid, hookgate, &comm, database);
                 if g != "other" {
                     *by_group.entry(g).or_insert(0) += ticks;
                 }
@@ -154,15 +167,14 @@ mod tests {
         assert!(me.rss_kib > 0 && me.hwm_kib >= me.rss_kib);
         let (comm, _) = process_ticks(&std::process::id().to_string()).unwrap();
         assert!(!comm.is_empty());
-        let snapshot = cpu_snapshot(None);
+        let snapshot = cpu_snapshot(None, None);
         assert!(snapshot.machine_total > 0);
     }
 
     #[test]
     fn groups_are_named_by_command() {
-        assert_eq!(group(1, Some(1), "hookgate"), "hookgate");
-        assert_eq!(group(2, Some(1), "postgres"), "postgres");
-        assert_eq!(group(3, None, "beam.smp"), "rabbitmq");
-        assert_eq!(group(4, None, "cargo"), "other");
+        assert_eq!(group(1, Some(1), "hookgate", None), "hookgate");
+        assert_eq!(group(3, None, "beam.smp", None), "rabbitmq");
+        assert_eq!(group(4, None, "cargo", None), "other");
     }
 }

@@ -173,6 +173,13 @@ impl Stack {
         }
     }
 
+    pub fn database(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Production { database, .. } => Some(database),
+            Backend::Embedded => None,
+        }
+    }
+
     pub fn prefix(&self) -> Option<&str> {
         match &self.backend {
             Backend::Production { prefix, .. } => Some(prefix),
@@ -358,6 +365,66 @@ async fn drop_backend(backend: &Backend) {
         }
         let _ = connection.close(0, "hookgate-load done").await;
     }
+}
+
+/// Counters of the bench database from `pg_stat_database`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgStats {
+    pub commits: i64,
+    pub rollbacks: i64,
+    pub returned: i64,
+    pub fetched: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
+}
+
+impl PgStats {
+    /// "commits 3.0, rows inserted 4.0, …" per `n` (e.g. per 2xx answer) since `before`.
+    pub fn per(&self, before: &PgStats, n: u64) -> String {
+        let n = n.max(1) as f64;
+        let per = |a: i64, b: i64| (a - b) as f64 / n;
+        format!(
+            "commits {:.1}, rollbacks {:.2}, rows inserted {:.1}, updated {:.1}, deleted {:.1}, returned {:.1}, fetched {:.1}",
+            per(self.commits, before.commits),
+            per(self.rollbacks, before.rollbacks),
+            per(self.inserted, before.inserted),
+            per(self.updated, before.updated),
+            per(self.deleted, before.deleted),
+            per(self.returned, before.returned),
+            per(self.fetched, before.fetched),
+        )
+    }
+}
+
+/// The bench database's counters (production mode). Backends report them at most once a
+/// second, so read them a moment after the load.
+pub async fn pg_stats(stack: &Stack) -> anyhow::Result<Option<PgStats>> {
+    let Backend::Production {
+        admin_url,
+        database,
+        ..
+    } = &stack.backend
+    else {
+        return Ok(None);
+    };
+    let admin = postgres(admin_url).await?;
+    let row = admin
+        .query_one(
+            "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, \
+             tup_updated, tup_deleted FROM pg_stat_database WHERE datname = $1",
+            &[database],
+        )
+        .await?;
+    Ok(Some(PgStats {
+        commits: row.get(0),
+        rollbacks: row.get(1),
+        returned: row.get(2),
+        fetched: row.get(3),
+        inserted: row.get(4),
+        updated: row.get(5),
+        deleted: row.get(6),
+    }))
 }
 
 /// Rows in `delivery_attempts` of the bench database (or the embedded store).
