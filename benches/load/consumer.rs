@@ -21,8 +21,18 @@ pub async fn connect(url: &str) -> anyhow::Result<Connection> {
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio);
-    Ok(Connection::connect(url, properties).await?)
+    // A broker that accepts TCP but never finishes the handshake must not hang the tool.
+    tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "RabbitMQ at {url} did not complete the AMQP handshake within {CONNECT_TIMEOUT:?}"
+            )
+        })?
+        .map_err(Into::into)
 }
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum QueueType {

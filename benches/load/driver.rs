@@ -168,7 +168,12 @@ async fn connection<S: RequestSource>(shared: Arc<Shared<S>>) -> Outcome {
         let Some(due_at) = due(&shared, seq) else {
             break;
         };
-        tokio::time::sleep_until(due_at).await;
+        // Only sleep when the request is really due later: a sleep for a past instant still
+        // waits for the timer wheel's next tick (up to 1 ms), which would throttle the
+        // closed loop.
+        if due_at > Instant::now() {
+            tokio::time::sleep_until(due_at).await;
+        }
         let request = match shared.source.request(seq) {
             Ok(request) => request,
             Err(_) => {
