@@ -1,0 +1,177 @@
+//! Criterion benches of the pure hot paths (SPEC §10: verification ≤ 1.2× the bare
+//! HMAC-SHA256 of the body): every inbound verifier and the outbound Standard Webhooks
+//! signer, on 1 KiB, 16 KiB and 256 KiB JSON bodies. Each size is one group whose first
+//! member is the bare HMAC-SHA256 of the body, so the overhead ratio reads off the
+//! group (`scripts/bench_ratios.py` prints it).
+//!
+//! `cargo bench --bench verify` (add `-- --measurement-time 5` for steadier figures).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hmac::{Hmac, Mac};
+use hookgate::delivery::payload;
+use hookgate::verify::{self, SecretCandidate, VerifierConfig};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::json;
+use sha2::{Sha256, Sha512};
+
+const NOW: i64 = 1_750_000_000;
+const SIZES: [(usize, &str); 3] = [(1024, "1KiB"), (16 * 1024, "16KiB"), (256 * 1024, "256KiB")];
+
+/// A JSON body of exactly `size` bytes carrying the fields verifiers read (`id`,
+/// `type`, `event_id`), padded.
+fn body(size: usize) -> Vec<u8> {
+    let head = br#"{"id":"evt_1NbenchStripeId","type":"push","event_id":"Ev0BENCH","padding":""#;
+    let mut body = head.to_vec();
+    body.resize(size.saturating_sub(2).max(head.len()), b'x');
+    body.extend_from_slice(br#""}"#);
+    body
+}
+
+fn config(value: serde_json::Value) -> VerifierConfig {
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("bench config: {e}"))
+}
+
+/// (name, verifier, secret) for every scheme of SPEC §3.2.
+fn schemes() -> Vec<(&'static str, VerifierConfig, Vec<u8>)> {
+    vec![
+        (
+            "github",
+            VerifierConfig::Github,
+            b"It's a Secret to Everybody".to_vec(),
+        ),
+        (
+            "stripe",
+            VerifierConfig::Stripe,
+            b"whsec_test_secret_0123456789abcdef".to_vec(),
+        ),
+        (
+            "standard_webhooks",
+            VerifierConfig::StandardWebhooks,
+            b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec(),
+        ),
+        (
+            "shopify",
+            VerifierConfig::Shopify,
+            b"hush-shopify-app-secret".to_vec(),
+        ),
+        (
+            "slack",
+            VerifierConfig::Slack,
+            b"8f742231b10e8888abcd99yyyzzz85a5".to_vec(),
+        ),
+        (
+            "hmac_sha256",
+            config(
+                json!({"type": "hmac", "header": "X-Signature", "prefix": "sha256=",
+                          "encoding": "hex", "algorithm": "sha256"}),
+            ),
+            b"generic-shared-secret".to_vec(),
+        ),
+        (
+            "hmac_sha512",
+            config(
+                json!({"type": "hmac", "header": "X-Signature", "encoding": "base64",
+                          "algorithm": "sha512", "signed_content": "{timestamp}.{body}",
+                          "timestamp_header": "X-Timestamp"}),
+            ),
+            b"generic-shared-secret".to_vec(),
+        ),
+        (
+            "bearer",
+            config(json!({"type": "bearer", "header": "Authorization"})),
+            b"internal-system-token-0123456789".to_vec(),
+        ),
+    ]
+}
+
+fn header_map(pairs: Vec<(String, String)>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let value = HeaderValue::from_str(&value).unwrap_or_else(|e| panic!("{e}"));
+        map.append(name, value);
+    }
+    map
+}
+
+fn bare_hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+fn bare_hmac_sha512(key: &[u8], body: &[u8]) -> [u8; 64] {
+    let mut mac = Hmac::<Sha512>::new_from_slice(key).unwrap_or_else(|e| panic!("{e}"));
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+fn verifiers(c: &mut Criterion) {
+    for (size, label) in SIZES {
+        let body = body(size);
+        let mut group = c.benchmark_group(format!("verify/{label}"));
+        group.throughput(Throughput::Bytes(size as u64));
+
+        // The reference: what any MAC-based verifier must at least spend.
+        let key = b"It's a Secret to Everybody";
+        group.bench_function("bare_hmac_sha256", |b| {
+            b.iter(|| bare_hmac_sha256(black_box(key), black_box(&body)))
+        });
+        // The reference for the sha512 variant of the generic verifier.
+        group.bench_function("bare_hmac_sha512", |b| {
+            b.iter(|| bare_hmac_sha512(black_box(key), black_box(&body)))
+        });
+
+        for (name, verifier, secret) in schemes() {
+            let signed = verify::sign(&verifier, &secret, &body, NOW, "msg_2Kbench000000000001")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let headers = header_map(signed);
+            let candidates = [SecretCandidate {
+                id: "sec_1",
+                value: &secret,
+            }];
+            // Every bench verifies a genuine request: a rejection would time the wrong path.
+            if let Err(rejection) = verify::verify(&verifier, &candidates, &headers, &body, NOW) {
+                panic!("{name} rejects its own signature: {rejection:?}");
+            }
+            group.bench_function(BenchmarkId::new("verify", name), |b| {
+                b.iter(|| {
+                    verify::verify(
+                        black_box(&verifier),
+                        black_box(&candidates),
+                        black_box(&headers),
+                        black_box(&body),
+                        NOW,
+                    )
+                })
+            });
+        }
+
+        // The outbound signer: the per-attempt headers of one delivery, one secret.
+        let secret: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        group.bench_function("sign_outbound_delivery", |b| {
+            b.iter(|| {
+                payload::headers(
+                    black_box("evt_01JBENCH0000000000000000"),
+                    NOW,
+                    black_box(&body),
+                    &[secret],
+                )
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    // Short by default (30 benchmarks); flags such as --measurement-time override it.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = verifiers
+}
+criterion_main!(benches);

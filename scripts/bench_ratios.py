@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Prints the verifier benches' medians and their ratio to the bare HMAC-SHA256 of the
+same body (SPEC §10: <= 1.2x), from criterion's saved estimates.
+
+    cargo bench --bench verify && scripts/bench_ratios.py [TARGET_DIR]
+
+TARGET_DIR defaults to $CARGO_TARGET_DIR, else ./target.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+BASELINE = "bare_hmac_sha256"
+# The sha512 variant of the generic verifier is compared with its own bare HMAC.
+OWN_BASELINE = {"verify/hmac_sha512": "bare_hmac_sha512"}
+
+
+def main() -> int:
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("CARGO_TARGET_DIR", "target"))
+    root = target / "criterion"
+    groups: dict[str, dict[str, float]] = {}
+    for meta in root.glob("**/new/benchmark.json"):
+        info = json.loads(meta.read_text())
+        if not info["group_id"].startswith("verify/"):
+            continue
+        estimates = json.loads((meta.parent / "estimates.json").read_text())
+        name = info["function_id"] or ""
+        if info.get("value_str"):
+            name = f"{name}/{info['value_str']}" if name else info["value_str"]
+        groups.setdefault(info["group_id"], {})[name] = estimates["median"]["point_estimate"]
+    if not groups:
+        print(f"no criterion results under {root}; run cargo bench --bench verify first", file=sys.stderr)
+        return 1
+
+    def size(group: str) -> int:
+        label = group.split("/", 1)[1]
+        return int(label.removesuffix("KiB")) * 1024
+
+    for group in sorted(groups, key=size):
+        rows = groups[group]
+        base = rows.get(BASELINE)
+        print(f"== {group} (median; ratio to {BASELINE})")
+        for name, ns in sorted(rows.items(), key=lambda kv: (kv[0] != BASELINE, kv[0])):
+            ratio = f"{ns / base:.2f}x" if base else "n/a"
+            own = OWN_BASELINE.get(name)
+            if own and rows.get(own):
+                ratio += f", {ns / rows[own]:.2f}x {own}"
+            print(f"{name}: {format_ns(ns)} ({ratio})")
+        print()
+    return 0
+
+
+def format_ns(ns: float) -> str:
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.2f} µs"
+    return f"{ns:.0f} ns"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
