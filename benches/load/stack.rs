@@ -357,6 +357,11 @@ async fn drop_backend(backend: &Backend) {
     }
     if let Ok(connection) = crate::consumer::connect(amqp_url).await {
         if let Ok(channel) = connection.create_channel().await {
+            // hookgate's own run-events queue (quorum): left behind, such queues pile
+            // up in the shared broker.
+            let _ = channel
+                .queue_delete(&format!("{prefix}.run-events.hookgate"), Default::default())
+                .await;
             for suffix in ["runs", "run-events"] {
                 let _ = channel
                     .exchange_delete(&format!("{prefix}.{suffix}"), Default::default())
