@@ -39,6 +39,17 @@ pub enum DeliveriesCommand {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Retry an endpoint's failed deliveries created since a time, e.g. after an
+    /// outage (the same as `hookgate endpoints recover`).
+    Recover {
+        #[arg(long, value_name = "ENDPOINT_ID")]
+        endpoint: String,
+        /// An RFC 3339 time, or a duration ago: `2h` means two hours before now.
+        #[arg(long, value_parser = Since::parse, value_name = "TIME|DURATION")]
+        since: Since,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Retry every delivery that matches (default: all of the org's failed ones).
     RetryAll {
         #[arg(long)]
@@ -85,6 +96,18 @@ fn wire(value: impl ValueEnum) -> String {
 
 pub async fn run(command: DeliveriesCommand) -> anyhow::Result<()> {
     match command {
+        DeliveriesCommand::Recover {
+            endpoint,
+            since,
+            api,
+        } => {
+            return super::endpoints::run(super::endpoints::EndpointsCommand::Recover {
+                endpoint_id: endpoint,
+                since,
+                api,
+            })
+            .await;
+        }
         DeliveriesCommand::List {
             org,
             endpoint,

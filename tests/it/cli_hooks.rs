@@ -303,7 +303,15 @@ async fn failed_deliveries_are_sent_again_by_retry_all_and_recover_since_an_hour
     assert!(eventually(WAIT, || async { count(&server, "failed").await == 1 }).await);
     let recovered = hookgate(
         &server,
-        &["endpoints", "recover", &endpoint_id, "--since", "1h"],
+        // `deliveries recover` is the name for `endpoints recover`: same call.
+        &[
+            "deliveries",
+            "recover",
+            "--endpoint",
+            &endpoint_id,
+            "--since",
+            "1h",
+        ],
     )
     .await
     .ok();
