@@ -6,11 +6,11 @@ use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::http::{self, AppState, Services};
-use crate::ingress::IngressWriter;
+use crate::ingress::{IngressWriter, RelayLink};
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
 use crate::queue::{Handled, RunEventHandler};
-use crate::relay::Relay;
+use crate::relay::{self, Relay};
 use crate::run_events::IncomingRunEvent;
 use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
 use bytes::Bytes;
@@ -146,7 +146,11 @@ impl App {
         // Background work stops only after the HTTP server has drained, so runs
         // accepted by in-flight requests still get their publish attempt.
         let background = CancellationToken::new();
+        let mut handoff = None;
         if self.config.roles.contains(&Role::Relay) {
+            let (sender, handed) =
+                relay::handoff(self.config.relay.handoff_capacity, self.config.relay.lease);
+            handoff = Some(sender);
             Relay::new(
                 Arc::clone(&self.store),
                 Arc::clone(&self.queue),
@@ -154,7 +158,7 @@ impl App {
                 Arc::clone(&metrics),
                 self.config.relay.clone(),
             )
-            .spawn(&workers, background.clone());
+            .spawn(&workers, background.clone(), handed);
         }
         if self.config.roles.contains(&Role::Delivery) {
             Dispatcher::new(
@@ -174,7 +178,10 @@ impl App {
         // writer is done, so nothing accepted waits for an answer that never comes.
         let ingress_writer = IngressWriter::spawn(
             Arc::clone(&self.store),
-            Arc::clone(&relay_wake),
+            RelayLink {
+                handoff,
+                wake: Arc::clone(&relay_wake),
+            },
             &self.config.ingress,
             &workers,
         );

@@ -15,7 +15,7 @@ pub use cache::SourceCache;
 pub use message::{forwarded_headers, run_request, Origin, RunFields};
 pub use sampler::RejectionSampler;
 pub use trace::child_traceparent;
-pub use writer::{IngressWriter, WriteError, WriterConfig};
+pub use writer::{IngressWriter, RelayLink, WriteError, WriterConfig};
 
 use crate::crypto::{Keyring, Secret};
 use crate::id::new_id;

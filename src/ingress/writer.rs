@@ -5,8 +5,14 @@
 //! One commit per batch instead of per request is what lets a store that does ~3k
 //! commits/s take ~10k events/s (SPEC §10). A full queue answers at once (503 +
 //! Retry-After) instead of queueing without bound.
+//!
+//! Committed runs go straight to this instance's relay through the handoff (their
+//! outbox rows claimed in the same transaction); when the handoff is full or there is
+//! no relay here, the rows are committed unclaimed and the relay is woken to claim them.
 
-use crate::store::{AcceptOutcome, EventWrite, Store};
+use crate::relay::HandoffSender;
+use crate::store::{AcceptOutcome, EventWrite, OutboxItem, Store};
+use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use tokio_util::task::TaskTracker;
@@ -54,20 +60,17 @@ impl IngressWriter {
     /// dropped and the queue is drained, so in-flight requests always get an answer.
     pub fn spawn(
         store: Arc<dyn Store>,
-        relay_wake: Arc<Notify>,
+        relay: RelayLink,
         config: &WriterConfig,
         tracker: &TaskTracker,
     ) -> Self {
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..config.writers.max(1) {
-            let (store, wake, receiver) = (
-                Arc::clone(&store),
-                Arc::clone(&relay_wake),
-                Arc::clone(&receiver),
-            );
+            let (store, relay, receiver) =
+                (Arc::clone(&store), relay.clone(), Arc::clone(&receiver));
             let max_batch = config.max_batch.max(1);
-            tracker.spawn(async move { write_batches(store, wake, receiver, max_batch).await });
+            tracker.spawn(async move { write_batches(store, relay, receiver, max_batch).await });
         }
         Self { sender }
     }
@@ -100,23 +103,36 @@ async fn next_batch(receiver: &Mutex<mpsc::Receiver<Job>>, max_batch: usize) -> 
     Some(jobs)
 }
 
+/// How committed runs reach a relay: handed over to this instance's, or left in the
+/// outbox for whichever relay the wake (or its poll) brings.
+#[derive(Clone)]
+pub struct RelayLink {
+    pub handoff: Option<HandoffSender>,
+    pub wake: Arc<Notify>,
+}
+
 async fn write_batches(
     store: Arc<dyn Store>,
-    wake: Arc<Notify>,
+    relay: RelayLink,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
     max_batch: usize,
 ) {
     while let Some(jobs) = next_batch(&receiver, max_batch).await {
         let (writes, replies): (Vec<EventWrite>, Vec<_>) =
             jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
-        match store.record_events(&writes).await {
+        let runs = writes.iter().filter(|w| w.run.is_some()).count();
+        let reservation = match &relay.handoff {
+            Some(handoff) if runs > 0 => handoff.try_reserve(runs, Utc::now()),
+            _ => None,
+        };
+        let claim_until = reservation.as_ref().map(|r| r.claim_until());
+        match store.record_events(&writes, claim_until).await {
             Ok(outcomes) => {
-                let new_runs = writes
-                    .iter()
-                    .zip(&outcomes)
-                    .any(|(w, o)| w.run.is_some() && *o == AcceptOutcome::Recorded);
-                if new_runs {
-                    wake.notify_one();
+                let recorded = recorded_runs(writes, &outcomes);
+                match reservation {
+                    Some(reservation) => reservation.send(recorded),
+                    None if !recorded.is_empty() => relay.wake.notify_one(),
+                    None => {}
                 }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // The requester may have gone (client hung up); the event is recorded anyway.
@@ -131,4 +147,21 @@ async fn write_batches(
             }
         }
     }
+}
+
+/// The runs a batch created, ready to publish.
+fn recorded_runs(writes: Vec<EventWrite>, outcomes: &[AcceptOutcome]) -> Vec<OutboxItem> {
+    writes
+        .into_iter()
+        .zip(outcomes)
+        .filter(|(_, outcome)| **outcome == AcceptOutcome::Recorded)
+        .filter_map(|(write, _)| write.run)
+        .map(|run| OutboxItem {
+            run_id: run.id,
+            workflow_id: run.workflow_id,
+            message: run.message,
+            message_headers: run.message_headers,
+            enqueued_at: run.created_at,
+        })
+        .collect()
 }

@@ -7,11 +7,18 @@
 //! batch (`FOR UPDATE SKIP LOCKED` in PostgreSQL), publishes it with every confirm in
 //! flight, and marks the confirmed runs in one statement; unconfirmed ones are
 //! released for the next attempt.
+//!
+//! Runs this instance's ingress commits skip the claim: they arrive through the
+//! [`handoff`] already claimed, and are published and marked the same way.
+
+mod handoff;
+
+pub use handoff::{handoff, Handed, HandoffReceiver, HandoffSender, Reservation};
 
 use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use crate::queue::{Queue, QueueError, RunMessage};
-use crate::store::{Store, StoreError};
+use crate::store::{OutboxItem, Store, StoreError};
 use chrono::Utc;
 use rand::Rng;
 use std::sync::Arc;
@@ -31,6 +38,9 @@ pub struct RelayConfig {
     /// Safety-net poll when nothing wakes the relay.
     pub poll_interval: Duration,
     pub max_backoff: Duration,
+    /// Runs handed over by this instance's writers and not yet published; beyond it
+    /// they wait in the outbox for a claim (memory stays bounded).
+    pub handoff_capacity: usize,
 }
 
 impl Default for RelayConfig {
@@ -41,6 +51,7 @@ impl Default for RelayConfig {
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
             max_backoff: Duration::from_secs(5),
+            handoff_capacity: 16_384,
         }
     }
 }
@@ -84,11 +95,19 @@ impl Relay {
     }
 
     /// Starts the workers and the stats sampler on `tracker`; they stop when
-    /// `shutdown` fires (after finishing the round in progress).
-    pub fn spawn(self, tracker: &TaskTracker, shutdown: CancellationToken) {
+    /// `shutdown` fires (after finishing the round in progress). The handoff's
+    /// workers stop once every writer has stopped and all it holds is published.
+    pub fn spawn(
+        self,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+        handed: HandoffReceiver,
+    ) {
         for _ in 0..self.config.workers {
             let (relay, shutdown) = (self.clone(), shutdown.clone());
             tracker.spawn(async move { relay.work(shutdown).await });
+            let (relay, handed) = (self.clone(), handed.clone());
+            tracker.spawn(async move { relay.publish_handed(handed).await });
         }
         let relay = self.clone();
         tracker.spawn(async move { relay.sample_stats(shutdown).await });
@@ -125,6 +144,22 @@ impl Relay {
         }
     }
 
+    /// Publishes what the writers hand over. A failed batch is released to the claim
+    /// path (which retries with backoff), so this loop never stalls on the broker.
+    async fn publish_handed(&self, handed: HandoffReceiver) {
+        // `batch` keeps its capacity held until its runs are published or released.
+        while let Some(mut batch) = handed.next_batch(self.config.batch_size).await {
+            let items: Vec<OutboxItem> = batch
+                .iter_mut()
+                .flat_map(|h| std::mem::take(&mut h.items))
+                .collect();
+            if let Err(error) = self.publish(&items).await {
+                tracing::warn!(%error, "publishing handed-over runs failed; left to the claim path");
+                self.wake.notify_one();
+            }
+        }
+    }
+
     /// One claim → publish → mark round; returns how many runs were published.
     async fn round(&self) -> Result<usize, RoundError> {
         let now = Utc::now();
@@ -136,6 +171,12 @@ impl Relay {
         if items.is_empty() {
             return Ok(0);
         }
+        self.publish(&items).await
+    }
+
+    /// Publishes claimed runs with every confirm in flight, marks the confirmed ones
+    /// and releases the rest.
+    async fn publish(&self, items: &[OutboxItem]) -> Result<usize, RoundError> {
         let messages: Vec<RunMessage> = items
             .iter()
             .map(|item| RunMessage {

@@ -135,8 +135,13 @@ pub trait IngressStore {
     /// Group commit: in ONE transaction, for each row claims the event's de-dup key (or
     /// reports the duplicate), records the event, its run and outbox row; and moves the
     /// secrets' last use. Outcomes are in the batch's order. If the transaction fails,
-    /// nothing of the batch is recorded.
-    async fn record_events(&self, batch: &[EventWrite]) -> Result<Vec<AcceptOutcome>, StoreError>;
+    /// nothing of the batch is recorded. The new outbox rows are claimed until
+    /// `claim_until` (the caller hands their runs to its relay itself), or unclaimed.
+    async fn record_events(
+        &self,
+        batch: &[EventWrite],
+        claim_until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<AcceptOutcome>, StoreError>;
 
     /// A batch of one.
     async fn record_event(
@@ -148,7 +153,7 @@ pub trait IngressStore {
             event: event.clone(),
             run: run.cloned(),
         }];
-        let mut outcomes = self.record_events(&batch).await?;
+        let mut outcomes = self.record_events(&batch, None).await?;
         outcomes
             .pop()
             .ok_or_else(|| StoreError::Corrupt("empty batch outcome".into()))

@@ -7,6 +7,7 @@ use crate::store::{
     LAST_USED_GRANULARITY,
 };
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
@@ -82,7 +83,11 @@ fn insert_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<(), StoreError
 
 #[async_trait]
 impl IngressStore for EmbeddedStore {
-    async fn record_events(&self, batch: &[EventWrite]) -> Result<Vec<AcceptOutcome>, StoreError> {
+    async fn record_events(
+        &self,
+        batch: &[EventWrite],
+        claim_until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<AcceptOutcome>, StoreError> {
         let batch = batch.to_vec();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
@@ -97,7 +102,7 @@ impl IngressStore for EmbeddedStore {
                 }
                 insert_event(&tx, event)?;
                 if let Some(run) = run {
-                    insert_run(&tx, run)?;
+                    insert_run(&tx, run, claim_until)?;
                 }
                 outcomes.push(AcceptOutcome::Recorded);
             }

@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_event_trace.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_ingress_hot_path.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -37,8 +37,12 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, StoreError> {
     })
 }
 
-/// Inserts a queued run and its outbox row.
-pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun) -> Result<(), StoreError> {
+/// Inserts a queued run and its outbox row, claimed until `claim_until` if given.
+pub(super) fn insert_run(
+    tx: &Transaction<'_>,
+    run: &NewRun,
+    claim_until: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
     let headers: serde_json::Map<String, serde_json::Value> = run
         .message_headers
         .iter()
@@ -61,8 +65,12 @@ pub(super) fn insert_run(tx: &Transaction<'_>, run: &NewRun) -> Result<(), Store
         ],
     )?;
     tx.execute(
-        "INSERT INTO outbox (run_id, enqueued_at) VALUES (?1, ?2)",
-        params![run.id, millis(&run.created_at)],
+        "INSERT INTO outbox (run_id, enqueued_at, claim_expires_at) VALUES (?1, ?2, ?3)",
+        params![
+            run.id,
+            millis(&run.created_at),
+            claim_until.as_ref().map(millis)
+        ],
     )?;
     Ok(())
 }
@@ -104,7 +112,7 @@ impl RunStore for EmbeddedStore {
                     return Ok(TriggerOutcome::Replayed(original));
                 }
             }
-            insert_run(&tx, &run)?;
+            insert_run(&tx, &run, None)?;
             if let Some(idem) = &idempotency {
                 tx.execute(
                     "INSERT INTO run_idempotency (org, key, body_hash, run_id, created_at)
@@ -171,7 +179,7 @@ impl RunStore for EmbeddedStore {
                 "SELECT o.run_id, r.workflow_id, r.message, r.message_headers, o.enqueued_at
                  FROM outbox o JOIN runs r ON r.id = o.run_id
                  WHERE o.claim_expires_at IS NULL OR o.claim_expires_at < ?1
-                 ORDER BY o.enqueued_at LIMIT ?2",
+                 ORDER BY o.run_id LIMIT ?2",
                 params![millis(&now), limit as i64],
                 |row| {
                     let headers: String = row.get(3)?;

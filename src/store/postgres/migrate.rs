@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "event_trace",
         include_str!("../../../migrations/postgres/0005_event_trace.sql"),
     ),
+    (
+        6,
+        "ingress_hot_path",
+        include_str!("../../../migrations/postgres/0006_ingress_hot_path.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

@@ -30,7 +30,7 @@ fn run_from_row(row: &Row) -> Result<Run, StoreError> {
     })
 }
 
-fn headers_json(headers: &[(String, String)]) -> serde_json::Value {
+pub(super) fn headers_json(headers: &[(String, String)]) -> serde_json::Value {
     headers
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
@@ -185,7 +185,7 @@ impl RunStore for PostgresStore {
                         "WITH claimed AS (
                      SELECT run_id FROM outbox
                      WHERE claim_expires_at IS NULL OR claim_expires_at < $1
-                     ORDER BY enqueued_at LIMIT $2
+                     ORDER BY run_id LIMIT $2
                      FOR UPDATE SKIP LOCKED
                  ), leased AS (
                      UPDATE outbox o SET claim_expires_at = $3
@@ -194,7 +194,7 @@ impl RunStore for PostgresStore {
                  )
                  SELECT r.id, r.workflow_id, r.message, r.message_headers, leased.enqueued_at
                  FROM leased JOIN runs r ON r.id = leased.run_id
-                 ORDER BY leased.enqueued_at",
+                 ORDER BY leased.run_id",
                     )
                     .await?,
                 &[&now, &(limit as i64), &lease_until],
@@ -220,24 +220,21 @@ impl RunStore for PostgresStore {
         if run_ids.is_empty() {
             return Ok(());
         }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            &tx.prepare_cached("DELETE FROM outbox WHERE run_id = ANY($1)")
-                .await?,
-            &[&run_ids],
-        )
-        .await?;
-        tx.execute(
-            &tx.prepare_cached(
-                "UPDATE runs SET status = 'published', published_at = $2, updated_at = $2
-             WHERE id = ANY($1) AND status = 'queued'",
+        let client = self.client().await?;
+        // One statement (its own transaction): the outbox rows go and the runs are
+        // marked together, in one round trip.
+        client
+            .execute(
+                &client
+                    .prepare_cached(
+                        "WITH done AS (DELETE FROM outbox WHERE run_id = ANY($1) RETURNING run_id)
+                         UPDATE runs SET status = 'published', published_at = $2, updated_at = $2
+                         FROM done WHERE runs.id = done.run_id AND runs.status = 'queued'",
+                    )
+                    .await?,
+                &[&run_ids, &at],
             )
-            .await?,
-            &[&run_ids, &at],
-        )
-        .await?;
-        tx.commit().await?;
+            .await?;
         Ok(())
     }
 

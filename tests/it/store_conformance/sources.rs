@@ -330,7 +330,7 @@ async fn group_commit_records_a_batch_and_catches_duplicates_inside_it(store: Ar
         }
     };
     let batch = vec![write("a"), write("b"), write("a"), write("c")];
-    let outcomes = store.record_events(&batch).await.unwrap();
+    let outcomes = store.record_events(&batch, None).await.unwrap();
     assert_eq!(outcomes[0], AcceptOutcome::Recorded);
     assert_eq!(outcomes[1], AcceptOutcome::Recorded);
     assert_eq!(
