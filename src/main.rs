@@ -5,6 +5,9 @@ use hookgate::server::App;
 use hookgate::store::{migrate_postgres, EmbeddedStore};
 use tokio_util::sync::CancellationToken;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::parse(std::env::args_os().collect())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -4,7 +4,7 @@
 //! not a statement per event: PostgreSQL's cost per statement, not per row, is what
 //! limits ingress (SPEC §10).
 
-use super::runs::headers_json;
+use super::runs::{headers_json, RUN_STATUS};
 use super::PostgresStore;
 use crate::store::{
     last_uses, AcceptOutcome, EventWrite, IngressStore, Rejected, RunStatus, StoreError,
@@ -88,12 +88,12 @@ async fn existing_claims(
         .collect();
     let found = tx
         .query(
-            &tx.prepare_cached(
-                "SELECT d.source_id, d.dedup_key, d.event_id, d.run_id, r.status
-                 FROM unnest($1::text[], $2::text[]) AS k (source_id, dedup_key)
-                 JOIN ingress_dedup d USING (source_id, dedup_key)
-                 JOIN runs r ON r.id = d.run_id",
-            )
+            &tx.prepare_cached(&format!(
+                "SELECT d.source_id, d.dedup_key, d.event_id, d.run_id, {RUN_STATUS}
+                     FROM unnest($1::text[], $2::text[]) AS k (source_id, dedup_key)
+                     JOIN ingress_dedup d USING (source_id, dedup_key)
+                     JOIN runs r ON r.id = d.run_id"
+            ))
             .await?,
             &[&sources, &keys],
         )
@@ -219,19 +219,21 @@ async fn insert_recorded(
     let insert_runs = tx
         .prepare_cached(
             "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
-                               message, message_headers, created_at, updated_at)
+                               created_at, updated_at)
              SELECT id, org, workflow_id, trigger_type, source_id, event_id, 'queued',
-                    message, message_headers, created_at, created_at
+                    created_at, created_at
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                         $6::text[], $7::bytea[], $8::jsonb[], $9::timestamptz[])
-                  AS r (id, org, workflow_id, trigger_type, source_id, event_id,
-                        message, message_headers, created_at)",
+                         $6::text[], $7::timestamptz[])
+                  AS r (id, org, workflow_id, trigger_type, source_id, event_id, created_at)",
         )
         .await?;
     let insert_outbox = tx
         .prepare_cached(
-            "INSERT INTO outbox (run_id, enqueued_at, claim_expires_at)
-             SELECT id, at, $3 FROM unnest($1::text[], $2::timestamptz[]) AS o (id, at)",
+            "INSERT INTO outbox (run_id, enqueued_at, claim_expires_at, workflow_id, message,
+                                 message_headers)
+             SELECT id, at, $3, workflow_id, message, message_headers
+             FROM unnest($1::text[], $2::timestamptz[], $4::text[], $5::bytea[], $6::jsonb[])
+                  AS o (id, at, workflow_id, message, message_headers)",
         )
         .await?;
     let touch_secrets = tx
@@ -254,8 +256,18 @@ async fn insert_recorded(
             if runs.ids.is_empty() {
                 return Ok(0);
             }
-            tx.execute(&insert_outbox, &[&runs.ids, &runs.created_at, &claim_until])
-                .await
+            tx.execute(
+                &insert_outbox,
+                &[
+                    &runs.ids,
+                    &runs.created_at,
+                    &claim_until,
+                    &runs.workflows,
+                    &runs.messages,
+                    &runs.message_headers,
+                ],
+            )
+            .await
         },
         async {
             if use_ids.is_empty() {
@@ -353,7 +365,7 @@ impl<'a> RunColumns<'a> {
         }
     }
 
-    fn params(&self) -> [Param<'_>; 9] {
+    fn params(&self) -> [Param<'_>; 7] {
         [
             &self.ids,
             &self.orgs,
@@ -361,8 +373,6 @@ impl<'a> RunColumns<'a> {
             &self.trigger_types,
             &self.sources,
             &self.events,
-            &self.messages,
-            &self.message_headers,
             &self.created_at,
         ]
     }

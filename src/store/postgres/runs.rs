@@ -10,8 +10,23 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
-const RUN_COLUMNS: &str = "id, org, workflow_id, trigger_type, source_id, event_id, status, \
-                           created_at, updated_at, published_at";
+/// A run's status as the API sees it. The stored status stays `queued` when the run
+/// is published (so marking it changes no indexed column); `published_at` says it is.
+pub(super) const RUN_STATUS: &str =
+    "CASE WHEN status = 'queued' AND published_at IS NOT NULL THEN 'published' ELSE status END";
+
+const RUN_COLUMNS: &str = "id, org, workflow_id, trigger_type, source_id, event_id, \
+     CASE WHEN status = 'queued' AND published_at IS NOT NULL THEN 'published' ELSE status END \
+     AS status, created_at, updated_at, published_at";
+
+/// The stored status and publication a status filter means (see [`RUN_STATUS`]).
+fn stored_status(status: RunStatus) -> (&'static str, Option<bool>) {
+    match status {
+        RunStatus::Queued => ("queued", Some(false)),
+        RunStatus::Published => ("queued", Some(true)),
+        other => (other.as_str(), None),
+    }
+}
 
 fn run_from_row(row: &Row) -> Result<Run, StoreError> {
     let status: String = row.get("status");
@@ -48,7 +63,7 @@ fn headers_from_json(value: serde_json::Value) -> Vec<(String, String)> {
     }
 }
 
-/// Inserts a queued run and its outbox row.
+/// Inserts a queued run and its outbox row (which carries the message to publish).
 pub(super) async fn insert_run(
     tx: &deadpool_postgres::Transaction<'_>,
     run: &NewRun,
@@ -56,8 +71,8 @@ pub(super) async fn insert_run(
     tx.execute(
         &tx.prepare_cached(
             "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
-                           message, message_headers, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9)",
+                               created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7)",
         )
         .await?,
         &[
@@ -67,16 +82,23 @@ pub(super) async fn insert_run(
             &run.trigger_type,
             &run.source_id,
             &run.event_id,
-            &run.message.as_ref(),
-            &headers_json(&run.message_headers),
             &run.created_at,
         ],
     )
     .await?;
     tx.execute(
-        &tx.prepare_cached("INSERT INTO outbox (run_id, enqueued_at) VALUES ($1, $2)")
-            .await?,
-        &[&run.id, &run.created_at],
+        &tx.prepare_cached(
+            "INSERT INTO outbox (run_id, enqueued_at, workflow_id, message, message_headers)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .await?,
+        &[
+            &run.id,
+            &run.created_at,
+            &run.workflow_id,
+            &run.message.as_ref(),
+            &headers_json(&run.message_headers),
+        ],
     )
     .await?;
     Ok(())
@@ -148,10 +170,14 @@ impl RunStore for PostgresStore {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs
              WHERE org = $1 AND ($2::text IS NULL OR status = $2)
+               AND ($6::boolean IS NULL OR (published_at IS NOT NULL) = $6)
                AND ($3::text IS NULL OR workflow_id = $3) AND ($4::text IS NULL OR id < $4)
              ORDER BY id DESC LIMIT $5"
         );
-        let status = filter.status.map(RunStatus::as_str);
+        let (status, published) = match filter.status.map(stored_status) {
+            Some((status, published)) => (Some(status), published),
+            None => (None, None),
+        };
         let limit = page.limit as i64 + 1;
         let rows = client
             .query(
@@ -162,6 +188,7 @@ impl RunStore for PostgresStore {
                     &filter.workflow_id,
                     &page.before,
                     &limit,
+                    &published,
                 ],
             )
             .await?;
@@ -190,11 +217,10 @@ impl RunStore for PostgresStore {
                  ), leased AS (
                      UPDATE outbox o SET claim_expires_at = $3
                      FROM claimed WHERE o.run_id = claimed.run_id
-                     RETURNING o.run_id, o.enqueued_at
+                     RETURNING o.run_id, o.workflow_id, o.message, o.message_headers,
+                               o.enqueued_at
                  )
-                 SELECT r.id, r.workflow_id, r.message, r.message_headers, leased.enqueued_at
-                 FROM leased JOIN runs r ON r.id = leased.run_id
-                 ORDER BY leased.run_id",
+                 SELECT * FROM leased ORDER BY run_id",
                     )
                     .await?,
                 &[&now, &(limit as i64), &lease_until],
@@ -228,8 +254,8 @@ impl RunStore for PostgresStore {
                 &client
                     .prepare_cached(
                         "WITH done AS (DELETE FROM outbox WHERE run_id = ANY($1) RETURNING run_id)
-                         UPDATE runs SET status = 'published', published_at = $2, updated_at = $2
-                         FROM done WHERE runs.id = done.run_id AND runs.status = 'queued'",
+                         UPDATE runs SET published_at = $2, updated_at = $2
+                         FROM done WHERE runs.id = done.run_id AND runs.published_at IS NULL",
                     )
                     .await?,
                 &[&run_ids, &at],
