@@ -91,6 +91,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_INGRESS_QUEUE", default_value = "4096")]
     pub ingress_queue: String,
 
+    /// While inbound events wait longer than this for a group commit, new ones are
+    /// refused at once with 503 + Retry-After (fast answers beyond capacity).
+    #[arg(long, env = "HOOKGATE_INGRESS_MAX_WAIT", default_value = "100ms")]
+    pub ingress_max_wait: String,
+
     /// Most inbound events committed in one transaction.
     #[arg(long, env = "HOOKGATE_INGRESS_BATCH", default_value = "64")]
     pub ingress_batch: String,

@@ -296,6 +296,8 @@ impl Config {
                     1..=64,
                     "HOOKGATE_INGRESS_WRITERS (--ingress-writers)",
                 )?,
+                max_wait: duration::parse(&args.ingress_max_wait)
+                    .map_err(|e| invalid("HOOKGATE_INGRESS_MAX_WAIT (--ingress-max-wait)", e))?,
             },
             dispatch: crate::dispatch::DispatchConfig {
                 disable_after: duration::parse(&args.endpoint_disable_after).map_err(|e| {

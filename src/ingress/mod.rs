@@ -8,6 +8,7 @@
 mod cache;
 mod message;
 mod sampler;
+mod shed;
 mod trace;
 mod writer;
 

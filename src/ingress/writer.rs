@@ -6,14 +6,19 @@
 //! commits/s take ~10k events/s (SPEC §10). A full queue answers at once (503 +
 //! Retry-After) instead of queueing without bound.
 //!
+//! Beyond capacity, events that would wait longer than `max_wait` for a commit are
+//! refused at once too (see [`Shedder`]), so overload answers fast instead of slowly.
+//!
 //! Committed runs go straight to this instance's relay through the handoff (their
 //! outbox rows claimed in the same transaction); when the handoff is full or there is
 //! no relay here, the rows are committed unclaimed and the relay is woken to claim them.
 
+use super::shed::Shedder;
 use crate::relay::HandoffSender;
 use crate::store::{AcceptOutcome, EventWrite, OutboxItem, Store};
 use chrono::Utc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use tokio_util::task::TaskTracker;
 
@@ -25,6 +30,8 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Events waiting beyond this are refused with 503.
     pub queue: usize,
+    /// While batches wait longer than this for a writer, new events are refused with 503.
+    pub max_wait: Duration,
 }
 
 impl Default for WriterConfig {
@@ -33,6 +40,7 @@ impl Default for WriterConfig {
             writers: 4,
             max_batch: 64,
             queue: 4096,
+            max_wait: Duration::from_millis(100),
         }
     }
 }
@@ -46,6 +54,7 @@ pub enum WriteError {
 }
 
 struct Job {
+    queued_at: Instant,
     write: EventWrite,
     reply: oneshot::Sender<Result<AcceptOutcome, WriteError>>,
 }
@@ -53,6 +62,7 @@ struct Job {
 #[derive(Clone)]
 pub struct IngressWriter {
     sender: mpsc::Sender<Job>,
+    shed: Arc<Shedder>,
 }
 
 impl IngressWriter {
@@ -66,20 +76,32 @@ impl IngressWriter {
     ) -> Self {
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
+        let shed = Arc::new(Shedder::new(config.max_wait));
         for _ in 0..config.writers.max(1) {
-            let (store, relay, receiver) =
-                (Arc::clone(&store), relay.clone(), Arc::clone(&receiver));
-            let max_batch = config.max_batch.max(1);
-            tracker.spawn(async move { write_batches(store, relay, receiver, max_batch).await });
+            let queue = Intake {
+                receiver: Arc::clone(&receiver),
+                shed: Arc::clone(&shed),
+                max_batch: config.max_batch.max(1),
+            };
+            let (store, relay) = (Arc::clone(&store), relay.clone());
+            tracker.spawn(async move { write_batches(store, relay, queue).await });
         }
-        Self { sender }
+        Self { sender, shed }
     }
 
     /// Records one event (and its run) durably, with whatever else is waiting.
     pub async fn write(&self, write: EventWrite) -> Result<AcceptOutcome, WriteError> {
+        let waiting = self.sender.max_capacity() - self.sender.capacity();
+        if !self.shed.admits(waiting) {
+            return Err(WriteError::Overloaded);
+        }
         let (reply, answer) = oneshot::channel();
         self.sender
-            .try_send(Job { write, reply })
+            .try_send(Job {
+                queued_at: Instant::now(),
+                write,
+                reply,
+            })
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => WriteError::Unavailable,
@@ -88,10 +110,20 @@ impl IngressWriter {
     }
 }
 
-/// Takes the first waiting job (waiting if none) and whatever else is already queued.
-async fn next_batch(receiver: &Mutex<mpsc::Receiver<Job>>, max_batch: usize) -> Option<Vec<Job>> {
-    let mut receiver = receiver.lock().await;
+/// The writers' shared end of the queue.
+struct Intake {
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    shed: Arc<Shedder>,
+    max_batch: usize,
+}
+
+/// Takes the first waiting job (waiting if none) and whatever else is already queued,
+/// and tells the shedder how long the oldest of them waited.
+async fn next_batch(intake: &Intake) -> Option<Vec<Job>> {
+    let max_batch = intake.max_batch;
+    let mut receiver = intake.receiver.lock().await;
     let first = receiver.recv().await?;
+    intake.shed.observe(first.queued_at.elapsed());
     let mut jobs = Vec::with_capacity(max_batch.min(64));
     jobs.push(first);
     while jobs.len() < max_batch {
@@ -111,13 +143,8 @@ pub struct RelayLink {
     pub wake: Arc<Notify>,
 }
 
-async fn write_batches(
-    store: Arc<dyn Store>,
-    relay: RelayLink,
-    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
-    max_batch: usize,
-) {
-    while let Some(jobs) = next_batch(&receiver, max_batch).await {
+async fn write_batches(store: Arc<dyn Store>, relay: RelayLink, intake: Intake) {
+    while let Some(jobs) = next_batch(&intake).await {
         let (writes, replies): (Vec<EventWrite>, Vec<_>) =
             jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
         let runs = writes.iter().filter(|w| w.run.is_some()).count();
