@@ -44,7 +44,9 @@ pub(crate) fn parse_signature(
     let mut bytes = [0; MAX_DIGEST_LEN + 8];
     let decoded = match encoding {
         // Exactly `2 * len` hex digits of either case, else an error.
-        MacEncoding::Hex => hex::decode_to_slice(encoded, &mut bytes[..len]).map(|()| len).ok()?,
+        MacEncoding::Hex => hex::decode_to_slice(encoded, &mut bytes[..len])
+            .map(|()| len)
+            .ok()?,
         MacEncoding::Base64 => LENIENT_BASE64.decode_slice(encoded, &mut bytes).ok()?,
     };
     (decoded == len).then(|| Digest::new(&bytes[..len]))

@@ -123,7 +123,10 @@ fn sign_hmac(
     let template = super::config::prepare_hmac(c).map_err(SignError::InvalidConfig)?;
     let mac =
         hmac_generic::compute(c, &template, secret, ts, body).ok_or(SignError::InvalidSecret)?;
-    let mut headers = vec![(c.header.clone(), hmac_generic::encode_signature(c, mac.as_slice()))];
+    let mut headers = vec![(
+        c.header.clone(),
+        hmac_generic::encode_signature(c, mac.as_slice()),
+    )];
     if let Some(name) = &c.timestamp_header {
         headers.push((name.clone(), ts.to_owned()));
     }

@@ -21,7 +21,9 @@ use http::{HeaderMap, HeaderName};
 use super::body;
 use super::error::Rejection;
 use super::headers::single;
-use super::mac::{any_eq, attempt, base64_32, first_matching_secret, hmac_sha256, Attempt, Decimal};
+use super::mac::{
+    any_eq, attempt, base64_32, first_matching_secret, hmac_sha256, Attempt, Decimal,
+};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{SecretCandidate, Verified};
 
