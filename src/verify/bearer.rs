@@ -45,7 +45,8 @@ pub(crate) fn verify(
     let received = Sha256::digest(token.as_bytes());
     let secret_id = first_matching_secret(secrets, Rejection::TokenMismatch, |secret| {
         attempt(any_eq(&Sha256::digest(secret), [received.as_slice()]))
-    })?;
+    })?
+    .to_owned();
     Ok(Verified {
         secret_id,
         dedup_key,

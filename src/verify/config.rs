@@ -203,7 +203,7 @@ impl VerifierConfig {
         match self {
             Self::Hmac(c) => validate_hmac(c),
             Self::Bearer(c) => {
-                header_name("header", &c.header)?;
+                check_header_name("header", &c.header)?;
                 optional_header_name("dedup_header", c.dedup_header.as_deref())?;
                 optional_header_name("event_header", c.event_header.as_deref())?;
                 Ok(())
@@ -214,7 +214,13 @@ impl VerifierConfig {
 }
 
 pub(crate) fn validate_hmac(c: &HmacConfig) -> Result<(), ConfigError> {
-    header_name("header", &c.header)?;
+    prepare_hmac(c).map(drop)
+}
+
+/// Validates an `hmac` configuration and returns its parsed `signed_content`. Allocates
+/// nothing: the verifier runs it on every request.
+pub(crate) fn prepare_hmac(c: &HmacConfig) -> Result<Template<'_>, ConfigError> {
+    check_header_name("header", &c.header)?;
     if let Some(prefix) = c.prefix.as_deref() {
         // Header values are trimmed and must be visible ASCII, so such a prefix never matches.
         let printable = prefix.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
@@ -241,8 +247,9 @@ pub(crate) fn validate_hmac(c: &HmacConfig) -> Result<(), ConfigError> {
             ))
         }
         (true, Some(ts)) => {
-            let ts = header_name("timestamp_header", ts)?;
-            if ts == header_name("header", &c.header)? {
+            check_header_name("timestamp_header", ts)?;
+            // Header names are case-insensitive (`HeaderName` lower-cases them).
+            if ts.eq_ignore_ascii_case(&c.header) {
                 return Err(ConfigError::new(
                     "timestamp_header",
                     "must differ from the signature header",
@@ -256,7 +263,7 @@ pub(crate) fn validate_hmac(c: &HmacConfig) -> Result<(), ConfigError> {
     }
     optional_header_name("dedup_header", c.dedup_header.as_deref())?;
     optional_header_name("event_header", c.event_header.as_deref())?;
-    Ok(())
+    Ok(template)
 }
 
 pub(crate) fn header_name(field: &'static str, raw: &str) -> Result<HeaderName, ConfigError> {
@@ -264,8 +271,18 @@ pub(crate) fn header_name(field: &'static str, raw: &str) -> Result<HeaderName, 
         .map_err(|_| ConfigError::new(field, "not a valid HTTP header name"))
 }
 
+/// What [`header_name`] accepts, without building (and allocating) the name: 1 to 65,535
+/// token characters (RFC 9110 §5.6.2), upper case allowed.
+pub(crate) fn check_header_name(field: &'static str, raw: &str) -> Result<(), ConfigError> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let valid = (1..=65_535).contains(&raw.len()) && raw.bytes().all(is_tchar);
+    valid
+        .then_some(())
+        .ok_or(ConfigError::new(field, "not a valid HTTP header name"))
+}
+
 fn optional_header_name(field: &'static str, raw: Option<&str>) -> Result<(), ConfigError> {
-    raw.map_or(Ok(()), |raw| header_name(field, raw).map(drop))
+    raw.map_or(Ok(()), |raw| check_header_name(field, raw))
 }
 
 fn default_signed_content() -> String {
@@ -276,4 +293,33 @@ fn default_tolerance_s() -> u64 {
 }
 fn default_bearer_header() -> String {
     "Authorization".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_header_name_accepts_exactly_what_header_name_accepts() {
+        let same = |raw: &[u8]| {
+            let Ok(text) = std::str::from_utf8(raw) else {
+                return;
+            };
+            assert_eq!(
+                check_header_name("h", text).is_ok(),
+                header_name("h", text).is_ok(),
+                "{raw:?}"
+            );
+        };
+        for a in 0..=255u8 {
+            same(&[a]);
+            for b in 0..=255u8 {
+                same(&[a, b]);
+            }
+        }
+        for len in [0, 64, 65, 65_535, 65_536] {
+            same(&vec![b'X'; len]);
+        }
+        same("é".as_bytes());
+    }
 }

@@ -27,8 +27,8 @@ pub fn stripe_header(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Ok(parsed) = stripe::parse_header(&text) {
         assert!(parsed.timestamp >= 0);
-        assert!(!parsed.v1.is_empty());
-        assert!(parsed.v1.iter().all(|v| text.contains(*v)));
+        assert!(parsed.v1().next().is_some());
+        assert!(parsed.v1().all(|v| text.contains(v)));
     }
 }
 
@@ -37,8 +37,8 @@ pub fn standard_webhooks_header(data: &[u8]) {
     for signature in standard_webhooks::v1_signatures(&text) {
         assert!(!signature.is_empty() || text.contains("v1,"));
     }
-    if let Some(key) = standard_webhooks::decode_secret(data) {
-        assert!(!key.is_empty());
+    if let Some(len) = standard_webhooks::with_key(data, <[u8]>::len) {
+        assert!(len > 0);
     }
 }
 
@@ -75,13 +75,13 @@ pub fn hmac_header(data: &[u8]) {
             for prefix in [None, Some("sha256="), Some("")] {
                 if let Some(mac) = hmac_generic::parse_signature(prefix, encoding, algorithm, &text)
                 {
-                    assert_eq!(mac.len(), hmac_generic::digest_len(algorithm));
+                    assert_eq!(mac.as_slice().len(), hmac_generic::digest_len(algorithm));
                 }
             }
         }
     }
     if let Ok(template) = Template::parse(&text) {
-        assert!(!template.segments.is_empty());
+        assert!(!template.segments().is_empty());
     }
 }
 

@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::error::Rejection;
 use super::headers::{optional_owned, single};
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256};
+use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256};
 use super::{Handshake, SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature-256");
@@ -44,9 +44,10 @@ pub(crate) fn verify(
     let event = optional_owned(headers, &EVENT)?;
 
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[body]).map(hex::encode);
-        attempt(expected.is_some_and(|e| any_eq(e.as_bytes(), [received.as_bytes()])))
-    })?;
+        let expected = hmac_sha256(key, &[body]).map(|mac| hex32(&mac));
+        attempt(expected.is_some_and(|e| any_eq(&e, [received.as_bytes()])))
+    })?
+    .to_owned();
     let handshake = (event.as_deref() == Some("ping")).then_some(Handshake::GithubPing);
     Ok(Verified {
         secret_id,

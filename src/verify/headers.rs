@@ -1,8 +1,48 @@
 //! Strict header reading: one header line or none, never a guess between two.
 
-use http::{HeaderMap, HeaderName};
+use http::header::GetAll;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
+use super::config::header_name;
 use super::error::Rejection;
+
+/// A header to read: a fixed [`HeaderName`], or a [`Configured`] one.
+pub(crate) trait Key: Copy {
+    fn get_all(self, headers: &HeaderMap) -> GetAll<'_, HeaderValue>;
+    /// `make` applied to the header's name, for a rejection that names it.
+    fn reject(self, make: fn(HeaderName) -> Rejection) -> Rejection;
+}
+
+impl Key for &HeaderName {
+    fn get_all(self, headers: &HeaderMap) -> GetAll<'_, HeaderValue> {
+        headers.get_all(self)
+    }
+    fn reject(self, make: fn(HeaderName) -> Rejection) -> Rejection {
+        make(self.clone())
+    }
+}
+
+/// A header name from a verifier's configuration, already checked by its validation and
+/// looked up as text, so that a request pays for no `HeaderName` (a custom name
+/// allocates); one is built only to name the header in a rejection.
+#[derive(Clone, Copy)]
+pub(crate) struct Configured<'a> {
+    pub(crate) field: &'static str,
+    pub(crate) raw: &'a str,
+}
+
+impl Key for Configured<'_> {
+    fn get_all(self, headers: &HeaderMap) -> GetAll<'_, HeaderValue> {
+        // `&str` lookups are case-insensitive, as `HeaderName` is.
+        headers.get_all(self.raw)
+    }
+    fn reject(self, make: fn(HeaderName) -> Rejection) -> Rejection {
+        match header_name(self.field, self.raw) {
+            Ok(name) => make(name),
+            Err(invalid) => Rejection::InvalidConfig(invalid),
+        }
+    }
+}
 
 /// The value of `name`, if sent exactly once and non-empty.
 ///
@@ -13,36 +53,30 @@ use super::error::Rejection;
 ///   and HTTP servers strip it before any library sees the header.
 /// - Empty after trimming counts as absent, as in every library (`if not header`).
 /// - Bytes outside visible ASCII: `MalformedHeader` (no scheme we verify uses them).
-pub(crate) fn single<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-) -> Result<Option<&'h str>, Rejection> {
-    let mut values = headers.get_all(name).iter();
+pub(crate) fn single(headers: &HeaderMap, name: impl Key) -> Result<Option<&str>, Rejection> {
+    let mut values = name.get_all(headers).iter();
     let Some(first) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(Rejection::DuplicateHeader(name.clone()));
+        return Err(name.reject(Rejection::DuplicateHeader));
     }
     let text = first
         .to_str()
-        .map_err(|_| Rejection::MalformedHeader(name.clone()))?;
+        .map_err(|_| name.reject(Rejection::MalformedHeader))?;
     let text = text.trim_matches([' ', '\t']);
     Ok((!text.is_empty()).then_some(text))
 }
 
 /// Like [`single`], but absence is `MissingHeader`.
-pub(crate) fn required<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-) -> Result<&'h str, Rejection> {
-    single(headers, name)?.ok_or_else(|| Rejection::MissingHeader(name.clone()))
+pub(crate) fn required(headers: &HeaderMap, name: impl Key) -> Result<&str, Rejection> {
+    single(headers, name)?.ok_or_else(|| name.reject(Rejection::MissingHeader))
 }
 
 /// An optional header as an owned string, for dedup keys and event names.
 pub(crate) fn optional_owned(
     headers: &HeaderMap,
-    name: &HeaderName,
+    name: impl Key,
 ) -> Result<Option<String>, Rejection> {
     Ok(single(headers, name)?.map(str::to_owned))
 }

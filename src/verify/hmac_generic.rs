@@ -8,12 +8,12 @@
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 
-use super::config::{header_name, validate_hmac, HmacConfig, MacAlgorithm, MacEncoding};
+use super::config::{prepare_hmac, HmacConfig, MacAlgorithm, MacEncoding};
 use super::error::Rejection;
-use super::headers::{optional_owned, required};
-use super::mac::{any_eq, attempt, first_matching_secret, hmac};
+use super::headers::{optional_owned, required, Configured, Key};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac, Digest, MAX_DIGEST_LEN};
 use super::template::{Segment, Template};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{SecretCandidate, Verified};
@@ -36,13 +36,20 @@ pub(crate) fn parse_signature(
     encoding: MacEncoding,
     algorithm: MacAlgorithm,
     value: &str,
-) -> Option<Vec<u8>> {
+) -> Option<Digest> {
     let encoded = value.strip_prefix(prefix.unwrap_or(""))?;
-    let mac = match encoding {
-        MacEncoding::Hex => hex::decode(encoded).ok()?,
-        MacEncoding::Base64 => LENIENT_BASE64.decode(encoded).ok()?,
+    let len = digest_len(algorithm);
+    // Room for the decoder's estimate of any base64 text that could decode to `len`
+    // bytes; longer text decodes to more than a digest, so "too small" is "wrong length".
+    let mut bytes = [0; MAX_DIGEST_LEN + 8];
+    let decoded = match encoding {
+        // Exactly `2 * len` hex digits of either case, else an error.
+        MacEncoding::Hex => hex::decode_to_slice(encoded, &mut bytes[..len])
+            .map(|()| len)
+            .ok()?,
+        MacEncoding::Base64 => LENIENT_BASE64.decode_slice(encoded, &mut bytes).ok()?,
     };
-    (mac.len() == digest_len(algorithm)).then_some(mac)
+    (decoded == len).then(|| Digest::new(&bytes[..len]))
 }
 
 /// The encoded header value a sender would send for `mac`.
@@ -61,17 +68,20 @@ pub(crate) fn compute(
     key: &[u8],
     timestamp: &str,
     body: &[u8],
-) -> Option<Vec<u8>> {
-    let parts: Vec<&[u8]> = template
-        .segments
-        .iter()
-        .map(|segment| match segment {
+) -> Option<Digest> {
+    let mut parts: [&[u8]; 5] = [&[]; 5];
+    for (part, segment) in parts.iter_mut().zip(template.segments()) {
+        *part = match segment {
             Segment::Literal(text) => text.as_bytes(),
             Segment::Timestamp => timestamp.as_bytes(),
             Segment::Body => body,
-        })
-        .collect();
-    hmac(config.algorithm, key, &parts)
+        };
+    }
+    hmac(config.algorithm, key, &parts[..template.segments().len()])
+}
+
+fn configured<'c>(field: &'static str, raw: &'c Option<String>) -> Option<Configured<'c>> {
+    raw.as_deref().map(|raw| Configured { field, raw })
 }
 
 pub(crate) fn verify(
@@ -81,23 +91,26 @@ pub(crate) fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<Verified, Rejection> {
-    // Cheap next to the MAC, and it makes an unvalidated stored config fail loudly.
-    validate_hmac(config).map_err(Rejection::InvalidConfig)?;
-    let names = Names::resolve(config)?;
-    let template = Template::parse(&config.signed_content).map_err(Rejection::InvalidConfig)?;
-    let value = required(headers, &names.signature)?;
+    // Cheap next to the MAC (no allocation), and it makes an unvalidated stored config
+    // fail loudly.
+    let template = prepare_hmac(config).map_err(Rejection::InvalidConfig)?;
+    let signature = Configured {
+        field: "header",
+        raw: &config.header,
+    };
+    let value = required(headers, signature)?;
     let received = parse_signature(
         config.prefix.as_deref(),
         config.encoding,
         config.algorithm,
         value,
     )
-    .ok_or_else(|| Rejection::MalformedHeader(names.signature.clone()))?;
-    let (raw_ts, signed_at) = match &names.timestamp {
+    .ok_or_else(|| signature.reject(Rejection::MalformedHeader))?;
+    let (raw_ts, signed_at) = match configured("timestamp_header", &config.timestamp_header) {
         Some(name) => {
             let raw = required(headers, name)?;
             let ts =
-                parse_unix_seconds(raw).ok_or_else(|| Rejection::MalformedHeader(name.clone()))?;
+                parse_unix_seconds(raw).ok_or_else(|| name.reject(Rejection::MalformedHeader))?;
             if !within(ts, now, config.tolerance_s, Some(config.tolerance_s)) {
                 return Err(Rejection::TimestampOutOfTolerance);
             }
@@ -105,51 +118,23 @@ pub(crate) fn verify(
         }
         None => ("", None),
     };
-    let dedup_key = names
-        .dedup
-        .as_ref()
+    let dedup_key = configured("dedup_header", &config.dedup_header)
         .map(|n| optional_owned(headers, n))
         .transpose()?
         .flatten();
-    let event_name = names
-        .event
-        .as_ref()
+    let event_name = configured("event_header", &config.event_header)
         .map(|n| optional_owned(headers, n))
         .transpose()?
         .flatten();
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
         let expected = compute(config, &template, key, raw_ts, body);
-        attempt(expected.is_some_and(|e| any_eq(&e, [received.as_slice()])))
+        attempt(expected.is_some_and(|e| any_eq(e.as_slice(), [received.as_slice()])))
     })?;
     Ok(Verified {
-        secret_id,
+        secret_id: secret_id.to_owned(),
         dedup_key,
         event_name,
         signed_at,
         handshake: None,
     })
-}
-
-/// The configured header names, parsed; a config that skipped `validate()` is refused.
-pub(crate) struct Names {
-    pub(crate) signature: HeaderName,
-    pub(crate) timestamp: Option<HeaderName>,
-    pub(crate) dedup: Option<HeaderName>,
-    pub(crate) event: Option<HeaderName>,
-}
-
-impl Names {
-    pub(crate) fn resolve(config: &HmacConfig) -> Result<Self, Rejection> {
-        let optional =
-            |field, raw: &Option<String>| raw.as_deref().map(|r| header_name(field, r)).transpose();
-        let resolve = || {
-            Ok(Self {
-                signature: header_name("header", &config.header)?,
-                timestamp: optional("timestamp_header", &config.timestamp_header)?,
-                dedup: optional("dedup_header", &config.dedup_header)?,
-                event: optional("event_header", &config.event_header)?,
-            })
-        };
-        resolve().map_err(Rejection::InvalidConfig)
-    }
 }

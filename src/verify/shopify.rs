@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::error::Rejection;
 use super::headers::{optional_owned, required};
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256};
+use super::mac::{any_eq, attempt, base64_32, first_matching_secret, hmac_sha256};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-shopify-hmac-sha256");
@@ -34,9 +34,10 @@ pub(crate) fn verify(
     let webhook_id = optional_owned(headers, &WEBHOOK_ID)?;
     let topic = optional_owned(headers, &TOPIC)?;
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = signature_for(key, body);
-        attempt(expected.is_some_and(|e| any_eq(e.as_bytes(), [received.as_bytes()])))
-    })?;
+        let expected = hmac_sha256(key, &[body]).map(|mac| base64_32(&mac));
+        attempt(expected.is_some_and(|e| any_eq(&e, [received.as_bytes()])))
+    })?
+    .to_owned();
     Ok(Verified {
         secret_id,
         dedup_key: webhook_id,

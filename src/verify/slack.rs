@@ -6,12 +6,14 @@
 //! timestamp text signed, and the whole header compared with `v0=` + lower-case hex as a
 //! string, so `V0=`, upper-case hex or another version never match.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 
 use super::body;
 use super::error::Rejection;
 use super::headers::required;
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256};
+use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{Handshake, SecretCandidate, Verified};
 
@@ -19,6 +21,15 @@ pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-slack-signa
 pub(crate) static TIMESTAMP: HeaderName = HeaderName::from_static("x-slack-request-timestamp");
 
 pub(crate) const TOLERANCE_S: u64 = 300;
+
+/// `v0=<hex>` for one signing secret, on the stack.
+fn expected(key: &[u8], timestamp: &str, body: &[u8]) -> Option<[u8; 67]> {
+    let mac = hmac_sha256(key, &[b"v0:", timestamp.as_bytes(), b":", body])?;
+    let mut out = [0; 67];
+    out[..3].copy_from_slice(b"v0=");
+    out[3..].copy_from_slice(&hex32(&mac));
+    Some(out)
+}
 
 /// `v0=<hex>` for one signing secret.
 pub(crate) fn signature_for(key: &[u8], timestamp: &str, body: &[u8]) -> Option<String> {
@@ -46,21 +57,22 @@ pub(crate) fn verify(
         return Err(Rejection::TimestampOutOfTolerance);
     }
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = signature_for(key, raw_ts, body);
-        attempt(expected.is_some_and(|e| any_eq(e.as_bytes(), [received.as_bytes()])))
-    })?;
+        let expected = expected(key, raw_ts, body);
+        attempt(expected.is_some_and(|e| any_eq(&e, [received.as_bytes()])))
+    })?
+    .to_owned();
     // Form-encoded bodies (slash commands, interactivity) yield no fields: no key, no name.
     let fields = body::fields(body);
     let handshake = match (fields.kind.as_deref(), fields.challenge) {
-        (Some("url_verification"), Some(challenge)) => {
-            Some(Handshake::SlackUrlVerification { challenge })
-        }
+        (Some("url_verification"), Some(challenge)) => Some(Handshake::SlackUrlVerification {
+            challenge: challenge.into_owned(),
+        }),
         _ => None,
     };
     Ok(Verified {
         secret_id,
-        dedup_key: fields.event_id,
-        event_name: fields.event_type.or(fields.kind),
+        dedup_key: fields.event_id.map(Cow::into_owned),
+        event_name: fields.event_type.or(fields.kind).map(Cow::into_owned),
         signed_at: Some(timestamp),
         handshake,
     })

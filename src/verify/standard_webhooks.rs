@@ -11,15 +11,19 @@
 //!   libraries (Python raises on a comma-less entry; a signature beside it still counts here);
 //! - each `v1` value is compared with the padded standard base64 of the digest.
 
+use std::borrow::Cow;
+
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine;
+use base64::{DecodeSliceError, Engine};
 use http::{HeaderMap, HeaderName};
 
 use super::body;
 use super::error::Rejection;
 use super::headers::single;
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, Attempt};
+use super::mac::{
+    any_eq, attempt, base64_32, first_matching_secret, hmac_sha256, Attempt, Decimal,
+};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{SecretCandidate, Verified};
 
@@ -40,11 +44,22 @@ const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// The HMAC key inside a `whsec_…` secret (prefix optional, as in every library).
-/// `None` when not base64 or empty (`EmptyWebhookSecretError` in Python).
-pub(crate) fn decode_secret(secret: &[u8]) -> Option<Vec<u8>> {
+/// Runs `f` with the HMAC key inside a `whsec_…` secret (prefix optional, as in every
+/// library). `None` when not base64 or empty (`EmptyWebhookSecretError` in Python).
+/// Keys of usual length are decoded on the stack.
+pub(crate) fn with_key<R>(secret: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
     let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
-    SECRET_BASE64.decode(encoded).ok().filter(|k| !k.is_empty())
+    let mut buf = [0u8; 96];
+    let heap;
+    let key = match SECRET_BASE64.decode_slice(encoded, &mut buf) {
+        Ok(len) => &buf[..len],
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            heap = SECRET_BASE64.decode(encoded).ok()?;
+            &heap[..]
+        }
+        Err(DecodeSliceError::DecodeError(_)) => return None,
+    };
+    (!key.is_empty()).then(|| f(key))
 }
 
 /// The `v1` signatures of a `webhook-signature` value, in order.
@@ -56,16 +71,16 @@ pub(crate) fn v1_signatures(value: &str) -> impl Iterator<Item = &str> {
         .map(|(_, signature)| signature)
 }
 
-/// `v1,<b64>` for one key.
+/// The base64 `v1` signature (without `v1,`) for one key, on the stack.
 pub(crate) fn signature_for(
     key: &[u8],
     msg_id: &str,
     timestamp: i64,
     body: &[u8],
-) -> Option<String> {
-    let ts = timestamp.to_string();
+) -> Option<[u8; 44]> {
+    let ts = Decimal::new(timestamp);
     let mac = hmac_sha256(key, &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", body])?;
-    Some(base64::engine::general_purpose::STANDARD.encode(mac))
+    Some(base64_32(&mac))
 }
 
 fn pick<'h>(
@@ -99,17 +114,17 @@ pub(crate) fn verify(
         return Err(Rejection::UnsupportedVersion(SIGNATURE.clone()));
     }
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
-        let Some(key) = decode_secret(secret) else {
+        let expected = with_key(secret, |key| signature_for(key, msg_id, timestamp, body));
+        let Some(expected) = expected else {
             return Attempt::Unusable;
         };
-        let expected = signature_for(&key, msg_id, timestamp, body);
         let received = v1_signatures(signatures).map(str::as_bytes);
-        attempt(expected.is_some_and(|e| any_eq(e.as_bytes(), received)))
+        attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     Ok(Verified {
-        secret_id,
+        secret_id: secret_id.to_owned(),
         dedup_key: Some(msg_id.to_owned()),
-        event_name: body::fields(body).kind,
+        event_name: body::fields(body).kind.map(Cow::into_owned),
         signed_at: Some(timestamp),
         handshake: None,
     })

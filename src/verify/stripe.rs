@@ -8,12 +8,14 @@
 //! - signature first, then age: only timestamps *older* than 300 s are refused; future
 //!   ones are accepted, as both libraries do (`timestamp < now - tolerance`).
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 
 use super::body;
 use super::error::Rejection;
 use super::headers::required;
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256};
+use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256, Decimal};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{SecretCandidate, Verified};
 
@@ -22,11 +24,19 @@ pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("stripe-signat
 /// Stripe's library default tolerance (`Webhook.DEFAULT_TOLERANCE`).
 pub(crate) const TOLERANCE_S: u64 = 300;
 
-/// A parsed `Stripe-Signature` value.
+/// A parsed `Stripe-Signature` value: the timestamp, and the `v1` signatures read from
+/// the value on demand (no list is built: a header may carry any number of them).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct StripeHeader<'a> {
     pub(crate) timestamp: i64,
-    pub(crate) v1: Vec<&'a str>,
+    value: &'a str,
+}
+
+impl<'a> StripeHeader<'a> {
+    /// Every `v1` signature, in order; at least one.
+    pub(crate) fn v1(&self) -> impl Iterator<Item = &'a str> {
+        items(self.value).filter_map(|(key, val)| (key == "v1").then_some(val))
+    }
 }
 
 /// Why a `Stripe-Signature` value was refused before any MAC was computed.
@@ -38,13 +48,20 @@ pub(crate) enum HeaderFault {
     NoV1,
 }
 
+/// The `key=value` items of a header value. Items without `=` are skipped: neither
+/// library can match them to anything.
+fn items(value: &str) -> impl Iterator<Item = (&str, &str)> {
+    value.split(',').filter_map(|item| {
+        let (key, val) = item.split_once('=')?;
+        // Both libraries split on every `=` and keep the second piece: `v1=<hex>=x` is `<hex>`.
+        Some((key, val.split_once('=').map_or(val, |(first, _)| first)))
+    })
+}
+
 pub(crate) fn parse_header(value: &str) -> Result<StripeHeader<'_>, HeaderFault> {
     let mut timestamp = None;
-    let mut v1 = Vec::new();
-    // Items without `=` are skipped: neither library can match them to anything.
-    for (key, val) in value.split(',').filter_map(|item| item.split_once('=')) {
-        // Both libraries split on every `=` and keep the second piece: `v1=<hex>=x` is `<hex>`.
-        let val = val.split_once('=').map_or(val, |(first, _)| first);
+    let mut has_v1 = false;
+    for (key, val) in items(value) {
         match key {
             "t" => {
                 // stripe-python keeps the first `t`, stripe-node the last: ambiguous, refuse.
@@ -53,15 +70,15 @@ pub(crate) fn parse_header(value: &str) -> Result<StripeHeader<'_>, HeaderFault>
                 }
                 timestamp = Some(parse_unix_seconds(val).ok_or(HeaderFault::Malformed)?);
             }
-            "v1" => v1.push(val),
+            "v1" => has_v1 = true,
             _ => {}
         }
     }
     let timestamp = timestamp.ok_or(HeaderFault::Malformed)?;
-    if v1.is_empty() {
+    if !has_v1 {
         return Err(HeaderFault::NoV1);
     }
-    Ok(StripeHeader { timestamp, v1 })
+    Ok(StripeHeader { timestamp, value })
 }
 
 pub(crate) fn verify(
@@ -76,20 +93,20 @@ pub(crate) fn verify(
         HeaderFault::NoV1 => Rejection::UnsupportedVersion(SIGNATURE.clone()),
     })?;
     // Both libraries sign the re-formatted integer ("%d"), not the raw digits.
-    let t = parsed.timestamp.to_string();
+    let t = Decimal::new(parsed.timestamp);
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[t.as_bytes(), b".", body]).map(hex::encode);
-        let received = parsed.v1.iter().map(|s| s.as_bytes());
-        attempt(expected.is_some_and(|e| any_eq(e.as_bytes(), received)))
+        let expected = hmac_sha256(key, &[t.as_bytes(), b".", body]).map(|mac| hex32(&mac));
+        let received = parsed.v1().map(str::as_bytes);
+        attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     if !within(parsed.timestamp, now, TOLERANCE_S, None) {
         return Err(Rejection::TimestampOutOfTolerance);
     }
     let fields = body::fields(body);
     Ok(Verified {
-        secret_id,
-        dedup_key: fields.id,
-        event_name: fields.kind,
+        secret_id: secret_id.to_owned(),
+        dedup_key: fields.id.map(Cow::into_owned),
+        event_name: fields.kind.map(Cow::into_owned),
         signed_at: Some(parsed.timestamp),
         handshake: None,
     })
