@@ -25,3 +25,11 @@ ALTER TABLE outbox
 ALTER TABLE runs DROP COLUMN message, DROP COLUMN message_headers;
 UPDATE runs SET status = 'queued' WHERE status = 'published';
 ALTER TABLE runs SET (fillfactor = 85);
+-- A claimed row is updated in place (the claim path: runs of other or dead instances,
+-- or a backlog beyond the handoff); room on its page keeps that a HOT update too.
+ALTER TABLE outbox SET (fillfactor = 50);
+-- A queue table: rows live for milliseconds. Vacuum it often, so claims (which walk
+-- the primary key from the oldest run) do not wade through dead entries when a
+-- backlog has built up.
+ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+                        autovacuum_vacuum_cost_delay = 0);

@@ -110,11 +110,11 @@ pub struct ServeArgs {
     pub relay_lease: String,
 
     /// Runs per relay round (claim, publish with confirms in flight, mark).
-    #[arg(long, env = "HOOKGATE_RELAY_BATCH_SIZE", default_value = "256")]
+    #[arg(long, env = "HOOKGATE_RELAY_BATCH_SIZE", default_value = "512")]
     pub relay_batch_size: String,
 
     /// Concurrent relay workers of this instance.
-    #[arg(long, env = "HOOKGATE_RELAY_WORKERS", default_value = "2")]
+    #[arg(long, env = "HOOKGATE_RELAY_WORKERS", default_value = "4")]
     pub relay_workers: String,
 
     /// Maximum PostgreSQL connections of this instance.

@@ -46,12 +46,12 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
-            batch_size: 256,
-            workers: 2,
+            batch_size: 512,
+            workers: 4,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
             max_backoff: Duration::from_secs(5),
-            handoff_capacity: 16_384,
+            handoff_capacity: 4_096,
         }
     }
 }

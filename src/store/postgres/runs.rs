@@ -204,7 +204,9 @@ impl RunStore for PostgresStore {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let client = self.client().await?;
         // SKIP LOCKED: concurrent relays (any instance) take disjoint rows; the lease
-        // lets another relay take over the rows of one that died.
+        // lets another relay take over the rows of one that died. The claimed ids are
+        // looked up by key (`= ANY(ARRAY(…))`): as a join, a large outbox got planned
+        // as a scan of the whole table for every claim.
         let rows = client
             .query(
                 &client
@@ -216,7 +218,7 @@ impl RunStore for PostgresStore {
                      FOR UPDATE SKIP LOCKED
                  ), leased AS (
                      UPDATE outbox o SET claim_expires_at = $3
-                     FROM claimed WHERE o.run_id = claimed.run_id
+                     WHERE o.run_id = ANY(ARRAY(SELECT run_id FROM claimed))
                      RETURNING o.run_id, o.workflow_id, o.message, o.message_headers,
                                o.enqueued_at
                  )
@@ -253,9 +255,12 @@ impl RunStore for PostgresStore {
             .execute(
                 &client
                     .prepare_cached(
-                        "WITH done AS (DELETE FROM outbox WHERE run_id = ANY($1) RETURNING run_id)
+                        // Both by primary key lookups of the ids: a join with the
+                        // CTE's rows got planned as a scan of all runs once the
+                        // table was large.
+                        "WITH done AS (DELETE FROM outbox WHERE run_id = ANY($1))
                          UPDATE runs SET published_at = $2, updated_at = $2
-                         FROM done WHERE runs.id = done.run_id AND runs.published_at IS NULL",
+                         WHERE id = ANY($1) AND published_at IS NULL",
                     )
                     .await?,
                 &[&run_ids, &at],
