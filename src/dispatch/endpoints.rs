@@ -4,9 +4,10 @@
 //! everything that must survive.
 //!
 //! The claim loop asks [`EndpointGate::room`] before claiming, so it takes only what
-//! can start; a finished attempt wakes it ([`EndpointGate::freed`]) once an endpoint
-//! (or the whole instance) is down to half its limit, so claims come in batches
-//! instead of one per finished attempt.
+//! can start. Each claim arms [`EndpointGate::freed`]: the first attempt to finish
+//! after it with its endpoint (or the whole instance) at most half busy wakes the
+//! loop, so claims come in batches instead of one per finished attempt, and no
+//! finished attempt after a claim goes unnoticed.
 
 use crate::delivery::{
     CircuitBreaker, CircuitState, TokenBucket, DEFAULT_COOL_DOWN, DEFAULT_FAILURE_THRESHOLD,
@@ -14,7 +15,7 @@ use crate::delivery::{
 use crate::store::Endpoint;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -45,6 +46,9 @@ struct Instance {
     concurrency: usize,
     max_in_flight: usize,
     in_flight: AtomicUsize,
+    /// Set by each claim; the first permit dropped with room worth a claim clears it
+    /// and notifies `freed`.
+    armed: AtomicBool,
     freed: Notify,
 }
 
@@ -75,7 +79,9 @@ impl Drop for Permit {
         };
         let instance = &self.instance;
         let left = instance.in_flight.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
-        if endpoint_left == instance.concurrency / 2 || left == instance.max_in_flight / 2 {
+        let worth_a_claim =
+            endpoint_left <= instance.concurrency / 2 || left <= instance.max_in_flight / 2;
+        if worth_a_claim && instance.armed.swap(false, Ordering::AcqRel) {
             instance.freed.notify_one();
         }
     }
@@ -96,6 +102,7 @@ impl EndpointGate {
                 concurrency,
                 max_in_flight: max_in_flight.max(1),
                 in_flight: AtomicUsize::new(0),
+                armed: AtomicBool::new(false),
                 freed: Notify::new(),
             }),
         }
@@ -114,9 +121,15 @@ impl EndpointGate {
             .saturating_sub(instance.in_flight.load(Ordering::Acquire))
     }
 
-    /// Notified when a finished attempt leaves room worth a claim.
+    /// Notified when an attempt finishes after [`Self::arm`] with room worth a claim.
     pub fn freed(&self) -> &Notify {
         &self.instance.freed
+    }
+
+    /// Called before each claim: the next attempt to finish with room worth a
+    /// claim notifies [`Self::freed`], even if it finishes while the claim runs.
+    pub fn arm(&self) {
+        self.instance.armed.store(true, Ordering::Release);
     }
 
     fn shared_states(&self) -> Vec<(String, Shared)> {
@@ -273,11 +286,12 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_attempt_wakes_the_claim_loop_once_the_endpoint_is_half_free() {
+    fn after_a_claim_the_first_attempt_to_leave_an_endpoint_half_free_wakes_the_loop() {
         let gate = EndpointGate::new(4, 100);
         let now = Instant::now();
         let busy = endpoint("busy", None);
         let mut permits: Vec<_> = (0..4).map(|_| go(&gate, &busy, now)).collect();
+        gate.arm();
         let woken = || {
             let notified = gate.freed().notified();
             tokio::pin!(notified);
@@ -293,5 +307,10 @@ mod tests {
         assert!(!woken(), "3 of 4 in flight");
         permits.pop();
         assert!(woken(), "2 of 4 in flight");
+        permits.pop();
+        assert!(!woken(), "once per claim");
+        gate.arm();
+        permits.pop();
+        assert!(woken(), "armed again by the next claim");
     }
 }

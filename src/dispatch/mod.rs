@@ -111,11 +111,15 @@ const WAKE_LINGER: Duration = Duration::from_millis(5);
 /// How long deliveries wait when their endpoints' secrets cannot be read.
 const SECRETS_RETRY: chrono::Duration = chrono::Duration::seconds(5);
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Round {
     /// Claimed all it asked for: more may be due right away.
     Full,
-    /// Claimed less: wait for new events, room, or the poll interval.
+    /// Claimed less, or nothing while some endpoint (or the instance) was full: claim
+    /// again when attempts finish, new events arrive, or the poll interval passes.
     Partial,
+    /// Nothing due for any endpoint with room: wait for new events or the poll.
+    Empty,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,9 +180,9 @@ impl Dispatcher {
         while !shutdown.is_cancelled() {
             match self.claim_round(&attempts).await {
                 Ok(Round::Full) => backoff.reset(),
-                Ok(Round::Partial) => {
+                Ok(round) => {
                     backoff.reset();
-                    self.idle(&shutdown).await;
+                    self.idle(round, &shutdown).await;
                 }
                 Err(error) => {
                     let delay = backoff.next_delay(rand::thread_rng().gen());
@@ -192,12 +196,18 @@ impl Dispatcher {
         }
     }
 
-    async fn idle(&self, shutdown: &CancellationToken) {
+    async fn idle(&self, round: Round, shutdown: &CancellationToken) {
+        let freed = async {
+            match round {
+                Round::Partial => self.inner.gates.freed().notified().await,
+                Round::Full | Round::Empty => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = self.inner.wake.notified() => {
                 tokio::time::sleep(WAKE_LINGER).await;
             }
-            () = self.inner.gates.freed().notified() => {}
+            () = freed => {}
             () = tokio::time::sleep(self.inner.config.poll_interval) => {}
             () = shutdown.cancelled() => {}
         }
@@ -207,6 +217,7 @@ impl Dispatcher {
     /// starts it.
     async fn claim_round(&self, attempts: &TaskTracker) -> Result<Round, StoreError> {
         let gates = &self.inner.gates;
+        gates.arm();
         let asked = self.inner.config.batch_size.min(gates.free());
         if asked == 0 {
             return Ok(Round::Partial);
@@ -222,10 +233,12 @@ impl Dispatcher {
             .store
             .claim_due_deliveries(&limits, now, now + chrono(self.inner.config.lease))
             .await?;
-        let round = if due.len() == asked {
-            Round::Full
-        } else {
-            Round::Partial
+        tracing::debug!(asked, claimed = due.len(), room = ?limits.room, "claimed deliveries");
+        let someone_full = limits.room.iter().any(|(_, room)| *room == 0);
+        let round = match due.len() {
+            n if n == asked => Round::Full,
+            0 if !someone_full => Round::Empty,
+            _ => Round::Partial,
         };
         if due.is_empty() {
             return Ok(round);
