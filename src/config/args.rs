@@ -83,7 +83,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "HOOKGATE_DELIVERY_CONCURRENCY_PER_ENDPOINT",
-        default_value = "32"
+        default_value = "64"
     )]
     pub delivery_concurrency_per_endpoint: String,
 

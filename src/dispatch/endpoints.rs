@@ -78,7 +78,10 @@ impl Drop for Permit {
             state.in_flight
         };
         let instance = &self.instance;
-        let left = instance.in_flight.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
+        let left = instance
+            .in_flight
+            .fetch_sub(1, Ordering::AcqRel)
+            .saturating_sub(1);
         let worth_a_claim =
             endpoint_left <= instance.concurrency / 2 || left <= instance.max_in_flight / 2;
         if worth_a_claim && instance.armed.swap(false, Ordering::AcqRel) {
@@ -298,9 +301,7 @@ mod tests {
             // A stored notification completes the first poll.
             notified
                 .as_mut()
-                .poll(&mut std::task::Context::from_waker(
-                    std::task::Waker::noop(),
-                ))
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
                 .is_ready()
         };
         permits.pop();

@@ -16,9 +16,9 @@ mod recorder;
 use crate::backoff::Backoff;
 use crate::config::duration::parse_schedule;
 use crate::crypto::Keyring;
+use crate::crypto::Secret;
 use crate::delivery::{self, payload, AttemptOutcome, Decision, RetrySchedule, SsrfPolicy};
 use crate::id::new_id;
-use crate::crypto::Secret;
 use crate::ingress::{child_traceparent, open_active};
 use crate::metrics::Metrics;
 use crate::store::{
@@ -73,7 +73,7 @@ impl Default for DispatchConfig {
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(5),
-            per_endpoint_concurrency: 32,
+            per_endpoint_concurrency: 64,
             disable_after: Duration::from_secs(5 * 86_400),
             attempt_body_retention: Duration::from_secs(30 * 86_400),
             default_schedule: parse_schedule("0s,5s,5m,30m,2h,5h,10h,10h").unwrap_or_default(),
@@ -107,6 +107,10 @@ type EndpointSecrets = Arc<Vec<(String, Secret)>>;
 /// How long the claim loop lets run events accumulate after a wake-up, so a steady
 /// stream of events is claimed in batches rather than one claim per event.
 const WAKE_LINGER: Duration = Duration::from_millis(5);
+
+/// The same while the last claim was limited by room: the endpoints' own finished
+/// attempts trigger the next claim, new events need not.
+const BUSY_WAKE_LINGER: Duration = Duration::from_millis(50);
 
 /// How long deliveries wait when their endpoints' secrets cannot be read.
 const SECRETS_RETRY: chrono::Duration = chrono::Duration::seconds(5);
@@ -197,15 +201,25 @@ impl Dispatcher {
     }
 
     async fn idle(&self, round: Round, shutdown: &CancellationToken) {
+        let gates = &self.inner.gates;
         let freed = async {
             match round {
-                Round::Partial => self.inner.gates.freed().notified().await,
+                Round::Partial => gates.freed().notified().await,
                 Round::Full | Round::Empty => std::future::pending().await,
             }
         };
+        // While endpoints are full, a claim for new events mostly skips their
+        // backlog: wait longer for more events, or for room, whichever comes first.
+        let linger = match round {
+            Round::Partial => BUSY_WAKE_LINGER,
+            Round::Full | Round::Empty => WAKE_LINGER,
+        };
         tokio::select! {
             () = self.inner.wake.notified() => {
-                tokio::time::sleep(WAKE_LINGER).await;
+                tokio::select! {
+                    () = tokio::time::sleep(linger) => {}
+                    () = gates.freed().notified(), if round == Round::Partial => {}
+                }
             }
             () = freed => {}
             () = tokio::time::sleep(self.inner.config.poll_interval) => {}
@@ -325,7 +339,12 @@ impl Dispatcher {
     }
 
     /// One attempt of one delivery, recorded with the delivery's next state.
-    async fn deliver(&self, item: DueDelivery, secrets: EndpointSecrets, permit: endpoints::Permit) {
+    async fn deliver(
+        &self,
+        item: DueDelivery,
+        secrets: EndpointSecrets,
+        permit: endpoints::Permit,
+    ) {
         let attempt_no = item.delivery.attempts + 1;
         let now = Utc::now();
         let keys: Vec<&[u8]> = secrets.iter().map(|(_, s)| s.expose()).collect();

@@ -14,11 +14,11 @@ mod postgres;
 
 pub use embedded::EmbeddedStore;
 pub use model::{
-    endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, ClaimLimits, Delivery,
-    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EndpointHealth, EventDisposition, EventWrite,
-    Idempotency, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
-    RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunFilter, RunStatus, Source, SourcePatch,
-    StoredSecret, TriggerOutcome,
+    endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction,
+    AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    EndpointHealth, EventDisposition, EventWrite, Idempotency, NewEvent, NewRun, Org, OrgSlug,
+    OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected, Rotation, Run,
+    RunEvent, RunFilter, RunStatus, Source, SourcePatch, StoredSecret, TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 

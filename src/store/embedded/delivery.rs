@@ -4,9 +4,10 @@ use super::sources::insert_secret;
 use super::{change_audited, from_millis, insert_audit, millis, query_all, EmbeddedStore};
 use crate::id::new_id;
 use crate::store::{
-    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
-    DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug, Page, PageRequest, RecordedRunEvent, RunEvent,
-    RunStatus, SourceStore, StoreError, StoredSecret,
+    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery,
+    DeliveryFilter, DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug,
+    Page, PageRequest, RecordedRunEvent, RunEvent, RunStatus, SourceStore, StoreError,
+    StoredSecret,
 };
 use async_trait::async_trait;
 use bytes::Bytes;

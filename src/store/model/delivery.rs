@@ -229,7 +229,12 @@ mod tests {
                 &[("a", EndpointHealth::Recovered(Some(at(2))))],
             ),
             (
-                &[("b", true, 1), ("a", false, 2), ("b", false, 3), ("b", true, 4)],
+                &[
+                    ("b", true, 1),
+                    ("a", false, 2),
+                    ("b", false, 3),
+                    ("b", true, 4),
+                ],
                 &[
                     ("a", EndpointHealth::FailingSinceOr(at(2))),
                     ("b", EndpointHealth::Recovered(None)),

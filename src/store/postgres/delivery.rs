@@ -4,9 +4,9 @@ use super::sources::{insert_secret, secret_from_row};
 use super::{insert_audit, PostgresStore};
 use crate::id::new_id;
 use crate::store::{
-    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
-    DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug, Page, PageRequest, RecordedRunEvent, RunEvent,
-    RunStatus, StoreError, StoredSecret,
+    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery,
+    DeliveryFilter, DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug,
+    Page, PageRequest, RecordedRunEvent, RunEvent, RunStatus, StoreError, StoredSecret,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -632,7 +632,11 @@ impl DeliveryStore for PostgresStore {
             rows.iter().map(|row| (row.get(0), row.get(1))).collect();
         let health = endpoint_health(records.iter().filter_map(|record| {
             let endpoint = endpoint_of.get(&record.attempt.delivery_id)?;
-            Some((endpoint.as_str(), record.endpoint_ok, record.attempt.started_at))
+            Some((
+                endpoint.as_str(),
+                record.endpoint_ok,
+                record.attempt.started_at,
+            ))
         }));
         if !health.is_empty() {
             let (ids, resets, ats) = health_columns(&health);

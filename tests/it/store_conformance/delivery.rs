@@ -5,8 +5,8 @@ use crate::conformance;
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use hookgate::store::{
-    Attempt, AttemptRecord, ClaimLimits, AuditAction, AuditEntry, DeliveryStatus, Endpoint, OrgSlug, RunEvent,
-    Store, StoredSecret,
+    Attempt, AttemptRecord, AuditAction, AuditEntry, ClaimLimits, DeliveryStatus, Endpoint,
+    OrgSlug, RunEvent, Store, StoredSecret,
 };
 use std::sync::Arc;
 
@@ -144,7 +144,10 @@ async fn due_deliveries_are_claimed_once_and_attempts_move_them_on(store: Arc<dy
         .unwrap();
     let now = Utc::now() + Duration::seconds(1);
     let lease = now + Duration::seconds(60);
-    let due = store.claim_due_deliveries(&ClaimLimits::total(10), now, lease).await.unwrap();
+    let due = store
+        .claim_due_deliveries(&ClaimLimits::total(10), now, lease)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].event.data["ok"], true);
     assert!(due[0]
@@ -197,7 +200,11 @@ async fn due_deliveries_are_claimed_once_and_attempts_move_them_on(store: Arc<dy
     let later = now + Duration::seconds(10);
     assert_eq!(
         store
-            .claim_due_deliveries(&ClaimLimits::total(10), later, later + Duration::seconds(60))
+            .claim_due_deliveries(
+                &ClaimLimits::total(10),
+                later,
+                later + Duration::seconds(60)
+            )
             .await
             .unwrap()
             .len(),
@@ -271,7 +278,10 @@ async fn a_claim_takes_no_more_of_an_endpoint_than_its_room(store: Arc<dyn Store
         per_endpoint: 2,
         room: vec![(a.id.clone(), 1)],
     };
-    let due = store.claim_due_deliveries(&limits, now, lease).await.unwrap();
+    let due = store
+        .claim_due_deliveries(&limits, now, lease)
+        .await
+        .unwrap();
     assert_eq!((count_of(&due, &a), count_of(&due, &b)), (1, 2));
 
     let limits = ClaimLimits {
@@ -279,7 +289,10 @@ async fn a_claim_takes_no_more_of_an_endpoint_than_its_room(store: Arc<dyn Store
         per_endpoint: 10,
         room: vec![(a.id.clone(), 0)],
     };
-    let due = store.claim_due_deliveries(&limits, now, lease).await.unwrap();
+    let due = store
+        .claim_due_deliveries(&limits, now, lease)
+        .await
+        .unwrap();
     assert_eq!(
         (count_of(&due, &a), count_of(&due, &b)),
         (0, 3),
@@ -364,7 +377,11 @@ async fn deferred_deliveries_come_back_each_at_its_own_time(store: Arc<dyn Store
         .await
         .unwrap();
     let ids: Vec<_> = due.iter().map(|d| d.delivery.id.clone()).collect();
-    assert_eq!(ids, vec![soon.0], "only the one due by now, its claim released");
+    assert_eq!(
+        ids,
+        vec![soon.0],
+        "only the one due by now, its claim released"
+    );
     let at = now + Duration::seconds(11);
     let due = store
         .claim_due_deliveries(&ClaimLimits::total(10), at, at + Duration::seconds(60))
