@@ -5,8 +5,7 @@
 //!
 //! The claim loop asks [`EndpointGate::room`] before claiming, so it takes only what
 //! can start. Each claim arms [`EndpointGate::freed`]: the first attempt to finish
-//! after it with its endpoint (or the whole instance) at most half busy wakes the
-//! loop, so claims come in batches instead of one per finished attempt, and no
+//! after it with its endpoint at most half busy wakes the loop, so claims come in batches instead of one per finished attempt, and no
 //! finished attempt after a claim goes unnoticed.
 
 use crate::delivery::{
@@ -78,12 +77,11 @@ impl Drop for Permit {
             state.in_flight
         };
         let instance = &self.instance;
-        let left = instance
-            .in_flight
-            .fetch_sub(1, Ordering::AcqRel)
-            .saturating_sub(1);
-        let worth_a_claim =
-            endpoint_left <= instance.concurrency / 2 || left <= instance.max_in_flight / 2;
+        instance.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // Only the endpoint's own count: waking on the instance's too would wake after
+        // every attempt whenever few endpoints are busy, and an instance at its limit
+        // has endpoints that empty.
+        let worth_a_claim = endpoint_left <= instance.concurrency / 2;
         if worth_a_claim && instance.armed.swap(false, Ordering::AcqRel) {
             instance.freed.notify_one();
         }

@@ -26,12 +26,40 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// The names of an endpoint's columns that a query may have to alias (a join with
+/// deliveries has its own `id`, `org` and times).
+struct EndpointNames {
+    id: &'static str,
+    org: &'static str,
+    created_at: &'static str,
+    updated_at: &'static str,
+}
+
+const ENDPOINT: EndpointNames = EndpointNames {
+    id: "id",
+    org: "org",
+    created_at: "created_at",
+    updated_at: "updated_at",
+};
+
+/// As [`CLAIM_SQL`] names them.
+const CLAIMED_ENDPOINT: EndpointNames = EndpointNames {
+    id: "e_id",
+    org: "e_org",
+    created_at: "e_created_at",
+    updated_at: "e_updated_at",
+};
+
 fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
+    endpoint_named(row, &ENDPOINT)
+}
+
+fn endpoint_named(row: &Row, names: &EndpointNames) -> Result<Endpoint, StoreError> {
     let timeout_ms: i32 = row.get("timeout_ms");
     let rate: Option<i32> = row.get("rate_limit_per_s");
     Ok(Endpoint {
-        id: row.get("id"),
-        org: parse_slug(row.get("org"))?,
+        id: row.get(names.id),
+        org: parse_slug(row.get(names.org))?,
         url: row.get("url"),
         description: row.get("description"),
         event_types: row.get("event_types"),
@@ -42,8 +70,8 @@ fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
         rate_limit_per_s: rate.map(u32::try_from).transpose().map_err(corrupt)?,
         retry_schedule: row.get("retry_schedule"),
         failing_since: row.get("failing_since"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
+        created_at: row.get(names.created_at),
+        updated_at: row.get(names.updated_at),
     })
 }
 
@@ -298,24 +326,7 @@ fn health_columns<'a>(
 
 fn due_from_row(row: &Row) -> Result<DueDelivery, StoreError> {
     let delivery = delivery_from_row(row)?;
-    let timeout_ms: i32 = row.get("timeout_ms");
-    let rate: Option<i32> = row.get("rate_limit_per_s");
-    let endpoint = Endpoint {
-        id: row.get("e_id"),
-        org: parse_slug(row.get("e_org"))?,
-        url: row.get("url"),
-        description: row.get("description"),
-        event_types: row.get("event_types"),
-        workflow_ids: row.get("workflow_ids"),
-        enabled: row.get("enabled"),
-        disabled_reason: row.get("disabled_reason"),
-        timeout_ms: u32::try_from(timeout_ms).map_err(corrupt)?,
-        rate_limit_per_s: rate.map(u32::try_from).transpose().map_err(corrupt)?,
-        retry_schedule: row.get("retry_schedule"),
-        failing_since: row.get("failing_since"),
-        created_at: row.get("e_created_at"),
-        updated_at: row.get("e_updated_at"),
-    };
+    let endpoint = endpoint_named(row, &CLAIMED_ENDPOINT)?;
     let event = RunEvent {
         id: delivery.event_id.clone(),
         org: delivery.org.clone(),
