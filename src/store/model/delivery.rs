@@ -214,7 +214,8 @@ mod tests {
 
     #[test]
     fn endpoint_health_of_a_batch_equals_applying_its_attempts_in_order() {
-        let cases: &[(&[(&str, bool, u32)], &[(&str, EndpointHealth)])] = &[
+        type Case<'a> = (&'a [(&'a str, bool, u32)], &'a [(&'a str, EndpointHealth)]);
+        let cases: &[Case] = &[
             (&[], &[]),
             (
                 &[("a", false, 1), ("a", false, 2)],

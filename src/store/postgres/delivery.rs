@@ -307,19 +307,24 @@ impl<'a> AttemptColumns<'a> {
     }
 }
 
-/// [`endpoint_health`] as the columns of [`ENDPOINT_HEALTH_SQL`]: id, reset, at.
-fn health_columns<'a>(
-    health: &[(&'a str, EndpointHealth)],
-) -> (Vec<&'a str>, Vec<bool>, Vec<Option<DateTime<Utc>>>) {
-    let mut columns = (Vec::new(), Vec::new(), Vec::new());
+/// [`endpoint_health`] as the columns of [`ENDPOINT_HEALTH_SQL`].
+#[derive(Default)]
+struct HealthColumns<'a> {
+    ids: Vec<&'a str>,
+    resets: Vec<bool>,
+    ats: Vec<Option<DateTime<Utc>>>,
+}
+
+fn health_columns<'a>(health: &[(&'a str, EndpointHealth)]) -> HealthColumns<'a> {
+    let mut columns = HealthColumns::default();
     for (id, change) in health {
         let (reset, at) = match *change {
             EndpointHealth::FailingSinceOr(at) => (false, Some(at)),
             EndpointHealth::Recovered(since) => (true, since),
         };
-        columns.0.push(*id);
-        columns.1.push(reset);
-        columns.2.push(at);
+        columns.ids.push(*id);
+        columns.resets.push(reset);
+        columns.ats.push(at);
     }
     columns
 }
@@ -650,9 +655,10 @@ impl DeliveryStore for PostgresStore {
             ))
         }));
         if !health.is_empty() {
-            let (ids, resets, ats) = health_columns(&health);
+            let columns = health_columns(&health);
             let statement = tx.prepare_cached(ENDPOINT_HEALTH_SQL).await?;
-            tx.execute(&statement, &[&ids, &resets, &ats]).await?;
+            tx.execute(&statement, &[&columns.ids, &columns.resets, &columns.ats])
+                .await?;
         }
         tx.commit().await?;
         Ok(())
