@@ -74,6 +74,23 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_ATTEMPT_BODY_RETENTION", default_value = "30d")]
     pub attempt_body_retention: String,
 
+    /// Most due deliveries one claim takes.
+    #[arg(long, env = "HOOKGATE_DELIVERY_BATCH_SIZE", default_value = "256")]
+    pub delivery_batch_size: String,
+
+    /// Attempts in flight per endpoint; a claim takes no more of an endpoint's
+    /// deliveries than it has room for.
+    #[arg(
+        long,
+        env = "HOOKGATE_DELIVERY_CONCURRENCY_PER_ENDPOINT",
+        default_value = "64"
+    )]
+    pub delivery_concurrency_per_endpoint: String,
+
+    /// Attempts in flight on this instance, all endpoints together (bounds memory).
+    #[arg(long, env = "HOOKGATE_DELIVERY_MAX_IN_FLIGHT", default_value = "1024")]
+    pub delivery_max_in_flight: String,
+
     /// Log output: text or json.
     #[arg(long, env = "HOOKGATE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -316,6 +316,21 @@ impl Config {
                 )?,
                 default_schedule: retry_schedule,
                 allow_cidrs,
+                batch_size: parse_count(
+                    &args.delivery_batch_size,
+                    1..=10_000,
+                    "HOOKGATE_DELIVERY_BATCH_SIZE (--delivery-batch-size)",
+                )?,
+                per_endpoint_concurrency: parse_count(
+                    &args.delivery_concurrency_per_endpoint,
+                    1..=10_000,
+                    "HOOKGATE_DELIVERY_CONCURRENCY_PER_ENDPOINT (--delivery-concurrency-per-endpoint)",
+                )?,
+                max_in_flight: parse_count(
+                    &args.delivery_max_in_flight,
+                    1..=100_000,
+                    "HOOKGATE_DELIVERY_MAX_IN_FLIGHT (--delivery-max-in-flight)",
+                )?,
                 ..crate::dispatch::DispatchConfig::default()
             },
         })

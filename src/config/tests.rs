@@ -57,6 +57,18 @@ fn invalid_settings_are_reported_by_name() {
             "HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)",
         ),
         (
+            &["--delivery-batch-size=0"],
+            "HOOKGATE_DELIVERY_BATCH_SIZE (--delivery-batch-size)",
+        ),
+        (
+            &["--delivery-concurrency-per-endpoint=none"],
+            "HOOKGATE_DELIVERY_CONCURRENCY_PER_ENDPOINT (--delivery-concurrency-per-endpoint)",
+        ),
+        (
+            &["--delivery-max-in-flight=0"],
+            "HOOKGATE_DELIVERY_MAX_IN_FLIGHT (--delivery-max-in-flight)",
+        ),
+        (
             &["--db-pool-size=0"],
             "HOOKGATE_DB_POOL_SIZE (--db-pool-size)",
         ),

@@ -78,6 +78,18 @@ impl CircuitBreaker {
         true
     }
 
+    /// How many attempts `allow` would let through now, without changing anything:
+    /// `None` when closed (no limit of its own), 1 once the cool-down is over (the
+    /// probe), else 0. Lets a claim take only what can go.
+    pub fn room(&self, now: Instant) -> Option<usize> {
+        let refused_until = match self.state {
+            State::Closed { .. } => return None,
+            State::Open { until } => until,
+            State::HalfOpen { since } => since + self.cool_down,
+        };
+        Some(usize::from(now >= refused_until))
+    }
+
     /// The result of an attempt that `allow` let through.
     pub fn record(&mut self, success: bool, now: Instant) {
         self.state = match (self.state, success) {
@@ -215,6 +227,20 @@ mod tests {
             Wait(20),
             Allow(true),
         ]);
+    }
+
+    #[test]
+    fn room_says_what_allow_would_let_through_without_taking_the_probe() {
+        let start = Instant::now();
+        let mut circuit = CircuitBreaker::new(1, Duration::from_secs(10));
+        assert_eq!(circuit.room(start), None, "closed");
+        circuit.record(false, start);
+        assert_eq!(circuit.room(start), Some(0), "open");
+        let cooled = start + Duration::from_secs(10);
+        assert_eq!(circuit.room(cooled), Some(1), "probe due");
+        assert_eq!(circuit.room(cooled), Some(1), "room took nothing");
+        assert!(circuit.allow(cooled));
+        assert_eq!(circuit.room(cooled), Some(0), "probe out");
     }
 
     #[test]

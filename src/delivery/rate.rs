@@ -24,12 +24,25 @@ impl TokenBucket {
         }
     }
 
+    fn tokens_at(&self, now: Instant) -> f64 {
+        match self.updated {
+            Some(updated) => {
+                let elapsed = now.saturating_duration_since(updated).as_secs_f64();
+                (self.tokens + elapsed * self.rate_per_s).min(self.burst)
+            }
+            None => self.tokens,
+        }
+    }
+
+    /// Whole tokens available at `now`, without taking any.
+    pub fn available(&self, now: Instant) -> usize {
+        // Never negative and at most the burst (a u32), so the cast cannot wrap.
+        self.tokens_at(now).floor() as usize
+    }
+
     /// Takes one token, or says how long until one is available.
     pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
-        if let Some(updated) = self.updated {
-            let elapsed = now.saturating_duration_since(updated).as_secs_f64();
-            self.tokens = (self.tokens + elapsed * self.rate_per_s).min(self.burst);
-        }
+        self.tokens = self.tokens_at(now);
         // Never moved backwards, so an out-of-order `now` cannot count time twice.
         self.updated = Some(self.updated.map_or(now, |updated| updated.max(now)));
         if self.tokens >= 1.0 {
@@ -119,6 +132,21 @@ mod tests {
                 Take(Ok(())),
             ],
         );
+    }
+
+    #[test]
+    fn available_counts_whole_tokens_and_takes_none() {
+        let nz = |n: u32| NonZeroU32::new(n).unwrap();
+        let mut bucket = TokenBucket::new(nz(2), nz(3));
+        let now = Instant::now();
+        assert_eq!(bucket.available(now), 3);
+        assert_eq!(bucket.available(now), 3);
+        assert_eq!(bucket.try_take(now), Ok(()));
+        assert_eq!(bucket.try_take(now), Ok(()));
+        assert_eq!(bucket.try_take(now), Ok(()));
+        assert_eq!(bucket.available(now + Duration::from_millis(250)), 0);
+        assert_eq!(bucket.available(now + Duration::from_millis(500)), 1);
+        assert_eq!(bucket.available(now + Duration::from_secs(60)), 3);
     }
 
     #[test]

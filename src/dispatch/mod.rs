@@ -4,28 +4,36 @@
 //! A claim loop takes batches of due deliveries (`FOR UPDATE SKIP LOCKED` with a
 //! lease, so two instances never send the same attempt in normal operation) and runs
 //! each as its own task. Per endpoint, in memory: a concurrency limit, a circuit
-//! breaker and an optional rate limit. A delivery that cannot go now (busy endpoint,
-//! open circuit, rate limit) is deferred in the store without an attempt, so one slow
-//! or dead endpoint never holds up the others.
+//! breaker and an optional rate limit. A claim takes only as many of an endpoint's
+//! deliveries as it can start now; one that still cannot go (the gate changed since)
+//! is deferred in the store without an attempt, so one slow or dead endpoint never
+//! holds up the others. Attempts are logged through the [`AttemptRecorder`]'s group
+//! commit.
 
 mod endpoints;
+mod recorder;
 
 use crate::backoff::Backoff;
 use crate::config::duration::parse_schedule;
 use crate::crypto::Keyring;
+use crate::crypto::Secret;
 use crate::delivery::{self, payload, AttemptOutcome, Decision, RetrySchedule, SsrfPolicy};
 use crate::id::new_id;
 use crate::ingress::{child_traceparent, open_active};
 use crate::metrics::Metrics;
 use crate::store::{
-    Attempt, AttemptRecord, AuditAction, AuditEntry, DeliveryStatus, DueDelivery, RunEvent, Store,
-    StoreError,
+    Attempt, AttemptRecord, AuditAction, AuditEntry, ClaimLimits, DeliveryStatus, DueDelivery,
+    RunEvent, Store, StoreError, StoredSecret,
 };
 use chrono::{DateTime, Utc};
 use endpoints::{EndpointGate, Gate};
 use rand::Rng;
+pub use recorder::RecorderConfig;
+use recorder::{AttemptRecorder, NotRecorded};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -33,7 +41,11 @@ use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
+    /// Most deliveries per claim.
     pub batch_size: usize,
+    /// Attempts in flight on this instance, all endpoints together.
+    pub max_in_flight: usize,
+    pub recorder: RecorderConfig,
     /// How long a claim protects a delivery; longer than any attempt can take.
     pub lease: Duration,
     pub poll_interval: Duration,
@@ -51,11 +63,17 @@ pub struct DispatchConfig {
 impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
-            batch_size: 64,
+            batch_size: 256,
+            max_in_flight: 1024,
+            recorder: RecorderConfig {
+                writers: 2,
+                max_batch: 256,
+                queue: 4096,
+            },
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(5),
-            per_endpoint_concurrency: 8,
+            per_endpoint_concurrency: 64,
             disable_after: Duration::from_secs(5 * 86_400),
             attempt_body_retention: Duration::from_secs(30 * 86_400),
             default_schedule: parse_schedule("0s,5s,5m,30m,2h,5h,10h,10h").unwrap_or_default(),
@@ -77,7 +95,35 @@ struct Inner {
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
     gates: EndpointGate,
+    /// Started with the claim loop; the writers stop once the last attempt is done.
+    recorder: std::sync::OnceLock<AttemptRecorder>,
+    default_schedule: RetrySchedule,
     config: DispatchConfig,
+}
+
+/// An endpoint's unexpired secrets, opened once per claimed batch.
+type EndpointSecrets = Arc<Vec<(String, Secret)>>;
+
+/// How long the claim loop lets run events accumulate after a wake-up, so a steady
+/// stream of events is claimed in batches rather than one claim per event.
+const WAKE_LINGER: Duration = Duration::from_millis(5);
+
+/// The same while the last claim was limited by room: the endpoints' own finished
+/// attempts trigger the next claim, new events need not.
+const BUSY_WAKE_LINGER: Duration = Duration::from_millis(50);
+
+/// How long deliveries wait when their endpoints' secrets cannot be read.
+const SECRETS_RETRY: chrono::Duration = chrono::Duration::seconds(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Claimed all it asked for: more may be due right away.
+    Full,
+    /// Claimed less, or nothing while some endpoint (or the instance) was full: claim
+    /// again when attempts finish, new events arrive, or the poll interval passes.
+    Partial,
+    /// Nothing due for any endpoint with room: wait for new events or the poll.
+    Empty,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,14 +154,24 @@ impl Dispatcher {
                 policy,
                 metrics,
                 wake,
-                gates: EndpointGate::new(config.per_endpoint_concurrency),
+                gates: EndpointGate::new(config.per_endpoint_concurrency, config.max_in_flight),
+                recorder: std::sync::OnceLock::new(),
+                default_schedule: RetrySchedule::new(config.default_schedule.clone()),
                 config,
             }),
         })
     }
 
-    /// Starts the claim loop, the circuit sampler and the janitor on `tracker`.
+    /// Starts the attempt recorder, the claim loop, the circuit sampler and the janitor
+    /// on `tracker`.
     pub fn spawn(self, tracker: &TaskTracker, shutdown: CancellationToken) {
+        let recorder = AttemptRecorder::spawn(
+            Arc::clone(&self.inner.store),
+            self.inner.config.recorder,
+            tracker,
+        );
+        // Only `spawn` sets it, once per dispatcher; a second call keeps the first.
+        let _ = self.inner.recorder.set(recorder);
         let (dispatcher, stop, attempts) = (self.clone(), shutdown.clone(), tracker.clone());
         tracker.spawn(async move { dispatcher.claim_loop(stop, attempts).await });
         let (dispatcher, stop) = (self.clone(), shutdown.clone());
@@ -127,11 +183,10 @@ impl Dispatcher {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
             match self.claim_round(&attempts).await {
-                Ok(claimed) => {
+                Ok(Round::Full) => backoff.reset(),
+                Ok(round) => {
                     backoff.reset();
-                    if claimed < self.inner.config.batch_size {
-                        self.idle(&shutdown).await;
-                    }
+                    self.idle(round, &shutdown).await;
                 }
                 Err(error) => {
                     let delay = backoff.next_delay(rand::thread_rng().gen());
@@ -145,85 +200,153 @@ impl Dispatcher {
         }
     }
 
-    async fn idle(&self, shutdown: &CancellationToken) {
+    async fn idle(&self, round: Round, shutdown: &CancellationToken) {
+        let gates = &self.inner.gates;
+        let freed = async {
+            match round {
+                Round::Partial => gates.freed().notified().await,
+                Round::Full | Round::Empty => std::future::pending().await,
+            }
+        };
+        // While endpoints are full, a claim for new events mostly skips their
+        // backlog: wait longer for more events, or for room, whichever comes first.
+        let linger = match round {
+            Round::Partial => BUSY_WAKE_LINGER,
+            Round::Full | Round::Empty => WAKE_LINGER,
+        };
         tokio::select! {
-            () = self.inner.wake.notified() => {}
+            () = self.inner.wake.notified() => {
+                tokio::select! {
+                    () = tokio::time::sleep(linger) => {}
+                    () = gates.freed().notified(), if round == Round::Partial => {}
+                }
+            }
+            () = freed => {}
             () = tokio::time::sleep(self.inner.config.poll_interval) => {}
             () = shutdown.cancelled() => {}
         }
     }
 
-    /// Claims a batch and starts (or defers) each delivery; returns how many it claimed.
-    async fn claim_round(&self, attempts: &TaskTracker) -> Result<usize, StoreError> {
+    /// Claims what can start now (per endpoint, within the instance's limit) and
+    /// starts it.
+    async fn claim_round(&self, attempts: &TaskTracker) -> Result<Round, StoreError> {
+        let gates = &self.inner.gates;
+        gates.arm();
+        let asked = self.inner.config.batch_size.min(gates.free());
+        if asked == 0 {
+            return Ok(Round::Partial);
+        }
+        let limits = ClaimLimits {
+            total: asked,
+            per_endpoint: gates.concurrency(),
+            room: gates.room(Instant::now()),
+        };
         let now = Utc::now();
         let due = self
             .inner
             .store
-            .claim_due_deliveries(
-                self.inner.config.batch_size,
-                now,
-                now + chrono(self.inner.config.lease),
-            )
+            .claim_due_deliveries(&limits, now, now + chrono(self.inner.config.lease))
             .await?;
-        let claimed = due.len();
-        let mut deferred: Vec<(String, Duration)> = Vec::new();
+        tracing::debug!(asked, claimed = due.len(), room = ?limits.room, "claimed deliveries");
+        let someone_full = limits.room.iter().any(|(_, room)| *room == 0);
+        let round = match due.len() {
+            n if n == asked => Round::Full,
+            0 if !someone_full => Round::Empty,
+            _ => Round::Partial,
+        };
+        if due.is_empty() {
+            return Ok(round);
+        }
+        let secrets = match self.open_secrets(&due, now).await {
+            Ok(secrets) => secrets,
+            Err(error) => {
+                let retry: Vec<_> = due
+                    .iter()
+                    .map(|item| (item.delivery.id.clone(), now + SECRETS_RETRY))
+                    .collect();
+                let _ = self.inner.store.defer_deliveries(&retry).await;
+                return Err(error);
+            }
+        };
+        self.start(due, &secrets, attempts, now).await?;
+        Ok(round)
+    }
+
+    /// Each claimed endpoint's unexpired secrets, read in one go and opened once.
+    async fn open_secrets(
+        &self,
+        due: &[DueDelivery],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, EndpointSecrets>, StoreError> {
+        let mut ids: Vec<String> = due.iter().map(|item| item.endpoint.id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let stored = self.inner.store.endpoint_secrets(&ids).await?;
+        let mut by_endpoint: HashMap<&str, Vec<StoredSecret>> = HashMap::new();
+        for secret in stored {
+            if let Some(id) = ids.iter().find(|id| **id == secret.owner_id) {
+                by_endpoint.entry(id.as_str()).or_default().push(secret);
+            }
+        }
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let stored = by_endpoint.get(id.as_str()).map_or(&[][..], Vec::as_slice);
+                let opened = open_active(&self.inner.keyring, stored, now);
+                (id.clone(), Arc::new(opened))
+            })
+            .collect())
+    }
+
+    /// Starts each claimed delivery its gate lets go; defers the rest in one statement.
+    async fn start(
+        &self,
+        due: Vec<DueDelivery>,
+        secrets: &HashMap<String, EndpointSecrets>,
+        attempts: &TaskTracker,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut deferred = Vec::new();
         for item in due {
-            match self
-                .inner
-                .gates
-                .enter(&item.endpoint, std::time::Instant::now())
-            {
+            match self.inner.gates.enter(&item.endpoint, Instant::now()) {
                 Gate::Go(permit) => {
+                    let keys = secrets.get(&item.endpoint.id).cloned().unwrap_or_default();
                     let dispatcher = self.clone();
                     let span = tracing::info_span!("delivery", delivery.id = %item.delivery.id,
                         endpoint.id = %item.endpoint.id, event.id = %item.event.id,
                         attempt = item.delivery.attempts + 1);
                     attempts.spawn(
-                        async move { dispatcher.deliver(item, permit).await }.instrument(span),
+                        async move { dispatcher.deliver(item, keys, permit).await }
+                            .instrument(span),
                     );
                 }
-                Gate::Wait(wait) => deferred.push((item.delivery.id, wait)),
+                Gate::Wait(wait) => deferred.push((item.delivery.id, now + chrono(wait))),
             }
         }
-        for (id, wait) in deferred {
-            self.inner
-                .store
-                .defer_deliveries(&[id], now + chrono(wait))
-                .await?;
-        }
-        Ok(claimed)
+        self.inner.store.defer_deliveries(&deferred).await
     }
 
-    fn schedule_for(&self, item: &DueDelivery) -> RetrySchedule {
-        let steps = item
+    fn schedule_for(&self, item: &DueDelivery) -> Cow<'_, RetrySchedule> {
+        match item
             .endpoint
             .retry_schedule
             .as_deref()
             .and_then(|s| parse_schedule(s).ok())
-            .unwrap_or_else(|| self.inner.config.default_schedule.clone());
-        RetrySchedule::new(steps)
+        {
+            Some(steps) => Cow::Owned(RetrySchedule::new(steps)),
+            None => Cow::Borrowed(&self.inner.default_schedule),
+        }
     }
 
     /// One attempt of one delivery, recorded with the delivery's next state.
-    async fn deliver(&self, item: DueDelivery, permit: endpoints::Permit) {
+    async fn deliver(
+        &self,
+        item: DueDelivery,
+        secrets: EndpointSecrets,
+        permit: endpoints::Permit,
+    ) {
         let attempt_no = item.delivery.attempts + 1;
         let now = Utc::now();
-        let secrets = match self.inner.store.list_secrets(&item.endpoint.id).await {
-            Ok(stored) => open_active(&self.inner.keyring, &stored, now),
-            Err(error) => {
-                tracing::warn!(%error, "cannot load endpoint secrets; delivery retried later");
-                drop(permit);
-                let _ = self
-                    .inner
-                    .store
-                    .defer_deliveries(
-                        std::slice::from_ref(&item.delivery.id),
-                        now + chrono::Duration::seconds(5),
-                    )
-                    .await;
-                return;
-            }
-        };
         let keys: Vec<&[u8]> = secrets.iter().map(|(_, s)| s.expose()).collect();
         let body = payload::body(
             &item.event.event_type,
@@ -345,17 +468,13 @@ impl Dispatcher {
             outcome = outcome_label(decision),
             "delivery attempt"
         );
-        if let Err(error) = self
-            .inner
-            .store
-            .record_attempts(std::slice::from_ref(&record))
-            .await
-        {
-            // The claim lease expires and the attempt is made again: at-least-once.
-            tracing::error!(%error, "cannot record delivery attempt");
+        let endpoint_ok = record.endpoint_ok;
+        if self.log_attempt(record).await.is_err() {
+            // The recorder said why; the claim lease expires and the attempt is made
+            // again: at-least-once.
             return;
         }
-        let failing_too_long = !record.endpoint_ok
+        let failing_too_long = !endpoint_ok
             && item
                 .endpoint
                 .failing_since
@@ -365,6 +484,13 @@ impl Dispatcher {
         } else if failing_too_long {
             self.disable(item, "failing", finished).await;
         }
+    }
+
+    /// Hands the record to the recorder's group commit and waits for the commit.
+    async fn log_attempt(&self, record: AttemptRecord) -> Result<(), NotRecorded> {
+        // Set by `spawn` before the claim loop starts the first attempt.
+        let recorder = self.inner.recorder.get().ok_or(NotRecorded)?;
+        recorder.record(record).await
     }
 
     /// Disables the endpoint and tells the org's other endpoints (`endpoint.disabled`).

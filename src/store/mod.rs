@@ -14,11 +14,11 @@ mod postgres;
 
 pub use embedded::EmbeddedStore;
 pub use model::{
-    last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, Delivery,
-    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EventDisposition, EventWrite,
-    Idempotency, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
-    RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunFilter, RunStatus, Source, SourcePatch,
-    StoredSecret, TriggerOutcome,
+    endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction,
+    AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    EndpointHealth, EventDisposition, EventWrite, Idempotency, NewEvent, NewRun, Org, OrgSlug,
+    OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected, Rotation, Run,
+    RunEvent, RunFilter, RunStatus, Source, SourcePatch, StoredSecret, TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -249,15 +249,23 @@ pub trait DeliveryStore {
         only_endpoint: Option<&str>,
     ) -> Result<RecordedRunEvent, StoreError>;
 
-    /// Claims up to `limit` pending deliveries of enabled endpoints due at `now` until
-    /// `lease_until`; concurrent claimers never get the same delivery.
+    /// Claims pending deliveries of enabled endpoints due at `now` until `lease_until`,
+    /// oldest first, within `limits` (in total and per endpoint); concurrent claimers
+    /// never get the same delivery.
     async fn claim_due_deliveries(
         &self,
-        limit: usize,
+        limits: &ClaimLimits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Writes attempts and their deliveries' new state, in one transaction.
+    /// The secrets of these endpoints (expired ones too), each endpoint's newest first:
+    /// one read for a whole claimed batch instead of one per attempt.
+    async fn endpoint_secrets(
+        &self,
+        endpoint_ids: &[String],
+    ) -> Result<Vec<StoredSecret>, StoreError>;
+    /// Writes attempts and their deliveries' new state, in one transaction. Each
+    /// endpoint's `failing_since` ends as if the records were applied in order.
     async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError>;
 
     async fn find_delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
@@ -277,12 +285,11 @@ pub trait DeliveryStore {
         delivery_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
-    /// Puts claimed deliveries back, due at `until`, without an attempt (circuit
-    /// open, rate limit, endpoint busy).
+    /// Puts claimed deliveries back, each due at its own time, without an attempt
+    /// (circuit open, rate limit, endpoint busy); one statement for the whole list.
     async fn defer_deliveries(
         &self,
-        ids: &[String],
-        until: DateTime<Utc>,
+        deferrals: &[(String, DateTime<Utc>)],
     ) -> Result<(), StoreError>;
     /// Drops response bodies of attempts older than `before` (retention).
     async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;

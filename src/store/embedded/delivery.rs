@@ -4,14 +4,17 @@ use super::sources::insert_secret;
 use super::{change_audited, from_millis, insert_audit, millis, query_all, EmbeddedStore};
 use crate::id::new_id;
 use crate::store::{
-    parse_slug, Attempt, AttemptRecord, AuditEntry, Delivery, DeliveryFilter, DeliveryStatus,
-    DeliveryStore, DueDelivery, Endpoint, OrgSlug, Page, PageRequest, RecordedRunEvent, RunEvent,
-    RunStatus, StoreError, StoredSecret,
+    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery,
+    DeliveryFilter, DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug,
+    Page, PageRequest, RecordedRunEvent, RunEvent, RunStatus, SourceStore, StoreError,
+    StoredSecret,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, Row};
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 const ENDPOINT_COLUMNS: &str = "id, org, url, description, event_types, workflow_ids, enabled, \
      disabled_reason, timeout_ms, rate_limit_per_s, retry_schedule, failing_since, created_at, updated_at";
@@ -109,6 +112,120 @@ fn find_event(conn: &Connection, org: &str, id: &str) -> Result<Option<RunEvent>
 }
 
 /// `(sql condition, values)` for a delivery filter, numbered from `?{first}`.
+/// ?1 now, ?2 total, ?3 endpoints with less room as a JSON object `{id: room}`,
+/// ?4 room of every other endpoint, ?5 rows scanned. The oldest due deliveries each
+/// endpoint has room for; SQLite has one writer, so nothing else claims meanwhile.
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH room AS (
+             SELECT key AS endpoint_id, value AS room FROM json_each(?3)
+         ), scanned AS (
+             SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
+             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+               AND (d.claim_expires_at IS NULL OR d.claim_expires_at < ?1)
+               AND d.endpoint_id NOT IN (SELECT endpoint_id FROM room WHERE room = 0)
+               AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled = 1)
+             ORDER BY d.next_attempt_at LIMIT ?5
+         ), ranked AS (
+             SELECT s.id, COALESCE(r.room, ?4) AS room,
+                    row_number() OVER (PARTITION BY s.endpoint_id
+                                       ORDER BY s.next_attempt_at, s.id) AS rank
+             FROM scanned s LEFT JOIN room r ON r.endpoint_id = s.endpoint_id
+         )
+         SELECT {DELIVERY_COLUMNS} FROM deliveries
+         WHERE id IN (SELECT id FROM ranked WHERE rank <= room)
+         ORDER BY next_attempt_at LIMIT ?2"
+    )
+});
+
+fn room_json(room: &[(String, usize)]) -> Result<String, StoreError> {
+    let object: serde_json::Map<String, serde_json::Value> = room
+        .iter()
+        .map(|(id, n)| (id.clone(), serde_json::Value::from(*n)))
+        .collect();
+    to_json(&object)
+}
+
+/// Joins each claimed delivery with its endpoint (read once per endpoint) and event.
+fn with_endpoints_and_events(
+    conn: &Connection,
+    deliveries: Vec<Delivery>,
+) -> Result<Vec<DueDelivery>, StoreError> {
+    let mut endpoints: HashMap<String, Endpoint> = HashMap::new();
+    let mut due = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        let endpoint = match endpoints.get(&delivery.endpoint_id) {
+            Some(endpoint) => endpoint.clone(),
+            None => {
+                let endpoint = query_all(
+                    conn,
+                    &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1"),
+                    params![delivery.endpoint_id],
+                    endpoint_from_row,
+                )?
+                .pop()
+                .ok_or_else(|| corrupt("delivery without endpoint"))?;
+                endpoints.insert(endpoint.id.clone(), endpoint.clone());
+                endpoint
+            }
+        };
+        let event = find_event(conn, delivery.org.as_str(), &delivery.event_id)?
+            .ok_or_else(|| corrupt("delivery without event"))?;
+        due.push(DueDelivery {
+            delivery,
+            event,
+            endpoint,
+        });
+    }
+    Ok(due)
+}
+
+/// Inserts each attempt and moves its delivery on; returns each delivery's endpoint.
+fn log_attempts(conn: &Connection, records: &[AttemptRecord]) -> Result<Vec<String>, StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_url,
+             request_headers, response_status, response_headers, response_body, error_class,
+             next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    let mut update = conn.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4,
+                claim_expires_at = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
+         WHERE id = ?1 RETURNING endpoint_id",
+    )?;
+    let mut endpoints = Vec::with_capacity(records.len());
+    for record in records {
+        let a = &record.attempt;
+        insert.execute(params![
+            a.delivery_id,
+            a.attempt,
+            millis(&a.started_at),
+            a.duration_ms,
+            a.request_url,
+            to_json(&a.request_headers)?,
+            a.response_status,
+            a.response_headers.as_ref().map(to_json).transpose()?,
+            a.response_body.as_deref(),
+            a.error_class,
+            a.next_attempt_at.as_ref().map(millis),
+        ])?;
+        let updated_at = a.started_at + chrono::Duration::milliseconds(i64::from(a.duration_ms));
+        endpoints.push(update.query_row(
+            params![
+                a.delivery_id,
+                record.status.as_str(),
+                a.attempt,
+                record.next_attempt_at.as_ref().map(millis),
+                a.response_status,
+                record.last_error,
+                millis(&updated_at),
+            ],
+            |row| row.get(0),
+        )?);
+    }
+    Ok(endpoints)
+}
+
 fn filter_clause(filter: &DeliveryFilter, first: usize) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     let mut clauses = Vec::new();
     let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
@@ -335,52 +452,50 @@ impl DeliveryStore for EmbeddedStore {
 
     async fn claim_due_deliveries(
         &self,
-        limit: usize,
+        limits: &ClaimLimits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        if limits.total == 0 {
+            return Ok(Vec::new());
+        }
+        let limits = limits.clone();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            let sql = format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries
-                 WHERE status = 'pending' AND next_attempt_at <= ?1
-                   AND (claim_expires_at IS NULL OR claim_expires_at < ?1)
-                   AND EXISTS (SELECT 1 FROM endpoints e
-                               WHERE e.id = deliveries.endpoint_id AND e.enabled = 1)
-                 ORDER BY next_attempt_at LIMIT ?2"
-            );
             let deliveries = query_all(
                 &tx,
-                &sql,
-                params![millis(&now), limit as i64],
+                &CLAIM_SQL,
+                params![
+                    millis(&now),
+                    limits.total as i64,
+                    room_json(&limits.room)?,
+                    limits.per_endpoint as i64,
+                    (limits.total as i64).saturating_mul(4).max(256),
+                ],
                 delivery_from_row,
             )?;
-            let mut due = Vec::with_capacity(deliveries.len());
-            for delivery in deliveries {
-                tx.execute(
-                    "UPDATE deliveries SET claim_expires_at = ?2 WHERE id = ?1",
-                    params![delivery.id, millis(&lease_until)],
-                )?;
-                let endpoint = query_all(
-                    &tx,
-                    &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1"),
-                    params![delivery.endpoint_id],
-                    endpoint_from_row,
-                )?
-                .pop()
-                .ok_or_else(|| corrupt("delivery without endpoint"))?;
-                let event = find_event(&tx, delivery.org.as_str(), &delivery.event_id)?
-                    .ok_or_else(|| corrupt("delivery without event"))?;
-                due.push(DueDelivery {
-                    delivery,
-                    event,
-                    endpoint,
-                });
-            }
+            let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+            tx.execute(
+                "UPDATE deliveries SET claim_expires_at = ?2
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+                params![to_json(&ids)?, millis(&lease_until)],
+            )?;
+            let due = with_endpoints_and_events(&tx, deliveries)?;
             tx.commit()?;
             Ok(due)
         })
         .await
+    }
+
+    async fn endpoint_secrets(
+        &self,
+        endpoint_ids: &[String],
+    ) -> Result<Vec<StoredSecret>, StoreError> {
+        let mut secrets = Vec::new();
+        for id in endpoint_ids {
+            secrets.extend(self.list_secrets(id).await?);
+        }
+        Ok(secrets)
     }
 
     async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
@@ -390,51 +505,23 @@ impl DeliveryStore for EmbeddedStore {
         let records = records.to_vec();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            for record in &records {
-                let a = &record.attempt;
-                tx.execute(
-                    "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_url,
-                         request_headers, response_status, response_headers, response_body, error_class,
-                         next_attempt_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    params![
-                        a.delivery_id,
-                        a.attempt,
-                        millis(&a.started_at),
-                        a.duration_ms,
-                        a.request_url,
-                        to_json(&a.request_headers)?,
-                        a.response_status,
-                        a.response_headers.as_ref().map(to_json).transpose()?,
-                        a.response_body.as_ref().map(|b| b.to_vec()),
-                        a.error_class,
-                        a.next_attempt_at.as_ref().map(millis),
-                    ],
-                )?;
-                let updated_at = a.started_at + chrono::Duration::milliseconds(i64::from(a.duration_ms));
-                let endpoint_id: String = tx.query_row(
-                    "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4,
-                            claim_expires_at = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
-                     WHERE id = ?1 RETURNING endpoint_id",
-                    params![
-                        a.delivery_id,
-                        record.status.as_str(),
-                        a.attempt,
-                        record.next_attempt_at.as_ref().map(millis),
-                        a.response_status,
-                        record.last_error,
-                        millis(&updated_at),
-                    ],
-                    |row| row.get(0),
-                )?;
-                if record.endpoint_ok {
-                    tx.execute("UPDATE endpoints SET failing_since = NULL WHERE id = ?1", params![endpoint_id])?;
-                } else {
-                    tx.execute(
-                        "UPDATE endpoints SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
-                        params![endpoint_id, millis(&a.started_at)],
-                    )?;
-                }
+            let endpoints = log_attempts(&tx, &records)?;
+            let health = endpoint_health(
+                records
+                    .iter()
+                    .zip(&endpoints)
+                    .map(|(r, e)| (e.as_str(), r.endpoint_ok, r.attempt.started_at)),
+            );
+            for (endpoint_id, change) in health {
+                let (reset, at) = match change {
+                    EndpointHealth::FailingSinceOr(at) => (false, Some(at)),
+                    EndpointHealth::Recovered(since) => (true, since),
+                };
+                tx.prepare_cached(
+                    "UPDATE endpoints SET failing_since = CASE WHEN ?2 THEN ?3 ELSE COALESCE(failing_since, ?3) END
+                     WHERE id = ?1",
+                )?
+                .execute(params![endpoint_id, reset, at.as_ref().map(millis)])?;
             }
             Ok(tx.commit()?)
         })
@@ -537,21 +624,22 @@ impl DeliveryStore for EmbeddedStore {
 
     async fn defer_deliveries(
         &self,
-        ids: &[String],
-        until: DateTime<Utc>,
+        deferrals: &[(String, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
-        if ids.is_empty() {
+        if deferrals.is_empty() {
             return Ok(());
         }
-        let ids = ids.to_vec();
+        let deferrals = deferrals.to_vec();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            for id in &ids {
-                tx.execute(
+            {
+                let mut defer = tx.prepare_cached(
                     "UPDATE deliveries SET next_attempt_at = ?2, claim_expires_at = NULL
                      WHERE id = ?1 AND status = 'pending'",
-                    params![id, millis(&until)],
                 )?;
+                for (id, until) in &deferrals {
+                    defer.execute(params![id, millis(until)])?;
+                }
             }
             Ok(tx.commit()?)
         })

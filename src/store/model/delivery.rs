@@ -3,6 +3,7 @@
 use super::OrgSlug;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 /// A product backend's URL that receives run events.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +129,29 @@ pub struct DueDelivery {
     pub endpoint: Endpoint,
 }
 
+/// How much a delivery worker can take in one claim. Capping each endpoint at the
+/// attempts it can start now means a claimed delivery rarely has to be put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimLimits {
+    pub total: usize,
+    /// The most of any one endpoint's deliveries, unless `room` says less.
+    pub per_endpoint: usize,
+    /// Endpoints with less room than `per_endpoint` now (attempts in flight, circuit
+    /// open), with the room they have; 0 claims none of theirs.
+    pub room: Vec<(String, usize)>,
+}
+
+impl ClaimLimits {
+    /// `total` deliveries, however many of them belong to one endpoint.
+    pub fn total(total: usize) -> Self {
+        Self {
+            total,
+            per_endpoint: total,
+            room: Vec::new(),
+        }
+    }
+}
+
 /// The outcome of one attempt, written with the attempt.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
@@ -140,6 +164,36 @@ pub struct AttemptRecord {
     pub endpoint_ok: bool,
 }
 
+/// What a batch of attempts does to an endpoint's `failing_since`: the same as
+/// applying them one by one (a success clears it, a failure starts it if unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointHealth {
+    /// No success in the batch: keep the stored start, or start it at this failure.
+    FailingSinceOr(DateTime<Utc>),
+    /// A success in the batch: failing since the first failure after the last
+    /// success, or not failing.
+    Recovered(Option<DateTime<Utc>>),
+}
+
+/// Each endpoint's [`EndpointHealth`] after `attempts` (endpoint id, success, start),
+/// in the order given; sorted by endpoint id so concurrent writers lock rows in one
+/// order.
+pub fn endpoint_health<'a>(
+    attempts: impl IntoIterator<Item = (&'a str, bool, DateTime<Utc>)>,
+) -> Vec<(&'a str, EndpointHealth)> {
+    let mut health: BTreeMap<&'a str, EndpointHealth> = BTreeMap::new();
+    for (endpoint, ok, at) in attempts {
+        let next = match (health.get(endpoint).copied(), ok) {
+            (_, true) => EndpointHealth::Recovered(None),
+            (None, false) => EndpointHealth::FailingSinceOr(at),
+            (Some(EndpointHealth::Recovered(None)), false) => EndpointHealth::Recovered(Some(at)),
+            (Some(unchanged), false) => unchanged,
+        };
+        health.insert(endpoint, next);
+    }
+    health.into_iter().collect()
+}
+
 /// Which deliveries a list or a bulk retry covers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeliveryFilter {
@@ -148,4 +202,49 @@ pub struct DeliveryFilter {
     pub event_type: Option<String>,
     /// Only deliveries created at or after this time.
     pub since: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(second: u32) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + i64::from(second), 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn endpoint_health_of_a_batch_equals_applying_its_attempts_in_order() {
+        type Case<'a> = (&'a [(&'a str, bool, u32)], &'a [(&'a str, EndpointHealth)]);
+        let cases: &[Case] = &[
+            (&[], &[]),
+            (
+                &[("a", false, 1), ("a", false, 2)],
+                &[("a", EndpointHealth::FailingSinceOr(at(1)))],
+            ),
+            (
+                &[("a", false, 1), ("a", true, 2)],
+                &[("a", EndpointHealth::Recovered(None))],
+            ),
+            (
+                &[("a", true, 1), ("a", false, 2), ("a", false, 3)],
+                &[("a", EndpointHealth::Recovered(Some(at(2))))],
+            ),
+            (
+                &[
+                    ("b", true, 1),
+                    ("a", false, 2),
+                    ("b", false, 3),
+                    ("b", true, 4),
+                ],
+                &[
+                    ("a", EndpointHealth::FailingSinceOr(at(2))),
+                    ("b", EndpointHealth::Recovered(None)),
+                ],
+            ),
+        ];
+        for (attempts, expect) in cases {
+            let got = endpoint_health(attempts.iter().map(|(e, ok, s)| (*e, *ok, at(*s))));
+            assert_eq!(got, expect.to_vec(), "{attempts:?}");
+        }
+    }
 }

@@ -10,8 +10,8 @@ mod source;
 
 pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
 pub use delivery::{
-    Attempt, AttemptRecord, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
-    RecordedRunEvent, RunEvent,
+    endpoint_health, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
+    DueDelivery, Endpoint, EndpointHealth, RecordedRunEvent, RunEvent,
 };
 pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected};
 pub use run::{

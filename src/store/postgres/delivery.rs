@@ -1,16 +1,19 @@
 //! Endpoints, run events, deliveries and attempts in PostgreSQL.
 
-use super::sources::insert_secret;
+use super::sources::{insert_secret, secret_from_row};
 use super::{insert_audit, PostgresStore};
 use crate::id::new_id;
 use crate::store::{
-    parse_slug, Attempt, AttemptRecord, AuditEntry, Delivery, DeliveryFilter, DeliveryStatus,
-    DeliveryStore, DueDelivery, Endpoint, OrgSlug, Page, PageRequest, RecordedRunEvent, RunEvent,
-    RunStatus, StoreError, StoredSecret,
+    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery,
+    DeliveryFilter, DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug,
+    Page, PageRequest, RecordedRunEvent, RunEvent, RunStatus, StoreError, StoredSecret,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 const ENDPOINT_COLUMNS: &str = "e.id, e.org, e.url, e.description, e.event_types, e.workflow_ids, \
@@ -23,12 +26,40 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// The names of an endpoint's columns that a query may have to alias (a join with
+/// deliveries has its own `id`, `org` and times).
+struct EndpointNames {
+    id: &'static str,
+    org: &'static str,
+    created_at: &'static str,
+    updated_at: &'static str,
+}
+
+const ENDPOINT: EndpointNames = EndpointNames {
+    id: "id",
+    org: "org",
+    created_at: "created_at",
+    updated_at: "updated_at",
+};
+
+/// As [`CLAIM_SQL`] names them.
+const CLAIMED_ENDPOINT: EndpointNames = EndpointNames {
+    id: "e_id",
+    org: "e_org",
+    created_at: "e_created_at",
+    updated_at: "e_updated_at",
+};
+
 fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
+    endpoint_named(row, &ENDPOINT)
+}
+
+fn endpoint_named(row: &Row, names: &EndpointNames) -> Result<Endpoint, StoreError> {
     let timeout_ms: i32 = row.get("timeout_ms");
     let rate: Option<i32> = row.get("rate_limit_per_s");
     Ok(Endpoint {
-        id: row.get("id"),
-        org: parse_slug(row.get("org"))?,
+        id: row.get(names.id),
+        org: parse_slug(row.get(names.org))?,
         url: row.get("url"),
         description: row.get("description"),
         event_types: row.get("event_types"),
@@ -39,8 +70,8 @@ fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
         rate_limit_per_s: rate.map(u32::try_from).transpose().map_err(corrupt)?,
         retry_schedule: row.get("retry_schedule"),
         failing_since: row.get("failing_since"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
+        created_at: row.get(names.created_at),
+        updated_at: row.get(names.updated_at),
     })
 }
 
@@ -65,6 +96,257 @@ fn delivery_from_row(row: &Row) -> Result<Delivery, StoreError> {
         last_error: row.get("last_error"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+    })
+}
+
+/// Records the event (idempotent on its id) and returns the endpoints it goes to: no
+/// row for a replayed event, one row per matching endpoint, or one NULL row for a new
+/// event that no endpoint wants. $10: the only endpoint (a test event), whatever its
+/// filters.
+const RECORD_EVENT_SQL: &str = "WITH recorded AS (
+         INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data,
+                                 received_at, traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org, id) DO NOTHING
+         RETURNING 1
+     )
+     SELECT e.id FROM recorded
+     LEFT JOIN LATERAL (
+         SELECT id FROM endpoints
+         WHERE org = $1 AND enabled AND deleted_at IS NULL
+           AND (($10::text IS NULL
+                 AND (cardinality(event_types) = 0 OR $3 = ANY(event_types))
+                 AND (cardinality(workflow_ids) = 0 OR $5 = ANY(workflow_ids)))
+                OR id = $10)
+     ) e ON true";
+
+/// One pending delivery per endpoint ($1 ids, $2 endpoints), and the run's new
+/// status for `run.*` events ($8, NULL for other events).
+const FAN_OUT_SQL: &str = "WITH fanned_out AS (
+         INSERT INTO deliveries (id, org, endpoint_id, event_id, event_type, status, attempts,
+                                 next_attempt_at, created_at, updated_at)
+         SELECT d.id, $3, d.endpoint_id, $4, $5, 'pending', 0, $6, $6, $6
+         FROM unnest($1::text[], $2::text[]) AS d(id, endpoint_id)
+     )
+     UPDATE runs SET status = $8, updated_at = $6
+     WHERE $8::text IS NOT NULL AND id = $7 AND org = $3";
+
+/// Rows scanned (oldest due first) to pick a claim from: enough that a few endpoints
+/// with no room left do not hide the others' deliveries behind theirs.
+const CLAIM_SCAN_FACTOR: i64 = 2;
+const CLAIM_SCAN_MIN: i64 = 128;
+
+/// $1 now, $2 total, $3 lease until, $4/$5 endpoints with less room and their room,
+/// $6 room of every other endpoint, $7 rows scanned, $8 endpoints with no room.
+/// The ranking picks (without locking) the oldest due deliveries each endpoint has
+/// room for; the lock then skips whatever another claimer holds and re-checks the
+/// claim on the row it locks. `= ANY(ARRAY(…))` rather than `IN (…)`: the planner
+/// then looks the picks up by primary key instead of scanning the whole table.
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH room AS (
+             SELECT * FROM unnest($4::text[], $5::int8[]) AS r(endpoint_id, room)
+         ), scanned AS (
+             SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+               AND (d.claim_expires_at IS NULL OR d.claim_expires_at < $1)
+               AND d.endpoint_id <> ALL($8::text[])
+               AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled)
+             ORDER BY d.next_attempt_at LIMIT $7
+         ), ranked AS (
+             SELECT s.id, COALESCE(r.room, $6) AS room,
+                    row_number() OVER (PARTITION BY s.endpoint_id
+                                       ORDER BY s.next_attempt_at, s.id) AS rank
+             FROM scanned s LEFT JOIN room r ON r.endpoint_id = s.endpoint_id
+         ), due AS (
+             SELECT d.id FROM deliveries d
+             WHERE d.id = ANY(ARRAY(SELECT id FROM ranked WHERE rank <= room))
+               AND d.status = 'pending'
+               AND (d.claim_expires_at IS NULL OR d.claim_expires_at < $1)
+             ORDER BY d.next_attempt_at LIMIT $2
+             FOR UPDATE OF d SKIP LOCKED
+         ), claimed AS (
+             UPDATE deliveries SET claim_expires_at = $3 FROM due
+             WHERE deliveries.id = due.id RETURNING deliveries.*
+         )
+         SELECT {DELIVERY_COLUMNS}, {ENDPOINT_COLUMNS},
+                v.type AS v_type, v.run_id AS v_run_id, v.workflow_id AS v_workflow_id,
+                v.occurred_at AS v_occurred_at, v.data AS v_data, v.received_at AS v_received_at,
+                v.traceparent AS v_traceparent
+         FROM claimed d
+         JOIN endpoints e ON e.id = d.endpoint_id
+         JOIN run_events v ON v.org = d.org AND v.id = d.event_id
+         ORDER BY d.next_attempt_at"
+    )
+    .replace("e.id, e.org,", "e.id AS e_id, e.org AS e_org,")
+    .replace(
+        "e.created_at, e.updated_at",
+        "e.created_at AS e_created_at, e.updated_at AS e_updated_at",
+    )
+});
+
+/// A batch of attempts as columns: logged, and their deliveries moved on, in one
+/// statement; returns each delivery's endpoint for the health update.
+const RECORD_ATTEMPTS_SQL: &str = "WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::int4[], $3::timestamptz[], $4::int4[], $5::text[],
+                              $6::jsonb[], $7::int4[], $8::jsonb[], $9::bytea[], $10::text[],
+                              $11::timestamptz[], $12::text[], $13::timestamptz[], $14::text[],
+                              $15::timestamptz[])
+             AS i(delivery_id, attempt, started_at, duration_ms, request_url, request_headers,
+                  response_status, response_headers, response_body, error_class, attempt_next,
+                  status, next_attempt_at, last_error, updated_at)
+     ), logged AS (
+         INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_url,
+             request_headers, response_status, response_headers, response_body, error_class,
+             next_attempt_at)
+         SELECT delivery_id, attempt, started_at, duration_ms, request_url, request_headers,
+                response_status, response_headers, response_body, error_class, attempt_next
+         FROM input
+     )
+     UPDATE deliveries d SET status = i.status, attempts = i.attempt,
+            next_attempt_at = i.next_attempt_at, claim_expires_at = NULL,
+            last_status = i.response_status, last_error = i.last_error, updated_at = i.updated_at
+     FROM input i WHERE d.id = i.delivery_id
+     RETURNING d.id, d.endpoint_id";
+
+/// Rows whose `failing_since` would not change are not written (no dead tuples, no
+/// lock on a busy endpoint's row when nothing changed).
+const ENDPOINT_HEALTH_SQL: &str = "UPDATE endpoints e
+     SET failing_since = CASE WHEN h.reset THEN h.at ELSE COALESCE(e.failing_since, h.at) END
+     FROM unnest($1::text[], $2::bool[], $3::timestamptz[]) AS h(id, reset, at)
+     WHERE e.id = h.id
+       AND e.failing_since IS DISTINCT FROM
+           (CASE WHEN h.reset THEN h.at ELSE COALESCE(e.failing_since, h.at) END)";
+
+/// The parameters of [`RECORD_ATTEMPTS_SQL`], one array per column.
+struct AttemptColumns<'a> {
+    delivery_id: Vec<&'a str>,
+    attempt: Vec<i32>,
+    started_at: Vec<DateTime<Utc>>,
+    duration_ms: Vec<i32>,
+    request_url: Vec<&'a str>,
+    request_headers: Vec<serde_json::Value>,
+    response_status: Vec<Option<i32>>,
+    response_headers: Vec<Option<serde_json::Value>>,
+    response_body: Vec<Option<&'a [u8]>>,
+    error_class: Vec<Option<&'a str>>,
+    attempt_next: Vec<Option<DateTime<Utc>>>,
+    status: Vec<&'static str>,
+    next_attempt_at: Vec<Option<DateTime<Utc>>>,
+    last_error: Vec<Option<&'a str>>,
+    updated_at: Vec<DateTime<Utc>>,
+}
+
+fn int(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+impl<'a> AttemptColumns<'a> {
+    fn new(records: &'a [AttemptRecord]) -> Self {
+        let mut columns = Self {
+            delivery_id: Vec::with_capacity(records.len()),
+            attempt: Vec::with_capacity(records.len()),
+            started_at: Vec::with_capacity(records.len()),
+            duration_ms: Vec::with_capacity(records.len()),
+            request_url: Vec::with_capacity(records.len()),
+            request_headers: Vec::with_capacity(records.len()),
+            response_status: Vec::with_capacity(records.len()),
+            response_headers: Vec::with_capacity(records.len()),
+            response_body: Vec::with_capacity(records.len()),
+            error_class: Vec::with_capacity(records.len()),
+            attempt_next: Vec::with_capacity(records.len()),
+            status: Vec::with_capacity(records.len()),
+            next_attempt_at: Vec::with_capacity(records.len()),
+            last_error: Vec::with_capacity(records.len()),
+            updated_at: Vec::with_capacity(records.len()),
+        };
+        for record in records {
+            columns.push(record);
+        }
+        columns
+    }
+
+    fn push(&mut self, record: &'a AttemptRecord) {
+        let a = &record.attempt;
+        self.delivery_id.push(&a.delivery_id);
+        self.attempt.push(int(a.attempt));
+        self.started_at.push(a.started_at);
+        self.duration_ms.push(int(a.duration_ms));
+        self.request_url.push(&a.request_url);
+        self.request_headers.push(headers_json(&a.request_headers));
+        self.response_status.push(a.response_status.map(i32::from));
+        self.response_headers
+            .push(a.response_headers.as_deref().map(headers_json));
+        self.response_body.push(a.response_body.as_deref());
+        self.error_class.push(a.error_class.as_deref());
+        self.attempt_next.push(a.next_attempt_at);
+        self.status.push(record.status.as_str());
+        self.next_attempt_at.push(record.next_attempt_at);
+        self.last_error.push(record.last_error.as_deref());
+        self.updated_at
+            .push(a.started_at + chrono::Duration::milliseconds(i64::from(a.duration_ms)));
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 15] {
+        [
+            &self.delivery_id,
+            &self.attempt,
+            &self.started_at,
+            &self.duration_ms,
+            &self.request_url,
+            &self.request_headers,
+            &self.response_status,
+            &self.response_headers,
+            &self.response_body,
+            &self.error_class,
+            &self.attempt_next,
+            &self.status,
+            &self.next_attempt_at,
+            &self.last_error,
+            &self.updated_at,
+        ]
+    }
+}
+
+/// [`endpoint_health`] as the columns of [`ENDPOINT_HEALTH_SQL`].
+#[derive(Default)]
+struct HealthColumns<'a> {
+    ids: Vec<&'a str>,
+    resets: Vec<bool>,
+    ats: Vec<Option<DateTime<Utc>>>,
+}
+
+fn health_columns<'a>(health: &[(&'a str, EndpointHealth)]) -> HealthColumns<'a> {
+    let mut columns = HealthColumns::default();
+    for (id, change) in health {
+        let (reset, at) = match *change {
+            EndpointHealth::FailingSinceOr(at) => (false, Some(at)),
+            EndpointHealth::Recovered(since) => (true, since),
+        };
+        columns.ids.push(*id);
+        columns.resets.push(reset);
+        columns.ats.push(at);
+    }
+    columns
+}
+
+fn due_from_row(row: &Row) -> Result<DueDelivery, StoreError> {
+    let delivery = delivery_from_row(row)?;
+    let endpoint = endpoint_named(row, &CLAIMED_ENDPOINT)?;
+    let event = RunEvent {
+        id: delivery.event_id.clone(),
+        org: delivery.org.clone(),
+        event_type: row.get("v_type"),
+        run_id: row.get("v_run_id"),
+        workflow_id: row.get("v_workflow_id"),
+        occurred_at: row.get("v_occurred_at"),
+        data: row.get("v_data"),
+        received_at: row.get("v_received_at"),
+        traceparent: row.get("v_traceparent"),
+    };
+    Ok(DueDelivery {
+        delivery,
+        event,
+        endpoint,
     })
 }
 
@@ -235,11 +517,10 @@ impl DeliveryStore for PostgresStore {
     ) -> Result<RecordedRunEvent, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let inserted = tx
-            .execute(
-                "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data, received_at,
-                                         traceparent)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org, id) DO NOTHING",
+        let statement = tx.prepare_cached(RECORD_EVENT_SQL).await?;
+        let rows = tx
+            .query(
+                &statement,
                 &[
                     &event.org.as_str(),
                     &event.id,
@@ -250,210 +531,134 @@ impl DeliveryStore for PostgresStore {
                     &event.data,
                     &event.received_at,
                     &event.traceparent,
+                    &only_endpoint,
                 ],
             )
             .await?;
-        if inserted == 0 {
+        if rows.is_empty() {
             return Ok(RecordedRunEvent {
                 new: false,
                 deliveries: 0,
             });
         }
-        let rows = tx
-            .query(
-                "SELECT id FROM endpoints
-                 WHERE org = $1 AND enabled AND deleted_at IS NULL
-                   AND (($4::text IS NULL
-                         AND (cardinality(event_types) = 0 OR $2 = ANY(event_types))
-                         AND (cardinality(workflow_ids) = 0 OR $3 = ANY(workflow_ids)))
-                        OR id = $4)",
+        let endpoint_ids: Vec<String> = rows
+            .iter()
+            .filter_map(|row| row.get::<_, Option<String>>(0))
+            .collect();
+        let run_status = RunStatus::after_event(&event.event_type)
+            .filter(|_| event.run_id.is_some())
+            .map(RunStatus::as_str);
+        if !endpoint_ids.is_empty() || run_status.is_some() {
+            let ids: Vec<String> = endpoint_ids.iter().map(|_| new_id("dlv")).collect();
+            let statement = tx.prepare_cached(FAN_OUT_SQL).await?;
+            tx.execute(
+                &statement,
                 &[
+                    &ids,
+                    &endpoint_ids,
                     &event.org.as_str(),
+                    &event.id,
                     &event.event_type,
-                    &event.workflow_id,
-                    &only_endpoint,
+                    &event.received_at,
+                    &event.run_id,
+                    &run_status,
                 ],
-            )
-            .await?;
-        for row in &rows {
-            let endpoint_id: String = row.get(0);
-            tx.execute(
-                "INSERT INTO deliveries (id, org, endpoint_id, event_id, event_type, status, attempts,
-                                         next_attempt_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6)",
-                &[&new_id("dlv"), &event.org.as_str(), &endpoint_id, &event.id, &event.event_type, &event.received_at],
-            )
-            .await?;
-        }
-        if let (Some(status), Some(run_id)) =
-            (RunStatus::after_event(&event.event_type), &event.run_id)
-        {
-            let status = status.as_str();
-            tx.execute(
-                "UPDATE runs SET status = $3, updated_at = $4 WHERE id = $1 AND org = $2",
-                &[run_id, &event.org.as_str(), &status, &event.received_at],
             )
             .await?;
         }
         tx.commit().await?;
         Ok(RecordedRunEvent {
             new: true,
-            deliveries: rows.len(),
+            deliveries: endpoint_ids.len(),
         })
     }
 
     async fn claim_due_deliveries(
         &self,
-        limit: usize,
+        limits: &ClaimLimits,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        if limits.total == 0 {
+            return Ok(Vec::new());
+        }
         let client = self.client().await?;
-        let sql = format!(
-            "WITH due AS (
-                 SELECT id FROM deliveries
-                 WHERE status = 'pending' AND next_attempt_at <= $1
-                   AND (claim_expires_at IS NULL OR claim_expires_at < $1)
-                   AND EXISTS (SELECT 1 FROM endpoints e
-                               WHERE e.id = deliveries.endpoint_id AND e.enabled)
-                 ORDER BY next_attempt_at LIMIT $2
-                 FOR UPDATE SKIP LOCKED
-             ), claimed AS (
-                 UPDATE deliveries SET claim_expires_at = $3 FROM due
-                 WHERE deliveries.id = due.id RETURNING deliveries.*
-             )
-             SELECT {DELIVERY_COLUMNS}, {ENDPOINT_COLUMNS},
-                    v.type AS v_type, v.run_id AS v_run_id, v.workflow_id AS v_workflow_id,
-                    v.occurred_at AS v_occurred_at, v.data AS v_data, v.received_at AS v_received_at,
-                    v.traceparent AS v_traceparent
-             FROM claimed d
-             JOIN endpoints e ON e.id = d.endpoint_id
-             JOIN run_events v ON v.org = d.org AND v.id = d.event_id
-             ORDER BY d.next_attempt_at"
-        )
-        .replace("e.id, e.org,", "e.id AS e_id, e.org AS e_org,")
-        .replace(
-            "e.created_at, e.updated_at",
-            "e.created_at AS e_created_at, e.updated_at AS e_updated_at",
-        );
+        let (room_ids, room): (Vec<&str>, Vec<i64>) = limits
+            .room
+            .iter()
+            .map(|(id, n)| (id.as_str(), i64::try_from(*n).unwrap_or(i64::MAX)))
+            .unzip();
+        let full: Vec<&str> = limits
+            .room
+            .iter()
+            .filter(|(_, n)| *n == 0)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let total = i64::try_from(limits.total).unwrap_or(i64::MAX);
+        let per_endpoint = i64::try_from(limits.per_endpoint).unwrap_or(i64::MAX);
+        let scan = total.saturating_mul(CLAIM_SCAN_FACTOR).max(CLAIM_SCAN_MIN);
+        let statement = client.prepare_cached(&CLAIM_SQL).await?;
         let rows = client
-            .query(&sql, &[&now, &(limit as i64), &lease_until])
+            .query(
+                &statement,
+                &[
+                    &now,
+                    &total,
+                    &lease_until,
+                    &room_ids,
+                    &room,
+                    &per_endpoint,
+                    &scan,
+                    &full,
+                ],
+            )
             .await?;
-        rows.iter()
-            .map(|row| {
-                let delivery = delivery_from_row(row)?;
-                let timeout_ms: i32 = row.get("timeout_ms");
-                let rate: Option<i32> = row.get("rate_limit_per_s");
-                let endpoint = Endpoint {
-                    id: row.get("e_id"),
-                    org: parse_slug(row.get("e_org"))?,
-                    url: row.get("url"),
-                    description: row.get("description"),
-                    event_types: row.get("event_types"),
-                    workflow_ids: row.get("workflow_ids"),
-                    enabled: row.get("enabled"),
-                    disabled_reason: row.get("disabled_reason"),
-                    timeout_ms: u32::try_from(timeout_ms).map_err(corrupt)?,
-                    rate_limit_per_s: rate.map(u32::try_from).transpose().map_err(corrupt)?,
-                    retry_schedule: row.get("retry_schedule"),
-                    failing_since: row.get("failing_since"),
-                    created_at: row.get("e_created_at"),
-                    updated_at: row.get("e_updated_at"),
-                };
-                let event = RunEvent {
-                    id: delivery.event_id.clone(),
-                    org: delivery.org.clone(),
-                    event_type: row.get("v_type"),
-                    run_id: row.get("v_run_id"),
-                    workflow_id: row.get("v_workflow_id"),
-                    occurred_at: row.get("v_occurred_at"),
-                    data: row.get("v_data"),
-                    received_at: row.get("v_received_at"),
-                    traceparent: row.get("v_traceparent"),
-                };
-                Ok(DueDelivery {
-                    delivery,
-                    event,
-                    endpoint,
-                })
-            })
-            .collect()
+        rows.iter().map(due_from_row).collect()
+    }
+
+    async fn endpoint_secrets(
+        &self,
+        endpoint_ids: &[String],
+    ) -> Result<Vec<StoredSecret>, StoreError> {
+        if endpoint_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT id, owner_id, sealed, fingerprint, created_at, expires_at, last_used_at
+                 FROM secrets WHERE owner_id = ANY($1)
+                 ORDER BY owner_id, created_at DESC, id DESC",
+            )
+            .await?;
+        let rows = client.query(&statement, &[&endpoint_ids]).await?;
+        Ok(rows.iter().map(secret_from_row).collect())
     }
 
     async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
+        let columns = AttemptColumns::new(records);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_url,
-                     request_headers, response_status, response_headers, response_body, error_class,
-                     next_attempt_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .await?;
-        let update = tx
-            .prepare(
-                "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4,
-                        claim_expires_at = NULL, last_status = $5, last_error = $6, updated_at = $7
-                 WHERE id = $1
-                 RETURNING endpoint_id",
-            )
-            .await?;
-        for record in records {
-            let a = &record.attempt;
-            let status = a.response_status.map(i32::from);
-            let response_headers = a.response_headers.as_deref().map(headers_json);
-            let body = a.response_body.as_ref().map(|b| b.to_vec());
-            tx.execute(
-                &insert,
-                &[
-                    &a.delivery_id,
-                    &(a.attempt as i32),
-                    &a.started_at,
-                    &(a.duration_ms as i32),
-                    &a.request_url,
-                    &headers_json(&a.request_headers),
-                    &status,
-                    &response_headers,
-                    &body,
-                    &a.error_class,
-                    &a.next_attempt_at,
-                ],
-            )
-            .await?;
-            let updated_at =
-                a.started_at + chrono::Duration::milliseconds(i64::from(a.duration_ms));
-            let row = tx
-                .query_one(
-                    &update,
-                    &[
-                        &a.delivery_id,
-                        &record.status.as_str(),
-                        &(a.attempt as i32),
-                        &record.next_attempt_at,
-                        &status,
-                        &record.last_error,
-                        &updated_at,
-                    ],
-                )
+        let statement = tx.prepare_cached(RECORD_ATTEMPTS_SQL).await?;
+        let rows = tx.query(&statement, &columns.params()).await?;
+        let endpoint_of: HashMap<String, String> =
+            rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        let health = endpoint_health(records.iter().filter_map(|record| {
+            let endpoint = endpoint_of.get(&record.attempt.delivery_id)?;
+            Some((
+                endpoint.as_str(),
+                record.endpoint_ok,
+                record.attempt.started_at,
+            ))
+        }));
+        if !health.is_empty() {
+            let columns = health_columns(&health);
+            let statement = tx.prepare_cached(ENDPOINT_HEALTH_SQL).await?;
+            tx.execute(&statement, &[&columns.ids, &columns.resets, &columns.ats])
                 .await?;
-            let endpoint_id: String = row.get(0);
-            if record.endpoint_ok {
-                tx.execute(
-                    "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
-                    &[&endpoint_id],
-                )
-                .await?;
-            } else {
-                tx.execute(
-                    "UPDATE endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
-                    &[&endpoint_id, &a.started_at],
-                )
-                .await?;
-            }
         }
         tx.commit().await?;
         Ok(())
@@ -567,20 +772,24 @@ impl DeliveryStore for PostgresStore {
 
     async fn defer_deliveries(
         &self,
-        ids: &[String],
-        until: DateTime<Utc>,
+        deferrals: &[(String, DateTime<Utc>)],
     ) -> Result<(), StoreError> {
-        if ids.is_empty() {
+        if deferrals.is_empty() {
             return Ok(());
         }
+        let (ids, until): (Vec<&str>, Vec<DateTime<Utc>>) = deferrals
+            .iter()
+            .map(|(id, until)| (id.as_str(), *until))
+            .unzip();
         let client = self.client().await?;
-        client
-            .execute(
-                "UPDATE deliveries SET next_attempt_at = $2, claim_expires_at = NULL
-                 WHERE id = ANY($1) AND status = 'pending'",
-                &[&ids, &until],
+        let statement = client
+            .prepare_cached(
+                "UPDATE deliveries d SET next_attempt_at = u.until, claim_expires_at = NULL
+                 FROM unnest($1::text[], $2::timestamptz[]) AS u(id, until)
+                 WHERE d.id = u.id AND d.status = 'pending'",
             )
             .await?;
+        client.execute(&statement, &[&ids, &until]).await?;
         Ok(())
     }
 

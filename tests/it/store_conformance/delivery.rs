@@ -5,8 +5,8 @@ use crate::conformance;
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use hookgate::store::{
-    Attempt, AttemptRecord, AuditAction, AuditEntry, DeliveryStatus, Endpoint, OrgSlug, RunEvent,
-    Store, StoredSecret,
+    Attempt, AttemptRecord, AuditAction, AuditEntry, ClaimLimits, DeliveryStatus, Endpoint,
+    OrgSlug, RunEvent, Store, StoredSecret,
 };
 use std::sync::Arc;
 
@@ -14,6 +14,10 @@ conformance!(
     run_events_fan_out_to_matching_enabled_endpoints_once_per_event_id,
     due_deliveries_are_claimed_once_and_attempts_move_them_on,
     attempt_bodies_past_retention_are_dropped,
+    a_claim_takes_no_more_of_an_endpoint_than_its_room,
+    a_batch_of_attempts_moves_every_delivery_and_failing_since_follows_their_order,
+    deferred_deliveries_come_back_each_at_its_own_time,
+    endpoint_secrets_are_read_for_many_endpoints_at_once,
 );
 
 async fn endpoint(store: &dyn Store, org: &OrgSlug, types: &[&str], enabled: bool) -> Endpoint {
@@ -140,7 +144,10 @@ async fn due_deliveries_are_claimed_once_and_attempts_move_them_on(store: Arc<dy
         .unwrap();
     let now = Utc::now() + Duration::seconds(1);
     let lease = now + Duration::seconds(60);
-    let due = store.claim_due_deliveries(10, now, lease).await.unwrap();
+    let due = store
+        .claim_due_deliveries(&ClaimLimits::total(10), now, lease)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].event.data["ok"], true);
     assert!(due[0]
@@ -151,7 +158,7 @@ async fn due_deliveries_are_claimed_once_and_attempts_move_them_on(store: Arc<dy
         .starts_with("00-4bf92f"));
     assert!(
         store
-            .claim_due_deliveries(10, now, lease)
+            .claim_due_deliveries(&ClaimLimits::total(10), now, lease)
             .await
             .unwrap()
             .is_empty(),
@@ -186,14 +193,18 @@ async fn due_deliveries_are_claimed_once_and_attempts_move_them_on(store: Arc<dy
 
     // Not due yet; after its next_attempt_at it is claimable again.
     assert!(store
-        .claim_due_deliveries(10, now, lease)
+        .claim_due_deliveries(&ClaimLimits::total(10), now, lease)
         .await
         .unwrap()
         .is_empty());
     let later = now + Duration::seconds(10);
     assert_eq!(
         store
-            .claim_due_deliveries(10, later, later + Duration::seconds(60))
+            .claim_due_deliveries(
+                &ClaimLimits::total(10),
+                later,
+                later + Duration::seconds(60)
+            )
             .await
             .unwrap()
             .len(),
@@ -210,7 +221,7 @@ async fn attempt_bodies_past_retention_are_dropped(store: Arc<dyn Store>) {
         .unwrap();
     let now = Utc::now() + Duration::seconds(1);
     let due = store
-        .claim_due_deliveries(10, now, now + Duration::seconds(60))
+        .claim_due_deliveries(&ClaimLimits::total(10), now, now + Duration::seconds(60))
         .await
         .unwrap();
     let id = due[0].delivery.id.clone();
@@ -238,4 +249,158 @@ async fn attempt_bodies_past_retention_are_dropped(store: Arc<dyn Store>) {
         Some(503),
         "the rest of the log stays"
     );
+}
+
+/// Two endpoints with `n` pending deliveries each, due by `now`.
+async fn two_busy_endpoints(store: &dyn Store, n: usize) -> (Endpoint, Endpoint) {
+    let acme = org(store, "acme").await;
+    let a = endpoint(store, &acme, &[], true).await;
+    let b = endpoint(store, &acme, &[], true).await;
+    for i in 0..n {
+        store
+            .record_run_event(&event(&acme, &format!("e{i}"), "run.completed"), None)
+            .await
+            .unwrap();
+    }
+    (a, b)
+}
+
+fn count_of(due: &[hookgate::store::DueDelivery], endpoint: &Endpoint) -> usize {
+    due.iter().filter(|d| d.endpoint.id == endpoint.id).count()
+}
+
+async fn a_claim_takes_no_more_of_an_endpoint_than_its_room(store: Arc<dyn Store>) {
+    let (a, b) = two_busy_endpoints(store.as_ref(), 5).await;
+    let now = Utc::now() + Duration::seconds(1);
+    let lease = now + Duration::seconds(60);
+    let limits = ClaimLimits {
+        total: 10,
+        per_endpoint: 2,
+        room: vec![(a.id.clone(), 1)],
+    };
+    let due = store
+        .claim_due_deliveries(&limits, now, lease)
+        .await
+        .unwrap();
+    assert_eq!((count_of(&due, &a), count_of(&due, &b)), (1, 2));
+
+    let limits = ClaimLimits {
+        total: 10,
+        per_endpoint: 10,
+        room: vec![(a.id.clone(), 0)],
+    };
+    let due = store
+        .claim_due_deliveries(&limits, now, lease)
+        .await
+        .unwrap();
+    assert_eq!(
+        (count_of(&due, &a), count_of(&due, &b)),
+        (0, 3),
+        "an endpoint without room keeps its deliveries; the rest of b's come"
+    );
+    let due = store
+        .claim_due_deliveries(&ClaimLimits::total(2), now, lease)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2, "the total caps the claim");
+    assert!(due.iter().all(|d| d.endpoint.id == a.id));
+}
+
+async fn a_batch_of_attempts_moves_every_delivery_and_failing_since_follows_their_order(
+    store: Arc<dyn Store>,
+) {
+    let (a, b) = two_busy_endpoints(store.as_ref(), 2).await;
+    let now = Utc::now() + Duration::seconds(1);
+    let due = store
+        .claim_due_deliveries(&ClaimLimits::total(10), now, now + Duration::seconds(60))
+        .await
+        .unwrap();
+    let of = |endpoint: &Endpoint| -> Vec<String> {
+        due.iter()
+            .filter(|d| d.endpoint.id == endpoint.id)
+            .map(|d| d.delivery.id.clone())
+            .collect()
+    };
+    let (of_a, of_b) = (of(&a), of(&b));
+    let ok = |id: &str, at| AttemptRecord {
+        endpoint_ok: true,
+        last_error: None,
+        ..attempt_record(id, 1, DeliveryStatus::Delivered, at)
+    };
+    let failed_at = now + Duration::seconds(2);
+    // a: fails, then succeeds (recovered). b: succeeds, then fails (failing since then).
+    let records = vec![
+        attempt_record(&of_a[0], 1, DeliveryStatus::Pending, now),
+        ok(&of_b[0], now),
+        ok(&of_a[1], now + Duration::seconds(1)),
+        attempt_record(&of_b[1], 1, DeliveryStatus::Failed, failed_at),
+    ];
+    store.record_attempts(&records).await.unwrap();
+
+    let mut statuses = Vec::new();
+    for id in [&of_a[0], &of_a[1], &of_b[0], &of_b[1]] {
+        statuses.push(store.find_delivery(id).await.unwrap().unwrap().status);
+    }
+    use DeliveryStatus::*;
+    assert_eq!(statuses, vec![Pending, Delivered, Delivered, Failed]);
+    for id in of_a.iter().chain(&of_b) {
+        assert_eq!(store.list_attempts(id).await.unwrap().len(), 1, "{id}");
+    }
+    let a = store.find_endpoint(&a.id).await.unwrap().unwrap();
+    let b = store.find_endpoint(&b.id).await.unwrap().unwrap();
+    assert_eq!(a.failing_since, None, "recovered within the batch");
+    assert_eq!(
+        b.failing_since.map(|t| t.timestamp_millis()),
+        Some(failed_at.timestamp_millis()),
+        "failing since the failure after its success"
+    );
+}
+
+async fn deferred_deliveries_come_back_each_at_its_own_time(store: Arc<dyn Store>) {
+    let (_, _) = two_busy_endpoints(store.as_ref(), 1).await;
+    let now = Utc::now() + Duration::seconds(1);
+    let lease = now + Duration::seconds(60);
+    let due = store
+        .claim_due_deliveries(&ClaimLimits::total(10), now, lease)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    let soon = (due[0].delivery.id.clone(), now + Duration::seconds(1));
+    let later = (due[1].delivery.id.clone(), now + Duration::seconds(10));
+    store
+        .defer_deliveries(&[soon.clone(), later.clone()])
+        .await
+        .unwrap();
+    let at = now + Duration::seconds(2);
+    let due = store
+        .claim_due_deliveries(&ClaimLimits::total(10), at, at + Duration::seconds(60))
+        .await
+        .unwrap();
+    let ids: Vec<_> = due.iter().map(|d| d.delivery.id.clone()).collect();
+    assert_eq!(
+        ids,
+        vec![soon.0],
+        "only the one due by now, its claim released"
+    );
+    let at = now + Duration::seconds(11);
+    let due = store
+        .claim_due_deliveries(&ClaimLimits::total(10), at, at + Duration::seconds(60))
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].delivery.id, later.0);
+}
+
+async fn endpoint_secrets_are_read_for_many_endpoints_at_once(store: Arc<dyn Store>) {
+    let (a, b) = two_busy_endpoints(store.as_ref(), 0).await;
+    let secrets = store
+        .endpoint_secrets(&[a.id.clone(), b.id.clone()])
+        .await
+        .unwrap();
+    let mut owners: Vec<_> = secrets.iter().map(|s| s.owner_id.clone()).collect();
+    owners.sort();
+    let mut expect = vec![a.id.clone(), b.id.clone()];
+    expect.sort();
+    assert_eq!(owners, expect);
+    assert!(store.endpoint_secrets(&[]).await.unwrap().is_empty());
 }
