@@ -76,7 +76,7 @@ impl IngressWriter {
     ) -> Self {
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
-        let shed = Arc::new(Shedder::new(config.max_wait));
+        let shed = Arc::new(Shedder::new(config.max_wait, config.writers));
         for _ in 0..config.writers.max(1) {
             let queue = Intake {
                 receiver: Arc::clone(&receiver),
@@ -123,7 +123,7 @@ async fn next_batch(intake: &Intake) -> Option<Vec<Job>> {
     let max_batch = intake.max_batch;
     let mut receiver = intake.receiver.lock().await;
     let first = receiver.recv().await?;
-    intake.shed.observe(first.queued_at.elapsed());
+    intake.shed.observe_wait(first.queued_at.elapsed());
     let mut jobs = Vec::with_capacity(max_batch.min(64));
     jobs.push(first);
     while jobs.len() < max_batch {
@@ -153,8 +153,10 @@ async fn write_batches(store: Arc<dyn Store>, relay: RelayLink, intake: Intake) 
             _ => None,
         };
         let claim_until = reservation.as_ref().map(|r| r.claim_until());
+        let started = Instant::now();
         match store.record_events(&writes, claim_until).await {
             Ok(outcomes) => {
+                intake.shed.observe_commit(writes.len(), started.elapsed());
                 let recorded = recorded_runs(writes, &outcomes);
                 match reservation {
                     Some(reservation) => reservation.send(recorded),
