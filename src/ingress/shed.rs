@@ -5,7 +5,8 @@
 //!
 //! Two signals, either one refuses: the wait the queue's length predicts at the
 //! writers' recent pace (reacts within one batch to a burst), and the wait the last
-//! batch actually saw (catches a store that has slowed since).
+//! batch actually saw (catches a store that has slowed since). The prediction counts
+//! rounds of full batches, not events: a group commit's cost is mostly per batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,11 +14,12 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Shedder {
     max_wait_micros: u64,
-    writers: u64,
+    /// Events all writers take in one round (writers × batch size).
+    per_round: u64,
     /// How long the batch a writer took last had waited (its oldest event).
     last_wait_micros: AtomicU64,
-    /// A writer's recent commit time per event.
-    micros_per_event: AtomicU64,
+    /// Recent commit time of a batch (smoothed).
+    batch_micros: AtomicU64,
 }
 
 fn micros(duration: Duration) -> u64 {
@@ -25,12 +27,13 @@ fn micros(duration: Duration) -> u64 {
 }
 
 impl Shedder {
-    pub fn new(max_wait: Duration, writers: usize) -> Self {
+    pub fn new(max_wait: Duration, writers: usize, max_batch: usize) -> Self {
+        let per_round = writers.max(1).saturating_mul(max_batch.max(1));
         Self {
             max_wait_micros: micros(max_wait),
-            writers: u64::try_from(writers.max(1)).unwrap_or(1),
+            per_round: u64::try_from(per_round).unwrap_or(u64::MAX),
             last_wait_micros: AtomicU64::new(0),
-            micros_per_event: AtomicU64::new(0),
+            batch_micros: AtomicU64::new(0),
         }
     }
 
@@ -39,11 +42,17 @@ impl Shedder {
         self.last_wait_micros.store(micros(wait), Ordering::Relaxed);
     }
 
-    /// A writer committed `events` in `took`.
-    pub fn observe_commit(&self, events: usize, took: Duration) {
-        let events = u64::try_from(events.max(1)).unwrap_or(u64::MAX);
-        self.micros_per_event
-            .store(micros(took) / events, Ordering::Relaxed);
+    /// A writer committed a batch in `took`. Smoothed (¼ weight per sample) so one
+    /// slow commit does not refuse a burst of traffic on its own.
+    pub fn observe_commit(&self, took: Duration) {
+        let sample = micros(took);
+        let old = self.batch_micros.load(Ordering::Relaxed);
+        let smoothed = if old == 0 {
+            sample
+        } else {
+            old - old / 4 + sample / 4
+        };
+        self.batch_micros.store(smoothed, Ordering::Relaxed);
     }
 
     /// Whether a new event may join a queue holding `waiting` events. An empty queue
@@ -53,8 +62,8 @@ impl Shedder {
             return true;
         }
         let waiting = u64::try_from(waiting).unwrap_or(u64::MAX);
-        let predicted =
-            waiting.saturating_mul(self.micros_per_event.load(Ordering::Relaxed)) / self.writers;
+        let rounds = waiting.div_ceil(self.per_round);
+        let predicted = rounds.saturating_mul(self.batch_micros.load(Ordering::Relaxed));
         predicted <= self.max_wait_micros
             && self.last_wait_micros.load(Ordering::Relaxed) <= self.max_wait_micros
     }
@@ -64,8 +73,9 @@ impl Shedder {
 mod tests {
     use super::*;
 
+    /// 2 writers of 10 events: 20 events per round.
     fn shedder() -> Shedder {
-        Shedder::new(Duration::from_millis(100), 2)
+        Shedder::new(Duration::from_millis(100), 2, 10)
     }
 
     #[test]
@@ -85,17 +95,27 @@ mod tests {
     #[test]
     fn refuses_when_the_queue_would_take_longer_than_the_target_to_drain() {
         let shed = shedder();
-        // 1 ms per event and writer, 2 writers: 200 waiting drain in 100 ms.
-        shed.observe_commit(10, Duration::from_millis(10));
+        // 10 ms a batch, 20 events a round: 200 waiting drain in 100 ms.
+        shed.observe_commit(Duration::from_millis(10));
         assert!(shed.admits(200));
-        assert!(!shed.admits(202));
+        assert!(!shed.admits(201));
+    }
+
+    #[test]
+    fn one_slow_commit_moves_the_pace_by_a_quarter() {
+        let shed = shedder();
+        shed.observe_commit(Duration::from_millis(4));
+        shed.observe_commit(Duration::from_millis(84));
+        // 4 - 1 + 21 = 24 ms a round: 4 rounds (80 events) fit in 100 ms, 5 do not.
+        assert!(shed.admits(80));
+        assert!(!shed.admits(81));
     }
 
     #[test]
     fn admits_into_an_empty_queue_after_an_overload() {
         let shed = shedder();
         shed.observe_wait(Duration::from_secs(3));
-        shed.observe_commit(1, Duration::from_secs(1));
+        shed.observe_commit(Duration::from_secs(1));
         assert!(shed.admits(0));
     }
 
@@ -103,9 +123,11 @@ mod tests {
     fn recovers_once_writers_are_fast_again() {
         let shed = shedder();
         shed.observe_wait(Duration::from_secs(3));
-        shed.observe_commit(1, Duration::from_secs(1));
+        shed.observe_commit(Duration::from_millis(200));
         shed.observe_wait(Duration::from_millis(2));
-        shed.observe_commit(64, Duration::from_millis(6));
+        for _ in 0..8 {
+            shed.observe_commit(Duration::from_millis(6));
+        }
         assert!(shed.admits(10));
     }
 }

@@ -76,7 +76,11 @@ impl IngressWriter {
     ) -> Self {
         let (sender, receiver) = mpsc::channel(config.queue.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
-        let shed = Arc::new(Shedder::new(config.max_wait, config.writers));
+        let shed = Arc::new(Shedder::new(
+            config.max_wait,
+            config.writers,
+            config.max_batch,
+        ));
         for _ in 0..config.writers.max(1) {
             let queue = Intake {
                 receiver: Arc::clone(&receiver),
@@ -156,7 +160,7 @@ async fn write_batches(store: Arc<dyn Store>, relay: RelayLink, intake: Intake) 
         let started = Instant::now();
         match store.record_events(&writes, claim_until).await {
             Ok(outcomes) => {
-                intake.shed.observe_commit(writes.len(), started.elapsed());
+                intake.shed.observe_commit(started.elapsed());
                 let recorded = recorded_runs(writes, &outcomes);
                 match reservation {
                     Some(reservation) => reservation.send(recorded),
