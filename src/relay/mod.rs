@@ -220,12 +220,21 @@ impl Relay {
     }
 
     /// Exports the backlog and the age of its oldest run every few seconds.
+    /// Also runs the store's outbox housekeeping every 10 s (statistics every minute).
     async fn sample_stats(&self, shutdown: CancellationToken) {
+        let mut round: u64 = 0;
         while !shutdown.is_cancelled() {
             match self.store.outbox_stats().await {
                 Ok(stats) => self.metrics.outbox(stats, Utc::now()),
                 Err(error) => tracing::debug!(%error, "cannot sample outbox stats"),
             }
+            if round % 5 == 0 {
+                let refresh_statistics = round % 30 == 0;
+                if let Err(error) = self.store.maintain_outbox(refresh_statistics).await {
+                    tracing::warn!(%error, "outbox housekeeping failed");
+                }
+            }
+            round += 1;
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(2)) => {}
                 () = shutdown.cancelled() => {}

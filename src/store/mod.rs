@@ -199,6 +199,12 @@ pub trait RunStore {
     /// Not confirmed: releases the claims so the next attempt can take them.
     async fn release_claims(&self, run_ids: &[String]) -> Result<(), StoreError>;
     async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+    /// Housekeeping the relay runs every few seconds: the outbox is a queue table
+    /// (rows live for milliseconds), and with `refresh_statistics` the hot tables'
+    /// planner statistics too. No-op where the backend needs none.
+    async fn maintain_outbox(&self, _refresh_statistics: bool) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Endpoints, run events and their deliveries (SPEC §6).
