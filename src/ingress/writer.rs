@@ -124,18 +124,15 @@ struct Intake {
 /// Takes the first waiting job (waiting if none) and whatever else is already queued,
 /// and tells the shedder how long the oldest of them waited.
 async fn next_batch(intake: &Intake) -> Option<Vec<Job>> {
-    let max_batch = intake.max_batch;
-    let mut receiver = intake.receiver.lock().await;
-    let first = receiver.recv().await?;
-    intake.shed.observe_wait(first.queued_at.elapsed());
-    let mut jobs = Vec::with_capacity(max_batch.min(64));
-    jobs.push(first);
-    while jobs.len() < max_batch {
-        match receiver.try_recv() {
-            Ok(job) => jobs.push(job),
-            Err(_) => break,
-        }
-    }
+    let mut jobs = Vec::with_capacity(intake.max_batch.min(64));
+    intake
+        .receiver
+        .lock()
+        .await
+        .recv_many(&mut jobs, intake.max_batch)
+        .await;
+    let oldest = jobs.first()?;
+    intake.shed.observe_wait(oldest.queued_at.elapsed());
     Some(jobs)
 }
 

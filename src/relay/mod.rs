@@ -153,7 +153,7 @@ impl Relay {
                 .iter_mut()
                 .flat_map(|h| std::mem::take(&mut h.items))
                 .collect();
-            if let Err(error) = self.publish(&items).await {
+            if let Err(error) = self.publish(items).await {
                 tracing::warn!(%error, "publishing handed-over runs failed; left to the claim path");
                 self.wake.notify_one();
             }
@@ -171,38 +171,40 @@ impl Relay {
         if items.is_empty() {
             return Ok(0);
         }
-        self.publish(&items).await
+        self.publish(items).await
     }
 
     /// Publishes claimed runs with every confirm in flight, marks the confirmed ones
     /// and releases the rest.
-    async fn publish(&self, items: &[OutboxItem]) -> Result<usize, RoundError> {
-        let messages: Vec<RunMessage> = items
-            .iter()
-            .map(|item| RunMessage {
-                run_id: item.run_id.clone(),
-                workflow_id: item.workflow_id.clone(),
-                headers: item.message_headers.clone(),
-                body: item.message.clone(),
+    async fn publish(&self, items: Vec<OutboxItem>) -> Result<usize, RoundError> {
+        let total = items.len();
+        let (messages, enqueued_at): (Vec<RunMessage>, Vec<_>) = items
+            .into_iter()
+            .map(|item| {
+                let message = RunMessage {
+                    run_id: item.run_id,
+                    workflow_id: item.workflow_id,
+                    headers: item.message_headers,
+                    body: item.message,
+                };
+                (message, item.enqueued_at)
             })
-            .collect();
+            .unzip();
         let results = self.queue.publish_runs(&messages).await;
         let confirmed_at = Utc::now();
-        let mut published = Vec::with_capacity(items.len());
+        let mut published = Vec::with_capacity(total);
         let mut unconfirmed = Vec::new();
         let mut first_error = None;
-        for (item, result) in items.iter().zip(results) {
+        for ((message, enqueued_at), result) in messages.into_iter().zip(enqueued_at).zip(results) {
             match result {
                 Ok(()) => {
-                    let lag = (confirmed_at - item.enqueued_at)
-                        .to_std()
-                        .unwrap_or_default();
+                    let lag = (confirmed_at - enqueued_at).to_std().unwrap_or_default();
                     self.metrics.relay_published(lag.as_secs_f64());
-                    published.push(item.run_id.clone());
+                    published.push(message.run_id);
                 }
                 Err(error) => {
                     self.metrics.relay_failed(error_reason(&error));
-                    unconfirmed.push(item.run_id.clone());
+                    unconfirmed.push(message.run_id);
                     first_error.get_or_insert(error);
                 }
             }
@@ -213,7 +215,7 @@ impl Relay {
             None => Ok(published.len()),
             Some(first) => Err(RoundError::Unconfirmed {
                 failed: unconfirmed.len(),
-                total: items.len(),
+                total,
                 first,
             }),
         }

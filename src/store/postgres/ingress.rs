@@ -4,7 +4,7 @@
 //! not a statement per event: PostgreSQL's cost per statement, not per row, is what
 //! limits ingress (SPEC §10).
 
-use super::runs::{headers_json, RUN_STATUS};
+use super::runs::{headers_json, run_status};
 use super::PostgresStore;
 use crate::store::{
     last_uses, AcceptOutcome, EventWrite, IngressStore, Rejected, RunStatus, StoreError,
@@ -88,11 +88,12 @@ async fn existing_claims(
         .collect();
     let found = tx
         .query(
-            &tx.prepare_cached(&format!(
-                "SELECT d.source_id, d.dedup_key, d.event_id, d.run_id, {RUN_STATUS}
-                     FROM unnest($1::text[], $2::text[]) AS k (source_id, dedup_key)
-                     JOIN ingress_dedup d USING (source_id, dedup_key)
-                     JOIN runs r ON r.id = d.run_id"
+            &tx.prepare_cached(concat!(
+                "SELECT d.source_id, d.dedup_key, d.event_id, d.run_id, ",
+                run_status!(),
+                " FROM unnest($1::text[], $2::text[]) AS k (source_id, dedup_key)
+                  JOIN ingress_dedup d USING (source_id, dedup_key)
+                  JOIN runs r ON r.id = d.run_id"
             ))
             .await?,
             &[&sources, &keys],

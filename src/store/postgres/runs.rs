@@ -12,14 +12,20 @@ use tokio_postgres::Row;
 
 /// A run's status as the API sees it. The stored status stays `queued` when the run
 /// is published (so marking it changes no indexed column); `published_at` says it is.
-pub(super) const RUN_STATUS: &str =
-    "CASE WHEN status = 'queued' AND published_at IS NOT NULL THEN 'published' ELSE status END";
+macro_rules! run_status {
+    () => {
+        "CASE WHEN status = 'queued' AND published_at IS NOT NULL THEN 'published' ELSE status END"
+    };
+}
+pub(super) use run_status;
 
-const RUN_COLUMNS: &str = "id, org, workflow_id, trigger_type, source_id, event_id, \
-     CASE WHEN status = 'queued' AND published_at IS NOT NULL THEN 'published' ELSE status END \
-     AS status, created_at, updated_at, published_at";
+const RUN_COLUMNS: &str = concat!(
+    "id, org, workflow_id, trigger_type, source_id, event_id, ",
+    run_status!(),
+    " AS status, created_at, updated_at, published_at"
+);
 
-/// The stored status and publication a status filter means (see [`RUN_STATUS`]).
+/// The stored status and publication a status filter means (see [`run_status!`]).
 fn stored_status(status: RunStatus) -> (&'static str, Option<bool>) {
     match status {
         RunStatus::Queued => ("queued", Some(false)),
