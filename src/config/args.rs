@@ -118,7 +118,9 @@ pub struct ServeArgs {
     pub ingress_batch: String,
 
     /// Concurrent ingress group-commit writers (each holds one database connection).
-    #[arg(long, env = "HOOKGATE_INGRESS_WRITERS", default_value = "4")]
+    /// Two keep one batch filling while the other commits; more only make the
+    /// batches smaller, and PostgreSQL's cost is per statement.
+    #[arg(long, env = "HOOKGATE_INGRESS_WRITERS", default_value = "2")]
     pub ingress_writers: String,
 
     /// How long the outbox relay's claim on a batch protects it from other instances;

@@ -37,7 +37,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         Self {
-            writers: 4,
+            writers: 2,
             max_batch: 64,
             queue: 4096,
             max_wait: Duration::from_millis(100),

@@ -1,80 +1,75 @@
 //! Inbound events, runs, the outbox and rejections in PostgreSQL.
 //!
-//! A group commit is a handful of multi-row statements (`INSERT … SELECT FROM unnest`),
-//! not a statement per event: PostgreSQL's cost per statement, not per row, is what
-//! limits ingress (SPEC §10).
+//! A group commit is one statement (data-modifying CTEs over `unnest`ed arrays), so one
+//! round trip and one implicit transaction: PostgreSQL's cost per statement and per
+//! round trip, not per row, is what limits ingress (SPEC §10).
 
 use super::runs::{headers_json, run_status};
 use super::PostgresStore;
 use crate::store::{
-    last_uses, AcceptOutcome, EventWrite, IngressStore, Rejected, RunStatus, StoreError,
-    LAST_USED_GRANULARITY,
+    AcceptOutcome, EventWrite, IngressStore, Rejected, RunStatus, StoreError, LAST_USED_GRANULARITY,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Transaction;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Claims the de-dup keys of `rows` (indexes into `batch`, one per key) in one
-/// statement. Returns the outcome of each row whose key is already taken.
-async fn claim_dedup_keys(
-    tx: &Transaction<'_>,
-    batch: &[EventWrite],
-    rows: &[usize],
-) -> Result<HashMap<usize, AcceptOutcome>, StoreError> {
-    if rows.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut sources = Vec::with_capacity(rows.len());
-    let mut keys = Vec::with_capacity(rows.len());
-    let mut event_ids = Vec::with_capacity(rows.len());
-    let mut run_ids = Vec::with_capacity(rows.len());
-    let mut expiries = Vec::with_capacity(rows.len());
-    let mut earliest = None::<DateTime<Utc>>;
-    for &i in rows {
-        let (event, run) = (&batch[i].event, batch[i].run.as_ref());
-        let window = chrono::Duration::from_std(event.dedup_window)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sources.push(event.source_id.as_str());
-        keys.push(event.dedup_key.as_deref().unwrap_or_default());
-        event_ids.push(event.id.as_str());
-        run_ids.push(run.map(|r| r.id.as_str()).unwrap_or_default());
-        expiries.push(event.received_at + window);
-        earliest = Some(earliest.map_or(event.received_at, |e| e.min(event.received_at)));
-    }
-    // Rows arrive in (source, key) order, so concurrent batches take key locks in the
-    // same order and cannot deadlock. A claim whose window has passed is taken over.
-    let claimed = tx
-        .query(
-            &tx.prepare_cached(
-                "INSERT INTO ingress_dedup (source_id, dedup_key, event_id, run_id, expires_at)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                                      $5::timestamptz[])
-                 ON CONFLICT (source_id, dedup_key) DO UPDATE
-                    SET event_id = EXCLUDED.event_id, run_id = EXCLUDED.run_id,
-                        expires_at = EXCLUDED.expires_at
-                    WHERE ingress_dedup.expires_at <= $6
-                 RETURNING event_id",
-            )
-            .await?,
-            &[&sources, &keys, &event_ids, &run_ids, &expiries, &earliest],
-        )
-        .await?;
-    if claimed.len() == rows.len() {
-        return Ok(HashMap::new());
-    }
-    let claimed: std::collections::HashSet<String> = claimed.iter().map(|r| r.get(0)).collect();
-    let taken: Vec<usize> = rows
-        .iter()
-        .copied()
-        .filter(|&i| !claimed.contains(&batch[i].event.id))
-        .collect();
-    existing_claims(tx, batch, &taken).await
-}
+/// Records a batch in one statement, in this order: claim the de-dup keys of the rows
+/// that carry one (a claim whose window has passed is taken over); insert the events
+/// that need no claim or got theirs; their runs and outbox rows (pre-claimed until
+/// `$26` when the relay takes them in memory); the secrets' last use. Returns the
+/// event ids whose claim succeeded. Data-modifying CTEs all run, referenced or not,
+/// and the whole statement is one transaction.
+const RECORD_BATCH: &str = "
+WITH claimed AS (
+    INSERT INTO ingress_dedup (source_id, dedup_key, event_id, run_id, expires_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+    ON CONFLICT (source_id, dedup_key) DO UPDATE
+       SET event_id = EXCLUDED.event_id, run_id = EXCLUDED.run_id,
+           expires_at = EXCLUDED.expires_at
+       WHERE ingress_dedup.expires_at <= $6
+    RETURNING event_id
+), recorded AS (
+    INSERT INTO events (id, org, source_id, dedup_key, event_name, secret_id, disposition,
+                        traceparent, headers, body, received_at)
+    SELECT id, org, source_id, dedup_key, event_name, secret_id, disposition, traceparent,
+           headers, body, received_at
+    FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                $13::text[], $14::text[], $15::jsonb[], $16::bytea[], $17::timestamptz[],
+                $18::bool[])
+         AS e (id, org, source_id, dedup_key, event_name, secret_id, disposition,
+               traceparent, headers, body, received_at, claims_key)
+    WHERE NOT e.claims_key OR e.id IN (SELECT event_id FROM claimed)
+    RETURNING id, secret_id, received_at
+), runs_recorded AS (
+    INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
+                      created_at, updated_at)
+    SELECT id, org, workflow_id, trigger_type, source_id, event_id, 'queued', created_at,
+           created_at
+    FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[],
+                $24::text[], $25::timestamptz[])
+         AS r (id, org, workflow_id, trigger_type, source_id, event_id, created_at)
+    WHERE r.event_id IN (SELECT id FROM recorded)
+), outbox_recorded AS (
+    INSERT INTO outbox (run_id, enqueued_at, claim_expires_at, workflow_id, message,
+                        message_tail, body_event_id, message_headers)
+    SELECT id, created_at, $26, workflow_id, message, message_tail, body_event_id,
+           message_headers
+    FROM unnest($19::text[], $25::timestamptz[], $21::text[], $27::bytea[], $28::bytea[],
+                $29::text[], $30::jsonb[], $24::text[])
+         AS o (id, created_at, workflow_id, message, message_tail, body_event_id,
+               message_headers, event_id)
+    WHERE o.event_id IN (SELECT id FROM recorded)
+), secrets_used AS (
+    UPDATE secrets s SET last_used_at = u.at
+    FROM (SELECT secret_id, max(received_at) AS at FROM recorded GROUP BY secret_id) AS u
+    WHERE s.id = u.secret_id
+      AND (s.last_used_at IS NULL OR s.last_used_at < u.at - make_interval(secs => $31))
+)
+SELECT event_id FROM claimed";
 
 /// The event and run that already hold the keys of `rows`.
 async fn existing_claims(
-    tx: &Transaction<'_>,
+    client: &deadpool_postgres::Client,
     batch: &[EventWrite],
     rows: &[usize],
 ) -> Result<HashMap<usize, AcceptOutcome>, StoreError> {
@@ -86,16 +81,17 @@ async fn existing_claims(
         .iter()
         .map(|&i| batch[i].event.dedup_key.as_deref().unwrap_or_default())
         .collect();
-    let found = tx
+    let found = client
         .query(
-            &tx.prepare_cached(concat!(
-                "SELECT d.source_id, d.dedup_key, d.event_id, d.run_id, ",
-                run_status!(),
-                " FROM unnest($1::text[], $2::text[]) AS k (source_id, dedup_key)
-                  JOIN ingress_dedup d USING (source_id, dedup_key)
-                  JOIN runs r ON r.id = d.run_id"
-            ))
-            .await?,
+            &client
+                .prepare_cached(concat!(
+                    "SELECT d.source_id, d.dedup_key, d.event_id, d.run_id, ",
+                    run_status!(),
+                    " FROM unnest($1::text[], $2::text[]) AS k (source_id, dedup_key)
+                      JOIN ingress_dedup d USING (source_id, dedup_key)
+                      JOIN runs r ON r.id = d.run_id"
+                ))
+                .await?,
             &[&sources, &keys],
         )
         .await?;
@@ -154,17 +150,72 @@ fn plan_dedup(batch: &[EventWrite]) -> DedupPlan {
     plan
 }
 
-/// What each row of the batch becomes: recorded, or a duplicate of what holds its key.
-async fn dedup_outcomes(
-    tx: &Transaction<'_>,
-    batch: &[EventWrite],
-) -> Result<Vec<AcceptOutcome>, StoreError> {
-    let plan = plan_dedup(batch);
-    let mut outcomes = vec![AcceptOutcome::Recorded; batch.len()];
-    for (i, outcome) in claim_dedup_keys(tx, batch, &plan.claimers).await? {
-        outcomes[i] = outcome;
+/// The de-dup claims of a batch as one array per column, in (source, key) order so
+/// that concurrent batches take key locks in the same order and cannot deadlock.
+struct ClaimColumns<'a> {
+    sources: Vec<&'a str>,
+    keys: Vec<&'a str>,
+    event_ids: Vec<&'a str>,
+    run_ids: Vec<&'a str>,
+    expiries: Vec<DateTime<Utc>>,
+    /// Claims that expired before this are taken over.
+    earliest: Option<DateTime<Utc>>,
+}
+
+impl<'a> ClaimColumns<'a> {
+    fn of(batch: &'a [EventWrite], claimers: &[usize]) -> Result<Self, StoreError> {
+        let mut columns = Self {
+            sources: Vec::with_capacity(claimers.len()),
+            keys: Vec::with_capacity(claimers.len()),
+            event_ids: Vec::with_capacity(claimers.len()),
+            run_ids: Vec::with_capacity(claimers.len()),
+            expiries: Vec::with_capacity(claimers.len()),
+            earliest: None,
+        };
+        for &i in claimers {
+            let (event, run) = (&batch[i].event, batch[i].run.as_ref());
+            let window = chrono::Duration::from_std(event.dedup_window)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            columns.sources.push(event.source_id.as_str());
+            columns
+                .keys
+                .push(event.dedup_key.as_deref().unwrap_or_default());
+            columns.event_ids.push(event.id.as_str());
+            columns
+                .run_ids
+                .push(run.map(|r| r.id.as_str()).unwrap_or_default());
+            columns.expiries.push(event.received_at + window);
+            columns.earliest = Some(
+                columns
+                    .earliest
+                    .map_or(event.received_at, |e| e.min(event.received_at)),
+            );
+        }
+        Ok(columns)
     }
-    for (i, leader) in plan.repeats {
+}
+
+/// What each row of the batch became, given the event ids whose claim succeeded:
+/// recorded, or a duplicate of what holds its key.
+async fn outcomes(
+    client: &deadpool_postgres::Client,
+    batch: &[EventWrite],
+    plan: &DedupPlan,
+    claimed: &HashSet<String>,
+) -> Result<Vec<AcceptOutcome>, StoreError> {
+    let mut outcomes = vec![AcceptOutcome::Recorded; batch.len()];
+    let taken: Vec<usize> = plan
+        .claimers
+        .iter()
+        .copied()
+        .filter(|&i| !claimed.contains(&batch[i].event.id))
+        .collect();
+    if !taken.is_empty() {
+        for (i, outcome) in existing_claims(client, batch, &taken).await? {
+            outcomes[i] = outcome;
+        }
+    }
+    for &(i, leader) in &plan.repeats {
         outcomes[i] = match &outcomes[leader] {
             AcceptOutcome::Recorded => AcceptOutcome::Duplicate {
                 event_id: batch[leader].event.id.clone(),
@@ -181,105 +232,20 @@ async fn dedup_outcomes(
     Ok(outcomes)
 }
 
-/// The recorded rows' events, runs and outbox rows, and the secrets' last use: four
-/// statements sent together (pipelined) on the transaction's connection.
-async fn insert_recorded(
-    tx: &Transaction<'_>,
-    batch: &[EventWrite],
-    outcomes: &[AcceptOutcome],
-    claim_until: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
-    let recorded: Vec<&EventWrite> = batch
-        .iter()
-        .zip(outcomes)
-        .filter(|(_, o)| **o == AcceptOutcome::Recorded)
-        .map(|(w, _)| w)
-        .collect();
-    if recorded.is_empty() {
-        return Ok(());
-    }
-    let events = EventColumns::of(&recorded);
-    let runs = RunColumns::of(&recorded);
-    let uses = last_uses(batch, outcomes);
-    let use_ids: Vec<&str> = uses.iter().map(|(id, _)| id.as_str()).collect();
-    let use_times: Vec<DateTime<Utc>> = uses.iter().map(|(_, at)| *at).collect();
-    let stale_before: Vec<DateTime<Utc>> = use_times
-        .iter()
-        .map(|at| *at - LAST_USED_GRANULARITY)
-        .collect();
-    // Prepared first so that the executions below are sent in this order.
-    let insert_events = tx
-        .prepare_cached(
-            "INSERT INTO events (id, org, source_id, dedup_key, event_name, secret_id,
-                                 disposition, traceparent, headers, body, received_at)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                  $6::text[], $7::text[], $8::text[], $9::jsonb[],
-                                  $10::bytea[], $11::timestamptz[])",
-        )
-        .await?;
-    let insert_runs = tx
-        .prepare_cached(
-            "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
-                               created_at, updated_at)
-             SELECT id, org, workflow_id, trigger_type, source_id, event_id, 'queued',
-                    created_at, created_at
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                         $6::text[], $7::timestamptz[])
-                  AS r (id, org, workflow_id, trigger_type, source_id, event_id, created_at)",
-        )
-        .await?;
-    let insert_outbox = tx
-        .prepare_cached(
-            "INSERT INTO outbox (run_id, enqueued_at, claim_expires_at, workflow_id, message,
-                                 message_headers)
-             SELECT id, at, $3, workflow_id, message, message_headers
-             FROM unnest($1::text[], $2::timestamptz[], $4::text[], $5::bytea[], $6::jsonb[])
-                  AS o (id, at, workflow_id, message, message_headers)",
-        )
-        .await?;
-    let touch_secrets = tx
-        .prepare_cached(
-            "UPDATE secrets s SET last_used_at = u.at
-             FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
-                  AS u (id, at, stale_before)
-             WHERE s.id = u.id AND (s.last_used_at IS NULL OR s.last_used_at < u.stale_before)",
-        )
-        .await?;
-    futures_util::future::try_join4(
-        tx.execute(&insert_events, &events.params()),
-        async {
-            if runs.ids.is_empty() {
-                return Ok(0);
-            }
-            tx.execute(&insert_runs, &runs.params()).await
-        },
-        async {
-            if runs.ids.is_empty() {
-                return Ok(0);
-            }
-            tx.execute(
-                &insert_outbox,
-                &[
-                    &runs.ids,
-                    &runs.created_at,
-                    &claim_until,
-                    &runs.workflows,
-                    &runs.messages,
-                    &runs.message_headers,
-                ],
-            )
-            .await
-        },
-        async {
-            if use_ids.is_empty() {
-                return Ok(0);
-            }
-            tx.execute(&touch_secrets, &[&use_ids, &use_times, &stale_before])
-                .await
-        },
-    )
-    .await?;
-    Ok(())
+/// The run message's bytes before and after the event body it embeds verbatim as its
+/// `input` (SPEC §4), or `None` when it does not (a non-JSON body travels as base64).
+///
+/// The message's first `,"input":` is its `input` key: every earlier value is a JSON
+/// string, where a quote is always escaped, so the sequence cannot occur inside one.
+fn split_around_body<'m>(message: &'m [u8], body: &[u8]) -> Option<(&'m [u8], &'m [u8])> {
+    const INPUT_KEY: &[u8] = b",\"input\":";
+    let key_at = message
+        .windows(INPUT_KEY.len())
+        .position(|window| window == INPUT_KEY)?;
+    let body_at = key_at + INPUT_KEY.len();
+    let (head, rest) = message.split_at(body_at);
+    let tail = rest.strip_prefix(body)?;
+    Some((head, tail))
 }
 
 type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
@@ -342,40 +308,59 @@ struct RunColumns<'a> {
     trigger_types: Vec<&'static str>,
     sources: Vec<Option<&'a str>>,
     events: Vec<Option<&'a str>>,
+    /// The message, or the part of it before the event body it embeds.
     messages: Vec<&'a [u8]>,
+    /// The part after the embedded body; `None` when the message is whole.
+    message_tails: Vec<Option<&'a [u8]>>,
+    /// The event whose body completes the message.
+    body_event_ids: Vec<Option<&'a str>>,
     message_headers: Vec<serde_json::Value>,
     created_at: Vec<DateTime<Utc>>,
 }
 
 impl<'a> RunColumns<'a> {
     fn of(rows: &[&'a EventWrite]) -> Self {
-        let runs = rows.iter().filter_map(|w| w.run.as_ref());
-        Self {
-            ids: runs.clone().map(|r| r.id.as_str()).collect(),
-            orgs: runs.clone().map(|r| r.org.as_str()).collect(),
-            workflows: runs.clone().map(|r| r.workflow_id.as_str()).collect(),
-            trigger_types: runs.clone().map(|r| r.trigger_type).collect(),
-            sources: runs.clone().map(|r| r.source_id.as_deref()).collect(),
-            events: runs.clone().map(|r| r.event_id.as_deref()).collect(),
-            messages: runs.clone().map(|r| r.message.as_ref()).collect(),
-            message_headers: runs
-                .clone()
-                .map(|r| headers_json(&r.message_headers))
-                .collect(),
-            created_at: runs.map(|r| r.created_at).collect(),
+        let mut columns = Self {
+            ids: Vec::with_capacity(rows.len()),
+            orgs: Vec::with_capacity(rows.len()),
+            workflows: Vec::with_capacity(rows.len()),
+            trigger_types: Vec::with_capacity(rows.len()),
+            sources: Vec::with_capacity(rows.len()),
+            events: Vec::with_capacity(rows.len()),
+            messages: Vec::with_capacity(rows.len()),
+            message_tails: Vec::with_capacity(rows.len()),
+            body_event_ids: Vec::with_capacity(rows.len()),
+            message_headers: Vec::with_capacity(rows.len()),
+            created_at: Vec::with_capacity(rows.len()),
+        };
+        for write in rows {
+            let Some(run) = write.run.as_ref() else {
+                continue;
+            };
+            columns.ids.push(run.id.as_str());
+            columns.orgs.push(run.org.as_str());
+            columns.workflows.push(run.workflow_id.as_str());
+            columns.trigger_types.push(run.trigger_type);
+            columns.sources.push(run.source_id.as_deref());
+            columns.events.push(run.event_id.as_deref());
+            match split_around_body(&run.message, &write.event.body) {
+                Some((head, tail)) => {
+                    columns.messages.push(head);
+                    columns.message_tails.push(Some(tail));
+                    columns.body_event_ids.push(Some(write.event.id.as_str()));
+                }
+                None => {
+                    columns.messages.push(run.message.as_ref());
+                    columns.message_tails.push(None);
+                    columns.body_event_ids.push(None);
+                }
+            }
+            columns
+                .message_headers
+                .push(headers_json(&run.message_headers));
+            columns.created_at.push(run.created_at);
         }
-    }
-
-    fn params(&self) -> [Param<'_>; 7] {
-        [
-            &self.ids,
-            &self.orgs,
-            &self.workflows,
-            &self.trigger_types,
-            &self.sources,
-            &self.events,
-            &self.created_at,
-        ]
+        columns
     }
 }
 
@@ -386,12 +371,75 @@ impl IngressStore for PostgresStore {
         batch: &[EventWrite],
         claim_until: Option<DateTime<Utc>>,
     ) -> Result<Vec<AcceptOutcome>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let outcomes = dedup_outcomes(&tx, batch).await?;
-        insert_recorded(&tx, batch, &outcomes, claim_until).await?;
-        tx.commit().await?;
-        Ok(outcomes)
+        let plan = plan_dedup(batch);
+        let mut repeats = vec![false; batch.len()];
+        for &(i, _) in &plan.repeats {
+            repeats[i] = true;
+        }
+        // Repeats inside the batch are answered from their leader, never written.
+        let candidates: Vec<&EventWrite> = batch
+            .iter()
+            .zip(&repeats)
+            .filter(|(_, repeat)| !**repeat)
+            .map(|(write, _)| write)
+            .collect();
+        let mut claims_key = vec![false; batch.len()];
+        for &i in &plan.claimers {
+            claims_key[i] = true;
+        }
+        let claims_key: Vec<bool> = claims_key
+            .into_iter()
+            .zip(&repeats)
+            .filter(|(_, repeat)| !**repeat)
+            .map(|(claims, _)| claims)
+            .collect();
+        let claims = ClaimColumns::of(batch, &plan.claimers)?;
+        let events = EventColumns::of(&candidates);
+        let runs = RunColumns::of(&candidates);
+        let granularity = LAST_USED_GRANULARITY.num_milliseconds() as f64 / 1000.0;
+        let client = self.client().await?;
+        let statement = client.prepare_cached(RECORD_BATCH).await?;
+        let [e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11] = events.params();
+        let params: [Param<'_>; 31] = [
+            &claims.sources,
+            &claims.keys,
+            &claims.event_ids,
+            &claims.run_ids,
+            &claims.expiries,
+            &claims.earliest,
+            e1,
+            e2,
+            e3,
+            e4,
+            e5,
+            e6,
+            e7,
+            e8,
+            e9,
+            e10,
+            e11,
+            &claims_key,
+            &runs.ids,
+            &runs.orgs,
+            &runs.workflows,
+            &runs.trigger_types,
+            &runs.sources,
+            &runs.events,
+            &runs.created_at,
+            &claim_until,
+            &runs.messages,
+            &runs.message_tails,
+            &runs.body_event_ids,
+            &runs.message_headers,
+            &granularity,
+        ];
+        let claimed: HashSet<String> = client
+            .query(&statement, &params)
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        outcomes(&client, batch, &plan, &claimed).await
     }
 
     async fn record_rejection(&self, rejected: &Rejected, keep: usize) -> Result<(), StoreError> {
@@ -443,5 +491,32 @@ impl IngressStore for PostgresStore {
                 headers_present: row.get("headers_present"),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_around_body;
+
+    #[test]
+    fn message_splits_around_the_body_it_embeds_verbatim() {
+        let body = br#"{"note":",\"input\":1","n":2}"#;
+        let message = [
+            br#"{"run_id":"run_1","trigger":{"type":"webhook"},"input":"#.as_slice(),
+            body,
+            br#","headers":{}}"#,
+        ]
+        .concat();
+        let (head, tail) = split_around_body(&message, body).unwrap();
+        assert!(head.ends_with(br#""input":"#));
+        assert_eq!(tail, br#","headers":{}}"#);
+        assert_eq!([head, body.as_slice(), tail].concat(), message);
+    }
+
+    #[test]
+    fn message_without_the_verbatim_body_stays_whole() {
+        let message = br#"{"run_id":"r","input":{"raw_base64":"YT0x"},"headers":{}}"#;
+        assert_eq!(split_around_body(message, b"a=1"), None);
+        assert_eq!(split_around_body(br#"{"input":{}}"#, b"{}"), None);
     }
 }

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "ingress_hot_path",
         include_str!("../../../migrations/postgres/0006_ingress_hot_path.sql"),
     ),
+    (
+        7,
+        "outbox_body_once",
+        include_str!("../../../migrations/postgres/0007_outbox_body_once.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

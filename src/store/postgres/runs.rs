@@ -51,6 +51,23 @@ fn run_from_row(row: &Row) -> Result<Run, StoreError> {
     })
 }
 
+/// A claimed outbox row whose message is whole again (see migration 0007).
+fn outbox_item_from_row(row: &Row) -> Result<OutboxItem, StoreError> {
+    let run_id: String = row.get(0);
+    // NULL only if the event holding the body is gone, which nothing does: events are
+    // never deleted while their run waits in the outbox.
+    let message: Option<Vec<u8>> = row.get(2);
+    let message = message
+        .ok_or_else(|| StoreError::Corrupt(format!("run {run_id}: message body missing")))?;
+    Ok(OutboxItem {
+        run_id,
+        workflow_id: row.get(1),
+        message: Bytes::from(message),
+        message_headers: headers_from_json(row.get(3)),
+        enqueued_at: row.get(4),
+    })
+}
+
 pub(super) fn headers_json(headers: &[(String, String)]) -> serde_json::Value {
     headers
         .iter()
@@ -225,25 +242,21 @@ impl RunStore for PostgresStore {
                  ), leased AS (
                      UPDATE outbox o SET claim_expires_at = $3
                      WHERE o.run_id = ANY(ARRAY(SELECT run_id FROM claimed))
-                     RETURNING o.run_id, o.workflow_id, o.message, o.message_headers,
-                               o.enqueued_at
+                     RETURNING o.run_id, o.workflow_id, o.message, o.message_tail,
+                               o.body_event_id, o.message_headers, o.enqueued_at
                  )
-                 SELECT * FROM leased ORDER BY run_id",
+                 SELECT l.run_id, l.workflow_id,
+                        CASE WHEN l.message_tail IS NULL THEN l.message
+                             ELSE l.message || e.body || l.message_tail END,
+                        l.message_headers, l.enqueued_at
+                 FROM leased l LEFT JOIN events e ON e.id = l.body_event_id
+                 ORDER BY l.run_id",
                     )
                     .await?,
                 &[&now, &(limit as i64), &lease_until],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| OutboxItem {
-                run_id: row.get(0),
-                workflow_id: row.get(1),
-                message: Bytes::from(row.get::<_, Vec<u8>>(2)),
-                message_headers: headers_from_json(row.get(3)),
-                enqueued_at: row.get(4),
-            })
-            .collect())
+        rows.iter().map(outbox_item_from_row).collect()
     }
 
     async fn mark_published(

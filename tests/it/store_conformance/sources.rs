@@ -19,6 +19,7 @@ conformance!(
     ignored_events_create_no_run,
     keeps_only_the_newest_rejections,
     group_commit_records_a_batch_and_catches_duplicates_inside_it,
+    claimed_webhook_runs_carry_the_message_built_at_acceptance,
 );
 
 fn audit(org: &hookgate::store::OrgSlug, action: AuditAction) -> AuditEntry {
@@ -348,4 +349,58 @@ async fn group_commit_records_a_batch_and_catches_duplicates_inside_it(store: Ar
         .await
         .unwrap()
         .is_none());
+}
+
+/// The relay's claim path (after a crash, or while the broker is down) publishes the
+/// same bytes the handoff would have: a store may keep the message in pieces (the
+/// PostgreSQL outbox keeps the event body only in `events`), but must give it back whole.
+async fn claimed_webhook_runs_carry_the_message_built_at_acceptance(store: Arc<dyn Store>) {
+    use hookgate::ingress::{run_request, Origin, RunFields};
+    let (source, secret) = source_with_secret(store.as_ref()).await;
+    let now = Utc::now();
+    let bodies: [&[u8]; 4] = [
+        br#"{"zen":"Design for failure.","hook_id":1,"note":",\"input\":{}"}"#,
+        br#"  [1, "two", {"input": 3}]  "#,
+        b"payload=%7B%22type%22%3A%22x%22%7D",
+        b"",
+    ];
+    let headers = serde_json::Map::from_iter([("x-github-event".to_owned(), "push".into())]);
+    let batch: Vec<EventWrite> = bodies
+        .iter()
+        .map(|body| {
+            let mut event = event(&source, &secret.id, None, now);
+            event.body = Bytes::copy_from_slice(body);
+            let mut run = run_for(&event);
+            run.message = Bytes::from(run_request(&RunFields {
+                run_id: &run.id,
+                org: source.org.as_str(),
+                workflow_id: &run.workflow_id,
+                origin: Some(Origin {
+                    source_id: &source.id,
+                    verifier: "github",
+                    event_id: &event.id,
+                }),
+                received_at: now,
+                body,
+                headers: &headers,
+            }));
+            EventWrite {
+                event,
+                run: Some(run),
+            }
+        })
+        .collect();
+    store.record_events(&batch, None).await.unwrap();
+    let claimed = store
+        .claim_outbox(10, Utc::now(), Utc::now() + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), batch.len());
+    for write in &batch {
+        let run = write.run.as_ref().unwrap();
+        let item = claimed.iter().find(|c| c.run_id == run.id).unwrap();
+        assert_eq!(item.message, run.message, "run {}", run.id);
+        assert_eq!(item.message_headers, run.message_headers);
+        assert_eq!(item.workflow_id, run.workflow_id);
+    }
 }
