@@ -195,24 +195,7 @@ pub async fn record(
         random_24(),
     );
     let selected = forwarded_headers(headers, &extra_header_names(&source.verifier));
-    let event = NewEvent {
-        id: new_id("evt"),
-        org: source.org.clone(),
-        source_id: source.id.clone(),
-        dedup_key: verified.dedup_key().map(str::to_owned),
-        event_name: verified.event_name().map(str::to_owned),
-        secret_id: verified.secret_id().to_owned(),
-        disposition: if admitted {
-            EventDisposition::Accepted
-        } else {
-            EventDisposition::Ignored
-        },
-        traceparent: traceparent.clone(),
-        headers: serde_json::Value::Object(selected.clone()),
-        body: body.clone(),
-        received_at,
-        dedup_window: DEDUP_WINDOW,
-    };
+    let event_id = new_id("evt");
     let run = admitted.then(|| {
         let run_id = new_id("run");
         let message = run_request(&RunFields {
@@ -222,7 +205,7 @@ pub async fn record(
             origin: Some(Origin {
                 source_id: &source.id,
                 verifier: source.verifier.kind().as_str(),
-                event_id: &event.id,
+                event_id: &event_id,
             }),
             received_at,
             body: &body,
@@ -234,16 +217,35 @@ pub async fn record(
             workflow_id: source.workflow_id.clone(),
             trigger_type: "webhook",
             source_id: Some(source.id.clone()),
-            event_id: Some(event.id.clone()),
+            event_id: Some(event_id.clone()),
             message: Bytes::from(message),
             message_headers: vec![
-                ("traceparent".into(), traceparent),
+                ("traceparent".into(), traceparent.clone()),
                 ("hookgate-org".into(), source.org.to_string()),
                 ("hookgate-source".into(), source.id.clone()),
             ],
             created_at: received_at,
         }
     });
+    // Built after the message, so the selected headers move into the event uncloned.
+    let event = NewEvent {
+        id: event_id,
+        org: source.org.clone(),
+        source_id: source.id.clone(),
+        dedup_key: verified.dedup_key().map(str::to_owned),
+        event_name: verified.event_name().map(str::to_owned),
+        secret_id: verified.secret_id().to_owned(),
+        disposition: if admitted {
+            EventDisposition::Accepted
+        } else {
+            EventDisposition::Ignored
+        },
+        traceparent,
+        headers: serde_json::Value::Object(selected),
+        body,
+        received_at,
+        dedup_window: DEDUP_WINDOW,
+    };
     let new_event_id = event.id.clone();
     let new_run_id = run.as_ref().map(|r| r.id.clone());
     match writer.write(EventWrite { event, run }).await? {
