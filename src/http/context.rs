@@ -39,8 +39,11 @@ pub async fn request_context(
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    let span =
-        tracing::info_span!("http", request.id = %id, http.method = %method, http.route = %route);
+    // Handlers fill in what they learn (ingress: the source and its verifier) instead of
+    // opening a span of their own: one span per request is enough on the hot path.
+    let span = tracing::info_span!("http", request.id = %id, http.method = %method,
+        http.route = %route, source.id = tracing::field::Empty,
+        verifier = tracing::field::Empty);
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {

@@ -17,7 +17,6 @@ use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
-use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -219,10 +218,10 @@ async fn receive(
         Err(error) => return Err(map_error(&state, "unknown", started, error)),
     };
     let verifier = active.source.verifier.kind().as_str();
-    let span = tracing::info_span!("ingress", source.id = %active.source.id, verifier);
-    accept(state, active, verifier, headers, body, started, now)
-        .instrument(span)
-        .await
+    let span = tracing::Span::current();
+    span.record("source.id", active.source.id.as_str());
+    span.record("verifier", verifier);
+    accept(state, active, verifier, headers, body, started, now).await
 }
 
 /// Reads, verifies and records a request for a known source.
