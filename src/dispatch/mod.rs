@@ -176,6 +176,8 @@ impl Dispatcher {
         tracker.spawn(async move { dispatcher.claim_loop(stop, attempts).await });
         let (dispatcher, stop) = (self.clone(), shutdown.clone());
         tracker.spawn(async move { dispatcher.sample_circuits(stop).await });
+        let (dispatcher, stop) = (self.clone(), shutdown.clone());
+        tracker.spawn(async move { dispatcher.housekeeping(stop).await });
         tracker.spawn(async move { self.janitor(shutdown).await });
     }
 
@@ -546,6 +548,29 @@ impl Dispatcher {
             }
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                () = shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// The store's delivery housekeeping every 10 s (statistics every 30 s): every
+    /// claim and every attempt rewrites a delivery row, and the claim scan must not
+    /// wade through their dead versions.
+    async fn housekeeping(&self, shutdown: CancellationToken) {
+        let mut round: u64 = 0;
+        while !shutdown.is_cancelled() {
+            let refresh_statistics = round % 3 == 0;
+            if let Err(error) = self
+                .inner
+                .store
+                .maintain_deliveries(refresh_statistics)
+                .await
+            {
+                tracing::warn!(%error, "delivery housekeeping failed");
+            }
+            round += 1;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(10)) => {}
                 () = shutdown.cancelled() => {}
             }
         }

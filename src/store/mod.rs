@@ -299,6 +299,12 @@ pub trait DeliveryStore {
     ) -> Result<(), StoreError>;
     /// Drops response bodies of attempts older than `before` (retention).
     async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Housekeeping the dispatcher runs every few seconds: deliveries are rewritten at
+    /// every claim and attempt, and with `refresh_statistics` the planner statistics of
+    /// the delivery tables too. No-op where the backend needs none.
+    async fn maintain_deliveries(&self, _refresh_statistics: bool) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// How often at most a secret's `last_used_at` is written: it answers "have senders

@@ -793,6 +793,20 @@ impl DeliveryStore for PostgresStore {
         Ok(())
     }
 
+    async fn maintain_deliveries(&self, refresh_statistics: bool) -> Result<(), StoreError> {
+        // As for the outbox (see `maintain_outbox`): autovacuum may be slow or off, and
+        // every claim and attempt leaves a dead version of its delivery (a 40k-delivery
+        // burst left ~49k); without statistics the planner takes the table for empty.
+        let client = self.client().await?;
+        client.batch_execute("VACUUM deliveries").await?;
+        if refresh_statistics {
+            client
+                .batch_execute("ANALYZE deliveries, delivery_attempts, run_events")
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let client = self.client().await?;
         Ok(client
