@@ -57,11 +57,10 @@ fn stripe_body(size: usize) -> Vec<u8> {
       },
       "currency": "usd",
       "customer": "cus_O2CdhLwGFh2Aej",
-      "description": "Order #1234 "gift" – café crème \ {not: [a bracket]}",
+      "description": "Order #1234 \"gift\" \u2013 caf\u00e9 cr\u00e8me \\ {not: [a bracket]}",
       "metadata": {
         "order_id": "6735",
-        "note": "line one
-line two ☕ über"
+        "note": "line one\nline two ☕ über"
       },
       "payment_method_types": [
         "card",
@@ -72,7 +71,7 @@ line two ☕ über"
         {
           "id": "li_1NG8Du2eZvKYlo2CaB3dE4fG",
           "amount_total": 1000,
-          "description": "T-shirt "Blue" (size M) – 100% coton",
+          "description": "T-shirt \"Blue\" (size M) – 100% coton",
           "price": {
             "id": "price_1NG8Du2eZvKYlo2C",
             "unit_amount": 500,
