@@ -4,6 +4,11 @@
 //! member is the bare HMAC-SHA256 of the body, so the overhead ratio reads off the
 //! group (`scripts/bench_ratios.py` prints it).
 //!
+//! Two body shapes per size: `verify/<size>` is one long padding string after the
+//! fields (the cheapest body to read fields from), `verify/stripe_<size>` a Stripe event
+//! as Stripe sends it (pretty-printed, a nested `data.object` with arrays, escapes and
+//! non-ASCII text, `type` last), so body field extraction is not flattered.
+//!
 //! `cargo bench --bench verify` (add `-- --measurement-time 5` for steadier figures).
 
 use std::hint::black_box;
@@ -27,6 +32,84 @@ fn body(size: usize) -> Vec<u8> {
     let mut body = head.to_vec();
     body.resize(size.saturating_sub(2).max(head.len()), b'x');
     body.extend_from_slice(br#""}"#);
+    body
+}
+
+/// A Stripe `payment_intent.succeeded` event of exactly `size` bytes, laid out as Stripe
+/// sends it: two-space indentation, `id` first and `type` last, the bulk in
+/// `data.object` (line items with nested objects, arrays, escapes and non-ASCII text).
+/// The size is reached with whole line items, then a `memo` string for the remainder
+/// (under one line item's size).
+fn stripe_body(size: usize) -> Vec<u8> {
+    const HEAD: &str = r#"{
+  "id": "evt_3NG8Du2eZvKYlo2C1x2Q8FbC",
+  "object": "event",
+  "api_version": "2023-10-16",
+  "created": 1686089970,
+  "data": {
+    "object": {
+      "id": "pi_3NG8Du2eZvKYlo2C1pV6aD9R",
+      "object": "payment_intent",
+      "amount": 2000,
+      "automatic_payment_methods": {
+        "allow_redirects": "always",
+        "enabled": true
+      },
+      "currency": "usd",
+      "customer": "cus_O2CdhLwGFh2Aej",
+      "description": "Order #1234 \"gift\" \u2013 caf\u00e9 cr\u00e8me \\ {not: [a bracket]}",
+      "metadata": {
+        "order_id": "6735",
+        "note": "line one\nline two ☕ über"
+      },
+      "payment_method_types": [
+        "card",
+        "link"
+      ],
+      "line_items": ["#;
+    const ITEM: &str = r#"
+        {
+          "id": "li_1NG8Du2eZvKYlo2CaB3dE4fG",
+          "amount_total": 1000,
+          "description": "T-shirt \"Blue\" (size M) – 100% coton",
+          "price": {
+            "id": "price_1NG8Du2eZvKYlo2C",
+            "unit_amount": 500,
+            "tiers": [1, 2.5, -3e2]
+          },
+          "quantity": 2
+        }"#;
+    const MIDDLE: &str = r#"
+      ],
+      "status": "succeeded",
+      "memo": ""#;
+    const TAIL: &str = r#""
+    }
+  },
+  "livemode": false,
+  "pending_webhooks": 1,
+  "request": {
+    "id": "req_8cKkQ0m0aOwS1X",
+    "idempotency_key": "b1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+  },
+  "type": "payment_intent.succeeded"
+}
+"#;
+    let fixed = HEAD.len() + MIDDLE.len() + TAIL.len();
+    let mut body = HEAD.as_bytes().to_vec();
+    let mut items = 0;
+    // `<`: room for the item and the comma before it.
+    while fixed + body.len() - HEAD.len() + ITEM.len() < size {
+        if items > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(ITEM.as_bytes());
+        items += 1;
+    }
+    body.extend_from_slice(MIDDLE.as_bytes());
+    let memo = size.saturating_sub(body.len() + TAIL.len());
+    body.resize(body.len() + memo, b'm');
+    body.extend_from_slice(TAIL.as_bytes());
     body
 }
 
@@ -109,66 +192,81 @@ fn bare_hmac_sha512(key: &[u8], body: &[u8]) -> [u8; 64] {
     mac.finalize().into_bytes().into()
 }
 
+/// Makes a JSON body of exactly the given size.
+type BodyOfSize = fn(usize) -> Vec<u8>;
+
 fn verifiers(c: &mut Criterion) {
-    for (size, label) in SIZES {
-        let body = body(size);
-        let mut group = c.benchmark_group(format!("verify/{label}"));
-        group.throughput(Throughput::Bytes(size as u64));
-
-        // The reference: what any MAC-based verifier must at least spend.
-        let key = b"It's a Secret to Everybody";
-        group.bench_function("bare_hmac_sha256", |b| {
-            b.iter(|| bare_hmac_sha256(black_box(key), black_box(&body)))
-        });
-        // The reference for the sha512 variant of the generic verifier.
-        group.bench_function("bare_hmac_sha512", |b| {
-            b.iter(|| bare_hmac_sha512(black_box(key), black_box(&body)))
-        });
-
-        for (name, verifier, secret) in schemes() {
-            let signed = verify::sign(&verifier, &secret, &body, NOW, "msg_2Kbench000000000001")
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let headers = header_map(signed);
-            let candidates = [SecretCandidate {
-                id: "sec_1",
-                value: &secret,
-            }];
-            // Every bench verifies a genuine request: a rejection would time the wrong path.
-            if let Err(rejection) = verify::verify(&verifier, &candidates, &headers, &body, NOW) {
-                panic!("{name} rejects its own signature: {rejection:?}");
+    let shapes: [(&str, BodyOfSize); 2] = [("", body), ("stripe_", stripe_body)];
+    for (shape, make) in shapes {
+        for (size, label) in SIZES {
+            let body = make(size);
+            // A malformed or mis-sized body would measure something else than it says.
+            if body.len() != size || serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+                panic!("{shape}{label}: not a {size}-byte JSON body");
             }
-            group.bench_function(BenchmarkId::new("verify", name), |b| {
-                b.iter(|| {
-                    verify::verify(
-                        black_box(&verifier),
-                        black_box(&candidates),
-                        black_box(&headers),
-                        black_box(&body),
-                        NOW,
-                    )
-                })
-            });
+            group(c, &format!("verify/{shape}{label}"), &body);
         }
+    }
+}
 
-        // The outbound signer: the per-attempt headers of one delivery, one secret.
-        let secret: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        group.bench_function("sign_outbound_delivery", |b| {
+/// One group: the bare MACs first, then every verifier and the outbound signer.
+fn group(c: &mut Criterion, name: &str, body: &[u8]) {
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Bytes(body.len() as u64));
+
+    // The reference: what any MAC-based verifier must at least spend.
+    let key = b"It's a Secret to Everybody";
+    group.bench_function("bare_hmac_sha256", |b| {
+        b.iter(|| bare_hmac_sha256(black_box(key), black_box(body)))
+    });
+    // The reference for the sha512 variant of the generic verifier.
+    group.bench_function("bare_hmac_sha512", |b| {
+        b.iter(|| bare_hmac_sha512(black_box(key), black_box(body)))
+    });
+
+    for (name, verifier, secret) in schemes() {
+        let signed = verify::sign(&verifier, &secret, body, NOW, "msg_2Kbench000000000001")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let headers = header_map(signed);
+        let candidates = [SecretCandidate {
+            id: "sec_1",
+            value: &secret,
+        }];
+        // Every bench verifies a genuine request: a rejection would time the wrong path.
+        if let Err(rejection) = verify::verify(&verifier, &candidates, &headers, body, NOW) {
+            panic!("{name} rejects its own signature: {rejection:?}");
+        }
+        group.bench_function(BenchmarkId::new("verify", name), |b| {
             b.iter(|| {
-                payload::headers(
-                    black_box("evt_01JBENCH0000000000000000"),
+                verify::verify(
+                    black_box(&verifier),
+                    black_box(&candidates),
+                    black_box(&headers),
+                    black_box(body),
                     NOW,
-                    black_box(&body),
-                    &[secret],
                 )
             })
         });
-        group.finish();
     }
+
+    // The outbound signer: the per-attempt headers of one delivery, one secret.
+    let secret: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    group.bench_function("sign_outbound_delivery", |b| {
+        b.iter(|| {
+            payload::headers(
+                black_box("evt_01JBENCH0000000000000000"),
+                NOW,
+                black_box(body),
+                &[secret],
+            )
+        })
+    });
+    group.finish();
 }
 
 criterion_group! {
     name = benches;
-    // Short by default (30 benchmarks); flags such as --measurement-time override it.
+    // Short by default (66 benchmarks); flags such as --measurement-time override it.
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));

@@ -2,7 +2,8 @@
 """Prints the verifier benches' medians and their ratio to the bare HMAC-SHA256 of the
 same body (SPEC §10: <= 1.2x), from criterion's saved estimates; then, in brackets, the
 same ratio of the fastest samples (time / iterations), which a busy machine disturbs
-much less than the median: compare medians only from a quiet machine.
+much less than the median: compare medians only from a quiet machine. Groups are
+`verify/<size>` (padded body) and `verify/stripe_<size>` (a Stripe-shaped event).
 
     cargo bench --bench verify && scripts/bench_ratios.py [TARGET_DIR]
 
@@ -38,11 +39,13 @@ def main() -> int:
         print(f"no criterion results under {root}; run cargo bench --bench verify first", file=sys.stderr)
         return 1
 
-    def size(group: str) -> int:
+    def order(group: str) -> tuple[str, int]:
+        # verify/<shape_><n>KiB: the padded bodies (no shape prefix) first, then by size.
         label = group.split("/", 1)[1]
-        return int(label.removesuffix("KiB")) * 1024
+        shape, _, size = label.rpartition("_")
+        return (shape, int(size.removesuffix("KiB")))
 
-    for group in sorted(groups, key=size):
+    for group in sorted(groups, key=order):
         rows = groups[group]
         base = rows.get(BASELINE)
         print(f"== {group} (median; ratio to {BASELINE})")

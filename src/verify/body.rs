@@ -1,17 +1,65 @@
-//! The few body fields some schemes take their de-dup key and event name from.
+//! The few body fields some schemes take their de-dup key and event name from: the
+//! top-level `id`, `type`, `event_id` and `challenge`, and `type` inside the top-level
+//! `event` object.
 //!
-//! Read only after the signature verified, so the body is the sender's own.
+//! Read only after the signature verified, so the body is the sender's own; this runs on
+//! every accepted webhook, next to an HMAC of the same bytes (SPEC §10: verification
+//! ≤ 1.2× the bare HMAC), so it is a structural scan rather than a JSON parse.
+//!
+//! # How the scan reads the body
+//!
+//! - The body must start (after JSON whitespace: space, tab, CR, LF) with `{`. Anything
+//!   else — arrays, scalars, form-encoded Slack commands and interactivity payloads,
+//!   empty bodies — yields no fields.
+//! - Members are read from the front. A string is skipped by searching for `"` or `\`
+//!   (`memchr2`), a nested object or array by counting brackets outside strings, a number
+//!   or literal up to the next `,`, `}`, `]` or whitespace. Nothing is materialised: a
+//!   value is decoded (escapes, UTF-8 check) only when it is returned.
+//! - Each caller says which fields it wants ([`Wanted`]); the scan stops as soon as every
+//!   wanted field is *decided* (its key was met). A wanted key with a string value gives
+//!   `Some`, with any other value `None`.
+//! - The first time the front scan meets a nested container it does not need to look
+//!   into, it reads members *from the end of the object backwards* (strings, numbers and
+//!   literals only) before scanning across the container. Stripe puts `type` last and
+//!   the whole event in `data` before it: this way neither `data` nor any other large
+//!   middle member is scanned when the ends already decide every wanted field. If
+//!   something is still undecided, the front scan resumes across the containers, up to
+//!   the members already read from the back.
+//! - `event.type`: the `event` object is scanned member by member, and its last `type`
+//!   counts, as in a `serde_json::Value` map.
+//!
+//! # Results
+//!
+//! On every body that `serde_json` parses as an object without duplicate keys, the
+//! result equals a `serde_json` parse of the same fields (the `reference` oracle in the
+//! tests, the differential test and the `body_fields` fuzz target check this). Elsewhere
+//! the scan does not validate, by choice — the body is authentic and only names the
+//! event, so validating it would cost more than the MAC for nothing:
+//! - A returned string is decoded exactly as `serde_json` would; where `serde_json` would
+//!   refuse that string (bad escape, lone surrogate, raw control character, invalid
+//!   UTF-8) the field is `None`, and only that field.
+//! - Duplicate wanted keys: not detected. Whichever occurrence the scan decides first is
+//!   used (normally the first from the front; `serde_json` refuses such a body, so the
+//!   previous serde-based code returned no fields at all).
+//! - Valid JSON that `serde_json` refuses elsewhere (numbers beyond `f64`, lone
+//!   surrogates, nesting deeper than 128) costs the previous all-`None` only where the
+//!   scan reads it: a wanted field's own value.
+//! - Malformed JSON: the scan stops where the bytes stop fitting the grammar it tracks
+//!   and keeps the fields decided before. Trailing bytes after the object are not read
+//!   by the front scan (`{"type":"t"} x` gives `type` "t"); a truncated body gives what
+//!   its complete members gave. Other garbage gives deterministic but unspecified fields.
+//!
+//! The scan never panics (every access is checked), never recurses (nesting is a
+//! counter), and is linear: the front scan only moves forward, the back scan stops
+//! where the front scan stopped, and each byte is searched at most twice.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::Value;
+use memchr::{memchr, memchr2, memrchr};
 
-/// Fields of a JSON body; each `None` when absent or not a string. Strings borrow from
-/// the body unless they contain escapes, so a caller pays only for what it keeps.
+/// Fields of a JSON body; each `None` when absent, not a string, not wanted, or not a
+/// string `serde_json` would accept. Strings borrow from the body unless they contain
+/// escapes, so a caller pays only for what it keeps.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct BodyFields<'a> {
     pub(crate) id: Option<Cow<'a, str>>,
@@ -21,153 +69,567 @@ pub(crate) struct BodyFields<'a> {
     pub(crate) challenge: Option<Cow<'a, str>>,
 }
 
-// One field of an unexpected type spoils only itself; every other key is skipped without
-// being materialised.
-#[derive(Deserialize)]
-struct Raw<'a> {
-    #[serde(borrow)]
-    id: Option<Field<'a>>,
-    #[serde(borrow, rename = "type")]
-    kind: Option<Field<'a>>,
-    #[serde(borrow)]
-    event_id: Option<Field<'a>>,
-    #[serde(borrow)]
-    event: Option<Event<'a>>,
-    #[serde(borrow)]
-    challenge: Option<Field<'a>>,
+/// Which [`BodyFields`] a scheme reads. The scan stops once all of them are decided, so
+/// asking for fewer is cheaper; fields not asked for stay `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Wanted(u8);
+
+impl Wanted {
+    pub(crate) const ID: Self = Self(1);
+    pub(crate) const KIND: Self = Self(1 << 1);
+    pub(crate) const EVENT_ID: Self = Self(1 << 2);
+    pub(crate) const EVENT_TYPE: Self = Self(1 << 3);
+    pub(crate) const CHALLENGE: Self = Self(1 << 4);
+    pub(crate) const ALL: Self = Self(0b1_1111);
+
+    pub(crate) const fn and(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+    const fn has(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+    const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+    const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// Whether the field at `index`, in [`BodyFields`] order, is wanted.
+    pub(crate) fn has_index(self, index: usize) -> bool {
+        index < 8 && self.0 & (1 << index) != 0
+    }
+    /// Every subset, for the checks that a narrower ask changes nothing else.
+    pub(crate) fn subsets() -> impl Iterator<Item = Self> {
+        (0..=Self::ALL.0).map(Self)
+    }
 }
 
-/// Extracts [`BodyFields`] from a JSON object body. Anything else (form-encoded Slack
-/// commands, invalid JSON, duplicate keys, which serde refuses) yields all `None`: the
-/// event is still authentic, it just has no body-derived key or name.
-pub(crate) fn fields(body: &[u8]) -> BodyFields<'_> {
-    let starts_as_object = body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{');
-    if !starts_as_object {
-        return BodyFields::default();
+/// A top-level key the scan looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    Id,
+    Kind,
+    EventId,
+    /// `event`, whose object value holds the wanted `type`.
+    Event,
+    Challenge,
+}
+
+impl Key {
+    fn named(name: &[u8]) -> Option<Self> {
+        match name {
+            b"id" => Some(Self::Id),
+            b"type" => Some(Self::Kind),
+            b"event_id" => Some(Self::EventId),
+            b"event" => Some(Self::Event),
+            b"challenge" => Some(Self::Challenge),
+            _ => None,
+        }
     }
-    let Ok(raw) = serde_json::from_slice::<Raw<'_>>(body) else {
-        return BodyFields::default();
+
+    fn field(self) -> Wanted {
+        match self {
+            Self::Id => Wanted::ID,
+            Self::Kind => Wanted::KIND,
+            Self::EventId => Wanted::EVENT_ID,
+            Self::Event => Wanted::EVENT_TYPE,
+            Self::Challenge => Wanted::CHALLENGE,
+        }
+    }
+}
+
+/// Extracts the `wanted` [`BodyFields`] from a JSON object body (see the module
+/// documentation for what happens with anything else).
+pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
+    let mut scan = Scan {
+        body,
+        pending: wanted,
+        fields: BodyFields::default(),
     };
-    fn string(field: Option<Field<'_>>) -> Option<Cow<'_, str>> {
-        field.and_then(|f| f.0)
+    let open = skip_ws(body, 0);
+    if wanted.is_empty() || body.get(open) != Some(&b'{') {
+        return scan.fields;
     }
-    BodyFields {
-        id: string(raw.id),
-        kind: string(raw.kind),
-        event_id: string(raw.event_id),
-        event_type: raw.event.and_then(|e| e.0),
-        challenge: string(raw.challenge),
+    if let Front::Container(at) = scan.front(Resume::ObjectStart(open + 1), Reach::FirstContainer) {
+        let back_members = scan.back(at).unwrap_or(usize::MAX);
+        if !scan.pending.is_empty() {
+            scan.front(Resume::Container(at), Reach::BackMembersAt(back_members));
+        }
     }
+    scan.fields
 }
 
-/// A value kept only if it is a string. Every other value is still parsed as a
-/// `serde_json::Value` (and dropped), so exactly the bodies `Value` refuses are refused.
-struct Field<'a>(Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(FieldVisitor)
-    }
+struct Scan<'a> {
+    body: &'a [u8],
+    /// Wanted fields whose key has not been met yet.
+    pending: Wanted,
+    fields: BodyFields<'a>,
 }
 
-struct FieldVisitor;
-
-impl<'de> Visitor<'de> for FieldVisitor {
-    type Value = Field<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Field(Some(Cow::Borrowed(v))))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Field(Some(Cow::Owned(v.to_owned()))))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Field(Some(Cow::Owned(v))))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Field(None))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Field(None))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Field(None))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Field(None))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Field(None))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(seq)).map(|_| Field(None))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(map)).map(|_| Field(None))
-    }
+/// Where the front scan starts.
+enum Resume {
+    /// Just after the object's `{`.
+    ObjectStart(usize),
+    /// At a member value that is a container, to be scanned across.
+    Container(usize),
 }
 
-/// The top-level `event`: its `type` if it is an object whose (last) `type` is a string.
-struct Event<'a>(Option<Cow<'a, str>>);
+/// How far the front scan goes.
+#[derive(Clone, Copy)]
+enum Reach {
+    /// To the first container value no wanted field needs looked into.
+    FirstContainer,
+    /// Across containers, up to the `,` at this position, where the members already read
+    /// from the back begin (`usize::MAX` when none were).
+    BackMembersAt(usize),
+}
 
-impl<'de: 'a, 'a> Deserialize<'de> for Event<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(deserializer)? {
-            Value::Object(mut event) => match event.remove("type") {
-                Some(Value::String(kind)) => Event(Some(Cow::Owned(kind))),
-                _ => Event(None),
+/// Why the front scan stopped.
+enum Front {
+    /// Nothing more to read: every wanted field is decided, the object closed, the scan
+    /// reached the members read from the back, or the bytes stopped fitting the grammar.
+    Finished,
+    /// At a container value (its `{` or `[`) that no wanted field needs looked into.
+    Container(usize),
+}
+
+/// A member value as the scan sees it.
+enum Value<'a> {
+    /// A string's raw bytes between its quotes, escapes not yet decoded.
+    String(&'a [u8]),
+    /// A number, literal or container: a wanted field with such a value is `None`.
+    Other,
+}
+
+impl<'a> Scan<'a> {
+    /// The field `raw_key` names, if it is wanted and not decided yet.
+    fn pending_key(&self, raw_key: &[u8]) -> Option<Key> {
+        let key = match Key::named(raw_key) {
+            Some(key) => key,
+            // Only an escaped key (`"\u0069d"`) can still name a field once decoded.
+            None if memchr(b'\\', raw_key).is_some() => Key::named(decode(raw_key)?.as_bytes())?,
+            None => return None,
+        };
+        self.pending.has(key.field()).then_some(key)
+    }
+
+    /// Records the value of a wanted key met for the first time.
+    fn decide(&mut self, key: Key, value: Option<Cow<'a, str>>) {
+        self.pending = self.pending.without(key.field());
+        let slot = match key {
+            Key::Id => &mut self.fields.id,
+            Key::Kind => &mut self.fields.kind,
+            Key::EventId => &mut self.fields.event_id,
+            Key::Event => &mut self.fields.event_type,
+            Key::Challenge => &mut self.fields.challenge,
+        };
+        *slot = value;
+    }
+
+    /// Decides `key` from a string or other value (never for an `event` object).
+    fn decide_value(&mut self, key: Key, value: Value<'a>) {
+        let decoded = match (key, value) {
+            (Key::Event, _) | (_, Value::Other) => None,
+            (_, Value::String(raw)) => decode(raw),
+        };
+        self.decide(key, decoded);
+    }
+
+    /// Reads members front to back, as far as `reach` says.
+    fn front(&mut self, resume: Resume, reach: Reach) -> Front {
+        let body = self.body;
+        let mut at = match resume {
+            Resume::ObjectStart(after_brace) => {
+                let first = skip_ws(body, after_brace);
+                if body.get(first) != Some(&b'"') {
+                    // `{}` or malformed.
+                    return Front::Finished;
+                }
+                first
+            }
+            Resume::Container(value) => match container_end(body, value) {
+                Some(end) => match self.next_member(end, reach) {
+                    Some(next) => next,
+                    None => return Front::Finished,
+                },
+                None => return Front::Finished,
             },
-            _ => Event(None),
-        })
+        };
+        loop {
+            // `at` is a key's opening quote.
+            let Some((raw_key, value_at)) = key_and_colon(body, at) else {
+                return Front::Finished;
+            };
+            let key = self.pending_key(raw_key);
+            let value_end = match body.get(value_at) {
+                Some(b'"') => {
+                    let Some((raw, end)) = string_at(body, value_at) else {
+                        return Front::Finished;
+                    };
+                    if let Some(key) = key {
+                        self.decide_value(key, Value::String(raw));
+                    }
+                    end
+                }
+                Some(b'{') if key == Some(Key::Event) => match self.event_object(value_at) {
+                    Some(end) => end,
+                    None => return Front::Finished,
+                },
+                Some(b'{' | b'[') => {
+                    if let Some(key) = key {
+                        self.decide_value(key, Value::Other);
+                    }
+                    if self.pending.is_empty() {
+                        return Front::Finished;
+                    }
+                    if let Reach::FirstContainer = reach {
+                        return Front::Container(value_at);
+                    }
+                    match container_end(body, value_at) {
+                        Some(end) => end,
+                        None => return Front::Finished,
+                    }
+                }
+                _ => {
+                    let Some(end) = scalar_end(body, value_at) else {
+                        return Front::Finished;
+                    };
+                    if let Some(key) = key {
+                        self.decide_value(key, Value::Other);
+                    }
+                    end
+                }
+            };
+            if self.pending.is_empty() {
+                return Front::Finished;
+            }
+            match self.next_member(value_end, reach) {
+                Some(next) => at = next,
+                None => return Front::Finished,
+            }
+        }
     }
+
+    /// After a member's value: the next key's opening quote, or `None` when the object
+    /// closes, the members read from the back begin, or the bytes are malformed.
+    fn next_member(&self, value_end: usize, reach: Reach) -> Option<usize> {
+        let comma = skip_ws(self.body, value_end);
+        let at_back_members = matches!(reach, Reach::BackMembersAt(from) if comma >= from);
+        if self.body.get(comma) != Some(&b',') || at_back_members {
+            return None;
+        }
+        let key = skip_ws(self.body, comma + 1);
+        (self.body.get(key) == Some(&b'"')).then_some(key)
+    }
+
+    /// Scans the `event` object starting at its `{` and decides `event.type` from its
+    /// last `type` member. Returns the position after the closing `}`; `None` (and
+    /// `event.type` left undecided) if the object is malformed.
+    fn event_object(&mut self, open: usize) -> Option<usize> {
+        let body = self.body;
+        let mut kind = Value::Other;
+        let mut at = skip_ws(body, open + 1);
+        if body.get(at) == Some(&b'}') {
+            self.decide(Key::Event, None);
+            return Some(at + 1);
+        }
+        loop {
+            let (raw_key, value_at) = key_and_colon(body, at)?;
+            let is_type = raw_key == b"type"
+                || (memchr(b'\\', raw_key).is_some() && decode(raw_key).as_deref() == Some("type"));
+            let value_end = match body.get(value_at) {
+                Some(b'"') => {
+                    let (raw, end) = string_at(body, value_at)?;
+                    if is_type {
+                        kind = Value::String(raw);
+                    }
+                    end
+                }
+                Some(b'{' | b'[') => {
+                    if is_type {
+                        kind = Value::Other;
+                    }
+                    container_end(body, value_at)?
+                }
+                _ => {
+                    if is_type {
+                        kind = Value::Other;
+                    }
+                    scalar_end(body, value_at)?
+                }
+            };
+            let next = skip_ws(body, value_end);
+            match body.get(next) {
+                Some(b',') => at = skip_ws(body, next + 1),
+                Some(b'}') => {
+                    let decoded = match kind {
+                        Value::String(raw) => decode(raw),
+                        Value::Other => None,
+                    };
+                    self.decide(Key::Event, decoded);
+                    return Some(next + 1);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads members from the end of the object backwards, while their values are
+    /// strings, numbers or literals, never looking at `floor` (the container where the
+    /// front scan stopped) or before it. Returns the position of the `,` before the
+    /// earliest member read, or `None` if none was.
+    fn back(&mut self, floor: usize) -> Option<usize> {
+        let body = self.body;
+        let low = floor + 1;
+        let close = rskip_ws(body, low, body.len()).checked_sub(1)?;
+        if close < low || body.get(close) != Some(&b'}') {
+            // Trailing bytes after the object, or a truncated body: nothing read here.
+            return None;
+        }
+        let mut read_from = None;
+        // `end` is one past the last byte of the member about to be read.
+        let mut end = close;
+        loop {
+            let value_end = rskip_ws(body, low, end);
+            let last = value_end.checked_sub(1).filter(|last| *last >= low)?;
+            let (value, value_start) = match body.get(last) {
+                Some(b'"') => {
+                    let open = string_start_back(body, low, last)?;
+                    (Value::String(body.get(open + 1..last)?), open)
+                }
+                // A container: left to the front scan.
+                Some(b'}' | b']') | None => return read_from,
+                Some(_) => (Value::Other, scalar_start_back(body, low, value_end)?),
+            };
+            let colon = rskip_ws(body, low, value_start).checked_sub(1)?;
+            if colon < low || body.get(colon) != Some(&b':') {
+                return read_from;
+            }
+            let key_close = rskip_ws(body, low, colon).checked_sub(1)?;
+            if key_close < low || body.get(key_close) != Some(&b'"') {
+                return read_from;
+            }
+            let key_open = string_start_back(body, low, key_close)?;
+            let comma = rskip_ws(body, low, key_open).checked_sub(1)?;
+            if comma < low || body.get(comma) != Some(&b',') {
+                return read_from;
+            }
+            // A whole `, "key": value` member: it counts.
+            read_from = Some(comma);
+            if let Some(key) = body
+                .get(key_open + 1..key_close)
+                .and_then(|raw_key| self.pending_key(raw_key))
+            {
+                self.decide_value(key, value);
+                if self.pending.is_empty() {
+                    return read_from;
+                }
+            }
+            end = comma;
+        }
+    }
+}
+
+/// JSON's whitespace (RFC 8259 §2); serde_json accepts exactly these.
+fn is_ws(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The first non-whitespace position at or after `at` (or `body.len()`).
+fn skip_ws(body: &[u8], mut at: usize) -> usize {
+    while body.get(at).is_some_and(|b| is_ws(*b)) {
+        at += 1;
+    }
+    at
+}
+
+/// Moving back from `end` (exclusive), the position just after the last non-whitespace
+/// byte, not below `low`.
+fn rskip_ws(body: &[u8], low: usize, mut end: usize) -> usize {
+    while end > low && body.get(end - 1).is_some_and(|b| is_ws(*b)) {
+        end -= 1;
+    }
+    end
+}
+
+/// The string whose opening quote is at `open`: its raw bytes and the position after
+/// its closing quote. `None` if it never closes.
+fn string_at(body: &[u8], open: usize) -> Option<(&[u8], usize)> {
+    let close = string_close(body, open + 1)?;
+    Some((body.get(open + 1..close)?, close + 1))
+}
+
+/// The closing quote of a string whose contents start at `from`. A backslash escapes
+/// the byte after it, which covers `\"` and `\\` (a `\u` escape's hex digits are never
+/// `"` or `\` in valid JSON).
+fn string_close(body: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let found = from + memchr2(b'"', b'\\', body.get(from..)?)?;
+        if body.get(found) == Some(&b'"') {
+            return Some(found);
+        }
+        from = found + 2;
+    }
+}
+
+/// The opening quote of the string whose closing quote is at `close`, searching no
+/// lower than `low`. A quote is a string's opening one when an even number of
+/// backslashes precede it (inside a valid string every `"` is escaped by an odd run).
+fn string_start_back(body: &[u8], low: usize, close: usize) -> Option<usize> {
+    let mut end = close;
+    loop {
+        let quote = low + memrchr(b'"', body.get(low..end)?)?;
+        let mut run_start = quote;
+        while run_start > low && body.get(run_start - 1) == Some(&b'\\') {
+            run_start -= 1;
+        }
+        if (quote - run_start) % 2 == 0 {
+            return Some(quote);
+        }
+        // An escaped quote: the backslashes before it hold no quote, search below them.
+        end = run_start;
+    }
+}
+
+/// The end of the number or literal starting at `start`: the next `,`, `}`, `]` or
+/// whitespace. `None` for an empty one (`{"a":}`) or one running to the end of the body.
+fn scalar_end(body: &[u8], start: usize) -> Option<usize> {
+    let rest = body.get(start..)?;
+    let len = rest
+        .iter()
+        .position(|b| matches!(b, b',' | b'}' | b']') || is_ws(*b))?;
+    (len > 0).then_some(start + len)
+}
+
+/// The start of the number or literal ending just before `end`, not below `low`.
+fn scalar_start_back(body: &[u8], low: usize, end: usize) -> Option<usize> {
+    let mut start = end;
+    while start > low
+        && body
+            .get(start - 1)
+            .is_some_and(|b| !matches!(b, b':' | b',' | b'{' | b'[' | b'"') && !is_ws(*b))
+    {
+        start -= 1;
+    }
+    (start < end).then_some(start)
+}
+
+/// The position after the container (object or array) whose opening bracket is at
+/// `open`, found by counting brackets outside strings; `None` if it never closes.
+/// Brackets are not matched by kind: only valid JSON needs an exact answer.
+fn container_end(body: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = open;
+    while let Some(byte) = body.get(at) {
+        match byte {
+            b'"' => {
+                at = string_close(body, at + 1)? + 1;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                // `depth` is at least 1 here: the first byte is the opening bracket.
+                depth -= 1;
+                if depth == 0 {
+                    return Some(at + 1);
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
+
+/// A member's key (raw, between its quotes, the opening one at `open`) and where its
+/// value starts after the `:`.
+fn key_and_colon(body: &[u8], open: usize) -> Option<(&[u8], usize)> {
+    let (key, after) = string_at(body, open)?;
+    let colon = skip_ws(body, after);
+    (body.get(colon) == Some(&b':')).then(|| (key, skip_ws(body, colon + 1)))
+}
+
+/// A string's raw contents decoded as serde_json decodes them, or `None` where
+/// serde_json would refuse them: a raw control character, an unknown escape, a bad or
+/// lone-surrogate `\u` escape, invalid UTF-8.
+fn decode(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if raw.iter().any(|b| *b < 0x20) {
+        return None;
+    }
+    let Some(first_escape) = memchr(b'\\', raw) else {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    };
+    let (plain, mut rest) = raw.split_at(first_escape);
+    let mut out = Vec::with_capacity(raw.len());
+    out.extend_from_slice(plain);
+    // `rest` starts at a backslash on every turn.
+    while let Some((_, after_backslash)) = rest.split_first() {
+        let (escape, after) = after_backslash.split_first()?;
+        rest = after;
+        match escape {
+            b'"' => out.push(b'"'),
+            b'\\' => out.push(b'\\'),
+            b'/' => out.push(b'/'),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => {
+                let (ch, after) = unicode_escape(rest)?;
+                rest = after;
+                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+            }
+            _ => return None,
+        }
+        let next = memchr(b'\\', rest).unwrap_or(rest.len());
+        let (plain, escaped) = rest.split_at(next);
+        out.extend_from_slice(plain);
+        rest = escaped;
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// The character of a `\u` escape whose four hex digits start `rest` (and, for a high
+/// surrogate, the `\uXXXX` low surrogate that must follow), and what follows it.
+fn unicode_escape(rest: &[u8]) -> Option<(char, &[u8])> {
+    let (high, rest) = hex4(rest)?;
+    match high {
+        0xD800..=0xDBFF => {
+            let rest = rest.strip_prefix(b"\\u")?;
+            let (low, rest) = hex4(rest)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let code = 0x1_0000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+            Some((char::from_u32(code)?, rest))
+        }
+        // A lone low surrogate is no character.
+        _ => Some((char::from_u32(high)?, rest)),
+    }
+}
+
+fn hex4(rest: &[u8]) -> Option<(u32, &[u8])> {
+    let digits = rest.get(..4)?;
+    let mut value = 0;
+    for digit in digits {
+        value = value * 16 + char::from(*digit).to_digit(16)?;
+    }
+    Some((value, rest.get(4..)?))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
 
-    /// The previous implementation, which read every field as a `serde_json::Value`.
+    use super::*;
+    use crate::verify::fuzz_logic::{body_fields_agree, json_members, serde_fields};
+
+    /// The previous implementation's result: every field read as a `serde_json::Value`
+    /// by a `#[derive(Deserialize)]` struct (the oracle).
     fn reference(body: &[u8]) -> [Option<String>; 5] {
-        #[derive(Deserialize)]
-        struct Raw {
-            id: Option<Value>,
-            #[serde(rename = "type")]
-            kind: Option<Value>,
-            event_id: Option<Value>,
-            event: Option<Value>,
-            challenge: Option<Value>,
-        }
-        let starts_as_object = body
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|b| *b == b'{');
-        let Some(raw) = starts_as_object
-            .then(|| serde_json::from_slice::<Raw>(body).ok())
-            .flatten()
-        else {
-            return Default::default();
-        };
-        let string = |v: Option<Value>| match v {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        };
-        let event_type = match raw.event {
-            Some(Value::Object(mut event)) => string(event.remove("type")),
-            _ => None,
-        };
-        [
-            string(raw.id),
-            string(raw.kind),
-            string(raw.event_id),
-            event_type,
-            string(raw.challenge),
-        ]
+        serde_fields(body)
     }
 
     fn owned(f: BodyFields<'_>) -> [Option<String>; 5] {
@@ -180,36 +642,354 @@ mod tests {
             br#"{"id":"evt_1","type":"push","event_id":"Ev1","challenge":"c"}"#,
             br#" {"id":"evt_\u0031","type":"a\"b"}"#,
             br#"{"id":1,"type":true,"event_id":null,"challenge":[1,{"a":"b"}]}"#,
-            br#"{"id":"a","id":"b"}"#,
             br#"{"x":1,"x":2,"id":"kept"}"#,
-            br#"{"id":{"nested":"\ud800"},"type":"t"}"#,
-            br#"{"id":["\ud800"],"type":"t"}"#,
             br#"{"other":"\ud800","type":"t"}"#,
-            br#"{"id":1e999,"type":"t"}"#,
             br#"{"other":1e999,"type":"t"}"#,
             br#"{"event":{"type":"app_mention","type":"later"},"type":"event_callback"}"#,
             br#"{"event":{"type":1},"type":"event_callback"}"#,
             br#"{"event":"text","type":"t"}"#,
-            br#"{"event":{"type":"x"},"event":{}}"#,
-            br#"{"type":"t"} trailing"#,
             br#"{"type":"t"}   "#,
-            br#"{"type":"t""#,
             br#"[{"type":"t"}]"#,
             b"\x0c{\"type\":\"t\"}",
             b"{\"type\":\"caf\xc3\xa9\"}",
             b"{\"type\":\"bad\xff\"}",
             b"{\"other\":\"bad\xff\",\"type\":\"t\"}",
-            b"{\"id\":{\"k\":\"bad\xff\"},\"type\":\"t\"}",
             b"payload=%7B%22type%22%3A%22x%22%7D",
             b"",
         ];
         for body in bodies {
             assert_eq!(
-                owned(fields(body)),
+                owned(fields(body, Wanted::ALL)),
                 reference(body),
                 "{}",
                 String::from_utf8_lossy(body)
             );
+        }
+    }
+
+    /// Bodies `serde_json` refuses, where the scan keeps what it read instead of
+    /// returning nothing (module documentation, "Results"): the body is authentic, so
+    /// what it plainly says is kept.
+    #[test]
+    fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
+        let t = || Some("t".to_owned());
+        let cases: &[(&[u8], [Option<String>; 5])] = &[
+            // Duplicate wanted keys: the first one the scan decides.
+            (
+                br#"{"id":"a","id":"b"}"#,
+                [Some("a".into()), None, None, None, None],
+            ),
+            (
+                br#"{"event":{"type":"x"},"event":{}}"#,
+                [None, None, None, Some("x".into()), None],
+            ),
+            // Invalid values inside a wanted field's container or number: only that
+            // field is `None` (it is not a string anyway); the rest is read.
+            (
+                br#"{"id":{"nested":"\ud800"},"type":"t"}"#,
+                [None, t(), None, None, None],
+            ),
+            (
+                br#"{"id":["\ud800"],"type":"t"}"#,
+                [None, t(), None, None, None],
+            ),
+            (br#"{"id":1e999,"type":"t"}"#, [None, t(), None, None, None]),
+            (
+                b"{\"id\":{\"k\":\"bad\xff\"},\"type\":\"t\"}",
+                [None, t(), None, None, None],
+            ),
+            // A wanted string serde_json would refuse: that field only.
+            (
+                br#"{"id":"\ud800","type":"t"}"#,
+                [None, t(), None, None, None],
+            ),
+            (
+                b"{\"id\":\"a\nb\",\"type\":\"t\"}",
+                [None, t(), None, None, None],
+            ),
+            // Trailing bytes after the object are not read; a truncated body keeps its
+            // complete members.
+            (br#"{"type":"t"} trailing"#, [None, t(), None, None, None]),
+            (br#"{"type":"t""#, [None, t(), None, None, None]),
+            (br#"{"type":"t","id":"#, [None, t(), None, None, None]),
+            (br#"{"type":"t" "id":"x"}"#, [None, t(), None, None, None]),
+        ];
+        for (body, expected) in cases {
+            assert_ne!(reference(body), *expected, "serde_json accepts this body");
+            assert_eq!(
+                &owned(fields(body, Wanted::ALL)),
+                expected,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_keys_name_fields_as_serde_decodes_them() {
+        let body = br#"{"\u0069d":"a","typ\u0065":"b","data":{},"ev\u0065nt":{"\u0074ype":"c"}}"#;
+        assert_eq!(
+            owned(fields(body, Wanted::ALL)),
+            [
+                Some("a".into()),
+                Some("b".into()),
+                None,
+                Some("c".into()),
+                None
+            ]
+        );
+        assert_eq!(owned(fields(body, Wanted::ALL)), reference(body));
+    }
+
+    #[test]
+    fn stripe_shaped_bodies_are_read_from_both_ends() {
+        let body = br#"{
+  "id": "evt_1",
+  "data": {"object": {"id": "pi_1", "type": "nested, not top-level", "note": "\"}"}},
+  "livemode": false,
+  "type": "payment_intent.succeeded"
+}"#;
+        let got = fields(body, Wanted::ID.and(Wanted::KIND));
+        assert_eq!(got.id.as_deref(), Some("evt_1"));
+        assert_eq!(got.kind.as_deref(), Some("payment_intent.succeeded"));
+        assert!(matches!(got.id, Some(Cow::Borrowed(_))));
+        assert_eq!(owned(fields(body, Wanted::ALL)), reference(body));
+    }
+
+    /// Random valid JSON objects (escapes, unicode, nesting, numbers, arrays, duplicate
+    /// keys, whitespace, wanted names nested and escaped) against serde_json, for every
+    /// subset of wanted fields.
+    #[test]
+    fn body_fields_agree_with_serde_json_on_generated_bodies() {
+        let mut rng = StdRng::seed_from_u64(0x5eed_b0d1);
+        let mut agreed = 0;
+        for _ in 0..4000 {
+            let body = generated_body(&mut rng);
+            assert!(
+                json_members(&body).is_some(),
+                "the generator made invalid JSON: {}",
+                String::from_utf8_lossy(&body)
+            );
+            if body_fields_agree(&body) {
+                agreed += 1;
+            }
+            // Truncations and single-byte damage: never a panic, always the same answer.
+            let cut = rng.gen_range(0..=body.len());
+            let mut damaged = body.clone();
+            damaged.truncate(cut);
+            if let Some(byte) = damaged.get_mut(rng.gen_range(0..cut.max(1))) {
+                *byte = *b"{}[]\"\\:, x".get(rng.gen_range(0..12)).unwrap_or(&b'x');
+            }
+            assert_eq!(fields(&damaged, Wanted::ALL), fields(&damaged, Wanted::ALL));
+        }
+        // Most bodies have no duplicate wanted key, so they are compared exactly.
+        assert!(agreed > 3000, "{agreed}");
+    }
+
+    const WANTED_NAMES: [&str; 5] = ["id", "type", "event_id", "event", "challenge"];
+
+    fn generated_body(rng: &mut StdRng) -> Vec<u8> {
+        let pretty = rng.gen_bool(0.3);
+        let mut out = String::new();
+        let mut names: Vec<String> = WANTED_NAMES
+            .iter()
+            .filter(|_| rng.gen_bool(0.6))
+            .map(|n| n.to_string())
+            .collect();
+        for _ in 0..rng.gen_range(0..6) {
+            names.push(random_key(rng));
+        }
+        if rng.gen_bool(0.1) {
+            // A duplicate key, wanted or not.
+            let dup = names.get(rng.gen_range(0..names.len().max(1))).cloned();
+            names.extend(dup);
+        }
+        shuffle(rng, &mut names);
+        out.push('{');
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            ws(rng, pretty, &mut out);
+            out.push_str(&string_literal(rng, name));
+            ws(rng, false, &mut out);
+            out.push(':');
+            ws(rng, false, &mut out);
+            let value = match name.as_str() {
+                "event" if rng.gen_bool(0.7) => event_object(rng, pretty),
+                n if WANTED_NAMES.contains(&n) && rng.gen_bool(0.7) => random_string(rng),
+                _ => random_value(rng, 0, pretty),
+            };
+            out.push_str(&value);
+        }
+        ws(rng, pretty, &mut out);
+        out.push('}');
+        ws(rng, pretty, &mut out);
+        out.into_bytes()
+    }
+
+    fn event_object(rng: &mut StdRng, pretty: bool) -> String {
+        let mut members = Vec::new();
+        for _ in 0..rng.gen_range(0..4) {
+            let key = if rng.gen_bool(0.5) {
+                "type".to_owned()
+            } else {
+                random_key(rng)
+            };
+            let value = if rng.gen_bool(0.6) {
+                random_string(rng)
+            } else {
+                random_value(rng, 1, pretty)
+            };
+            members.push(format!("{}:{value}", string_literal(rng, &key)));
+        }
+        format!("{{{}}}", members.join(","))
+    }
+
+    fn random_value(rng: &mut StdRng, depth: usize, pretty: bool) -> String {
+        let choice = if depth > 4 {
+            rng.gen_range(0..4)
+        } else {
+            rng.gen_range(0..7)
+        };
+        match choice {
+            0 => [
+                "0",
+                "-12",
+                "1.5e3",
+                "1E-2",
+                "-0.25",
+                "123456789012345678901234567890",
+                "9007199254740993",
+            ][rng.gen_range(0..7)]
+            .to_owned(),
+            1 => ["true", "false", "null"][rng.gen_range(0..3)].to_owned(),
+            2 | 3 => random_string(rng),
+            4 | 5 => {
+                let mut members = Vec::new();
+                for _ in 0..rng.gen_range(0..4) {
+                    // Wanted names inside nested objects must be ignored.
+                    let key = if rng.gen_bool(0.4) {
+                        WANTED_NAMES[rng.gen_range(0..5)].to_owned()
+                    } else {
+                        random_key(rng)
+                    };
+                    let mut member = String::new();
+                    ws(rng, pretty, &mut member);
+                    member.push_str(&string_literal(rng, &key));
+                    member.push(':');
+                    member.push_str(&random_value(rng, depth + 1, pretty));
+                    members.push(member);
+                }
+                format!("{{{}}}", members.join(","))
+            }
+            _ => {
+                let items: Vec<String> = (0..rng.gen_range(0..4))
+                    .map(|_| random_value(rng, depth + 1, pretty))
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+        }
+    }
+
+    fn random_key(rng: &mut StdRng) -> String {
+        [
+            "data",
+            "object",
+            "x",
+            "ids",
+            "typ",
+            "type ",
+            "Type",
+            "event_type",
+            "",
+            "é",
+            "{",
+            "\"id\"",
+        ][rng.gen_range(0..12)]
+        .to_owned()
+    }
+
+    fn random_string(rng: &mut StdRng) -> String {
+        let text = random_text(rng);
+        string_literal(rng, &text)
+    }
+
+    /// Text with the characters JSON strings make interesting.
+    fn random_text(rng: &mut StdRng) -> String {
+        const PIECES: &[&str] = &[
+            "evt_1NG8Du2eZvKYlo2C",
+            "push",
+            " ",
+            "\"",
+            "\\",
+            "/",
+            "\n",
+            "\t",
+            "\u{1}",
+            "\u{1f}",
+            "é",
+            "☕",
+            "😀",
+            "\u{7f}",
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            "\\\"",
+            "payment_intent.succeeded",
+        ];
+        (0..rng.gen_range(0..6))
+            .map(|_| PIECES[rng.gen_range(0..PIECES.len())])
+            .collect()
+    }
+
+    /// `text` as a JSON string literal, each character written raw or escaped at random
+    /// (characters JSON requires escaped always are).
+    fn string_literal(rng: &mut StdRng, text: &str) -> String {
+        let mut out = String::from("\"");
+        for ch in text.chars() {
+            let must = matches!(ch, '"' | '\\') || u32::from(ch) < 0x20;
+            if !must && !rng.gen_bool(0.15) {
+                out.push(ch);
+                continue;
+            }
+            match (ch, rng.gen_range(0..3)) {
+                ('"', 0) => out.push_str("\\\""),
+                ('\\', 0) => out.push_str("\\\\"),
+                ('/', 0) => out.push_str("\\/"),
+                ('\n', 0) => out.push_str("\\n"),
+                ('\t', 0) => out.push_str("\\t"),
+                _ => {
+                    let mut units = [0u16; 2];
+                    for unit in ch.encode_utf16(&mut units) {
+                        if rng.gen_bool(0.5) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        } else {
+                            out.push_str(&format!("\\u{unit:04X}"));
+                        }
+                    }
+                }
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    fn ws(rng: &mut StdRng, pretty: bool, out: &mut String) {
+        let pick = if pretty {
+            rng.gen_range(2..5)
+        } else {
+            rng.gen_range(0..5)
+        };
+        out.push_str(["", "", " ", "\n  ", "\r\n\t"][pick]);
+    }
+
+    fn shuffle<T>(rng: &mut StdRng, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, rng.gen_range(0..=i));
         }
     }
 }

@@ -2,7 +2,12 @@
 //! test suite replays the seed corpus through exactly the same code (`tests/corpus.rs`).
 //! Each function must not panic on any input; the `assert!`s state the invariants.
 
+use std::fmt;
+
 use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
@@ -52,11 +57,171 @@ pub fn slack(data: &[u8]) {
             !ts.is_empty() && ts.len() <= 18 && ts.bytes().all(|b| b.is_ascii_digit())
         );
     }
-    let _ = body::fields(body);
+    let _ = body::fields(body, body::Wanted::ALL);
     let mut headers = HeaderMap::new();
     insert(&mut headers, b"x-slack-request-timestamp", ts);
     insert(&mut headers, b"x-slack-signature", sig);
     let _ = verify(&VerifierConfig::Slack, SECRETS, &headers, body, NOW);
+}
+
+/// The JSON body field scan: never panics, never returns a field it was not asked for,
+/// and on every body `serde_json` accepts as an object it agrees with `serde_json`
+/// (exactly without duplicate wanted keys, else on one of the duplicates' values).
+pub fn body_fields(data: &[u8]) {
+    body_fields_agree(data);
+    for wanted in body::Wanted::subsets() {
+        let fields = body::fields(data, wanted);
+        let found = [
+            fields.id.is_some(),
+            fields.kind.is_some(),
+            fields.event_id.is_some(),
+            fields.event_type.is_some(),
+            fields.challenge.is_some(),
+        ];
+        for (bit, found) in found.into_iter().enumerate() {
+            assert!(
+                !found || wanted.has_index(bit),
+                "{wanted:?} gave field {bit}"
+            );
+        }
+    }
+}
+
+/// The five top-level names the scan looks for, in [`serde_fields`] order (`event` is
+/// where `event.type` comes from).
+const WANTED_NAMES: [&str; 5] = ["id", "type", "event_id", "event", "challenge"];
+
+/// Checks [`body::fields`] against `serde_json` for every subset of wanted fields, if
+/// `serde_json` accepts `body` as an object. Returns whether it compared exactly (no
+/// wanted key appears twice); with duplicates each field must be one occurrence's value.
+pub(crate) fn body_fields_agree(body: &[u8]) -> bool {
+    let Some(members) = json_members(body) else {
+        return false;
+    };
+    let occurrences = WANTED_NAMES.map(|name| {
+        members
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| match (name, value) {
+                ("event", Value::Object(event)) => event.get("type").and_then(Value::as_str),
+                ("event", _) => None,
+                (_, value) => value.as_str(),
+            })
+            .map(|value| value.map(str::to_owned))
+            .collect::<Vec<_>>()
+    });
+    let exact = occurrences.iter().all(|values| values.len() <= 1);
+    let expected = if exact {
+        Some(serde_fields(body))
+    } else {
+        None
+    };
+    for wanted in body::Wanted::subsets() {
+        let fields = body::fields(body, wanted);
+        let got = [
+            fields.id,
+            fields.kind,
+            fields.event_id,
+            fields.event_type,
+            fields.challenge,
+        ]
+        .map(|field| field.map(std::borrow::Cow::into_owned));
+        for (bit, got) in got.into_iter().enumerate() {
+            if !wanted.has_index(bit) {
+                assert_eq!(got, None, "{wanted:?}, field {bit}");
+            } else if let Some(expected) = &expected {
+                assert_eq!(
+                    got,
+                    expected[bit],
+                    "{wanted:?}: {}",
+                    String::from_utf8_lossy(body)
+                );
+            } else if got.is_some() || !occurrences[bit].is_empty() {
+                assert!(
+                    occurrences[bit].contains(&got),
+                    "{wanted:?}, field {bit} is {got:?}, none of {:?}: {}",
+                    occurrences[bit],
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
+    }
+    exact
+}
+
+/// The fields as the serde-based implementation read them (`id`, `type`, `event_id`,
+/// `event.type`, `challenge`): each a `serde_json::Value` in a `#[derive(Deserialize)]`
+/// struct, all `None` for anything serde refuses (duplicate wanted keys included). The
+/// oracle of the scan's tests and fuzz target.
+pub(crate) fn serde_fields(body: &[u8]) -> [Option<String>; 5] {
+    #[derive(Deserialize)]
+    struct Raw {
+        id: Option<Value>,
+        #[serde(rename = "type")]
+        kind: Option<Value>,
+        event_id: Option<Value>,
+        event: Option<Value>,
+        challenge: Option<Value>,
+    }
+    let starts_as_object = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    let Some(raw) = starts_as_object
+        .then(|| serde_json::from_slice::<Raw>(body).ok())
+        .flatten()
+    else {
+        return Default::default();
+    };
+    let string = |v: Option<Value>| match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    let event_type = match raw.event {
+        Some(Value::Object(mut event)) => string(event.remove("type")),
+        _ => None,
+    };
+    [
+        string(raw.id),
+        string(raw.kind),
+        string(raw.event_id),
+        event_type,
+        string(raw.challenge),
+    ]
+}
+
+/// The top-level members of `body` in order, duplicates kept, each value parsed as a
+/// `serde_json::Value`; `None` unless `serde_json` accepts the whole body as one object.
+pub(crate) fn json_members(body: &[u8]) -> Option<Vec<(String, Value)>> {
+    struct Members(Vec<(String, Value)>);
+
+    impl<'de> Deserialize<'de> for Members {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(MembersVisitor)
+        }
+    }
+
+    struct MembersVisitor;
+
+    impl<'de> Visitor<'de> for MembersVisitor {
+        type Value = Members;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+            let mut members = Vec::new();
+            while let Some(member) = map.next_entry::<String, Value>()? {
+                members.push(member);
+            }
+            Ok(Members(members))
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let members = Members::deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    Some(members.0)
 }
 
 pub fn github_signature(data: &[u8]) {

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName};
 
-use super::body;
+use super::body::{self, Wanted};
 use super::error::Rejection;
 use super::headers::required;
 use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256};
@@ -62,11 +62,20 @@ pub(crate) fn verify(
     })?
     .to_owned();
     // Form-encoded bodies (slash commands, interactivity) yield no fields: no key, no name.
-    let fields = body::fields(body);
-    let handshake = match (fields.kind.as_deref(), fields.challenge) {
-        (Some("url_verification"), Some(challenge)) => Some(Handshake::SlackUrlVerification {
-            challenge: challenge.into_owned(),
-        }),
+    let fields = body::fields(
+        body,
+        Wanted::KIND.and(Wanted::EVENT_ID).and(Wanted::EVENT_TYPE),
+    );
+    // The challenge is read only for the handshake, in a second scan of that tiny body:
+    // asking for it every time would make every event body be scanned to its end.
+    let handshake = match fields.kind.as_deref() {
+        Some("url_verification") => {
+            body::fields(body, Wanted::CHALLENGE)
+                .challenge
+                .map(|challenge| Handshake::SlackUrlVerification {
+                    challenge: challenge.into_owned(),
+                })
+        }
         _ => None,
     };
     Ok(Verified {

@@ -124,7 +124,9 @@ pub(crate) fn verify(
     Ok(Verified {
         secret_id: secret_id.to_owned(),
         dedup_key: Some(msg_id.to_owned()),
-        event_name: body::fields(body).kind.map(Cow::into_owned),
+        event_name: body::fields(body, body::Wanted::KIND)
+            .kind
+            .map(Cow::into_owned),
         signed_at: Some(timestamp),
         handshake: None,
     })

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName};
 
-use super::body;
+use super::body::{self, Wanted};
 use super::error::Rejection;
 use super::headers::required;
 use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256, Decimal};
@@ -102,7 +102,7 @@ pub(crate) fn verify(
     if !within(parsed.timestamp, now, TOLERANCE_S, None) {
         return Err(Rejection::TimestampOutOfTolerance);
     }
-    let fields = body::fields(body);
+    let fields = body::fields(body, Wanted::ID.and(Wanted::KIND));
     Ok(Verified {
         secret_id: secret_id.to_owned(),
         dedup_key: fields.id.map(Cow::into_owned),

@@ -19,6 +19,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("github_signature", fuzz_logic::github_signature),
     ("hmac_header", fuzz_logic::hmac_header),
     ("verify_any", fuzz_logic::verify_any),
+    ("body_fields", fuzz_logic::body_fields),
 ];
 
 #[test]
