@@ -299,10 +299,11 @@ pub trait DeliveryStore {
     ) -> Result<(), StoreError>;
     /// Drops response bodies of attempts older than `before` (retention).
     async fn purge_attempt_bodies(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
-    /// Housekeeping the dispatcher runs every few seconds: deliveries are rewritten at
-    /// every claim and attempt, and with `refresh_statistics` the planner statistics of
-    /// the delivery tables too. No-op where the backend needs none.
-    async fn maintain_deliveries(&self, _refresh_statistics: bool) -> Result<(), StoreError> {
+    /// Housekeeping the dispatcher runs every two seconds: planner statistics of the
+    /// delivery tables refreshed once they are stale, and with `vacuum` the dead row
+    /// versions that every claim and attempt leave cleared. No-op where the backend
+    /// needs none.
+    async fn maintain_deliveries(&self, _vacuum: bool) -> Result<(), StoreError> {
         Ok(())
     }
 }

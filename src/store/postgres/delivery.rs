@@ -793,16 +793,30 @@ impl DeliveryStore for PostgresStore {
         Ok(())
     }
 
-    async fn maintain_deliveries(&self, refresh_statistics: bool) -> Result<(), StoreError> {
-        // As for the outbox (see `maintain_outbox`): autovacuum may be slow or off, and
-        // every claim and attempt leaves a dead version of its delivery (a 40k-delivery
-        // burst left ~49k); without statistics the planner takes the table for empty.
+    async fn maintain_deliveries(&self, vacuum: bool) -> Result<(), StoreError> {
+        // As for the outbox (see `maintain_outbox`): autovacuum may be slow or off.
+        // Statistics matter most: planned with those of a near-empty table, the claim
+        // scan became a bitmap scan of every due delivery plus a sort (10k rows read
+        // for a claim of 512 in a fan-out burst) instead of an index walk that stops at
+        // the limit. So the table is re-analysed as soon as a tenth of it has changed,
+        // autovacuum's own threshold, without waiting for autovacuum's minute.
         let client = self.client().await?;
-        client.batch_execute("VACUUM deliveries").await?;
-        if refresh_statistics {
+        let stale = client
+            .query_opt(
+                "SELECT 1 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+                 WHERE s.relid = 'deliveries'::regclass
+                   AND s.n_mod_since_analyze > 500 + 0.1 * greatest(c.reltuples, 0)",
+                &[],
+            )
+            .await?
+            .is_some();
+        if stale {
             client
                 .batch_execute("ANALYZE deliveries, delivery_attempts, run_events")
                 .await?;
+        }
+        if vacuum {
+            client.batch_execute("VACUUM deliveries").await?;
         }
         Ok(())
     }
