@@ -4,6 +4,7 @@
 mod amqp;
 mod delivery;
 mod guard;
+mod intake;
 
 use crate::support::server::OPERATOR_TOKEN;
 use crate::support::TestServer;
