@@ -75,6 +75,22 @@ struct Job<C: Committer> {
     reply: Reply<C>,
 }
 
+type Answer<C> =
+    oneshot::Receiver<Result<<C as Committer>::Output, CommitError<<C as Committer>::Error>>>;
+
+impl<C: Committer> Job<C> {
+    /// The job to queue and where its answer will arrive.
+    fn new(item: C::Item) -> (Self, Answer<C>) {
+        let (reply, answer) = oneshot::channel();
+        let job = Self {
+            queued_at: Instant::now(),
+            item,
+            reply,
+        };
+        (job, answer)
+    }
+}
+
 /// The submitters' end; clones share one queue and one set of writers.
 pub struct GroupCommit<C: Committer> {
     sender: mpsc::Sender<Job<C>>,
@@ -106,12 +122,7 @@ impl<C: Committer> GroupCommit<C> {
     /// Commits `item` with whatever else is waiting, waiting for room in the queue if
     /// it is full (for callers already bounded elsewhere, e.g. by a broker's prefetch).
     pub async fn submit(&self, item: C::Item) -> Result<C::Output, CommitError<C::Error>> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            queued_at: Instant::now(),
-            item,
-            reply,
-        };
+        let (job, answer) = Job::new(item);
         self.sender
             .send(job)
             .await
@@ -122,12 +133,7 @@ impl<C: Committer> GroupCommit<C> {
     /// Like [`submit`](Self::submit), but refuses at once with [`CommitError::Full`]
     /// when the queue is full instead of waiting without bound.
     pub async fn try_submit(&self, item: C::Item) -> Result<C::Output, CommitError<C::Error>> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            queued_at: Instant::now(),
-            item,
-            reply,
-        };
+        let (job, answer) = Job::new(item);
         self.sender.try_send(job).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => CommitError::Full,
             mpsc::error::TrySendError::Closed(_) => CommitError::Stopped,

@@ -1,7 +1,7 @@
 //! Run events over HTTP under concurrency: the group commit records each once, fans
 //! it out once, and isolates an event the store refuses.
 
-use super::{endpoint, ALLOW_LOOPBACK};
+use super::{acme, endpoint, ALLOW_LOOPBACK};
 use crate::in_both_modes;
 use crate::support::receiver::TestReceiver;
 use crate::support::server::{Mode, Reply, OPERATOR_TOKEN};
@@ -108,13 +108,7 @@ async fn a_full_run_event_queue_answers_503_with_retry_after_at_once() {
         ],
     )
     .await;
-    let _ = server
-        .post(
-            "/v1/orgs",
-            OPERATOR_TOKEN,
-            json!({"slug": "acme", "name": "Acme"}),
-        )
-        .await;
+    acme(&server).await;
     let events = (0..64)
         .map(|n| json!({"event_id": format!("evt-{n}"), "type": "run.completed"}))
         .collect();
