@@ -5,6 +5,7 @@ use crate::bootstrap::{self, BootstrapError};
 use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
 use crate::dispatch::{DispatchError, Dispatcher, RunEventWriter};
+use crate::group_commit::GroupCommitConfig;
 use crate::http::{self, AppState, Services};
 use crate::ingress::{IngressWriter, RelayLink};
 use crate::metrics::Metrics;
@@ -170,8 +171,8 @@ impl App {
             )?
             .spawn(&workers, background.clone());
         }
-        // Not tied to `background` either (see the ingress writers below): the RabbitMQ
-        // consumer and the HTTP handlers hold it, and it stops once both are done.
+        // Not tied to `background` either (see the ingress writers below): the HTTP
+        // handlers hold it, and it stops once they are done.
         let run_event_writer = RunEventWriter::spawn(
             Arc::clone(&self.store),
             Arc::clone(&delivery_wake),
@@ -179,8 +180,20 @@ impl App {
             &workers,
         );
         if self.config.roles.contains(&Role::Delivery) {
+            // One writer for the broker's events: its batches commit one after another
+            // in the order they were taken, so a consumer's events move a run's status
+            // in the order the broker delivered them (as when each had its own commit).
+            let ordered = RunEventWriter::spawn(
+                Arc::clone(&self.store),
+                Arc::clone(&delivery_wake),
+                GroupCommitConfig {
+                    writers: 1,
+                    ..self.config.run_events
+                },
+                &workers,
+            );
             let queue = Arc::clone(&self.queue);
-            let handler = run_event_handler(run_event_writer.clone());
+            let handler = run_event_handler(ordered);
             let stop = background.clone();
             workers.spawn(async move { queue.consume_run_events(handler, stop).await });
         }

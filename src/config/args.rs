@@ -130,7 +130,9 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_RUN_EVENT_BATCH", default_value = "128")]
     pub run_event_batch: String,
 
-    /// Concurrent run-event group-commit writers (each holds one database connection).
+    /// Concurrent group-commit writers for run events over HTTP (each holds one database
+    /// connection). RabbitMQ's run events have one writer of their own, so they commit
+    /// in the order the broker delivered them.
     #[arg(long, env = "HOOKGATE_RUN_EVENT_WRITERS", default_value = "2")]
     pub run_event_writers: String,
 

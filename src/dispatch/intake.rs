@@ -74,6 +74,8 @@ impl RunEventWriter {
 
     /// Records the event with whatever else is waiting, waiting for room when the
     /// queue is full: for the RabbitMQ consumer, whose prefetch bounds what it holds.
+    /// Events are taken in the order they are submitted, so with one writer they
+    /// commit in that order.
     pub async fn record(&self, event: RunEvent) -> Result<RecordedRunEvent, IntakeError> {
         self.group.submit(Self::write(event)).await
     }

@@ -120,11 +120,19 @@ async fn await_consumer_queue(prefix: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_run_events_over_rabbitmq_is_recorded_once_each_and_fanned_out_once() {
+async fn a_burst_of_run_events_over_rabbitmq_is_recorded_once_each_in_delivery_order() {
     let server = TestServer::start_with(Mode::Production, &[ALLOW_LOOPBACK]).await;
     let prefix = server.exchange_prefix.clone().unwrap();
     let receiver = TestReceiver::start().await;
     endpoint(&server, &receiver.url, json!({})).await;
+    let triggered = server
+        .post(
+            "/v1/orgs/acme/workflows/wf_deploy/runs",
+            OPERATOR_TOKEN,
+            json!({"input": {}}),
+        )
+        .await;
+    let run_id = triggered.body["run"]["id"].as_str().unwrap().to_owned();
     await_consumer_queue(&prefix).await;
     // 150 distinct events, each published twice (a scheduler redelivering), on one
     // channel with every confirm in flight: the consumer holds many at once, so its
@@ -140,12 +148,15 @@ async fn a_burst_of_run_events_over_rabbitmq_is_recorded_once_each_and_fanned_ou
     let mut confirms = Vec::new();
     for round in 0..2 {
         for n in 0..150 {
-            let body = json!({"event_id": format!("burst-{n}"), "type": "run.completed",
-                "org": "acme", "data": {"round": round}});
+            // The run moves started → completed → failed → started → … in order; the
+            // last new event (n = 149) is a `run.failed`.
+            let event_type = ["run.started", "run.completed", "run.failed"][n % 3];
+            let body = json!({"event_id": format!("burst-{n}"), "type": event_type,
+                "run_id": run_id, "org": "acme", "data": {"round": round}});
             let confirm = channel
                 .basic_publish(
                     &format!("{prefix}.run-events"),
-                    "run.completed",
+                    event_type,
                     BasicPublishOptions::default(),
                     body.to_string().as_bytes(),
                     BasicProperties::default().with_delivery_mode(2),
@@ -168,6 +179,13 @@ async fn a_burst_of_run_events_over_rabbitmq_is_recorded_once_each_and_fanned_ou
         .filter_map(|r| r.header("webhook-id"))
         .collect();
     assert_eq!((received.len(), ids.len()), (150, 150));
+    let run = server
+        .get(&format!("/v1/runs/{run_id}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(
+        run.body["status"], "failed",
+        "the run's status follows its events in the order the broker delivered them"
+    );
     delete_queue(&format!("{prefix}.run-events.hookgate")).await;
     server.stop().await.unwrap();
 }
