@@ -49,14 +49,7 @@ async fn run_event_from_rabbitmq_reaches_the_receiver_signed_and_moves_the_run_s
         json!({"event_types": ["run.completed"]}),
     )
     .await;
-    let triggered = server
-        .post(
-            "/v1/orgs/acme/workflows/wf_deploy/runs",
-            OPERATOR_TOKEN,
-            json!({"input": {}}),
-        )
-        .await;
-    let run_id = triggered.body["run"]["id"].as_str().unwrap().to_owned();
+    let run_id = trigger_run(&server).await;
 
     await_consumer_queue(&prefix).await;
     let event = json!({"event_id": "sched-1", "type": "run.completed", "run_id": run_id, "org": "acme",
@@ -92,6 +85,18 @@ async fn run_event_from_rabbitmq_reaches_the_receiver_signed_and_moves_the_run_s
     server.stop().await.unwrap();
 }
 
+/// Triggers a run of `wf_deploy` in `acme`; returns its id.
+async fn trigger_run(server: &TestServer) -> String {
+    let triggered = server
+        .post(
+            "/v1/orgs/acme/workflows/wf_deploy/runs",
+            OPERATOR_TOKEN,
+            json!({"input": {}}),
+        )
+        .await;
+    triggered.body["run"]["id"].as_str().unwrap().to_owned()
+}
+
 /// Waits until hookgate's consumer has declared and bound its queue (as soon as the
 /// server's consumer connects), so events published from now on reach it.
 async fn await_consumer_queue(prefix: &str) {
@@ -125,14 +130,7 @@ async fn a_burst_of_run_events_over_rabbitmq_is_recorded_once_each_in_delivery_o
     let prefix = server.exchange_prefix.clone().unwrap();
     let receiver = TestReceiver::start().await;
     endpoint(&server, &receiver.url, json!({})).await;
-    let triggered = server
-        .post(
-            "/v1/orgs/acme/workflows/wf_deploy/runs",
-            OPERATOR_TOKEN,
-            json!({"input": {}}),
-        )
-        .await;
-    let run_id = triggered.body["run"]["id"].as_str().unwrap().to_owned();
+    let run_id = trigger_run(&server).await;
     await_consumer_queue(&prefix).await;
     // 150 distinct events, each published twice (a scheduler redelivering), on one
     // channel with every confirm in flight: the consumer holds many at once, so its
