@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod delivery;
 pub mod dispatch;
+pub mod group_commit;
 pub mod http;
 pub mod id;
 pub mod ingress;

@@ -4,7 +4,8 @@
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
-use crate::dispatch::{DispatchError, Dispatcher};
+use crate::dispatch::{DispatchError, Dispatcher, RunEventWriter};
+use crate::group_commit::GroupCommitConfig;
 use crate::http::{self, AppState, Services};
 use crate::ingress::{IngressWriter, RelayLink};
 use crate::metrics::Metrics;
@@ -169,8 +170,30 @@ impl App {
                 self.config.dispatch.clone(),
             )?
             .spawn(&workers, background.clone());
+        }
+        // Not tied to `background` either (see the ingress writers below): the HTTP
+        // handlers hold it, and it stops once they are done.
+        let run_event_writer = RunEventWriter::spawn(
+            Arc::clone(&self.store),
+            Arc::clone(&delivery_wake),
+            self.config.run_events,
+            &workers,
+        );
+        if self.config.roles.contains(&Role::Delivery) {
+            // One writer for the broker's events: its batches commit one after another
+            // in the order they were taken, so a consumer's events move a run's status
+            // in the order the broker delivered them (as when each had its own commit).
+            let ordered = RunEventWriter::spawn(
+                Arc::clone(&self.store),
+                Arc::clone(&delivery_wake),
+                GroupCommitConfig {
+                    writers: 1,
+                    ..self.config.run_events
+                },
+                &workers,
+            );
             let queue = Arc::clone(&self.queue);
-            let handler = run_event_handler(Arc::clone(&self.store), Arc::clone(&delivery_wake));
+            let handler = run_event_handler(ordered);
             let stop = background.clone();
             workers.spawn(async move { queue.consume_run_events(handler, stop).await });
         }
@@ -196,6 +219,7 @@ impl App {
             relay_wake,
             delivery_wake,
             ingress_writer,
+            run_event_writer,
         });
         let router = http::router(state);
         let server = axum::serve(listener, router)
@@ -217,10 +241,12 @@ impl App {
     }
 }
 
-/// Records each run event from the broker; acked only once committed.
-fn run_event_handler(store: Arc<dyn Store>, wake: Arc<Notify>) -> RunEventHandler {
+/// Records each run event from the broker through the group commit; acked only once
+/// committed. The consumer hands over many messages at once (up to its prefetch), so
+/// they commit in batches.
+fn run_event_handler(writer: RunEventWriter) -> RunEventHandler {
     Arc::new(move |body: Bytes, traceparent: Option<String>| {
-        let (store, wake) = (Arc::clone(&store), Arc::clone(&wake));
+        let writer = writer.clone();
         Box::pin(async move {
             let event = serde_json::from_slice::<IncomingRunEvent>(&body)
                 .map_err(|e| e.to_string())
@@ -236,13 +262,8 @@ fn run_event_handler(store: Arc<dyn Store>, wake: Arc<Notify>) -> RunEventHandle
                     return Handled::Malformed;
                 }
             };
-            match store.record_run_event(&event, None).await {
-                Ok(recorded) => {
-                    if recorded.deliveries > 0 {
-                        wake.notify_one();
-                    }
-                    Handled::Recorded
-                }
+            match writer.record(event).await {
+                Ok(_) => Handled::Recorded,
                 Err(error) => {
                     tracing::warn!(%error, "cannot record run event; requeued");
                     Handled::Retry

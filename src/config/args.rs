@@ -123,6 +123,21 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_INGRESS_WRITERS", default_value = "2")]
     pub ingress_writers: String,
 
+    /// Run events (HTTP or RabbitMQ) waiting for a group commit beyond this: HTTP
+    /// publishers are refused at once with 503 + Retry-After, the RabbitMQ consumer waits.
+    #[arg(long, env = "HOOKGATE_RUN_EVENT_QUEUE", default_value = "4096")]
+    pub run_event_queue: String,
+
+    /// Most run events recorded (and fanned out) in one transaction.
+    #[arg(long, env = "HOOKGATE_RUN_EVENT_BATCH", default_value = "128")]
+    pub run_event_batch: String,
+
+    /// Concurrent group-commit writers for run events over HTTP (each holds one database
+    /// connection). RabbitMQ's run events have one writer of their own, so they commit
+    /// in the order the broker delivered them.
+    #[arg(long, env = "HOOKGATE_RUN_EVENT_WRITERS", default_value = "2")]
+    pub run_event_writers: String,
+
     /// How long the outbox relay's claim on a batch protects it from other instances;
     /// after a crash, its runs are published by another relay once this passes.
     #[arg(long, env = "HOOKGATE_RELAY_LEASE", default_value = "30s")]

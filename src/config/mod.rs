@@ -75,6 +75,8 @@ pub struct Config {
     pub relay: crate::relay::RelayConfig,
     pub dispatch: crate::dispatch::DispatchConfig,
     pub ingress: crate::ingress::WriterConfig,
+    /// Group commit of run events (`dispatch::RunEventWriter`).
+    pub run_events: crate::group_commit::GroupCommitConfig,
 }
 
 fn parse_count(
@@ -298,6 +300,23 @@ impl Config {
                 )?,
                 max_wait: duration::parse(&args.ingress_max_wait)
                     .map_err(|e| invalid("HOOKGATE_INGRESS_MAX_WAIT (--ingress-max-wait)", e))?,
+            },
+            run_events: crate::group_commit::GroupCommitConfig {
+                queue: parse_count(
+                    &args.run_event_queue,
+                    1..=1_000_000,
+                    "HOOKGATE_RUN_EVENT_QUEUE (--run-event-queue)",
+                )?,
+                max_batch: parse_count(
+                    &args.run_event_batch,
+                    1..=1024,
+                    "HOOKGATE_RUN_EVENT_BATCH (--run-event-batch)",
+                )?,
+                writers: parse_count(
+                    &args.run_event_writers,
+                    1..=64,
+                    "HOOKGATE_RUN_EVENT_WRITERS (--run-event-writers)",
+                )?,
             },
             dispatch: crate::dispatch::DispatchConfig {
                 disable_after: duration::parse(&args.endpoint_disable_after).map_err(|e| {

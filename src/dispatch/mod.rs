@@ -11,6 +11,7 @@
 //! commit.
 
 mod endpoints;
+mod intake;
 mod recorder;
 
 use crate::backoff::Backoff;
@@ -27,6 +28,7 @@ use crate::store::{
 };
 use chrono::{DateTime, Utc};
 use endpoints::{EndpointGate, Gate};
+pub use intake::{IntakeError, RunEventWriter};
 use rand::Rng;
 pub use recorder::RecorderConfig;
 use recorder::{AttemptRecorder, NotRecorded};

@@ -5,6 +5,7 @@ use super::extract::ApiJson;
 use super::orgs::visible_org;
 use super::AppState;
 use crate::auth::{Principal, Scope};
+use crate::dispatch::IntakeError;
 use crate::run_events::IncomingRunEvent;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -29,7 +30,8 @@ pub struct Published {
 /// Publish a run event; it fans out to the org's matching endpoints. Idempotent on
 /// `event_id` (`event:publish`).
 #[utoipa::path(post, path = "/v1/orgs/{org}/events", tag = "events", params(("org" = String, Path)),
-    request_body = IncomingRunEvent, responses((status = 202, body = Published), (status = 422, description = "validation_failed")))]
+    request_body = IncomingRunEvent, responses((status = 202, body = Published), (status = 422, description = "validation_failed"),
+        (status = 503, description = "over capacity or store unavailable; retry after Retry-After")))]
 async fn publish_event(
     State(state): State<AppState>,
     principal: Principal,
@@ -46,16 +48,32 @@ async fn publish_event(
             Utc::now(),
         )
         .map_err(|e| ApiError::validation(e.field, e.reason))?;
-    let recorded = state.store().record_run_event(&event, None).await?;
-    if recorded.deliveries > 0 {
-        state.wake_delivery();
-    }
+    let event_id = event.id.clone();
+    let recorded = state
+        .run_event_writer()
+        .try_record(event)
+        .await
+        .map_err(intake_error)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Published {
-            event_id: event.id,
+            event_id,
             deliveries: recorded.deliveries,
             duplicate: !recorded.new,
         }),
     ))
+}
+
+/// 503 + Retry-After when the group commit is full or stopped, as ingress answers
+/// overload; a store failure maps like any other.
+fn intake_error(error: IntakeError) -> ApiError {
+    match error {
+        IntakeError::Full => {
+            let mut error = ApiError::unavailable("run events");
+            error.message = "over capacity, retry later".into();
+            error
+        }
+        IntakeError::Stopped => ApiError::unavailable("run events"),
+        IntakeError::Failed(error) => error.into(),
+    }
 }

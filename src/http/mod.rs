@@ -20,6 +20,7 @@ mod sources;
 pub use openapi::ApiDoc;
 
 use crate::crypto::{Keyring, Secret};
+use crate::dispatch::RunEventWriter;
 use crate::ingress::{IngressWriter, RejectionSampler, SourceCache};
 use crate::metrics::Metrics;
 use crate::queue::Queue;
@@ -48,6 +49,7 @@ struct Inner {
     relay_wake: Arc<Notify>,
     delivery_wake: Arc<Notify>,
     ingress_writer: IngressWriter,
+    run_event_writer: RunEventWriter,
     source_cache: SourceCache,
 }
 
@@ -65,6 +67,8 @@ pub struct Services {
     pub delivery_wake: Arc<Notify>,
     /// Group commit of inbound events.
     pub ingress_writer: IngressWriter,
+    /// Group commit of run events.
+    pub run_event_writer: RunEventWriter,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ impl AppState {
                 relay_wake: services.relay_wake,
                 delivery_wake: services.delivery_wake,
                 ingress_writer: services.ingress_writer,
+                run_event_writer: services.run_event_writer,
                 // 1 s: the longest an expiry or disable made elsewhere may take to apply.
                 source_cache: SourceCache::new(std::time::Duration::from_secs(1)),
             }),
@@ -123,6 +128,10 @@ impl AppState {
 
     pub fn ingress_writer(&self) -> &IngressWriter {
         &self.inner.ingress_writer
+    }
+
+    pub fn run_event_writer(&self) -> &RunEventWriter {
+        &self.inner.run_event_writer
     }
 
     /// Tells the delivery workers that deliveries became due.

@@ -6,6 +6,7 @@ use crate::backoff::Backoff;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::future::join_all;
+use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions,
@@ -23,8 +24,10 @@ use tokio_util::sync::CancellationToken;
 /// hookgate's own queue on `<prefix>.run-events`: `<prefix>.run-events.hookgate`, shared
 /// by all instances (competing consumers).
 pub const RUN_EVENTS_QUEUE_SUFFIX: &str = "hookgate";
-/// Run events in flight per consumer.
-const RUN_EVENTS_PREFETCH: u16 = 64;
+/// Run events in flight per consumer. They are handled concurrently and the handler
+/// group-commits them, so this bounds the batches the consumer alone can form (two
+/// writers' worth of the default run-event batch).
+const RUN_EVENTS_PREFETCH: u16 = 256;
 
 /// A broker that does not answer within this long counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -149,10 +152,24 @@ impl AmqpQueue {
             )
             .await
             .map_err(unreachable)?;
+        // Every prefetched message is handled at once rather than one after another,
+        // so the handler's group commit records them in batches; each is still acked
+        // only once its handler has answered.
+        let mut in_flight = FuturesUnordered::new();
         loop {
             let delivery = tokio::select! {
+                Some(settled) = in_flight.next() => {
+                    settled?;
+                    continue;
+                }
                 next = consumer.next() => next,
                 () = shutdown.cancelled() => {
+                    // Settle what is being handled; what is not acked is redelivered.
+                    while let Some(settled) = in_flight.next().await {
+                        if let Err(error) = settled {
+                            tracing::warn!(%error, "run event not settled at shutdown");
+                        }
+                    }
                     link.close_quietly().await;
                     return Ok(());
                 }
@@ -170,28 +187,8 @@ impl AmqpQueue {
                     AMQPValue::LongString(text) => Some(text.to_string()),
                     _ => None,
                 });
-            let settled = match handler(Bytes::from(delivery.data.clone()), traceparent).await {
-                Handled::Recorded => delivery.ack(BasicAckOptions::default()).await,
-                Handled::Malformed => {
-                    delivery
-                        .nack(BasicNackOptions {
-                            requeue: false,
-                            ..Default::default()
-                        })
-                        .await
-                }
-                Handled::Retry => {
-                    // Give the store a moment before the broker hands it out again.
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    delivery
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..Default::default()
-                        })
-                        .await
-                }
-            };
-            settled.map_err(unreachable)?;
+            let handled = handler(Bytes::from(delivery.data.clone()), traceparent);
+            in_flight.push(settle(handled, delivery));
         }
     }
 
@@ -314,6 +311,35 @@ impl AmqpQueue {
             Confirmation::NotRequested => Err(QueueError::Nacked),
         }
     }
+}
+
+/// Acks, rejects or requeues one run event by its handler's answer.
+async fn settle(
+    handled: futures_util::future::BoxFuture<'static, Handled>,
+    delivery: lapin::message::Delivery,
+) -> Result<(), QueueError> {
+    let settled = match handled.await {
+        Handled::Recorded => delivery.ack(BasicAckOptions::default()).await,
+        Handled::Malformed => {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: false,
+                    ..Default::default()
+                })
+                .await
+        }
+        Handled::Retry => {
+            // Give the store a moment before the broker hands it out again.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+        }
+    };
+    settled.map_err(unreachable)
 }
 
 #[async_trait]

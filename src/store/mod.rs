@@ -18,7 +18,8 @@ pub use model::{
     AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
     EndpointHealth, EventDisposition, EventWrite, Idempotency, NewEvent, NewRun, Org, OrgSlug,
     OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected, Rotation, Run,
-    RunEvent, RunFilter, RunStatus, Source, SourcePatch, StoredSecret, TriggerOutcome,
+    RunEvent, RunEventWrite, RunFilter, RunStatus, Source, SourcePatch, StoredSecret,
+    TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -244,16 +245,34 @@ pub trait DeliveryStore {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
 
-    /// In one transaction: records the event (idempotent on its id within the org),
-    /// creates one pending delivery per matching enabled endpoint, and moves the
-    /// run's status for `run.*` events.
-    /// `only_endpoint` (an endpoint's test event) delivers to that endpoint alone,
-    /// whatever its filters.
+    /// Group commit of run events: in ONE transaction, for each event in the batch's
+    /// order, records it (idempotent on its id within the org), creates one pending
+    /// delivery per matching enabled endpoint, and moves the run's status for `run.*`
+    /// events. Answers are exactly those of calling it once per event in order: an id
+    /// already recorded, or earlier in the batch, answers `new: false` with no
+    /// deliveries, and a run's status ends as its last new event set it. If the
+    /// transaction fails, nothing of the batch is recorded.
+    async fn record_run_events(
+        &self,
+        batch: &[RunEventWrite],
+    ) -> Result<Vec<RecordedRunEvent>, StoreError>;
+
+    /// A batch of one. `only_endpoint` (an endpoint's test event) delivers to that
+    /// endpoint alone, whatever its filters.
     async fn record_run_event(
         &self,
         event: &RunEvent,
         only_endpoint: Option<&str>,
-    ) -> Result<RecordedRunEvent, StoreError>;
+    ) -> Result<RecordedRunEvent, StoreError> {
+        let batch = [RunEventWrite {
+            event: event.clone(),
+            only_endpoint: only_endpoint.map(str::to_owned),
+        }];
+        let mut recorded = self.record_run_events(&batch).await?;
+        recorded
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("empty batch outcome".into()))
+    }
 
     /// Claims pending deliveries of enabled endpoints due at `now` until `lease_until`,
     /// oldest first, within `limits` (in total and per endpoint); concurrent claimers

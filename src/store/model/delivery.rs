@@ -55,6 +55,14 @@ pub struct RunEvent {
     pub traceparent: Option<String>,
 }
 
+/// One run event for [`DeliveryStore::record_run_events`](crate::store::DeliveryStore::record_run_events).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEventWrite {
+    pub event: RunEvent,
+    /// An endpoint's test event: delivered to that endpoint alone, whatever its filters.
+    pub only_endpoint: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordedRunEvent {
     /// False when the event id was already recorded (idempotent replay).

@@ -11,7 +11,7 @@ mod source;
 pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
 pub use delivery::{
     endpoint_health, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
-    DueDelivery, Endpoint, EndpointHealth, RecordedRunEvent, RunEvent,
+    DueDelivery, Endpoint, EndpointHealth, RecordedRunEvent, RunEvent, RunEventWrite,
 };
 pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected};
 pub use run::{

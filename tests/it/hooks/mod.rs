@@ -4,6 +4,7 @@
 mod amqp;
 mod delivery;
 mod guard;
+mod intake;
 
 use crate::support::server::OPERATOR_TOKEN;
 use crate::support::TestServer;
@@ -14,8 +15,8 @@ use std::time::Duration;
 /// Lets deliveries reach the test receivers on loopback.
 pub const ALLOW_LOOPBACK: &str = "--delivery-allow-cidrs=127.0.0.1/32";
 
-/// Creates an endpoint in `acme` (creating the org if needed); returns (id, secret).
-pub async fn endpoint(server: &TestServer, url: &str, extra: Value) -> (String, String) {
+/// Creates the org `acme` unless it exists.
+pub async fn acme(server: &TestServer) {
     let _ = server
         .post(
             "/v1/orgs",
@@ -23,6 +24,11 @@ pub async fn endpoint(server: &TestServer, url: &str, extra: Value) -> (String, 
             json!({"slug": "acme", "name": "Acme"}),
         )
         .await;
+}
+
+/// Creates an endpoint in `acme` (creating the org if needed); returns (id, secret).
+pub async fn endpoint(server: &TestServer, url: &str, extra: Value) -> (String, String) {
+    acme(server).await;
     let mut body = json!({"url": url, "retry_schedule": "0s,200ms,200ms,200ms"});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());

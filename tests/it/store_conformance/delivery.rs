@@ -20,7 +20,12 @@ conformance!(
     endpoint_secrets_are_read_for_many_endpoints_at_once,
 );
 
-async fn endpoint(store: &dyn Store, org: &OrgSlug, types: &[&str], enabled: bool) -> Endpoint {
+pub(super) async fn endpoint(
+    store: &dyn Store,
+    org: &OrgSlug,
+    types: &[&str],
+    enabled: bool,
+) -> Endpoint {
     let now = Utc::now();
     let endpoint = Endpoint {
         id: hookgate::id::new_id("ep"),
@@ -61,7 +66,7 @@ async fn endpoint(store: &dyn Store, org: &OrgSlug, types: &[&str], enabled: boo
     endpoint
 }
 
-fn event(org: &OrgSlug, id: &str, event_type: &str) -> RunEvent {
+pub(super) fn event(org: &OrgSlug, id: &str, event_type: &str) -> RunEvent {
     let now = Utc::now();
     RunEvent {
         id: id.into(),

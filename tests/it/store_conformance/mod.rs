@@ -2,6 +2,7 @@
 
 mod delivery;
 mod orgs;
+mod run_events;
 mod runs;
 mod sources;
 

@@ -18,7 +18,7 @@ conformance!(
     lists_runs_by_status_and_workflow,
 );
 
-fn api_run(org: &OrgSlug, workflow: &str) -> NewRun {
+pub(super) fn api_run(org: &OrgSlug, workflow: &str) -> NewRun {
     NewRun {
         id: hookgate::id::new_id("run"),
         org: org.clone(),
