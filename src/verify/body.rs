@@ -11,20 +11,19 @@
 //! - The body must start (after JSON whitespace: space, tab, CR, LF) with `{`. Anything
 //!   else — arrays, scalars, form-encoded Slack commands and interactivity payloads,
 //!   empty bodies — yields no fields.
-//! - Members are read from the front. A string is skipped by searching for `"` or `\`
+//! - A string is skipped by searching for `"` or `\`
 //!   (`memchr2`), a nested object or array by counting brackets outside strings, a number
 //!   or literal up to the next `,`, `}`, `]` or whitespace. Nothing is materialised: a
 //!   value is decoded (escapes, UTF-8 check) only when it is returned.
 //! - Each caller says which fields it wants ([`Wanted`]); the scan stops as soon as every
 //!   wanted field is *decided* (its key was met). A wanted key with a string value gives
 //!   `Some`, with any other value `None`.
-//! - The first time the front scan meets a nested container it does not need to look
-//!   into, it reads members *from the end of the object backwards* (strings, numbers and
-//!   literals only) before scanning across the container. Stripe puts `type` last and
-//!   the whole event in `data` before it: this way neither `data` nor any other large
-//!   middle member is scanned when the ends already decide every wanted field. If
-//!   something is still undecided, the front scan resumes across the containers, up to
-//!   the members already read from the back.
+//! - Members are first read *from the end of the object backwards*, as long as their
+//!   values are strings, numbers or literals (a string's opening quote is the first `"`
+//!   preceded by an even run of backslashes), then from the front, across containers,
+//!   up to the members already read from the back. Stripe puts `type` last and the whole
+//!   event in `data` before it: this way neither `data` nor any other large middle member
+//!   is scanned when the ends already decide every wanted field.
 //! - `event.type`: the `event` object is scanned member by member, and its last `type`
 //!   counts, as in a `serde_json::Value` map.
 //!
@@ -39,8 +38,9 @@
 //!   refuse that string (bad escape, lone surrogate, raw control character, invalid
 //!   UTF-8) the field is `None`, and only that field.
 //! - Duplicate wanted keys: not detected. Whichever occurrence the scan decides first is
-//!   used (normally the first from the front; `serde_json` refuses such a body, so the
-//!   previous serde-based code returned no fields at all).
+//!   used: the last one if the back read reaches it, else the first from the front
+//!   (`serde_json` refuses such a body, so the previous serde-based code returned no
+//!   fields at all).
 //! - Valid JSON that `serde_json` refuses elsewhere (numbers beyond `f64`, lone
 //!   surrogates, nesting deeper than 128) costs the previous all-`None` only where the
 //!   scan reads it: a wanted field's own value.
@@ -50,8 +50,8 @@
 //!   its complete members gave. Other garbage gives deterministic but unspecified fields.
 //!
 //! The scan never panics (every access is checked), never recurses (nesting is a
-//! counter), and is linear: the front scan only moves forward, the back scan stops
-//! where the front scan stopped, and each byte is searched at most twice.
+//! counter), and is linear: each direction only moves one way, the front scan stops
+//! where the members read from the back begin, and each byte is searched at most twice.
 
 use std::borrow::Cow;
 
@@ -150,11 +150,11 @@ pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
     if wanted.is_empty() || body.get(open) != Some(&b'{') {
         return scan.fields;
     }
-    if let Front::Container(at) = scan.front(Resume::ObjectStart(open + 1), Reach::FirstContainer) {
-        let back_members = scan.back(at).unwrap_or(usize::MAX);
-        if !scan.pending.is_empty() {
-            scan.front(Resume::Container(at), Reach::BackMembersAt(back_members));
-        }
+    // The back first: it reads only strings, numbers and literals, so it is cheap, and
+    // it holds what Stripe sends last (`type`, after the whole event in `data`).
+    let back_members = scan.back(open);
+    if !scan.pending.is_empty() {
+        scan.front(open, back_members.unwrap_or(usize::MAX));
     }
     scan.fields
 }
@@ -164,33 +164,6 @@ struct Scan<'a> {
     /// Wanted fields whose key has not been met yet.
     pending: Wanted,
     fields: BodyFields<'a>,
-}
-
-/// Where the front scan starts.
-enum Resume {
-    /// Just after the object's `{`.
-    ObjectStart(usize),
-    /// At a member value that is a container, to be scanned across.
-    Container(usize),
-}
-
-/// How far the front scan goes.
-#[derive(Clone, Copy)]
-enum Reach {
-    /// To the first container value no wanted field needs looked into.
-    FirstContainer,
-    /// Across containers, up to the `,` at this position, where the members already read
-    /// from the back begin (`usize::MAX` when none were).
-    BackMembersAt(usize),
-}
-
-/// Why the front scan stopped.
-enum Front {
-    /// Nothing more to read: every wanted field is decided, the object closed, the scan
-    /// reached the members read from the back, or the bytes stopped fitting the grammar.
-    Finished,
-    /// At a container value (its `{` or `[`) that no wanted field needs looked into.
-    Container(usize),
 }
 
 /// A member value as the scan sees it.
@@ -235,65 +208,42 @@ impl<'a> Scan<'a> {
         self.decide(key, decoded);
     }
 
-    /// Reads members front to back, as far as `reach` says.
-    fn front(&mut self, resume: Resume, reach: Reach) -> Front {
+    /// Reads members front to back from the object's `{` at `open`, across containers,
+    /// up to the `,` at `back_members` where the members read from the back begin.
+    /// Stops early once every wanted field is decided, or where the bytes are malformed.
+    fn front(&mut self, open: usize, back_members: usize) -> Option<()> {
         let body = self.body;
-        let mut at = match resume {
-            Resume::ObjectStart(after_brace) => {
-                let first = skip_ws(body, after_brace);
-                if body.get(first) != Some(&b'"') {
-                    // `{}` or malformed.
-                    return Front::Finished;
-                }
-                first
-            }
-            Resume::Container(value) => match container_end(body, value) {
-                Some(end) => match self.next_member(end, reach) {
-                    Some(next) => next,
-                    None => return Front::Finished,
-                },
-                None => return Front::Finished,
-            },
-        };
+        if back_members <= open {
+            // Every member was read from the back.
+            return None;
+        }
+        let mut at = skip_ws(body, open + 1);
+        // `{}` or malformed otherwise.
+        (body.get(at) == Some(&b'"')).then_some(())?;
         loop {
             // `at` is a key's opening quote.
-            let Some((raw_key, value_at)) = key_and_colon(body, at) else {
-                return Front::Finished;
-            };
+            let (raw_key, value_at) = key_and_colon(body, at)?;
             let key = self.pending_key(raw_key);
             let value_end = match body.get(value_at) {
                 Some(b'"') => {
-                    let Some((raw, end)) = string_at(body, value_at) else {
-                        return Front::Finished;
-                    };
+                    let (raw, end) = string_at(body, value_at)?;
                     if let Some(key) = key {
                         self.decide_value(key, Value::String(raw));
                     }
                     end
                 }
-                Some(b'{') if key == Some(Key::Event) => match self.event_object(value_at) {
-                    Some(end) => end,
-                    None => return Front::Finished,
-                },
+                Some(b'{') if key == Some(Key::Event) => self.event_object(value_at)?,
                 Some(b'{' | b'[') => {
                     if let Some(key) = key {
                         self.decide_value(key, Value::Other);
                     }
                     if self.pending.is_empty() {
-                        return Front::Finished;
+                        return None;
                     }
-                    if let Reach::FirstContainer = reach {
-                        return Front::Container(value_at);
-                    }
-                    match container_end(body, value_at) {
-                        Some(end) => end,
-                        None => return Front::Finished,
-                    }
+                    container_end(body, value_at)?
                 }
                 _ => {
-                    let Some(end) = scalar_end(body, value_at) else {
-                        return Front::Finished;
-                    };
+                    let end = scalar_end(body, value_at)?;
                     if let Some(key) = key {
                         self.decide_value(key, Value::Other);
                     }
@@ -301,21 +251,17 @@ impl<'a> Scan<'a> {
                 }
             };
             if self.pending.is_empty() {
-                return Front::Finished;
+                return None;
             }
-            match self.next_member(value_end, reach) {
-                Some(next) => at = next,
-                None => return Front::Finished,
-            }
+            at = self.next_member(value_end, back_members)?;
         }
     }
 
     /// After a member's value: the next key's opening quote, or `None` when the object
     /// closes, the members read from the back begin, or the bytes are malformed.
-    fn next_member(&self, value_end: usize, reach: Reach) -> Option<usize> {
+    fn next_member(&self, value_end: usize, back_members: usize) -> Option<usize> {
         let comma = skip_ws(self.body, value_end);
-        let at_back_members = matches!(reach, Reach::BackMembersAt(from) if comma >= from);
-        if self.body.get(comma) != Some(&b',') || at_back_members {
+        if self.body.get(comma) != Some(&b',') || comma >= back_members {
             return None;
         }
         let key = skip_ws(self.body, comma + 1);
@@ -374,13 +320,13 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Reads members from the end of the object backwards, while their values are
-    /// strings, numbers or literals, never looking at `floor` (the container where the
-    /// front scan stopped) or before it. Returns the position of the `,` before the
-    /// earliest member read, or `None` if none was.
-    fn back(&mut self, floor: usize) -> Option<usize> {
+    /// Reads members from the end of the object whose `{` is at `open` backwards, while
+    /// their values are strings, numbers or literals. Returns the position of the `,`
+    /// before the earliest member read (`open` if that was the first member), or `None`
+    /// if none was.
+    fn back(&mut self, open: usize) -> Option<usize> {
         let body = self.body;
-        let low = floor + 1;
+        let low = open + 1;
         let close = rskip_ws(body, low, body.len()).checked_sub(1)?;
         if close < low || body.get(close) != Some(&b'}') {
             // Trailing bytes after the object, or a truncated body: nothing read here.
@@ -410,12 +356,14 @@ impl<'a> Scan<'a> {
                 return read_from;
             }
             let key_open = string_start_back(body, low, key_close)?;
-            let comma = rskip_ws(body, low, key_open).checked_sub(1)?;
-            if comma < low || body.get(comma) != Some(&b',') {
+            let separator = rskip_ws(body, low, key_open).checked_sub(1)?;
+            // Only whitespace between the object's `{` and this key: the first member.
+            let first_member = separator == open;
+            if !first_member && (separator < low || body.get(separator) != Some(&b',')) {
                 return read_from;
             }
             // A whole `, "key": value` member: it counts.
-            read_from = Some(comma);
+            read_from = Some(separator);
             if let Some(key) = body
                 .get(key_open + 1..key_close)
                 .and_then(|raw_key| self.pending_key(raw_key))
@@ -425,7 +373,10 @@ impl<'a> Scan<'a> {
                     return read_from;
                 }
             }
-            end = comma;
+            if first_member {
+                return read_from;
+            }
+            end = separator;
         }
     }
 }
@@ -674,9 +625,14 @@ mod tests {
     fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
         let t = || Some("t".to_owned());
         let cases: &[(&[u8], [Option<String>; 5])] = &[
-            // Duplicate wanted keys: the first one the scan decides.
+            // Duplicate wanted keys: the first one the scan decides (read from the back
+            // here, from the front when a container ends the object).
             (
                 br#"{"id":"a","id":"b"}"#,
+                [Some("b".into()), None, None, None, None],
+            ),
+            (
+                br#"{"id":"a","id":"b","x":[]}"#,
                 [Some("a".into()), None, None, None, None],
             ),
             (
