@@ -46,19 +46,20 @@ WITH claimed AS (
     SELECT id, org, workflow_id, trigger_type, source_id, event_id, 'queued', created_at,
            created_at
     FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[],
-                $24::text[], $25::timestamptz[])
-         AS r (id, org, workflow_id, trigger_type, source_id, event_id, created_at)
-    WHERE r.event_id IN (SELECT id FROM recorded)
+                $24::text[], $25::timestamptz[], $32::text[])
+         AS r (id, org, workflow_id, trigger_type, source_id, event_id, created_at,
+               written_with)
+    WHERE r.written_with IN (SELECT id FROM recorded)
 ), outbox_recorded AS (
     INSERT INTO outbox (run_id, enqueued_at, claim_expires_at, workflow_id, message,
                         message_tail, body_event_id, message_headers)
     SELECT id, created_at, $26, workflow_id, message, message_tail, body_event_id,
            message_headers
     FROM unnest($19::text[], $25::timestamptz[], $21::text[], $27::bytea[], $28::bytea[],
-                $29::text[], $30::jsonb[], $24::text[])
+                $29::text[], $30::jsonb[], $32::text[])
          AS o (id, created_at, workflow_id, message, message_tail, body_event_id,
-               message_headers, event_id)
-    WHERE o.event_id IN (SELECT id FROM recorded)
+               message_headers, written_with)
+    WHERE o.written_with IN (SELECT id FROM recorded)
 ), secrets_used AS (
     UPDATE secrets s SET last_used_at = u.at
     FROM (SELECT secret_id, max(received_at) AS at FROM recorded GROUP BY secret_id) AS u
@@ -308,6 +309,9 @@ struct RunColumns<'a> {
     trigger_types: Vec<&'static str>,
     sources: Vec<Option<&'a str>>,
     events: Vec<Option<&'a str>>,
+    /// The id of the event each run is written with: a run (and its outbox row) is
+    /// recorded exactly when that event is.
+    written_with: Vec<&'a str>,
     /// The message, or the part of it before the event body it embeds.
     messages: Vec<&'a [u8]>,
     /// The part after the embedded body; `None` when the message is whole.
@@ -327,6 +331,7 @@ impl<'a> RunColumns<'a> {
             trigger_types: Vec::with_capacity(rows.len()),
             sources: Vec::with_capacity(rows.len()),
             events: Vec::with_capacity(rows.len()),
+            written_with: Vec::with_capacity(rows.len()),
             messages: Vec::with_capacity(rows.len()),
             message_tails: Vec::with_capacity(rows.len()),
             body_event_ids: Vec::with_capacity(rows.len()),
@@ -343,6 +348,7 @@ impl<'a> RunColumns<'a> {
             columns.trigger_types.push(run.trigger_type);
             columns.sources.push(run.source_id.as_deref());
             columns.events.push(run.event_id.as_deref());
+            columns.written_with.push(write.event.id.as_str());
             match split_around_body(&run.message, &write.event.body) {
                 Some((head, tail)) => {
                     columns.messages.push(head);
@@ -400,7 +406,7 @@ impl IngressStore for PostgresStore {
         let client = self.client().await?;
         let statement = client.prepare_cached(RECORD_BATCH).await?;
         let [e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11] = events.params();
-        let params: [Param<'_>; 31] = [
+        let params: [Param<'_>; 32] = [
             &claims.sources,
             &claims.keys,
             &claims.event_ids,
@@ -432,6 +438,7 @@ impl IngressStore for PostgresStore {
             &runs.body_event_ids,
             &runs.message_headers,
             &granularity,
+            &runs.written_with,
         ];
         let claimed: HashSet<String> = client
             .query(&statement, &params)
