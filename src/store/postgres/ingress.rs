@@ -131,6 +131,28 @@ struct DedupPlan {
     repeats: Vec<(usize, usize)>,
 }
 
+impl DedupPlan {
+    /// The rows the statement writes (all but the repeats, which are answered from
+    /// their leader), each with whether it claims a de-dup key.
+    fn rows_to_write<'a>(&self, batch: &'a [EventWrite]) -> (Vec<&'a EventWrite>, Vec<bool>) {
+        let mut claims_key = vec![false; batch.len()];
+        for &i in &self.claimers {
+            claims_key[i] = true;
+        }
+        let mut repeat = vec![false; batch.len()];
+        for &(i, _) in &self.repeats {
+            repeat[i] = true;
+        }
+        batch
+            .iter()
+            .zip(claims_key)
+            .zip(repeat)
+            .filter(|(_, repeat)| !repeat)
+            .map(|((write, claims), _)| (write, claims))
+            .unzip()
+    }
+}
+
 fn plan_dedup(batch: &[EventWrite]) -> DedupPlan {
     let mut keyed: Vec<usize> = (0..batch.len())
         .filter(|&i| batch[i].event.dedup_key.is_some() && batch[i].run.is_some())
@@ -378,27 +400,7 @@ impl IngressStore for PostgresStore {
         claim_until: Option<DateTime<Utc>>,
     ) -> Result<Vec<AcceptOutcome>, StoreError> {
         let plan = plan_dedup(batch);
-        let mut repeats = vec![false; batch.len()];
-        for &(i, _) in &plan.repeats {
-            repeats[i] = true;
-        }
-        // Repeats inside the batch are answered from their leader, never written.
-        let candidates: Vec<&EventWrite> = batch
-            .iter()
-            .zip(&repeats)
-            .filter(|(_, repeat)| !**repeat)
-            .map(|(write, _)| write)
-            .collect();
-        let mut claims_key = vec![false; batch.len()];
-        for &i in &plan.claimers {
-            claims_key[i] = true;
-        }
-        let claims_key: Vec<bool> = claims_key
-            .into_iter()
-            .zip(&repeats)
-            .filter(|(_, repeat)| !**repeat)
-            .map(|(claims, _)| claims)
-            .collect();
+        let (candidates, claims_key) = plan.rows_to_write(batch);
         let claims = ClaimColumns::of(batch, &plan.claimers)?;
         let events = EventColumns::of(&candidates);
         let runs = RunColumns::of(&candidates);
