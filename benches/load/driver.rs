@@ -1,5 +1,5 @@
-//! The load generator: N HTTP/1.1 connections (hyper's connection API, so exactly N
-//! sockets), each sending one request at a time, either as fast as answers come back
+//! The load generator: N HTTP/1.1 connections (exactly N sockets, see `wire.rs`), each
+//! sending one request at a time, either as fast as answers come back
 //! (closed loop) or on a fixed global schedule (open loop). In the open loop a request's
 //! latency is measured from the moment it was *due*, not from when a free connection
 //! got to send it, so a stalled server shows up in the percentiles instead of quietly
@@ -11,20 +11,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::histogram::Histogram;
+use crate::wire;
 
-/// Builds request number `seq` (each a fresh delivery id, signed).
+/// Builds request number `seq` (each a fresh delivery id, signed), serialised for the
+/// wire (`wire::post`).
 pub trait RequestSource: Send + Sync + 'static {
-    fn request(&self, seq: u64) -> anyhow::Result<Request<Full<Bytes>>>;
+    fn request(&self, seq: u64) -> anyhow::Result<Vec<u8>>;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -149,20 +145,10 @@ struct Ack {
     run_id: String,
 }
 
-type Sender = http1::SendRequest<Full<Bytes>>;
-
-async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    Ok(sender)
-}
-
 async fn connection<S: RequestSource>(shared: Arc<Shared<S>>) -> Outcome {
     let plan = &shared.plan;
     let mut out = Outcome::default();
-    let mut sender: Option<Sender> = None;
+    let mut connection: Option<wire::Connection> = None;
     loop {
         let seq = shared.next_seq.fetch_add(1, Ordering::Relaxed);
         let Some(due_at) = due(&shared, seq) else {
@@ -182,10 +168,10 @@ async fn connection<S: RequestSource>(shared: Arc<Shared<S>>) -> Outcome {
             }
         };
         // (Re)connect lazily: a server may close a connection after any answer.
-        if sender.as_ref().is_none_or(|s| s.is_closed()) {
-            sender = connect(plan.addr).await.ok();
+        if connection.is_none() {
+            connection = wire::Connection::open(plan.addr).await.ok();
         }
-        let Some(live) = sender.as_mut() else {
+        let Some(live) = connection.as_mut() else {
             *out.errors.entry("connect").or_default() += 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
@@ -195,48 +181,44 @@ async fn connection<S: RequestSource>(shared: Arc<Shared<S>>) -> Outcome {
             Pace::Max => Instant::now(),
             Pace::Rate(_) => due_at,
         };
-        let exchange = async {
-            live.ready().await?;
-            let response = live.send_request(request).await?;
-            let status = response.status();
-            let body = response.into_body().collect().await?.to_bytes();
-            anyhow::Ok((status, body))
-        };
-        let result = tokio::time::timeout(plan.timeout, exchange).await;
+        let result = tokio::time::timeout(plan.timeout, live.exchange(&request)).await;
         match result {
-            Ok(Ok((status, body))) => {
+            Ok(Ok(answer)) => {
                 let latency = sent_at.elapsed();
-                record(&mut out, status, latency);
+                record(&mut out, answer.status, latency);
                 shared.progress.answered.fetch_add(1, Ordering::Relaxed);
-                if status.is_success() {
+                if (200..300).contains(&answer.status) {
                     shared.progress.ok.fetch_add(1, Ordering::Relaxed);
                     if plan.collect_run_ids {
-                        match serde_json::from_slice::<Ack>(&body) {
+                        match serde_json::from_slice::<Ack>(live.body(&answer)) {
                             Ok(ack) => out.run_ids.push(ack.run_id),
                             Err(_) => *out.errors.entry("2xx without run_id").or_default() += 1,
                         }
                     }
                 }
+                if answer.closes {
+                    connection = None;
+                }
             }
             Ok(Err(_)) => {
                 *out.errors.entry("connection error").or_default() += 1;
-                sender = None;
+                connection = None;
             }
             Err(_) => {
                 *out.errors.entry("timeout").or_default() += 1;
-                sender = None;
+                connection = None;
             }
         }
     }
     out
 }
 
-fn record(out: &mut Outcome, status: StatusCode, latency: Duration) {
+fn record(out: &mut Outcome, status: u16, latency: Duration) {
     out.all.record(latency);
-    if status.is_success() {
+    if (200..300).contains(&status) {
         out.ok.record(latency);
     } else {
         out.refused.record(latency);
     }
-    *out.statuses.entry(status.as_u16()).or_default() += 1;
+    *out.statuses.entry(status).or_default() += 1;
 }

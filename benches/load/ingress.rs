@@ -6,11 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use hookgate::verify::VerifierConfig;
-use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
-use http::Request;
-use http_body_util::Full;
 
 use crate::bare::BareServer;
 use crate::consumer::{QueueType, RunsConsumer};
@@ -19,6 +15,7 @@ use crate::procfs;
 use crate::report::{self, line, section};
 use crate::sampler::Sampler;
 use crate::stack::{self, Backend, Options, Stack};
+use crate::wire;
 
 const IDLE_BASELINE: Duration = Duration::from_secs(3);
 
@@ -62,7 +59,7 @@ pub struct GithubRequests {
     path: String,
     host: String,
     secret: Vec<u8>,
-    body: Bytes,
+    body: Vec<u8>,
     id_prefix: String,
 }
 
@@ -73,7 +70,7 @@ impl GithubRequests {
             path,
             host,
             secret: secret.as_bytes().to_vec(),
-            body: Bytes::from(github_body(body_size)),
+            body: github_body(body_size),
             id_prefix: format!("{}-{}-4{}-8{}", &r[..8], &r[8..12], &r[12..15], &r[15..18]),
         }
     }
@@ -84,20 +81,19 @@ impl GithubRequests {
 }
 
 impl RequestSource for GithubRequests {
-    fn request(&self, seq: u64) -> anyhow::Result<Request<Full<Bytes>>> {
+    fn request(&self, seq: u64) -> anyhow::Result<Vec<u8>> {
         let now = chrono::Utc::now().timestamp();
         let id = self.delivery_id(seq);
         let signed =
             hookgate::verify::sign(&VerifierConfig::Github, &self.secret, &self.body, now, &id)?;
-        let mut request = Request::post(&self.path)
-            .header(HOST, &self.host)
-            .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, "GitHub-Hookshot/hookgate-load")
-            .header("X-GitHub-Event", "push");
-        for (name, value) in signed {
-            request = request.header(name, value);
-        }
-        Ok(request.body(Full::new(self.body.clone()))?)
+        let mut headers = vec![
+            ("host", self.host.as_str()),
+            ("content-type", "application/json"),
+            ("user-agent", "GitHub-Hookshot/hookgate-load"),
+            ("x-github-event", "push"),
+        ];
+        headers.extend(signed.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        Ok(wire::post(&self.path, &headers, &self.body))
     }
 }
 
@@ -344,22 +340,38 @@ mod tests {
         assert!(serde_json::from_slice::<serde_json::Value>(&github_body(10)).is_ok());
     }
 
+    /// The headers and body of a request as `wire::post` wrote it.
+    fn parse(request: &[u8]) -> (http::HeaderMap, Vec<u8>) {
+        let blank = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = std::str::from_utf8(&request[..blank]).unwrap();
+        let mut headers = http::HeaderMap::new();
+        for line in head.split("\r\n").skip(1) {
+            let (name, value) = line.split_once(": ").unwrap();
+            headers.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let body = request[blank + 4..].to_vec();
+        assert_eq!(headers["content-length"], body.len().to_string().as_str());
+        (headers, body)
+    }
+
     #[test]
     fn requests_are_signed_and_have_unique_delivery_ids() {
         let source = GithubRequests::new("/v1/ingress/src_1".into(), "h:1".into(), "s3cret", 1024);
-        let a = source.request(1).unwrap();
-        let b = source.request(2).unwrap();
-        let id = |r: &Request<Full<Bytes>>| r.headers()["x-github-delivery"].clone();
+        let (a, body) = parse(&source.request(1).unwrap());
+        let (b, _) = parse(&source.request(2).unwrap());
+        let id = |h: &http::HeaderMap| h["x-github-delivery"].clone();
         assert_ne!(id(&a), id(&b));
         assert_eq!(id(&a).len(), 36, "UUID-shaped: {:?}", id(&a));
+        assert_eq!(body, github_body(1024));
         let secrets = [hookgate::verify::SecretCandidate {
             id: "s",
             value: b"s3cret",
         }];
-        let body = github_body(1024);
         let verified =
-            hookgate::verify::verify(&VerifierConfig::Github, &secrets, a.headers(), &body, 0)
-                .unwrap();
+            hookgate::verify::verify(&VerifierConfig::Github, &secrets, &a, &body, 0).unwrap();
         assert_eq!(verified.event_name(), Some("push"));
     }
 }

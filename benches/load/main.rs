@@ -26,6 +26,7 @@ mod procfs;
 mod report;
 mod sampler;
 mod stack;
+mod wire;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -263,7 +263,8 @@ async fn accept(
         &active,
         &verified,
         &headers,
-        body,
+        // Another handle on the same buffer (no copy): `verified` borrows from it.
+        body.clone(),
         now,
     )
     .await

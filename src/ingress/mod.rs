@@ -111,12 +111,12 @@ impl ActiveSource {
         Ok(Self { secrets, source })
     }
 
-    pub fn verify(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
+    pub fn verify<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
         now: DateTime<Utc>,
-    ) -> Result<verify::Verified, Rejection> {
+    ) -> Result<verify::Verified<'a>, Rejection> {
         let candidates: Vec<SecretCandidate<'_>> = self
             .secrets
             .iter()
@@ -180,7 +180,7 @@ fn random_24() -> [u8; 24] {
 pub async fn record(
     writer: &IngressWriter,
     active: &ActiveSource,
-    verified: &verify::Verified,
+    verified: &verify::Verified<'_>,
     headers: &HeaderMap,
     body: Bytes,
     received_at: DateTime<Utc>,

@@ -4,12 +4,14 @@
 //! Tokens are compared as SHA-256 digests in constant time, so neither the content nor
 //! the length of a secret leaks through timing.
 
+use std::borrow::Cow;
+
 use http::{header::AUTHORIZATION, HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
 
 use super::config::{header_name, BearerConfig};
 use super::error::Rejection;
-use super::headers::{optional_owned, required};
+use super::headers::{optional_field, required};
 use super::mac::{any_eq, attempt, first_matching_secret};
 use super::{SecretCandidate, Verified};
 
@@ -24,15 +26,15 @@ pub(crate) fn parse_token<'v>(header: &HeaderName, value: &'v str) -> Option<&'v
     valid.then_some(token)
 }
 
-pub(crate) fn verify(
+pub(crate) fn verify<'a>(
     config: &BearerConfig,
-    secrets: &[SecretCandidate<'_>],
-    headers: &HeaderMap,
-) -> Result<Verified, Rejection> {
+    secrets: &[SecretCandidate<'a>],
+    headers: &'a HeaderMap,
+) -> Result<Verified<'a>, Rejection> {
     let name = |field, raw: &str| header_name(field, raw).map_err(Rejection::InvalidConfig);
-    let optional = |field, raw: &Option<String>| -> Result<Option<String>, Rejection> {
+    let optional = |field, raw: &Option<String>| -> Result<Option<Cow<'a, str>>, Rejection> {
         match raw {
-            Some(raw) => optional_owned(headers, &name(field, raw)?),
+            Some(raw) => optional_field(headers, &name(field, raw)?),
             None => Ok(None),
         }
     };
@@ -45,8 +47,7 @@ pub(crate) fn verify(
     let received = Sha256::digest(token.as_bytes());
     let secret_id = first_matching_secret(secrets, Rejection::TokenMismatch, |secret| {
         attempt(any_eq(&Sha256::digest(secret), [received.as_slice()]))
-    })?
-    .to_owned();
+    })?;
     Ok(Verified {
         secret_id,
         dedup_key,

@@ -54,8 +54,9 @@
 //! where the members read from the back begin, and each byte is searched at most twice.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
-use memchr::{memchr, memchr2, memrchr};
+use memchr::{memchr, memchr2, memmem, memrchr};
 
 /// Fields of a JSON body; each `None` when absent, not a string, not wanted, or not a
 /// string `serde_json` would accept. Strings borrow from the body unless they contain
@@ -154,9 +155,55 @@ pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
     // it holds what Stripe sends last (`type`, after the whole event in `data`).
     let back_members = scan.back(open);
     if !scan.pending.is_empty() {
+        // Before reading the middle (which, for a key that is not there, means reading
+        // to the end): drop the keys the body cannot hold at all.
+        scan.pending = scan.pending.without(cannot_hold(body, scan.pending));
+    }
+    if !scan.pending.is_empty() {
         scan.front(open, back_members.unwrap_or(usize::MAX));
     }
     scan.fields
+}
+
+/// Each field's top-level key, quoted as it appears unescaped in a body.
+static QUOTED_KEYS: LazyLock<[(Wanted, memmem::Finder<'static>); 5]> = LazyLock::new(|| {
+    [
+        (Wanted::ID, br#""id""#.as_slice()),
+        (Wanted::KIND, br#""type""#),
+        (Wanted::EVENT_ID, br#""event_id""#),
+        (Wanted::EVENT_TYPE, br#""event""#),
+        (Wanted::CHALLENGE, br#""challenge""#),
+    ]
+    .map(|(field, quoted)| (field, memmem::Finder::new(quoted)))
+});
+
+/// Escapes that may spell printable ASCII (`\u0020`–`\u007F`).
+static ASCII_ESCAPE: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(br"\u00"));
+
+/// The `wanted` fields whose key appears nowhere in `body`, escaped or not, so no scan
+/// can meet it. A key's name is letters and `_`, so it is either spelled plainly, quotes
+/// included and followed by a colon, or holds a `\u00XX` escape of printable ASCII; a body with such an escape
+/// anywhere proves nothing. `memmem` reads a kilobyte in tens of nanoseconds, several
+/// times faster than the scan.
+fn cannot_hold(body: &[u8], wanted: Wanted) -> Wanted {
+    let ascii_escape = ASCII_ESCAPE
+        .find_iter(body)
+        .any(|at| matches!(body.get(at + 4), Some(b'2'..=b'7')));
+    if ascii_escape {
+        return Wanted(0);
+    }
+    let used_as_key = |quoted: &memmem::Finder<'_>| {
+        // A member's key is followed by its colon; Stripe's `"object": "event"` is not.
+        let after = quoted.needle().len();
+        quoted
+            .find_iter(body)
+            .any(|at| body.get(skip_ws(body, at + after)) == Some(&b':'))
+    };
+    QUOTED_KEYS
+        .iter()
+        .filter(|(field, quoted)| wanted.has(*field) && !used_as_key(quoted))
+        .fold(Wanted(0), |absent, (field, _)| absent.and(*field))
 }
 
 struct Scan<'a> {
@@ -695,6 +742,25 @@ mod tests {
             ]
         );
         assert_eq!(owned(fields(body, Wanted::ALL)), reference(body));
+    }
+
+    #[test]
+    fn only_keys_spelled_nowhere_plainly_or_escaped_are_ruled_out_before_the_scan() {
+        let slack = Wanted::EVENT_ID.and(Wanted::EVENT_TYPE);
+        let stripe_like = br#"{"id":"evt_1","data":{"note":"caf\u00e9 \u2013"},"x":[]}"#;
+        assert_eq!(cannot_hold(stripe_like, slack), slack);
+        assert_eq!(cannot_hold(stripe_like, Wanted::ID), Wanted(0));
+        // Nested still counts as "may hold": the scan decides.
+        let nested = br#"{"data":{"event_id":"x"},"s":{"event" :1}}"#;
+        assert_eq!(cannot_hold(nested, slack), Wanted(0));
+        // The name as a value is not a key.
+        let value = br#"{"object":"event","s":["event_id"]}"#;
+        assert_eq!(cannot_hold(value, slack), slack);
+        // Any escape of printable ASCII may spell a key, wherever it is.
+        let escaped = br#"{"ev\u0065nt_id":"Ev1","data":{}}"#;
+        assert_eq!(cannot_hold(escaped, slack), Wanted(0));
+        assert_eq!(fields(escaped, slack).event_id.as_deref(), Some("Ev1"));
+        assert_eq!(owned(fields(escaped, Wanted::ALL)), reference(escaped));
     }
 
     #[test]

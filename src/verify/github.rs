@@ -7,8 +7,8 @@
 use http::{HeaderMap, HeaderName};
 
 use super::error::Rejection;
-use super::headers::{optional_owned, single};
-use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256};
+use super::headers::{optional_field, single};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32};
 use super::{Handshake, SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature-256");
@@ -26,11 +26,11 @@ pub(crate) fn parse_signature(value: &str) -> Option<&str> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
-pub(crate) fn verify(
-    secrets: &[SecretCandidate<'_>],
-    headers: &HeaderMap,
+pub(crate) fn verify<'a>(
+    secrets: &[SecretCandidate<'a>],
+    headers: &'a HeaderMap,
     body: &[u8],
-) -> Result<Verified, Rejection> {
+) -> Result<Verified<'a>, Rejection> {
     let Some(value) = single(headers, &SIGNATURE)? else {
         // SHA-1 is legacy and never computed (no sha1 dependency): say so, not just "missing".
         if single(headers, &LEGACY_SIGNATURE)?.is_some() {
@@ -40,14 +40,15 @@ pub(crate) fn verify(
     };
     let received =
         parse_signature(value).ok_or_else(|| Rejection::MalformedHeader(SIGNATURE.clone()))?;
-    let delivery = optional_owned(headers, &DELIVERY)?;
-    let event = optional_owned(headers, &EVENT)?;
+    // Upper-case hex decodes to nothing, so it is a mismatch, as with octokit's strings.
+    let received = lower_hex32(received.as_bytes());
+    let delivery = optional_field(headers, &DELIVERY)?;
+    let event = optional_field(headers, &EVENT)?;
 
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[body]).map(|mac| hex32(&mac));
-        attempt(expected.is_some_and(|e| any_eq(&e, [received.as_bytes()])))
-    })?
-    .to_owned();
+        let expected = hmac_sha256(key, &[body]);
+        attempt(expected.is_some_and(|e| any_eq(&e, received)))
+    })?;
     let handshake = (event.as_deref() == Some("ping")).then_some(Handshake::GithubPing);
     Ok(Verified {
         secret_id,

@@ -1,5 +1,7 @@
 //! Strict header reading: one header line or none, never a guess between two.
 
+use std::borrow::Cow;
+
 use http::header::GetAll;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -73,10 +75,10 @@ pub(crate) fn required(headers: &HeaderMap, name: impl Key) -> Result<&str, Reje
     single(headers, name)?.ok_or_else(|| name.reject(Rejection::MissingHeader))
 }
 
-/// An optional header as an owned string, for dedup keys and event names.
-pub(crate) fn optional_owned(
+/// An optional header as a [`Verified`](super::Verified) field (dedup key, event name).
+pub(crate) fn optional_field(
     headers: &HeaderMap,
     name: impl Key,
-) -> Result<Option<String>, Rejection> {
-    Ok(single(headers, name)?.map(str::to_owned))
+) -> Result<Option<Cow<'_, str>>, Rejection> {
+    Ok(single(headers, name)?.map(Cow::Borrowed))
 }

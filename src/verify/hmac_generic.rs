@@ -12,7 +12,7 @@ use http::HeaderMap;
 
 use super::config::{prepare_hmac, HmacConfig, MacAlgorithm, MacEncoding};
 use super::error::Rejection;
-use super::headers::{optional_owned, required, Configured, Key};
+use super::headers::{optional_field, required, Configured, Key};
 use super::mac::{any_eq, attempt, first_matching_secret, hmac, Digest, MAX_DIGEST_LEN};
 use super::template::{Segment, Template};
 use super::timestamp::{parse_unix_seconds, within};
@@ -84,13 +84,13 @@ fn configured<'c>(field: &'static str, raw: &'c Option<String>) -> Option<Config
     raw.as_deref().map(|raw| Configured { field, raw })
 }
 
-pub(crate) fn verify(
-    config: &HmacConfig,
-    secrets: &[SecretCandidate<'_>],
-    headers: &HeaderMap,
+pub(crate) fn verify<'a>(
+    config: &'a HmacConfig,
+    secrets: &[SecretCandidate<'a>],
+    headers: &'a HeaderMap,
     body: &[u8],
     now: i64,
-) -> Result<Verified, Rejection> {
+) -> Result<Verified<'a>, Rejection> {
     // Cheap next to the MAC (no allocation), and it makes an unvalidated stored config
     // fail loudly.
     let template = prepare_hmac(config).map_err(Rejection::InvalidConfig)?;
@@ -119,11 +119,11 @@ pub(crate) fn verify(
         None => ("", None),
     };
     let dedup_key = configured("dedup_header", &config.dedup_header)
-        .map(|n| optional_owned(headers, n))
+        .map(|n| optional_field(headers, n))
         .transpose()?
         .flatten();
     let event_name = configured("event_header", &config.event_header)
-        .map(|n| optional_owned(headers, n))
+        .map(|n| optional_field(headers, n))
         .transpose()?
         .flatten();
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
@@ -131,7 +131,7 @@ pub(crate) fn verify(
         attempt(expected.is_some_and(|e| any_eq(e.as_slice(), [received.as_slice()])))
     })?;
     Ok(Verified {
-        secret_id: secret_id.to_owned(),
+        secret_id,
         dedup_key,
         event_name,
         signed_at,

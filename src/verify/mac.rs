@@ -1,8 +1,13 @@
-//! HMAC computation, constant-time encoding and comparison, and the try-every-secret loop.
+//! HMAC computation, constant-time comparison, and the try-every-secret loop.
 //!
-//! Nothing here allocates: digests, their hex/base64 spellings and decoded keys live on
-//! the stack, and the HMAC is fed the signed parts piecewise so the body is never copied.
+//! Received signatures are decoded once (they are public) and compared with each secret's
+//! raw digest, only where the spelling is the one canonical for the scheme, so a digest
+//! comparison is a comparison of the strings the sender's library compares.
+//!
+//! Nothing here allocates: digests, decoded signatures and keys live on the stack, and
+//! the HMAC is fed the signed parts piecewise so the body is never copied.
 
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
 use subtle::{Choice, ConstantTimeEq};
@@ -63,24 +68,47 @@ pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]> {
     Some(mac.finalize().into_bytes().into())
 }
 
-/// Lower-case hex of a SHA-256 digest. Arithmetic instead of a lookup table, so the
-/// digest (which is what a forger wants) does not choose which memory is read.
-pub(crate) fn hex32(digest: &[u8; 32]) -> [u8; 64] {
-    let mut out = [0; 64];
-    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
-        pair[0] = hex_digit(byte >> 4);
-        pair[1] = hex_digit(byte & 0x0f);
+/// The digest spelled by `text` if it is exactly 64 lower-case hex digits: the one
+/// spelling GitHub, Stripe and Slack send, so comparing decoded digests is comparing the strings, without
+/// encoding the expected digest for every secret. The received text is public: no need
+/// for constant time here.
+pub(crate) fn lower_hex32(text: &[u8]) -> Option<[u8; 32]> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
     }
-    out
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0; 32];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
-fn hex_digit(nibble: u8) -> u8 {
-    let n = i16::from(nibble);
-    // 0..=9 → '0'..='9'; 10..=15 → 'a'..='f' (+39 when 9 - n is negative).
-    (n + i16::from(b'0') + (((9 - n) >> 8) & 39)) as u8
+/// The digest spelled by `text` if it is exactly the padded standard base64 that
+/// [`base64_32`] gives (the decoder refuses other padding and non-zero trailing bits, so
+/// no second spelling decodes to the same digest).
+pub(crate) fn canonical_base64_32(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != 44 {
+        return None;
+    }
+    // The decoder wants room for its estimate (33 bytes for 44 characters).
+    let mut out = [0; 36];
+    let len = base64::engine::general_purpose::STANDARD
+        .decode_slice(text, &mut out)
+        .ok()?;
+    let mut digest = [0; 32];
+    digest.copy_from_slice(out.get(..32).filter(|_| len == 32)?);
+    Some(digest)
 }
 
-/// Padded standard base64 of a SHA-256 digest, table-free like [`hex32`].
+/// Padded standard base64 of a SHA-256 digest. Arithmetic instead of a lookup table, so
+/// the digest does not choose which memory is read.
 pub(crate) fn base64_32(digest: &[u8; 32]) -> [u8; 44] {
     let mut out = [b'='; 44];
     let (groups, tail) = digest.split_at(30);
@@ -142,12 +170,42 @@ impl Decimal {
 
 /// Whether any of `received` equals `expected`, comparing every one of them in constant
 /// time (lengths are public: they are fixed by the scheme).
-pub(crate) fn any_eq<'r>(expected: &[u8], received: impl IntoIterator<Item = &'r [u8]>) -> bool {
+pub(crate) fn any_eq<R: AsRef<[u8]>>(
+    expected: &[u8],
+    received: impl IntoIterator<Item = R>,
+) -> bool {
     let mut hit = Choice::from(0);
     for candidate in received {
-        hit |= expected.ct_eq(candidate);
+        hit |= ct_eq(expected, candidate.as_ref());
     }
     hit.into()
+}
+
+/// Constant-time equality of two byte strings of public length. The differences are
+/// OR-ed eight bytes at a time and only the total passes `subtle`'s optimisation
+/// barrier: `<[u8]>::ct_eq` puts every byte through it, which made the comparison of a
+/// hex digest cost a sixth of the HMAC of a 1 KiB body.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> Choice {
+    if a.len() != b.len() {
+        return Choice::from(0);
+    }
+    let (a_words, a_rest) = a.split_at(a.len() - a.len() % 8);
+    let (b_words, b_rest) = b.split_at(a_words.len());
+    let mut diff = 0u64;
+    for (x, y) in a_words.chunks_exact(8).zip(b_words.chunks_exact(8)) {
+        diff |= word(x) ^ word(y);
+    }
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        diff |= u64::from(x ^ y);
+    }
+    diff.ct_eq(&0)
+}
+
+/// Eight bytes as one word; `chunk` is always eight long here.
+fn word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(chunk);
+    u64::from_ne_bytes(bytes)
 }
 
 /// What one secret candidate made of the request.
@@ -198,17 +256,11 @@ pub(crate) fn attempt(ok: bool) -> Attempt {
 
 #[cfg(test)]
 mod tests {
+    use base64::alphabet;
+    use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
     use base64::Engine;
 
     use super::*;
-
-    #[test]
-    fn hex32_spells_every_byte_as_the_hex_crate_does() {
-        for start in 0..=255u8 {
-            let digest: [u8; 32] = std::array::from_fn(|i| start.wrapping_add(i as u8 * 8));
-            assert_eq!(hex32(&digest).as_slice(), hex::encode(digest).as_bytes());
-        }
-    }
 
     #[test]
     fn base64_32_spells_every_byte_as_the_base64_crate_does() {
@@ -219,6 +271,62 @@ mod tests {
                 let want = base64::engine::general_purpose::STANDARD.encode(digest);
                 assert_eq!(base64_32(&digest).as_slice(), want.as_bytes());
             }
+        }
+    }
+
+    #[test]
+    fn lower_hex32_reads_only_the_lower_case_spelling_of_a_digest() {
+        for start in 0..=255u8 {
+            let digest: [u8; 32] =
+                std::array::from_fn(|i| start.wrapping_add((i as u8).wrapping_mul(9)));
+            assert_eq!(lower_hex32(hex::encode(digest).as_bytes()), Some(digest));
+            let upper = hex::encode_upper(digest);
+            let has_letter = upper.bytes().any(|b| b.is_ascii_uppercase());
+            assert_eq!(lower_hex32(upper.as_bytes()).is_some(), !has_letter);
+        }
+        for bad in ["", "0", &"0".repeat(63), &"0".repeat(65), &"g".repeat(64)] {
+            assert_eq!(lower_hex32(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_base64_32_reads_exactly_what_base64_32_writes() {
+        for start in 0..=255u8 {
+            let digest: [u8; 32] = std::array::from_fn(|i| start.wrapping_add(i as u8 * 5));
+            let text = base64_32(&digest);
+            assert_eq!(canonical_base64_32(&text), Some(digest));
+            // Same digest, other spellings: unpadded, and non-zero trailing bits.
+            assert_eq!(canonical_base64_32(&text[..43]), None);
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut trailing = text;
+            let sextet = ALPHABET.iter().position(|&c| c == text[42]).unwrap();
+            trailing[42] = ALPHABET[sextet ^ 1];
+            let lenient = GeneralPurpose::new(
+                &alphabet::STANDARD,
+                GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+            );
+            assert_eq!(lenient.decode(trailing).unwrap(), digest);
+            assert_eq!(canonical_base64_32(&trailing), None);
+        }
+        assert_eq!(canonical_base64_32(&[b'A'; 44]), None);
+    }
+
+    #[test]
+    fn ct_eq_agrees_with_plain_equality_at_every_length_and_position() {
+        for len in 0..=70usize {
+            let a: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            assert!(bool::from(ct_eq(&a, &a.clone())), "len {len}");
+            for at in 0..len {
+                for flip in [1u8, 0x80] {
+                    let mut b = a.clone();
+                    b[at] ^= flip;
+                    assert!(!bool::from(ct_eq(&a, &b)), "len {len} at {at}");
+                }
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!bool::from(ct_eq(&a, &longer)), "len {len} vs longer");
         }
     }
 

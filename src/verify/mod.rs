@@ -33,6 +33,7 @@ pub mod fuzz_logic;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use http::HeaderMap;
@@ -71,19 +72,22 @@ pub enum Handshake {
 }
 
 /// Proof that a request was verified. Only [`verify`] constructs one.
+///
+/// It borrows from the request and the secret candidates (`'a`): verifying allocates
+/// nothing for a well-formed request, and the caller copies what it keeps, once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    secret_id: String,
-    dedup_key: Option<String>,
-    event_name: Option<String>,
+pub struct Verified<'a> {
+    secret_id: &'a str,
+    dedup_key: Option<Cow<'a, str>>,
+    event_name: Option<Cow<'a, str>>,
     signed_at: Option<i64>,
     handshake: Option<Handshake>,
 }
 
-impl Verified {
+impl Verified<'_> {
     /// Id of the first secret candidate (in the order given) whose signature matched.
     pub fn secret_id(&self) -> &str {
-        &self.secret_id
+        self.secret_id
     }
     /// The sender's de-dup key (SPEC §3.2 table), if it sent one.
     pub fn dedup_key(&self) -> Option<&str> {
@@ -105,13 +109,13 @@ impl Verified {
 /// Verifies one inbound request against every secret candidate.
 ///
 /// `body` must be the raw bytes received; `now_unix_s` is the receiver's clock.
-pub fn verify(
-    config: &VerifierConfig,
-    secrets: &[SecretCandidate<'_>],
-    headers: &HeaderMap,
-    body: &[u8],
+pub fn verify<'a>(
+    config: &'a VerifierConfig,
+    secrets: &[SecretCandidate<'a>],
+    headers: &'a HeaderMap,
+    body: &'a [u8],
     now_unix_s: i64,
-) -> Result<Verified, Rejection> {
+) -> Result<Verified<'a>, Rejection> {
     if secrets.is_empty() {
         return Err(Rejection::NoActiveSecret);
     }

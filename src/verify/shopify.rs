@@ -10,8 +10,8 @@ use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
 use super::error::Rejection;
-use super::headers::{optional_owned, required};
-use super::mac::{any_eq, attempt, base64_32, first_matching_secret, hmac_sha256};
+use super::headers::{optional_field, required};
+use super::mac::{any_eq, attempt, canonical_base64_32, first_matching_secret, hmac_sha256};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-shopify-hmac-sha256");
@@ -22,22 +22,22 @@ pub(crate) fn signature_for(key: &[u8], body: &[u8]) -> Option<String> {
     hmac_sha256(key, &[body]).map(|mac| base64::engine::general_purpose::STANDARD.encode(mac))
 }
 
-pub(crate) fn verify(
-    secrets: &[SecretCandidate<'_>],
-    headers: &HeaderMap,
+pub(crate) fn verify<'a>(
+    secrets: &[SecretCandidate<'a>],
+    headers: &'a HeaderMap,
     body: &[u8],
-) -> Result<Verified, Rejection> {
+) -> Result<Verified<'a>, Rejection> {
     if body.is_empty() {
         return Err(Rejection::EmptyBody);
     }
-    let received = required(headers, &SIGNATURE)?;
-    let webhook_id = optional_owned(headers, &WEBHOOK_ID)?;
-    let topic = optional_owned(headers, &TOPIC)?;
+    // Any other spelling of the digest decodes to nothing: a mismatch, as `safeCompare`.
+    let received = canonical_base64_32(required(headers, &SIGNATURE)?.as_bytes());
+    let webhook_id = optional_field(headers, &WEBHOOK_ID)?;
+    let topic = optional_field(headers, &TOPIC)?;
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[body]).map(|mac| base64_32(&mac));
-        attempt(expected.is_some_and(|e| any_eq(&e, [received.as_bytes()])))
-    })?
-    .to_owned();
+        let expected = hmac_sha256(key, &[body]);
+        attempt(expected.is_some_and(|e| any_eq(&e, received)))
+    })?;
     Ok(Verified {
         secret_id,
         dedup_key: webhook_id,

@@ -6,14 +6,12 @@
 //! timestamp text signed, and the whole header compared with `v0=` + lower-case hex as a
 //! string, so `V0=`, upper-case hex or another version never match.
 
-use std::borrow::Cow;
-
 use http::{HeaderMap, HeaderName};
 
 use super::body::{self, Wanted};
 use super::error::Rejection;
 use super::headers::required;
-use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{Handshake, SecretCandidate, Verified};
 
@@ -21,15 +19,6 @@ pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-slack-signa
 pub(crate) static TIMESTAMP: HeaderName = HeaderName::from_static("x-slack-request-timestamp");
 
 pub(crate) const TOLERANCE_S: u64 = 300;
-
-/// `v0=<hex>` for one signing secret, on the stack.
-fn expected(key: &[u8], timestamp: &str, body: &[u8]) -> Option<[u8; 67]> {
-    let mac = hmac_sha256(key, &[b"v0:", timestamp.as_bytes(), b":", body])?;
-    let mut out = [0; 67];
-    out[..3].copy_from_slice(b"v0=");
-    out[3..].copy_from_slice(&hex32(&mac));
-    Some(out)
-}
 
 /// `v0=<hex>` for one signing secret.
 pub(crate) fn signature_for(key: &[u8], timestamp: &str, body: &[u8]) -> Option<String> {
@@ -43,24 +32,27 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
     parse_unix_seconds(text)
 }
 
-pub(crate) fn verify(
-    secrets: &[SecretCandidate<'_>],
+pub(crate) fn verify<'a>(
+    secrets: &[SecretCandidate<'a>],
     headers: &HeaderMap,
-    body: &[u8],
+    body: &'a [u8],
     now: i64,
-) -> Result<Verified, Rejection> {
+) -> Result<Verified<'a>, Rejection> {
     let raw_ts = required(headers, &TIMESTAMP)?;
-    let received = required(headers, &SIGNATURE)?;
+    // Only `v0=` + lower-case hex can equal the expected string; anything else decodes
+    // to nothing and is a mismatch.
+    let received = required(headers, &SIGNATURE)?
+        .strip_prefix("v0=")
+        .and_then(|hex| lower_hex32(hex.as_bytes()));
     let timestamp =
         parse_timestamp(raw_ts).ok_or_else(|| Rejection::MalformedHeader(TIMESTAMP.clone()))?;
     if !within(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S)) {
         return Err(Rejection::TimestampOutOfTolerance);
     }
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = expected(key, raw_ts, body);
-        attempt(expected.is_some_and(|e| any_eq(&e, [received.as_bytes()])))
-    })?
-    .to_owned();
+        let expected = hmac_sha256(key, &[b"v0:", raw_ts.as_bytes(), b":", body]);
+        attempt(expected.is_some_and(|e| any_eq(&e, received)))
+    })?;
     // Form-encoded bodies (slash commands, interactivity) yield no fields: no key, no name.
     let fields = body::fields(
         body,
@@ -80,8 +72,8 @@ pub(crate) fn verify(
     };
     Ok(Verified {
         secret_id,
-        dedup_key: fields.event_id.map(Cow::into_owned),
-        event_name: fields.event_type.or(fields.kind).map(Cow::into_owned),
+        dedup_key: fields.event_id,
+        event_name: fields.event_type.or(fields.kind),
         signed_at: Some(timestamp),
         handshake,
     })

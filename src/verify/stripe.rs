@@ -8,14 +8,12 @@
 //! - signature first, then age: only timestamps *older* than 300 s are refused; future
 //!   ones are accepted, as both libraries do (`timestamp < now - tolerance`).
 
-use std::borrow::Cow;
-
 use http::{HeaderMap, HeaderName};
 
 use super::body::{self, Wanted};
 use super::error::Rejection;
 use super::headers::required;
-use super::mac::{any_eq, attempt, first_matching_secret, hex32, hmac_sha256, Decimal};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, Decimal};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{SecretCandidate, Verified};
 
@@ -81,12 +79,12 @@ pub(crate) fn parse_header(value: &str) -> Result<StripeHeader<'_>, HeaderFault>
     Ok(StripeHeader { timestamp, value })
 }
 
-pub(crate) fn verify(
-    secrets: &[SecretCandidate<'_>],
+pub(crate) fn verify<'a>(
+    secrets: &[SecretCandidate<'a>],
     headers: &HeaderMap,
-    body: &[u8],
+    body: &'a [u8],
     now: i64,
-) -> Result<Verified, Rejection> {
+) -> Result<Verified<'a>, Rejection> {
     let value = required(headers, &SIGNATURE)?;
     let parsed = parse_header(value).map_err(|fault| match fault {
         HeaderFault::Malformed => Rejection::MalformedHeader(SIGNATURE.clone()),
@@ -95,8 +93,9 @@ pub(crate) fn verify(
     // Both libraries sign the re-formatted integer ("%d"), not the raw digits.
     let t = Decimal::new(parsed.timestamp);
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[t.as_bytes(), b".", body]).map(|mac| hex32(&mac));
-        let received = parsed.v1().map(str::as_bytes);
+        let expected = hmac_sha256(key, &[t.as_bytes(), b".", body]);
+        // Entries that are not lower-case hex can equal no digest's spelling.
+        let received = parsed.v1().filter_map(|v1| lower_hex32(v1.as_bytes()));
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     if !within(parsed.timestamp, now, TOLERANCE_S, None) {
@@ -104,9 +103,9 @@ pub(crate) fn verify(
     }
     let fields = body::fields(body, Wanted::ID.and(Wanted::KIND));
     Ok(Verified {
-        secret_id: secret_id.to_owned(),
-        dedup_key: fields.id.map(Cow::into_owned),
-        event_name: fields.kind.map(Cow::into_owned),
+        secret_id,
+        dedup_key: fields.id,
+        event_name: fields.kind,
         signed_at: Some(parsed.timestamp),
         handshake: None,
     })

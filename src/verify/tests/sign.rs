@@ -106,10 +106,11 @@ fn standard_webhooks_signature_carries_one_entry_per_secret() {
             ("webhook-timestamp".to_owned(), NOW.to_string()),
             ("webhook-signature".to_owned(), value.clone()),
         ];
+        let map = header_map(&headers).unwrap();
         let verified = verify(
             &VerifierConfig::StandardWebhooks,
             &[SecretCandidate { id, value: secret }],
-            &header_map(&headers).unwrap(),
+            &map,
             b"{}",
             NOW,
         )
