@@ -35,7 +35,10 @@ pub enum Pace {
 pub struct Plan {
     pub addr: SocketAddr,
     pub connections: usize,
+    /// The measured part: rates and latencies cover it alone.
     pub duration: Duration,
+    /// Sent first, outside the rates and latencies.
+    pub warmup: Duration,
     pub pace: Pace,
     /// Per request; past it the request counts as `timeout` and the connection is
     /// replaced (its state is unknown).
@@ -49,7 +52,15 @@ pub struct Plan {
 pub struct Progress {
     pub answered: AtomicU64,
     pub ok: AtomicU64,
+    /// Slowest answer since the sampler last took it (µs), and how many answers took
+    /// longer than [`SLOW`]: a timeline of the latency tail, to match against what the
+    /// stack did at that second.
+    pub slowest_us: AtomicU64,
+    pub slow: AtomicU64,
 }
+
+/// SPEC §10's p99 bound at 5,000/s.
+pub const SLOW: Duration = Duration::from_millis(25);
 
 #[derive(Default)]
 pub struct Outcome {
@@ -63,10 +74,12 @@ pub struct Outcome {
     /// Requests that got no answer, by reason.
     pub errors: BTreeMap<&'static str, u64>,
     pub run_ids: Vec<String>,
-    /// First request due → last answer in.
+    /// End of the warm-up → last answer in.
     pub elapsed: Duration,
-    /// Requests sent (answered or not).
+    /// Requests sent (answered or not), warm-up included.
     pub sent: u64,
+    /// Answers to warm-up requests (in `statuses`, not in the histograms).
+    pub warmup_answered: u64,
 }
 
 impl Outcome {
@@ -82,6 +95,7 @@ impl Outcome {
         }
         self.run_ids.extend(other.run_ids);
         self.sent += other.sent;
+        self.warmup_answered += other.warmup_answered;
     }
 
     pub fn answered(&self) -> u64 {
@@ -121,13 +135,13 @@ pub async fn run<S: RequestSource>(plan: Plan, source: S, progress: Arc<Progress
             Err(_) => *outcome.errors.entry("task panicked").or_default() += 1,
         }
     }
-    outcome.elapsed = shared.start.elapsed();
+    outcome.elapsed = shared.start.elapsed().saturating_sub(plan.warmup);
     outcome
 }
 
 /// When request `seq` is due, or None once the run is over.
 fn due<S>(shared: &Shared<S>, seq: u64) -> Option<Instant> {
-    let end = shared.start + shared.plan.duration;
+    let end = shared.start + shared.plan.warmup + shared.plan.duration;
     match shared.plan.pace {
         Pace::Max => {
             let now = Instant::now();
@@ -185,8 +199,15 @@ async fn connection<S: RequestSource>(shared: Arc<Shared<S>>) -> Outcome {
         match result {
             Ok(Ok(answer)) => {
                 let latency = sent_at.elapsed();
-                record(&mut out, answer.status, latency);
-                shared.progress.answered.fetch_add(1, Ordering::Relaxed);
+                let measured = sent_at >= shared.start + plan.warmup;
+                record(&mut out, answer.status, latency, measured);
+                let progress = &shared.progress;
+                progress.answered.fetch_add(1, Ordering::Relaxed);
+                let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+                progress.slowest_us.fetch_max(micros, Ordering::Relaxed);
+                if latency > SLOW {
+                    progress.slow.fetch_add(1, Ordering::Relaxed);
+                }
                 if (200..300).contains(&answer.status) {
                     shared.progress.ok.fetch_add(1, Ordering::Relaxed);
                     if plan.collect_run_ids {
@@ -213,12 +234,16 @@ async fn connection<S: RequestSource>(shared: Arc<Shared<S>>) -> Outcome {
     out
 }
 
-fn record(out: &mut Outcome, status: u16, latency: Duration) {
+fn record(out: &mut Outcome, status: u16, latency: Duration, measured: bool) {
+    *out.statuses.entry(status).or_default() += 1;
+    if !measured {
+        out.warmup_answered += 1;
+        return;
+    }
     out.all.record(latency);
     if (200..300).contains(&status) {
         out.ok.record(latency);
     } else {
         out.refused.record(latency);
     }
-    *out.statuses.entry(status).or_default() += 1;
 }

@@ -23,6 +23,8 @@ const IDLE_BASELINE: Duration = Duration::from_secs(3);
 pub struct Load {
     pub connections: usize,
     pub duration: Duration,
+    /// Sent before `duration`, outside the figures (see `--warmup`).
+    pub warmup: Duration,
     pub pace: Pace,
     pub body_size: usize,
     pub timeout: Duration,
@@ -34,6 +36,18 @@ pub struct Load {
     pub bare: bool,
     /// Print each sample as it is taken (soak).
     pub live: bool,
+}
+
+impl Load {
+    /// About how many requests the load will send: the fixed rate's count, or at most
+    /// this machine's ceiling (SPEC §10: ~11k/s) at max rate.
+    fn expected(&self) -> usize {
+        let rate = match self.pace {
+            Pace::Rate(rate) => rate,
+            Pace::Max => 12_000.0,
+        };
+        (rate * (self.warmup + self.duration).as_secs_f64() * 1.1) as usize
+    }
 }
 
 /// A GitHub push body of exactly `size` bytes (JSON, padded), or the shortest one.
@@ -117,7 +131,7 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
     let consumer = match &stack.backend {
         Backend::Production {
             amqp_url, prefix, ..
-        } => Some(RunsConsumer::bind(amqp_url, prefix, load.queue_type).await?),
+        } => Some(RunsConsumer::bind(amqp_url, prefix, load.queue_type, load.expected()).await?),
         Backend::Embedded => None,
     };
     let path = format!("/v1/ingress/{source_id}");
@@ -130,6 +144,7 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
     ));
     line("connections", load.connections);
     line("pace", pace_text(load.pace));
+    line("warm-up (not measured)", format!("{:?}", load.warmup));
     line("body", format!("{} B (GitHub verifier)", load.body_size));
     if let Some(prefix) = stack.prefix() {
         line(
@@ -158,6 +173,7 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
         addr: stack.addr,
         connections: load.connections,
         duration: load.duration,
+        warmup: load.warmup,
         pace: load.pace,
         timeout: load.timeout,
         collect_run_ids: true,
@@ -168,9 +184,15 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
         &secret,
         load.body_size,
     );
-    let pg_before = stack::pg_stats(stack).await?;
-    let cpu_before = procfs::cpu_snapshot(Some(stack.pid), stack.database());
-    let outcome = driver::run(plan.clone(), source, progress).await;
+    // The "before" figures are taken when the warm-up ends, as the measured part begins.
+    let before = async {
+        tokio::time::sleep(load.warmup).await;
+        let pg = stack::pg_stats(stack).await;
+        (pg, procfs::cpu_snapshot(Some(stack.pid), stack.database()))
+    };
+    let (outcome, (pg_before, cpu_before)) =
+        tokio::join!(driver::run(plan.clone(), source, progress), before);
+    let pg_before = pg_before?;
     let cpu_after = procfs::cpu_snapshot(Some(stack.pid), stack.database());
     let samples = sampler.finish().await;
     report::outcome(&outcome);
@@ -212,6 +234,7 @@ async fn measure(stack: &mut Stack, load: &Load) -> anyhow::Result<()> {
     section(format!("hookgate process (pid {})", stack.pid));
     report::memory(&samples, procfs::memory(stack.pid));
     report::backlog(&samples);
+    report::tail(&samples);
     match stack.exit_status() {
         Some(status) => line("process", format!("EXITED during the run: {status}")),
         None => line("process", "alive"),
@@ -261,6 +284,7 @@ async fn bare_baseline(
     section("ingress → bare hyper 202 server (in-process, own 2-thread runtime)");
     line("connections", load.connections);
     line("pace", pace_text(load.pace));
+    line("warm-up (not measured)", format!("{:?}", load.warmup));
     line(
         "body",
         format!("{} B (same signed requests)", load.body_size),
@@ -276,8 +300,15 @@ async fn bare_baseline(
         secret,
         load.body_size,
     );
-    let cpu_before = procfs::cpu_snapshot(None, None);
-    let outcome = driver::run(plan, source, Arc::new(Progress::default())).await;
+    let warmup = plan.warmup;
+    let before = async {
+        tokio::time::sleep(warmup).await;
+        procfs::cpu_snapshot(None, None)
+    };
+    let (outcome, cpu_before) = tokio::join!(
+        driver::run(plan, source, Arc::new(Progress::default())),
+        before
+    );
     let cpu_after = procfs::cpu_snapshot(None, None);
     drop(bare);
     report::outcome(&outcome);

@@ -96,6 +96,12 @@ struct Common {
     /// How long to wait after the load for acked runs to reach the exchange.
     #[arg(long, default_value = "120s", value_parser = duration)]
     drain_limit: Duration,
+    /// Load sent before the measured `--duration` and left out of its rates and
+    /// latencies (as wrk2's calibration period): a freshly started stack's first seconds
+    /// (connections, pools, caches, first pages of empty tables). Its requests still
+    /// count in the status totals and the acked-runs check.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    warmup: Duration,
 }
 
 #[derive(Args)]
@@ -158,6 +164,7 @@ fn load(common: &Common, duration: Duration, pace: Pace) -> anyhow::Result<ingre
     Ok(ingress::Load {
         connections: common.connections,
         duration,
+        warmup: common.warmup,
         pace,
         body_size: common.body_size,
         timeout: common.timeout,

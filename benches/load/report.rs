@@ -34,7 +34,8 @@ pub fn latency(prefix: &str, h: &Histogram) {
 
 pub fn outcome(o: &Outcome) {
     line("duration", format!("{:.1} s", o.elapsed.as_secs_f64()));
-    line("requests sent", o.sent);
+    line("requests sent (incl. warm-up)", o.sent);
+    line("warm-up answers (left out below)", o.warmup_answered);
     line("answered", o.answered());
     line(
         "throughput",
@@ -42,7 +43,7 @@ pub fn outcome(o: &Outcome) {
     );
     line("2xx", format!("{:.0} /s", o.per_second(o.ok.count())));
     for (status, n) in &o.statuses {
-        line(&format!("status {status}"), n);
+        line(&format!("status {status} (incl. warm-up)"), n);
     }
     for (reason, n) in &o.errors {
         line(&format!("no answer ({reason})"), n);
@@ -82,6 +83,23 @@ pub fn memory(samples: &[Sample], last: Option<Memory>) {
 
 /// 2xx answered minus runs consumed, at each sample: what waits in the outbox or the
 /// broker. Flat means the pipeline keeps up; growing means it does not.
+/// The latency tail over time: when the slow answers came.
+pub fn tail(samples: &[Sample]) {
+    let joined =
+        |f: &dyn Fn(&Sample) -> String| samples.iter().map(f).collect::<Vec<_>>().join(" ");
+    line(
+        "slowest answer per sample (ms)",
+        joined(&|s| format!("{:.0}", s.slowest.as_secs_f64() * 1e3)),
+    );
+    line(
+        &format!(
+            "answers over {} ms per sample",
+            crate::driver::SLOW.as_millis()
+        ),
+        joined(&|s| s.slow.to_string()),
+    );
+}
+
 pub fn backlog(samples: &[Sample]) {
     let values: Vec<u64> = samples
         .iter()

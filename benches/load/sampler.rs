@@ -20,6 +20,9 @@ pub struct Sample {
     pub ok: u64,
     /// Messages the runs consumer had received (production mode).
     pub consumed: Option<u64>,
+    /// Slowest answer since the previous sample, and answers slower than `driver::SLOW`.
+    pub slowest: Duration,
+    pub slow: u64,
 }
 
 pub struct Sampler {
@@ -54,6 +57,8 @@ impl Sampler {
                     answered: progress.answered.load(Ordering::Relaxed),
                     ok: progress.ok.load(Ordering::Relaxed),
                     consumed: consumed.as_ref().map(|c| c.load(Ordering::Relaxed)),
+                    slowest: Duration::from_micros(progress.slowest_us.swap(0, Ordering::Relaxed)),
+                    slow: progress.slow.swap(0, Ordering::Relaxed),
                 };
                 if live {
                     print_live(samples.last(), &sample);
@@ -79,12 +84,15 @@ fn print_live(previous: Option<&Sample>, sample: &Sample) {
         .map(|c| format!(", unconsumed {}", sample.ok.saturating_sub(c)))
         .unwrap_or_default();
     println!(
-        "sample t={:>5.0}s  rss {:>7.1} MiB  hwm {:>7.1} MiB  answered {:>8} ({:>7.0}/s)  2xx {:>8}{backlog}",
+        "sample t={:>5.0}s  rss {:>7.1} MiB  hwm {:>7.1} MiB  answered {:>8} ({:>7.0}/s)  2xx {:>8}{backlog}, slowest {:.0} ms, {} over {} ms",
         sample.at.as_secs_f64(),
         procfs::mib(sample.memory.rss_kib),
         procfs::mib(sample.memory.hwm_kib),
         sample.answered,
         rate,
         sample.ok,
+        sample.slowest.as_secs_f64() * 1e3,
+        sample.slow,
+        crate::driver::SLOW.as_millis(),
     );
 }
