@@ -177,10 +177,6 @@ static QUOTED_KEYS: LazyLock<[(Wanted, memmem::Finder<'static>); 5]> = LazyLock:
     .map(|(field, quoted)| (field, memmem::Finder::new(quoted)))
 });
 
-/// Escapes that may spell printable ASCII (`\u0020`–`\u007F`).
-static ASCII_ESCAPE: LazyLock<memmem::Finder<'static>> =
-    LazyLock::new(|| memmem::Finder::new(br"\u00"));
-
 /// The `wanted` fields whose key appears nowhere in `body`, escaped or not, so no scan
 /// can meet it. A key's name is letters and `_`, so it is either spelled plainly, quotes
 /// included and followed by a colon, or holds a `\u00XX` escape of printable ASCII; a body with such an escape
@@ -203,9 +199,10 @@ fn cannot_hold(body: &[u8], wanted: Wanted) -> Wanted {
     if not_plain.is_empty() {
         return not_plain;
     }
-    let ascii_escape = ASCII_ESCAPE
-        .find_iter(body)
-        .any(|at| matches!(body.get(at + 4), Some(b'2'..=b'7')));
+    // A single-byte search is the fastest there is, and most bodies hold few `\`.
+    let ascii_escape = memchr::memchr_iter(b'\\', body).any(|at| {
+        body.get(at + 1..at + 4) == Some(b"u00") && matches!(body.get(at + 4), Some(b'2'..=b'7'))
+    });
     if ascii_escape {
         Wanted(0)
     } else {
