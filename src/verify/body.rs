@@ -178,10 +178,10 @@ static QUOTED_KEYS: LazyLock<[(Wanted, memmem::Finder<'static>); 5]> = LazyLock:
 });
 
 /// The `wanted` fields whose key appears nowhere in `body`, escaped or not, so no scan
-/// can meet it. A key's name is letters and `_`, so it is either spelled plainly, quotes
-/// included and followed by a colon, or holds a `\u00XX` escape of printable ASCII; a body with such an escape
-/// anywhere proves nothing. `memmem` reads a kilobyte in tens of nanoseconds, several
-/// times faster than the scan.
+/// can meet it. A key's name is letters and `_`, so it is either spelled plainly (quotes
+/// included, then a colon) or holds a `\u00XX` escape of printable ASCII; a body with
+/// such an escape anywhere proves nothing. `memmem` reads a kilobyte in tens of
+/// nanoseconds, several times faster than the scan.
 fn cannot_hold(body: &[u8], wanted: Wanted) -> Wanted {
     let used_as_key = |quoted: &memmem::Finder<'_>| {
         // A member's key is followed by its colon; Stripe's `"object": "event"` is not.

@@ -68,10 +68,10 @@ pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]> {
     Some(mac.finalize().into_bytes().into())
 }
 
-/// The digest spelled by `text` if it is exactly 64 lower-case hex digits: the one
-/// spelling GitHub, Stripe and Slack send, so comparing decoded digests is comparing the strings, without
-/// encoding the expected digest for every secret. The received text is public: no need
-/// for constant time here.
+/// The digest spelled by `text` if it is exactly 64 lower-case hex digits, the one
+/// spelling GitHub, Stripe and Slack send: comparing decoded digests is then comparing
+/// the strings, without encoding the expected digest for every secret. The received
+/// text is public: no need for constant time here.
 pub(crate) fn lower_hex32(text: &[u8]) -> Option<[u8; 32]> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
