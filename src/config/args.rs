@@ -123,6 +123,12 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_INGRESS_WRITERS", default_value = "2")]
     pub ingress_writers: String,
 
+    /// A writer that finds a small batch (under a quarter of --ingress-batch) waits this
+    /// long for more events before it commits ("0ms": never). Fewer, fuller commits cost
+    /// PostgreSQL ~20 % less per event at 5,000/s, for at most this much more latency.
+    #[arg(long, env = "HOOKGATE_INGRESS_LINGER", default_value = "1ms")]
+    pub ingress_linger: String,
+
     /// Run events (HTTP or RabbitMQ) waiting for a group commit beyond this: HTTP
     /// publishers are refused at once with 503 + Retry-After, the RabbitMQ consumer waits.
     #[arg(long, env = "HOOKGATE_RUN_EVENT_QUEUE", default_value = "4096")]

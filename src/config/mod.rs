@@ -300,6 +300,8 @@ impl Config {
                 )?,
                 max_wait: duration::parse(&args.ingress_max_wait)
                     .map_err(|e| invalid("HOOKGATE_INGRESS_MAX_WAIT (--ingress-max-wait)", e))?,
+                linger: duration::parse(&args.ingress_linger)
+                    .map_err(|e| invalid("HOOKGATE_INGRESS_LINGER (--ingress-linger)", e))?,
             },
             run_events: crate::group_commit::GroupCommitConfig {
                 queue: parse_count(
