@@ -22,8 +22,13 @@ pub(crate) const TOLERANCE_S: u64 = 300;
 
 /// `v0=<hex>` for one signing secret.
 pub(crate) fn signature_for(key: &[u8], timestamp: &str, body: &[u8]) -> Option<String> {
-    let mac = hmac_sha256(key, &[b"v0:", timestamp.as_bytes(), b":", body])?;
+    let mac = mac_for(key, timestamp, body)?;
     Some(format!("v0={}", hex::encode(mac)))
+}
+
+/// HMAC-SHA256 of `v0:{timestamp}:{body}`, the raw timestamp text as sent.
+fn mac_for(key: &[u8], timestamp: &str, body: &[u8]) -> Option<[u8; 32]> {
+    hmac_sha256(key, &[b"v0:", timestamp.as_bytes(), b":", body])
 }
 
 /// The parsed timestamp, if the header text is plain integer seconds. `slack_sdk` uses
@@ -50,7 +55,7 @@ pub(crate) fn verify<'a>(
         return Err(Rejection::TimestampOutOfTolerance);
     }
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[b"v0:", raw_ts.as_bytes(), b":", body]);
+        let expected = mac_for(key, raw_ts, body);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     // Form-encoded bodies (slash commands, interactivity) yield no fields: no key, no name.
