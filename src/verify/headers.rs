@@ -57,10 +57,20 @@ impl Key for Configured<'_> {
 /// - Bytes outside visible ASCII: `MalformedHeader` (no scheme we verify uses them).
 pub(crate) fn single(headers: &HeaderMap, name: impl Key) -> Result<Option<&str>, Rejection> {
     let mut values = name.get_all(headers).iter();
-    let Some(first) = values.next() else {
+    let first = values.next();
+    checked(first, values.next().is_some(), name)
+}
+
+/// [`single`]'s verdict on a header's first line and whether another line came.
+fn checked(
+    first: Option<&HeaderValue>,
+    repeated: bool,
+    name: impl Key,
+) -> Result<Option<&str>, Rejection> {
+    let Some(first) = first else {
         return Ok(None);
     };
-    if values.next().is_some() {
+    if repeated {
         return Err(name.reject(Rejection::DuplicateHeader));
     }
     let text = first
@@ -68,6 +78,53 @@ pub(crate) fn single(headers: &HeaderMap, name: impl Key) -> Result<Option<&str>
         .map_err(|_| name.reject(Rejection::MalformedHeader))?;
     let text = text.trim_matches([' ', '\t']);
     Ok((!text.is_empty()).then_some(text))
+}
+
+/// The lines of several headers, found in one pass over the request's headers: for
+/// each name, its first line and whether a second came. A scheme that reads many names
+/// (Standard Webhooks: six, `svix-*` and `webhook-*`) pays one walk over a dozen
+/// headers, comparing lengths first, instead of hashing every custom name (~20 ns a
+/// lookup).
+pub(crate) struct Lines<'h, const N: usize> {
+    names: [&'static HeaderName; N],
+    first: [Option<&'h HeaderValue>; N],
+    repeated: [bool; N],
+}
+
+impl<'h, const N: usize> Lines<'h, N> {
+    pub(crate) fn read(headers: &'h HeaderMap, names: [&'static HeaderName; N]) -> Self {
+        let mut lines = Self {
+            names,
+            first: [None; N],
+            repeated: [false; N],
+        };
+        for (name, value) in headers {
+            let name = name.as_str();
+            for (i, wanted) in names.iter().enumerate() {
+                let wanted = wanted.as_str();
+                if wanted.len() == name.len() && wanted == name {
+                    if lines.first[i].is_some() {
+                        lines.repeated[i] = true;
+                    } else {
+                        lines.first[i] = Some(value);
+                    }
+                }
+            }
+        }
+        lines
+    }
+
+    /// What [`single`] says of `names[index]`.
+    pub(crate) fn single(&self, index: usize) -> Result<Option<&'h str>, Rejection> {
+        let (Some(&name), Some(&first), Some(&repeated)) = (
+            self.names.get(index),
+            self.first.get(index),
+            self.repeated.get(index),
+        ) else {
+            return Ok(None);
+        };
+        checked(first, repeated, name)
+    }
 }
 
 /// Like [`single`], but absence is `MissingHeader`.
@@ -81,4 +138,43 @@ pub(crate) fn optional_field(
     name: impl Key,
 ) -> Result<Option<Cow<'_, str>>, Rejection> {
     Ok(single(headers, name)?.map(Cow::Borrowed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static A: HeaderName = HeaderName::from_static("x-a");
+    static B: HeaderName = HeaderName::from_static("x-bb");
+
+    #[test]
+    fn lines_read_each_name_as_single_does() {
+        let lines_of = |pairs: &[(&str, &[u8])]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+                map.append(name, HeaderValue::from_bytes(value).unwrap());
+            }
+            map
+        };
+        let maps = [
+            lines_of(&[]),
+            lines_of(&[("x-a", b"1"), ("content-type", b"json")]),
+            lines_of(&[("X-A", b" 1\t"), ("x-bb", b"2"), ("x-b", b"3")]),
+            lines_of(&[("x-a", b"1"), ("x-a", b"1")]),
+            lines_of(&[("x-bb", b""), ("x-a", b"  ")]),
+            lines_of(&[("x-bb", b"caf\xc3\xa9"), ("host", b"h")]),
+            lines_of(&[
+                ("x-aa", b"1"),
+                ("x-bb", b"2"),
+                ("x-bb", b"3"),
+                ("x-a", b"4"),
+            ]),
+        ];
+        for map in &maps {
+            let lines = Lines::read(map, [&A, &B]);
+            assert_eq!(lines.single(0), single(map, &A), "{map:?}");
+            assert_eq!(lines.single(1), single(map, &B), "{map:?}");
+        }
+    }
 }

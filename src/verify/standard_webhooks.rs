@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::body;
 use super::error::Rejection;
-use super::headers::single;
+use super::headers::Lines;
 use super::mac::{
     any_eq, attempt, base64_32, canonical_base64_32, first_matching_secret, hmac_sha256, Attempt,
     Decimal,
@@ -87,17 +87,31 @@ fn mac_for(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> Option<[u8;
     hmac_sha256(key, &[msg_id.as_bytes(), b".", ts.as_bytes(), b".", body])
 }
 
-fn pick<'h>(
-    headers: &'h HeaderMap,
-    svix: &HeaderName,
-    standard: &HeaderName,
-) -> Result<&'h str, Rejection> {
-    match single(headers, svix)? {
-        Some(value) => Ok(value),
-        None => {
-            single(headers, standard)?.ok_or_else(|| Rejection::MissingHeader(standard.clone()))
-        }
+/// The three headers, each `svix-*` if sent (and not empty), else `webhook-*`.
+fn pick(headers: &HeaderMap) -> Result<[&str; 3], Rejection> {
+    let lines = Lines::read(
+        headers,
+        [
+            &SVIX_ID,
+            &ID,
+            &SVIX_TIMESTAMP,
+            &TIMESTAMP,
+            &SVIX_SIGNATURE,
+            &SIGNATURE,
+        ],
+    );
+    // In the order one lookup after another would meet a fault: id, timestamp, signature.
+    let mut picked = [""; 3];
+    let fields = [(0, 1, &ID), (2, 3, &TIMESTAMP), (4, 5, &SIGNATURE)];
+    for (field, (svix, standard, name)) in picked.iter_mut().zip(fields) {
+        *field = match lines.single(svix)? {
+            Some(value) => value,
+            None => lines
+                .single(standard)?
+                .ok_or_else(|| Rejection::MissingHeader(name.clone()))?,
+        };
     }
+    Ok(picked)
 }
 
 pub(crate) fn verify<'a>(
@@ -106,9 +120,7 @@ pub(crate) fn verify<'a>(
     body: &'a [u8],
     now: i64,
 ) -> Result<Verified<'a>, Rejection> {
-    let msg_id = pick(headers, &SVIX_ID, &ID)?;
-    let raw_ts = pick(headers, &SVIX_TIMESTAMP, &TIMESTAMP)?;
-    let signatures = pick(headers, &SVIX_SIGNATURE, &SIGNATURE)?;
+    let [msg_id, raw_ts, signatures] = pick(headers)?;
     let timestamp =
         parse_unix_seconds(raw_ts).ok_or_else(|| Rejection::MalformedHeader(TIMESTAMP.clone()))?;
     if !within(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S)) {
