@@ -87,6 +87,12 @@ pub fn memory(samples: &[Sample], last: Option<Memory>) {
 pub fn tail(samples: &[Sample]) {
     let joined =
         |f: &dyn Fn(&Sample) -> String| samples.iter().map(f).collect::<Vec<_>>().join(" ");
+    if let Some(first) = samples.first() {
+        line(
+            "first sample taken at",
+            first.wall.format("%H:%M:%S%.3f UTC").to_string(),
+        );
+    }
     line(
         "slowest answer per sample (ms)",
         joined(&|s| format!("{:.0}", s.slowest.as_secs_f64() * 1e3)),

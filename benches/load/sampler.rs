@@ -15,6 +15,8 @@ use crate::procfs::{self, Memory};
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     pub at: Duration,
+    /// Wall clock at the sample, to match the timeline with the servers' logs.
+    pub wall: chrono::DateTime<chrono::Utc>,
     pub memory: Memory,
     pub answered: u64,
     pub ok: u64,
@@ -53,6 +55,7 @@ impl Sampler {
                 };
                 let sample = Sample {
                     at: start.elapsed(),
+                    wall: chrono::Utc::now(),
                     memory,
                     answered: progress.answered.load(Ordering::Relaxed),
                     ok: progress.ok.load(Ordering::Relaxed),

@@ -86,25 +86,14 @@ async fn drain(stream: &mut axum::body::BodyDataStream, max: usize) {
 async fn active_source(
     state: &AppState,
     source_id: &str,
-    now: chrono::DateTime<Utc>,
 ) -> Result<std::sync::Arc<ActiveSource>, IngressError> {
-    let cache = state.source_cache();
-    let cached = cache.get(source_id, Instant::now());
-    let found = match cached {
-        Some(found) => found,
-        None => {
-            let loaded_at = Instant::now();
-            let found =
-                match ActiveSource::load(state.store(), state.keyring(), source_id, now).await {
-                    Ok(active) => Some(std::sync::Arc::new(active)),
-                    Err(IngressError::UnknownSource) => None,
-                    Err(error) => return Err(error),
-                };
-            cache.insert(source_id, found.clone(), loaded_at);
-            found
-        }
+    let loader = state.clone();
+    let id = source_id.to_owned();
+    // The clock is read when the load runs: a reload ahead of expiry runs later.
+    let load = move || async move {
+        ActiveSource::load(loader.store(), loader.keyring(), &id, Utc::now()).await
     };
-    found.ok_or(IngressError::UnknownSource)
+    state.source_cache().source(source_id, load).await
 }
 
 /// The answer body: typed, so it is written straight out without building a
@@ -213,7 +202,7 @@ async fn receive(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let now = Utc::now();
-    let active = match active_source(&state, &source_id, now).await {
+    let active = match active_source(&state, &source_id).await {
         Ok(active) => active,
         Err(error) => return Err(map_error(&state, "unknown", started, error)),
     };

@@ -50,7 +50,7 @@ struct Inner {
     delivery_wake: Arc<Notify>,
     ingress_writer: IngressWriter,
     run_event_writer: RunEventWriter,
-    source_cache: SourceCache,
+    source_cache: Arc<SourceCache>,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -88,7 +88,7 @@ impl AppState {
                 ingress_writer: services.ingress_writer,
                 run_event_writer: services.run_event_writer,
                 // 1 s: the longest an expiry or disable made elsewhere may take to apply.
-                source_cache: SourceCache::new(std::time::Duration::from_secs(1)),
+                source_cache: Arc::new(SourceCache::new(std::time::Duration::from_secs(1))),
             }),
         }
     }
@@ -122,7 +122,7 @@ impl AppState {
         self.inner.relay_wake.notify_one();
     }
 
-    pub fn source_cache(&self) -> &SourceCache {
+    pub fn source_cache(&self) -> &Arc<SourceCache> {
         &self.inner.source_cache
     }
 
