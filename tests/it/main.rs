@@ -12,6 +12,7 @@ mod hooks;
 mod ingress;
 mod lifecycle;
 mod openapi;
+mod postgres_session;
 mod queue_conformance;
 mod runs;
 mod store_conformance;

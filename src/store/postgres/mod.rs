@@ -5,6 +5,7 @@ mod ingress;
 mod migrate;
 mod orgs;
 mod runs;
+mod session;
 mod sources;
 
 use super::{AuditEntry, BoxError, Store, StoreError};
@@ -63,6 +64,7 @@ impl PostgresStore {
             .wait_timeout(Some(POOL_TIMEOUT))
             .create_timeout(Some(POOL_TIMEOUT))
             .recycle_timeout(Some(POOL_TIMEOUT))
+            .post_create(session::tune_new_sessions())
             .build()
             .map_err(unavailable)?;
         let store = Self { pool };
@@ -87,6 +89,15 @@ impl PostgresStore {
         insert_audit(&tx, audit).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// A server setting as hookgate's own sessions see it (`SHOW name`).
+    pub async fn session_setting(&self, name: &str) -> Result<String, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT current_setting($1)", &[&name])
+            .await?;
+        Ok(row.get(0))
     }
 
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
