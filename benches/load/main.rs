@@ -25,6 +25,7 @@ mod ingress;
 mod procfs;
 mod report;
 mod sampler;
+mod servers;
 mod stack;
 mod wire;
 
@@ -191,6 +192,9 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         print_machine(&options);
+        if !options.embedded {
+            servers::print(&options.postgres_admin_url).await;
+        }
         match cli.command {
             Mode::Ingress(args) => {
                 let pace = args.rate.map_or(Pace::Max, Pace::Rate);

@@ -65,7 +65,7 @@ pub fn default_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/release/hookgate"))
 }
 
-async fn postgres(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+pub async fn postgres(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {url}"))?;
