@@ -193,7 +193,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         print_machine(&options);
         if !options.embedded {
-            servers::print(&options.postgres_admin_url).await;
+            servers::print(&options.postgres_admin_url, &options.amqp_url).await;
         }
         match cli.command {
             Mode::Ingress(args) => {

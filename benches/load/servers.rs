@@ -12,9 +12,29 @@ use crate::stack::postgres;
 /// is the default.
 const POSTGRES_SETTINGS: &[&str] = &["max_wal_size", "backend_flush_after", "synchronous_commit"];
 
-pub async fn print(admin_url: &str) {
+pub async fn print(admin_url: &str, amqp_url: &str) {
     report::line("postgres settings", postgres_settings(admin_url).await);
-    report::line("rabbitmq quorum WAL rollover", rabbitmq_wal_max_size());
+    let rollover = if is_local(amqp_url) {
+        rabbitmq_wal_max_size()
+    } else {
+        "unknown (the broker is not on this host)".to_owned()
+    };
+    report::line("rabbitmq quorum WAL rollover", rollover);
+}
+
+/// `rabbitmqctl` asks the local node, which is the measured broker only when the AMQP
+/// URL points at this host.
+fn is_local(amqp_url: &str) -> bool {
+    let authority = amqp_url
+        .split_once("://")
+        .map_or(amqp_url, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
 }
 
 async fn postgres_settings(admin_url: &str) -> String {
@@ -70,7 +90,17 @@ fn parse_wal_max_size(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_wal_max_size;
+    use super::{is_local, parse_wal_max_size};
+
+    #[test]
+    fn asks_rabbitmqctl_only_about_a_broker_on_this_host() {
+        assert!(is_local("amqp://guest:guest@127.0.0.1:5672/%2f"));
+        assert!(is_local("amqp://localhost"));
+        assert!(!is_local("amqp://guest:guest@broker.internal:5672/%2f"));
+        assert!(!is_local("amqp://u:p@10.0.0.5/%2f"));
+        assert!(!is_local("amqp://localhost.example.com"));
+        assert!(is_local("amqp://[::1]:5672"));
+    }
 
     #[test]
     fn reads_the_wal_size_rabbitmqctl_prints() {
