@@ -25,28 +25,19 @@ pub async fn print(admin_url: &str, amqp_url: &str) {
 /// `rabbitmqctl` asks the local node, which is the measured broker only when the AMQP
 /// URL points at this host.
 fn is_local(amqp_url: &str) -> bool {
-    let authority = amqp_url
-        .split_once("://")
-        .map_or(amqp_url, |(_, rest)| rest);
-    let authority = authority.split('/').next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
-    };
-    matches!(host, "127.0.0.1" | "localhost" | "::1")
+    reqwest::Url::parse(amqp_url)
+        .is_ok_and(|url| matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")))
 }
 
 async fn postgres_settings(admin_url: &str) -> String {
     let Ok(client) = postgres(admin_url).await else {
         return "unknown (cannot connect)".to_owned();
     };
-    let names: Vec<String> = POSTGRES_SETTINGS.iter().map(|s| (*s).to_owned()).collect();
     let rows = client
         .query(
             "SELECT name, current_setting(name), source FROM pg_settings
              WHERE name = ANY($1) ORDER BY name",
-            &[&names],
+            &[&POSTGRES_SETTINGS],
         )
         .await;
     match rows {
