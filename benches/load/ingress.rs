@@ -400,6 +400,7 @@ mod tests {
         let secrets = [hookgate::verify::SecretCandidate {
             id: "s",
             value: b"s3cret",
+            prepared: None,
         }];
         let verified =
             hookgate::verify::verify(&VerifierConfig::Github, &secrets, &a, &body, 0).unwrap();

@@ -346,6 +346,7 @@ mod tests {
             let candidate = verify::SecretCandidate {
                 id: "sec_1",
                 value: secret.as_bytes(),
+                prepared: None,
             };
             let verified =
                 verify::verify(&config, &[candidate], &map, body.as_bytes(), 1_700_000_000);

@@ -24,7 +24,7 @@ use crate::store::{
     AcceptOutcome, EventDisposition, EventWrite, NewEvent, NewRun, Rejected, RunStatus, Source,
     Store, StoreError, StoredSecret,
 };
-use crate::verify::{self, Handshake, Rejection, SecretCandidate, VerifierConfig};
+use crate::verify::{self, Handshake, PreparedSecret, Rejection, SecretCandidate, VerifierConfig};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
@@ -79,9 +79,18 @@ impl From<WriteError> for IngressError {
 /// A source ready to verify against: the record and its active secrets, opened.
 pub struct ActiveSource {
     pub source: Source,
-    /// Opened secrets with their expiry, checked again at each verification so a
-    /// grace period ends on time even for a cached source.
-    secrets: Vec<(String, Secret, Option<DateTime<Utc>>)>,
+    secrets: Vec<ActiveSecret>,
+}
+
+/// One opened secret of a source, with its key schedule made ready for the source's
+/// verifier (a cached source verifies many requests with it).
+struct ActiveSecret {
+    id: String,
+    secret: Secret,
+    prepared: PreparedSecret,
+    /// Checked again at each verification, so a grace period ends on time even for a
+    /// cached source.
+    expires_at: Option<DateTime<Utc>>,
 }
 
 impl ActiveSource {
@@ -103,9 +112,11 @@ impl ActiveSource {
             .collect();
         let secrets = open_active(keyring, &stored, now)
             .into_iter()
-            .map(|(id, secret)| {
-                let expires_at = expiry.get(id.as_str()).copied().flatten();
-                (id, secret, expires_at)
+            .map(|(id, secret)| ActiveSecret {
+                expires_at: expiry.get(id.as_str()).copied().flatten(),
+                prepared: PreparedSecret::new(&source.verifier, secret.expose()),
+                id,
+                secret,
             })
             .collect();
         Ok(Self { secrets, source })
@@ -120,10 +131,11 @@ impl ActiveSource {
         let candidates: Vec<SecretCandidate<'_>> = self
             .secrets
             .iter()
-            .filter(|(_, _, expires_at)| expires_at.is_none_or(|at| at > now))
-            .map(|(id, secret, _)| SecretCandidate {
-                id,
-                value: secret.expose(),
+            .filter(|active| active.expires_at.is_none_or(|at| at > now))
+            .map(|active| SecretCandidate {
+                id: &active.id,
+                value: active.secret.expose(),
+                prepared: Some(&active.prepared),
             })
             .collect();
         verify::verify(

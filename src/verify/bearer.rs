@@ -13,6 +13,7 @@ use super::config::{header_name, BearerConfig};
 use super::error::Rejection;
 use super::headers::{optional_field, required};
 use super::mac::{any_eq, attempt, first_matching_secret};
+use super::prepared::PreparedSecret;
 use super::{SecretCandidate, Verified};
 
 /// The token in a header value; `None` when `Authorization` does not hold a Bearer token.
@@ -46,7 +47,11 @@ pub(crate) fn verify<'a>(
     let event_name = optional("event_header", &config.event_header)?;
     let received = Sha256::digest(token.as_bytes());
     let secret_id = first_matching_secret(secrets, Rejection::TokenMismatch, |secret| {
-        attempt(any_eq(&Sha256::digest(secret), [received.as_slice()]))
+        let expected = match secret.prepared.and_then(PreparedSecret::token_digest) {
+            Some(digest) => *digest,
+            None => Sha256::digest(secret.value).into(),
+        };
+        attempt(any_eq(&expected, [received.as_slice()]))
     })?;
     Ok(Verified {
         secret_id,

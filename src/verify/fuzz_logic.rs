@@ -21,10 +21,12 @@ const SECRETS: &[SecretCandidate<'static>] = &[
     SecretCandidate {
         id: "bad",
         value: b"whsec_not base64!",
+        prepared: None,
     },
     SecretCandidate {
         id: "good",
         value: b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        prepared: None,
     },
 ];
 

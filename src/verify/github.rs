@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::error::Rejection;
 use super::headers::{optional_field, single};
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32};
+use super::mac::{any_eq, attempt, first_matching_secret, lower_hex32, secret_sha256};
 use super::{Handshake, SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature-256");
@@ -45,8 +45,8 @@ pub(crate) fn verify<'a>(
     let delivery = optional_field(headers, &DELIVERY)?;
     let event = optional_field(headers, &EVENT)?;
 
-    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[body]);
+    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
+        let expected = secret_sha256(secret, &[body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     let handshake = (event.as_deref() == Some("ping")).then_some(Handshake::GithubPing);

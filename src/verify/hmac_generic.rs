@@ -13,7 +13,9 @@ use http::HeaderMap;
 use super::config::{prepare_hmac, HmacConfig, MacAlgorithm, MacEncoding};
 use super::error::Rejection;
 use super::headers::{optional_field, required, Configured, Key};
-use super::mac::{any_eq, attempt, first_matching_secret, hmac, Digest, MAX_DIGEST_LEN};
+use super::mac::{
+    any_eq, attempt, first_matching_secret, hmac, secret_hmac, Digest, MAX_DIGEST_LEN,
+};
 use super::template::{Segment, Template};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{SecretCandidate, Verified};
@@ -69,6 +71,16 @@ pub(crate) fn compute(
     timestamp: &str,
     body: &[u8],
 ) -> Option<Digest> {
+    let (parts, len) = signed(template, timestamp, body);
+    hmac(config.algorithm, key, &parts[..len])
+}
+
+/// The signed content in parts (the first `len` of the array).
+fn signed<'p>(
+    template: &Template<'p>,
+    timestamp: &'p str,
+    body: &'p [u8],
+) -> ([&'p [u8]; 5], usize) {
     let mut parts: [&[u8]; 5] = [&[]; 5];
     for (part, segment) in parts.iter_mut().zip(template.segments()) {
         *part = match segment {
@@ -77,7 +89,7 @@ pub(crate) fn compute(
             Segment::Body => body,
         };
     }
-    hmac(config.algorithm, key, &parts[..template.segments().len()])
+    (parts, template.segments().len())
 }
 
 fn configured<'c>(field: &'static str, raw: &'c Option<String>) -> Option<Configured<'c>> {
@@ -126,8 +138,9 @@ pub(crate) fn verify<'a>(
         .map(|n| optional_field(headers, n))
         .transpose()?
         .flatten();
-    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = compute(config, &template, key, raw_ts, body);
+    let (parts, len) = signed(&template, raw_ts, body);
+    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
+        let expected = secret_hmac(config.algorithm, secret, &parts[..len]);
         attempt(expected.is_some_and(|e| any_eq(e.as_slice(), [received.as_slice()])))
     })?;
     Ok(Verified {

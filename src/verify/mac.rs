@@ -14,6 +14,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use super::config::MacAlgorithm;
 use super::error::Rejection;
+use super::prepared::PreparedSecret;
 use super::SecretCandidate;
 
 /// Longest digest of any algorithm we compute (SHA-512).
@@ -63,9 +64,47 @@ pub(crate) fn hmac(algorithm: MacAlgorithm, key: &[u8], parts: &[&[u8]]) -> Opti
 }
 
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    let mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    Some(finish_sha256(mac, parts))
+}
+
+/// [`hmac_sha256`] keyed with the secret's own bytes, from its prepared key schedule
+/// when it has one.
+pub(crate) fn secret_sha256(secret: &SecretCandidate<'_>, parts: &[&[u8]]) -> Option<[u8; 32]> {
+    match secret.prepared.and_then(PreparedSecret::sha256) {
+        Some(ready) => Some(finish_sha256(ready.clone(), parts)),
+        None => hmac_sha256(secret.value, parts),
+    }
+}
+
+/// [`hmac`] keyed with the secret's own bytes, from its prepared key schedule when it
+/// has one for `algorithm`.
+pub(crate) fn secret_hmac(
+    algorithm: MacAlgorithm,
+    secret: &SecretCandidate<'_>,
+    parts: &[&[u8]],
+) -> Option<Digest> {
+    let prepared = secret.prepared;
+    match algorithm {
+        MacAlgorithm::Sha256 => match prepared.and_then(PreparedSecret::sha256) {
+            Some(ready) => Some(Digest::new(&finish_sha256(ready.clone(), parts))),
+            None => hmac(algorithm, secret.value, parts),
+        },
+        MacAlgorithm::Sha512 => match prepared.and_then(PreparedSecret::sha512) {
+            Some(ready) => {
+                let mut mac = ready.clone();
+                parts.iter().for_each(|p| mac.update(p));
+                Some(Digest::new(&mac.finalize().into_bytes()))
+            }
+            None => hmac(algorithm, secret.value, parts),
+        },
+    }
+}
+
+/// Feeds `parts` to a keyed HMAC-SHA256 and returns the digest.
+pub(crate) fn finish_sha256(mut mac: Hmac<Sha256>, parts: &[&[u8]]) -> [u8; 32] {
     parts.iter().for_each(|p| mac.update(p));
-    Some(mac.finalize().into_bytes().into())
+    mac.finalize().into_bytes().into()
 }
 
 /// The digest spelled by `text` if it is exactly 64 lower-case hex digits, the one
@@ -221,7 +260,7 @@ pub(crate) enum Attempt {
 pub(crate) fn first_matching_secret<'s>(
     secrets: &[SecretCandidate<'s>],
     mismatch: Rejection,
-    mut attempt: impl FnMut(&[u8]) -> Attempt,
+    mut attempt: impl FnMut(&SecretCandidate<'s>) -> Attempt,
 ) -> Result<&'s str, Rejection> {
     if secrets.is_empty() {
         return Err(Rejection::NoActiveSecret);
@@ -229,7 +268,7 @@ pub(crate) fn first_matching_secret<'s>(
     let mut matched: Option<&str> = None;
     let mut usable = false;
     for secret in secrets {
-        match attempt(secret.value) {
+        match attempt(secret) {
             Attempt::Match => {
                 usable = true;
                 matched = matched.or(Some(secret.id));

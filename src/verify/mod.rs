@@ -17,6 +17,7 @@ mod github;
 mod headers;
 mod hmac_generic;
 mod mac;
+mod prepared;
 mod shopify;
 mod sign;
 mod slack;
@@ -42,6 +43,7 @@ pub use config::{
     BearerConfig, ConfigError, HmacConfig, MacAlgorithm, MacEncoding, VerifierConfig, VerifierKind,
 };
 pub use error::{Rejection, SignError};
+pub use prepared::PreparedSecret;
 pub use sign::{sign, standard_webhooks_signature};
 
 /// One active secret of a source, as stored (plaintext). For `stripe` and
@@ -50,6 +52,9 @@ pub use sign::{sign, standard_webhooks_signature};
 pub struct SecretCandidate<'a> {
     pub id: &'a str,
     pub value: &'a [u8],
+    /// The same secret made ready for the verifier in use, if the caller keeps one (a
+    /// cached source does): it only saves work, and is ignored if made for another scheme.
+    pub prepared: Option<&'a PreparedSecret>,
 }
 
 impl fmt::Debug for SecretCandidate<'_> {
@@ -58,6 +63,7 @@ impl fmt::Debug for SecretCandidate<'_> {
         f.debug_struct("SecretCandidate")
             .field("id", &self.id)
             .field("value", &"<redacted>")
+            .field("prepared", &self.prepared.is_some())
             .finish()
     }
 }

@@ -11,7 +11,9 @@ use http::{HeaderMap, HeaderName};
 
 use super::error::Rejection;
 use super::headers::{optional_field, required};
-use super::mac::{any_eq, attempt, canonical_base64_32, first_matching_secret, hmac_sha256};
+use super::mac::{
+    any_eq, attempt, canonical_base64_32, first_matching_secret, hmac_sha256, secret_sha256,
+};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-shopify-hmac-sha256");
@@ -34,8 +36,8 @@ pub(crate) fn verify<'a>(
     let received = canonical_base64_32(required(headers, &SIGNATURE)?.as_bytes());
     let webhook_id = optional_field(headers, &WEBHOOK_ID)?;
     let topic = optional_field(headers, &TOPIC)?;
-    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[body]);
+    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
+        let expected = secret_sha256(secret, &[body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     Ok(Verified {

@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderName};
 use super::body::{self, Wanted};
 use super::error::Rejection;
 use super::headers::required;
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{Handshake, SecretCandidate, Verified};
 
@@ -26,9 +26,14 @@ pub(crate) fn signature_for(key: &[u8], timestamp: &str, body: &[u8]) -> Option<
     Some(format!("v0={}", hex::encode(mac)))
 }
 
-/// HMAC-SHA256 of `v0:{timestamp}:{body}`, the raw timestamp text as sent.
+/// HMAC-SHA256 of the signed content.
 fn mac_for(key: &[u8], timestamp: &str, body: &[u8]) -> Option<[u8; 32]> {
-    hmac_sha256(key, &[b"v0:", timestamp.as_bytes(), b":", body])
+    hmac_sha256(key, &signed(timestamp, body))
+}
+
+/// `v0:{timestamp}:{body}`, the raw timestamp text as sent, in parts.
+fn signed<'p>(timestamp: &'p str, body: &'p [u8]) -> [&'p [u8]; 4] {
+    [b"v0:", timestamp.as_bytes(), b":", body]
 }
 
 /// The parsed timestamp, if the header text is plain integer seconds. `slack_sdk` uses
@@ -54,8 +59,8 @@ pub(crate) fn verify<'a>(
     if !within(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S)) {
         return Err(Rejection::TimestampOutOfTolerance);
     }
-    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = mac_for(key, raw_ts, body);
+    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
+        let expected = secret_sha256(secret, &signed(raw_ts, body));
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     // Form-encoded bodies (slash commands, interactivity) yield no fields: no key, no name.

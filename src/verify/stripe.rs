@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName};
 use super::body::{self, Wanted};
 use super::error::Rejection;
 use super::headers::required;
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, Decimal};
+use super::mac::{any_eq, attempt, first_matching_secret, lower_hex32, secret_sha256, Decimal};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{SecretCandidate, Verified};
 
@@ -92,8 +92,8 @@ pub(crate) fn verify<'a>(
     })?;
     // Both libraries sign the re-formatted integer ("%d"), not the raw digits.
     let t = Decimal::new(parsed.timestamp);
-    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |key| {
-        let expected = hmac_sha256(key, &[t.as_bytes(), b".", body]);
+    let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
+        let expected = secret_sha256(secret, &[t.as_bytes(), b".", body]);
         // Entries that are not lower-case hex can equal no digest's spelling.
         let received = parsed.v1().filter_map(|v1| lower_hex32(v1.as_bytes()));
         attempt(expected.is_some_and(|e| any_eq(&e, received)))

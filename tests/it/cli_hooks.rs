@@ -105,6 +105,7 @@ fn signed_with(secret: &str, received: &Received) -> bool {
     let candidate = SecretCandidate {
         id: "candidate",
         value: secret.as_bytes(),
+        prepared: None,
     };
     let now = chrono::Utc::now().timestamp();
     verify(

@@ -20,7 +20,7 @@ use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
-use super::{verify, Handshake, SecretCandidate, VerifierConfig};
+use super::{verify, Handshake, PreparedSecret, SecretCandidate, VerifierConfig};
 
 /// One request and what `verify` must make of it.
 pub(super) struct Case {
@@ -120,14 +120,43 @@ pub(super) fn check(config: &VerifierConfig, cases: &[Case]) {
     );
 }
 
+/// Runs a case with plain secrets, then with the same secrets prepared for `config` (as
+/// a cached source holds them), and with secrets prepared for another scheme (which must
+/// be ignored): preparation may only save work, never change an outcome.
 fn run(config: &VerifierConfig, case: &Case) -> Result<(), String> {
-    let secrets: Vec<SecretCandidate<'_>> = case
-        .secrets
-        .iter()
-        .map(|(id, value)| SecretCandidate { id, value })
-        .collect();
+    let other = match config {
+        VerifierConfig::StandardWebhooks => VerifierConfig::Stripe,
+        _ => VerifierConfig::StandardWebhooks,
+    };
     let headers = header_map(&case.headers)?;
-    let got = verify(config, &secrets, &headers, &case.body, case.now);
+    for prepare_for in [None, Some(config), Some(&other)] {
+        let prepared: Vec<Option<PreparedSecret>> = case
+            .secrets
+            .iter()
+            .map(|(_, value)| prepare_for.map(|c| PreparedSecret::new(c, value)))
+            .collect();
+        let secrets: Vec<SecretCandidate<'_>> = case
+            .secrets
+            .iter()
+            .zip(&prepared)
+            .map(|((id, value), prepared)| SecretCandidate {
+                id,
+                value,
+                prepared: prepared.as_ref(),
+            })
+            .collect();
+        let got = verify(config, &secrets, &headers, &case.body, case.now);
+        let which = match prepare_for {
+            None => "plain secrets",
+            Some(c) if c == config => "prepared secrets",
+            Some(_) => "secrets prepared for another scheme",
+        };
+        judge(case, got).map_err(|e| format!("{which}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn judge(case: &Case, got: Result<super::Verified<'_>, super::Rejection>) -> Result<(), String> {
     match (&case.expect, got) {
         (Expect::Reject(code), Err(rejection)) if rejection.code() == *code => {
             no_leaks(&rejection.to_string(), case)

@@ -1,8 +1,8 @@
 use super::header_map;
 use crate::verify::fuzz_logic::NOW;
 use crate::verify::{
-    sign, standard_webhooks_signature, verify, BearerConfig, HmacConfig, SecretCandidate,
-    SignError, VerifierConfig,
+    sign, standard_webhooks_signature, verify, BearerConfig, HmacConfig, PreparedSecret,
+    SecretCandidate, SignError, VerifierConfig,
 };
 
 const WHSEC: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -39,10 +39,12 @@ fn signed_requests_verify_for_every_scheme() {
             SecretCandidate {
                 id: "old",
                 value: b"whsec_dGVzdA==",
+                prepared: None,
             },
             SecretCandidate {
                 id: "cur",
                 value: WHSEC,
+                prepared: None,
             },
         ];
         let verified = verify(&config, &secrets, &map, body, NOW)
@@ -109,7 +111,11 @@ fn standard_webhooks_signature_carries_one_entry_per_secret() {
         let map = header_map(&headers).unwrap();
         let verified = verify(
             &VerifierConfig::StandardWebhooks,
-            &[SecretCandidate { id, value: secret }],
+            &[SecretCandidate {
+                id,
+                value: secret,
+                prepared: None,
+            }],
             &map,
             b"{}",
             NOW,
@@ -158,13 +164,16 @@ fn refuses_to_sign_what_would_not_verify() {
 }
 
 #[test]
-fn secret_candidate_debug_redacts_the_value() {
+fn secret_candidate_debug_redacts_the_value_and_its_preparation() {
+    let prepared = PreparedSecret::new(&VerifierConfig::StandardWebhooks, WHSEC);
     let shown = format!(
         "{:?}",
         SecretCandidate {
             id: "s1",
-            value: WHSEC
+            value: WHSEC,
+            prepared: Some(&prepared),
         }
     );
     assert!(shown.contains("s1") && !shown.contains("MfKQ"), "{shown}");
+    assert_eq!(format!("{prepared:?}"), "PreparedSecret(<redacted>)");
 }

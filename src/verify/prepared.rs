@@ -1,0 +1,109 @@
+//! Secrets made ready for their source's verifier once, when the source is loaded,
+//! instead of on every request.
+//!
+//! An HMAC key schedule is the key padded to a block and the inner and outer pads each
+//! hashed: two of the eighteen SHA-256 blocks a 1 KiB body costs, plus the padding work,
+//! and for Standard Webhooks the `whsec_` base64 decoded first. A [`PreparedSecret`]
+//! holds the state after that, and a verification starts from a copy of it. A bearer
+//! token's digest is taken once the same way.
+//!
+//! A preparation only ever saves work: a scheme uses one only if it was made the way
+//! the scheme keys its MAC, and otherwise computes from the plain secret, so the
+//! outcome of a verification never depends on whether a secret was prepared (the
+//! verifier vectors run both ways).
+
+use std::fmt;
+
+use hmac::digest::KeyInit;
+use hmac::Hmac;
+use sha2::{Digest as _, Sha256, Sha512};
+
+use super::config::{MacAlgorithm, VerifierConfig};
+use super::standard_webhooks;
+
+/// One secret, made ready for one verifier configuration. Derived from the secret, so as
+/// sensitive as the secret itself: it is never printed.
+pub struct PreparedSecret(Ready);
+
+enum Ready {
+    /// HMAC-SHA256 keyed with the secret's bytes: GitHub, Stripe, Shopify, Slack, and
+    /// the generic scheme with SHA-256.
+    Sha256(Hmac<Sha256>),
+    /// HMAC-SHA256 keyed with the base64-decoded `whsec_` secret: Standard Webhooks.
+    WhsecSha256(Hmac<Sha256>),
+    /// HMAC-SHA512 keyed with the secret's bytes: the generic scheme with SHA-512.
+    Sha512(Box<Hmac<Sha512>>),
+    /// SHA-256 of a bearer token, the form tokens are compared in.
+    TokenDigest([u8; 32]),
+    /// Nothing prepared (a `whsec_` secret that is not base64): verifications compute
+    /// from the plain secret, which gives the usual refusal.
+    Nothing,
+}
+
+impl PreparedSecret {
+    /// Prepares `secret` (as stored: for `stripe` and `standard_webhooks` the whole
+    /// `whsec_…` string) for `config`.
+    pub fn new(config: &VerifierConfig, secret: &[u8]) -> Self {
+        let raw_sha256 = || keyed::<Hmac<Sha256>>(secret).map_or(Ready::Nothing, Ready::Sha256);
+        let ready = match config {
+            VerifierConfig::Github
+            | VerifierConfig::Stripe
+            | VerifierConfig::Shopify
+            | VerifierConfig::Slack => raw_sha256(),
+            VerifierConfig::Hmac(c) => match c.algorithm {
+                MacAlgorithm::Sha256 => raw_sha256(),
+                MacAlgorithm::Sha512 => keyed::<Hmac<Sha512>>(secret)
+                    .map_or(Ready::Nothing, |mac| Ready::Sha512(Box::new(mac))),
+            },
+            VerifierConfig::StandardWebhooks => {
+                standard_webhooks::with_key(secret, keyed::<Hmac<Sha256>>)
+                    .flatten()
+                    .map_or(Ready::Nothing, Ready::WhsecSha256)
+            }
+            VerifierConfig::Bearer(_) => Ready::TokenDigest(Sha256::digest(secret).into()),
+        };
+        Self(ready)
+    }
+
+    /// The HMAC-SHA256 keyed with the secret's own bytes, if prepared so.
+    pub(crate) fn sha256(&self) -> Option<&Hmac<Sha256>> {
+        match &self.0 {
+            Ready::Sha256(mac) => Some(mac),
+            _ => None,
+        }
+    }
+
+    /// The HMAC-SHA256 keyed with the decoded `whsec_` secret, if prepared so.
+    pub(crate) fn whsec_sha256(&self) -> Option<&Hmac<Sha256>> {
+        match &self.0 {
+            Ready::WhsecSha256(mac) => Some(mac),
+            _ => None,
+        }
+    }
+
+    /// The HMAC-SHA512 keyed with the secret's own bytes, if prepared so.
+    pub(crate) fn sha512(&self) -> Option<&Hmac<Sha512>> {
+        match &self.0 {
+            Ready::Sha512(mac) => Some(mac),
+            _ => None,
+        }
+    }
+
+    /// The bearer token's SHA-256, if prepared so.
+    pub(crate) fn token_digest(&self) -> Option<&[u8; 32]> {
+        match &self.0 {
+            Ready::TokenDigest(digest) => Some(digest),
+            _ => None,
+        }
+    }
+}
+
+fn keyed<M: KeyInit>(key: &[u8]) -> Option<M> {
+    M::new_from_slice(key).ok()
+}
+
+impl fmt::Debug for PreparedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreparedSecret(<redacted>)")
+    }
+}
