@@ -18,12 +18,14 @@
 //! - Each caller says which fields it wants ([`Wanted`]); the scan stops as soon as every
 //!   wanted field is *decided* (its key was met). A wanted key with a string value gives
 //!   `Some`, with any other value `None`.
-//! - Members are first read *from the end of the object backwards*, as long as their
-//!   values are strings, numbers or literals (a string's opening quote is the first `"`
-//!   preceded by an even run of backslashes), then from the front, across containers,
-//!   up to the members already read from the back. Stripe puts `type` last and the whole
-//!   event in `data` before it: this way neither `data` nor any other large middle member
-//!   is scanned when the ends already decide every wanted field.
+//! - Members are first read from the front up to the first container value (most
+//!   senders put `id` and `type` first); then *from the end of the object backwards*, as
+//!   long as their values are strings, numbers or literals (a string's opening quote is
+//!   the first `"` preceded by an even run of backslashes); then from that first
+//!   container on, across containers, up to the members already read from the back.
+//!   Stripe puts `type` last and the whole event in `data` before it: this way neither
+//!   `data` nor any other large middle member is scanned when the ends already decide
+//!   every wanted field.
 //! - `event.type`: the `event` object is scanned member by member, and its last `type`
 //!   counts, as in a `serde_json::Value` map.
 //!
@@ -38,9 +40,9 @@
 //!   refuse that string (bad escape, lone surrogate, raw control character, invalid
 //!   UTF-8) the field is `None`, and only that field.
 //! - Duplicate wanted keys: not detected. Whichever occurrence the scan decides first is
-//!   used: the last one if the back read reaches it, else the first from the front
-//!   (`serde_json` refuses such a body, so the previous serde-based code returned no
-//!   fields at all).
+//!   used: the first one if no container precedes it, else the last one if the back
+//!   read reaches it, else the first from the front (`serde_json` refuses such a body,
+//!   so the previous serde-based code returned no fields at all).
 //! - Valid JSON that `serde_json` refuses elsewhere (numbers beyond `f64`, lone
 //!   surrogates, nesting deeper than 128) costs the previous all-`None` only where the
 //!   scan reads it: a wanted field's own value.
@@ -50,8 +52,9 @@
 //!   its complete members gave. Other garbage gives deterministic but unspecified fields.
 //!
 //! The scan never panics (every access is checked), never recurses (nesting is a
-//! counter), and is linear: each direction only moves one way, the front scan stops
-//! where the members read from the back begin, and each byte is searched at most twice.
+//! counter), and is linear: each read only moves one way, the second front read starts
+//! where the first stopped and stops where the members read from the back begin, and
+//! each byte is searched at most twice.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -151,7 +154,18 @@ pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
     if wanted.is_empty() || body.get(open) != Some(&b'{') {
         return scan.fields;
     }
-    // The back first: it reads only strings, numbers and literals, so it is cheap, and
+    // The front up to its first container: most senders put their id and type first,
+    // and members before the first container cost next to nothing to read.
+    let container = match scan.front(open, usize::MAX, true) {
+        Front::StoppedAt(container) => container,
+        Front::Finished => return scan.fields,
+        Front::Malformed => {
+            // The back may still hold a field.
+            scan.back(open);
+            return scan.fields;
+        }
+    };
+    // Then the back: it reads only strings, numbers and literals, so it is cheap, and
     // it holds what Stripe sends last (`type`, after the whole event in `data`).
     let back_members = scan.back(open);
     if !scan.pending.is_empty() {
@@ -160,9 +174,28 @@ pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
         scan.pending = scan.pending.without(cannot_hold(body, scan.pending));
     }
     if !scan.pending.is_empty() {
-        scan.front(open, back_members.unwrap_or(usize::MAX));
+        scan.front(container, back_members.unwrap_or(usize::MAX), false);
     }
     scan.fields
+}
+
+/// How a read from the front ended.
+enum Front {
+    /// Every wanted field decided, the object closed, or the members read from the back
+    /// reached: nothing more to read.
+    Finished,
+    /// Where the bytes stop fitting the grammar.
+    Malformed,
+    /// Before the member whose key's opening quote is here, whose value is a container.
+    StoppedAt(usize),
+}
+
+/// What reading one member from the front met.
+enum Member {
+    /// A value that was read (or skipped) to this position after it.
+    Read(usize),
+    /// A container value left unread.
+    Container,
 }
 
 /// Each field's top-level key, quoted as it appears unescaped in a body.
@@ -259,64 +292,92 @@ impl<'a> Scan<'a> {
         self.decide(key, decoded);
     }
 
-    /// Reads members front to back from the object's `{` at `open`, across containers,
-    /// up to the `,` at `back_members` where the members read from the back begin.
-    /// Stops early once every wanted field is decided, or where the bytes are malformed.
-    fn front(&mut self, open: usize, back_members: usize) -> Option<()> {
+    /// Reads members front to back, up to the `,` at `back_members` where the members
+    /// read from the back begin, from `from`: the object's `{`, or the opening quote of
+    /// the key a previous read stopped at. Across containers, or, with
+    /// `until_container`, up to the first member whose value is a container that is
+    /// not the `event` object. Stops early once every wanted field is decided, or where
+    /// the bytes are malformed.
+    fn front(&mut self, from: usize, back_members: usize, until_container: bool) -> Front {
         let body = self.body;
-        if back_members <= open {
-            // Every member was read from the back.
-            return None;
+        if back_members <= from {
+            // Every member left was read from the back.
+            return Front::Finished;
         }
-        let mut at = skip_ws(body, open + 1);
-        // `{}` or malformed otherwise.
-        (body.get(at) == Some(&b'"')).then_some(())?;
+        let first_key = match body.get(from) {
+            Some(b'{') => skip_ws(body, from + 1),
+            _ => from,
+        };
+        match body.get(first_key) {
+            Some(b'"') => {}
+            Some(b'}') => return Front::Finished,
+            _ => return Front::Malformed,
+        }
+        self.members(first_key, back_members, until_container)
+    }
+
+    /// [`Self::front`] from a key's opening quote at `at`.
+    fn members(&mut self, mut at: usize, back_members: usize, until_container: bool) -> Front {
+        let body = self.body;
         loop {
-            // `at` is a key's opening quote.
-            let (raw_key, value_at) = key_and_colon(body, at)?;
-            let key = self.pending_key(raw_key);
-            let value_end = match body.get(value_at) {
-                Some(b'"') => {
-                    let (raw, end) = string_at(body, value_at)?;
-                    if let Some(key) = key {
-                        self.decide_value(key, Value::String(raw));
-                    }
-                    end
-                }
-                Some(b'{') if key == Some(Key::Event) => self.event_object(value_at)?,
-                Some(b'{' | b'[') => {
-                    if let Some(key) = key {
-                        self.decide_value(key, Value::Other);
-                    }
-                    if self.pending.is_empty() {
-                        return None;
-                    }
-                    container_end(body, value_at)?
-                }
-                _ => {
-                    let end = scalar_end(body, value_at)?;
-                    if let Some(key) = key {
-                        self.decide_value(key, Value::Other);
-                    }
-                    end
-                }
+            let value_end = match self.member(at, until_container) {
+                Some(Member::Read(value_end)) => value_end,
+                Some(Member::Container) if self.pending.is_empty() => return Front::Finished,
+                Some(Member::Container) => return Front::StoppedAt(at),
+                None => return Front::Malformed,
             };
             if self.pending.is_empty() {
-                return None;
+                return Front::Finished;
             }
-            at = self.next_member(value_end, back_members)?;
+            let after = skip_ws(body, value_end);
+            match body.get(after) {
+                // The members read from the back begin here.
+                Some(b',') if after >= back_members => return Front::Finished,
+                Some(b',') => {}
+                Some(b'}') => return Front::Finished,
+                _ => return Front::Malformed,
+            }
+            at = skip_ws(body, after + 1);
+            if body.get(at) != Some(&b'"') {
+                return Front::Malformed;
+            }
         }
     }
 
-    /// After a member's value: the next key's opening quote, or `None` when the object
-    /// closes, the members read from the back begin, or the bytes are malformed.
-    fn next_member(&self, value_end: usize, back_members: usize) -> Option<usize> {
-        let comma = skip_ws(self.body, value_end);
-        if self.body.get(comma) != Some(&b',') || comma >= back_members {
-            return None;
-        }
-        let key = skip_ws(self.body, comma + 1);
-        (self.body.get(key) == Some(&b'"')).then_some(key)
+    /// Reads the member whose key's opening quote is at `at` and decides its field if
+    /// wanted. A container value that is not the `event` object is skipped, or with
+    /// `until_container` left unread. `None` where the bytes are malformed.
+    fn member(&mut self, at: usize, until_container: bool) -> Option<Member> {
+        let body = self.body;
+        let (raw_key, value_at) = key_and_colon(body, at)?;
+        let key = self.pending_key(raw_key);
+        let value_end = match body.get(value_at) {
+            Some(b'"') => {
+                let (raw, end) = string_at(body, value_at)?;
+                if let Some(key) = key {
+                    self.decide_value(key, Value::String(raw));
+                }
+                end
+            }
+            Some(b'{') if key == Some(Key::Event) => self.event_object(value_at)?,
+            Some(b'{' | b'[') => {
+                if let Some(key) = key {
+                    self.decide_value(key, Value::Other);
+                }
+                if until_container || self.pending.is_empty() {
+                    return Some(Member::Container);
+                }
+                container_end(body, value_at)?
+            }
+            _ => {
+                let end = scalar_end(body, value_at)?;
+                if let Some(key) = key {
+                    self.decide_value(key, Value::Other);
+                }
+                end
+            }
+        };
+        Some(Member::Read(value_end))
     }
 
     /// Scans the `event` object starting at its `{` and decides `event.type` from its
@@ -555,6 +616,10 @@ fn key_and_colon(body: &[u8], open: usize) -> Option<(&[u8], usize)> {
 /// serde_json would refuse them: a raw control character, an unknown escape, a bad or
 /// lone-surrogate `\u` escape, invalid UTF-8.
 fn decode(raw: &[u8]) -> Option<Cow<'_, str>> {
+    // Ids and event names are printable ASCII without escapes: one pass decides that.
+    if raw.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'\\') {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
     if raw.iter().any(|b| *b < 0x20) {
         return None;
     }
@@ -676,14 +741,18 @@ mod tests {
     fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
         let t = || Some("t".to_owned());
         let cases: &[(&[u8], [Option<String>; 5])] = &[
-            // Duplicate wanted keys: the first one the scan decides (read from the back
-            // here, from the front when a container ends the object).
+            // Duplicate wanted keys: the first one the scan decides (from the front
+            // before any container, else from the back, else from the front).
             (
                 br#"{"id":"a","id":"b"}"#,
+                [Some("a".into()), None, None, None, None],
+            ),
+            (
+                br#"{"x":[],"id":"a","id":"b"}"#,
                 [Some("b".into()), None, None, None, None],
             ),
             (
-                br#"{"id":"a","id":"b","x":[]}"#,
+                br#"{"x":[],"id":"a","id":"b","y":[]}"#,
                 [Some("a".into()), None, None, None, None],
             ),
             (

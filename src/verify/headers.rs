@@ -98,11 +98,20 @@ impl<'h, const N: usize> Lines<'h, N> {
             first: [None; N],
             repeated: [false; N],
         };
+        let wanted = names.map(|name| name.as_str().as_bytes());
+        // Header names of other lengths are passed over with one test.
+        let lengths = wanted.iter().fold(0u64, |mask, name| {
+            mask | 1u64.checked_shl(name.len() as u32).unwrap_or(0)
+        });
         for (name, value) in headers {
-            let name = name.as_str();
-            for (i, wanted) in names.iter().enumerate() {
-                let wanted = wanted.as_str();
-                if wanted.len() == name.len() && wanted == name {
+            let name = name.as_str().as_bytes();
+            if lengths & 1u64.checked_shl(name.len() as u32).unwrap_or(u64::MAX) == 0 {
+                continue;
+            }
+            for (i, wanted) in wanted.iter().enumerate() {
+                // Length and first byte before a full comparison: `user-agent` and
+                // `webhook-id` are the same length.
+                if wanted.len() == name.len() && wanted.first() == name.first() && *wanted == name {
                     if lines.first[i].is_some() {
                         lines.repeated[i] = true;
                     } else {

@@ -110,24 +110,37 @@ pub(crate) fn finish_sha256(mut mac: Hmac<Sha256>, parts: &[&[u8]]) -> [u8; 32] 
 /// The digest spelled by `text` if it is exactly 64 lower-case hex digits, the one
 /// spelling GitHub, Stripe and Slack send: comparing decoded digests is then comparing
 /// the strings, without encoding the expected digest for every secret. The received
-/// text is public: no need for constant time here.
+/// text is public: no need for constant time here, and a table lookup per digit with
+/// one check at the end is several times faster than a branch per digit.
 pub(crate) fn lower_hex32(text: &[u8]) -> Option<[u8; 32]> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    if text.len() != 64 {
-        return None;
-    }
+    let text: &[u8; 64] = text.try_into().ok()?;
     let mut out = [0; 32];
+    let mut invalid = 0;
     for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        let (high, low) = (
+            LOWER_HEX[usize::from(pair[0])],
+            LOWER_HEX[usize::from(pair[1])],
+        );
+        invalid |= high | low;
+        *byte = high << 4 | (low & 0x0f);
     }
-    Some(out)
+    (invalid & NOT_LOWER_HEX == 0).then_some(out)
 }
+
+/// Marks a byte that is not a lower-case hex digit in [`LOWER_HEX`].
+const NOT_LOWER_HEX: u8 = 0x80;
+
+/// Each byte's value as a lower-case hex digit, or [`NOT_LOWER_HEX`].
+static LOWER_HEX: [u8; 256] = {
+    let mut table = [NOT_LOWER_HEX; 256];
+    let mut digit = 0;
+    while digit < 16 {
+        let spelling = b"0123456789abcdef"[digit];
+        table[spelling as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
 
 /// The digest spelled by `text` if it is exactly the padded standard base64 that
 /// [`base64_32`] gives (the decoder refuses other padding and non-zero trailing bits, so
@@ -200,6 +213,21 @@ impl Decimal {
             bytes[start] = b'-';
         }
         Self { bytes, start }
+    }
+
+    /// The spelling of `value`, given the digits `text` it was parsed from: they are
+    /// copied when they already are that spelling (no leading zero), which is cheaper
+    /// than formatting.
+    pub(crate) fn respelled(value: i64, text: &str) -> Self {
+        let canonical = text.len() == 1 || !text.starts_with('0');
+        let mut bytes = [0; 20];
+        match bytes.len().checked_sub(text.len()) {
+            Some(start) if canonical && value >= 0 => {
+                bytes[start..].copy_from_slice(text.as_bytes());
+                Self { bytes, start }
+            }
+            _ => Self::new(value),
+        }
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
@@ -373,6 +401,15 @@ mod tests {
     fn decimal_spells_timestamps_as_to_string_does() {
         for value in [0, 7, 10, 1_750_000_000, -1, -300, i64::MAX, i64::MIN] {
             assert_eq!(Decimal::new(value).as_bytes(), value.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn respelled_timestamps_drop_leading_zeros_and_keep_canonical_digits() {
+        for text in ["0", "00", "7", "007", "10", "1750000000", "01750000000"] {
+            let value: i64 = text.parse().unwrap();
+            let spelled = Decimal::respelled(value, text);
+            assert_eq!(spelled.as_bytes(), value.to_string().as_bytes(), "{text}");
         }
     }
 }

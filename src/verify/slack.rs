@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName};
 
 use super::body::{self, Wanted};
 use super::error::Rejection;
-use super::headers::required;
+use super::headers::Lines;
 use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::timestamp::{parse_unix_seconds, within};
 use super::{Handshake, SecretCandidate, Verified};
@@ -48,10 +48,15 @@ pub(crate) fn verify<'a>(
     body: &'a [u8],
     now: i64,
 ) -> Result<Verified<'a>, Rejection> {
-    let raw_ts = required(headers, &TIMESTAMP)?;
+    let lines = Lines::read(headers, [&TIMESTAMP, &SIGNATURE]);
+    let raw_ts = lines
+        .single(0)?
+        .ok_or_else(|| Rejection::MissingHeader(TIMESTAMP.clone()))?;
     // Only `v0=` + lower-case hex can equal the expected string; anything else decodes
     // to nothing and is a mismatch.
-    let received = required(headers, &SIGNATURE)?
+    let received = lines
+        .single(1)?
+        .ok_or_else(|| Rejection::MissingHeader(SIGNATURE.clone()))?
         .strip_prefix("v0=")
         .and_then(|hex| lower_hex32(hex.as_bytes()));
     let timestamp =

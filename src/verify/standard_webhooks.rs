@@ -141,19 +141,28 @@ pub(crate) fn verify<'a>(
     if !within(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S)) {
         return Err(Rejection::TimestampOutOfTolerance);
     }
-    if v1_signatures(signatures).next().is_none() {
+    let mut v1s = v1_signatures(signatures);
+    let Some(first) = v1s.next() else {
         return Err(Rejection::UnsupportedVersion(SIGNATURE.clone()));
-    }
-    let ts = Decimal::new(timestamp);
+    };
+    // One signature (one per secret the sender holds) is the usual case: decoded once,
+    // not re-read for every secret candidate. Other spellings of a digest decode to
+    // nothing: they can equal no expected string.
+    let more = v1s.next().is_some();
+    let first = canonical_base64_32(first.as_bytes());
+    let ts = Decimal::respelled(timestamp, raw_ts);
     let signed = signed(msg_id, &ts, body);
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let Some(expected) = secret_mac(secret, &signed) else {
             return Attempt::Unusable;
         };
-        // Other spellings of a digest decode to nothing: they can equal no expected string.
-        let received =
-            v1_signatures(signatures).filter_map(|v1| canonical_base64_32(v1.as_bytes()));
-        attempt(any_eq(&expected, received))
+        attempt(match more {
+            false => any_eq(&expected, first),
+            true => any_eq(
+                &expected,
+                v1_signatures(signatures).filter_map(|v1| canonical_base64_32(v1.as_bytes())),
+            ),
+        })
     })?;
     Ok(Verified {
         secret_id,

@@ -27,7 +27,13 @@ pub(crate) const TOLERANCE_S: u64 = 300;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct StripeHeader<'a> {
     pub(crate) timestamp: i64,
+    /// The `t` value as sent.
+    timestamp_text: &'a str,
     value: &'a str,
+    /// The first `v1` signature, and whether another follows: with one (Stripe sends one
+    /// per secret), it is decoded once, not re-read for every secret candidate.
+    first_v1: &'a str,
+    more_v1: bool,
 }
 
 impl<'a> StripeHeader<'a> {
@@ -58,7 +64,9 @@ fn items(value: &str) -> impl Iterator<Item = (&str, &str)> {
 
 pub(crate) fn parse_header(value: &str) -> Result<StripeHeader<'_>, HeaderFault> {
     let mut timestamp = None;
-    let mut has_v1 = false;
+    let mut timestamp_text = "";
+    let mut first_v1 = None;
+    let mut more_v1 = false;
     for (key, val) in items(value) {
         match key {
             "t" => {
@@ -67,16 +75,22 @@ pub(crate) fn parse_header(value: &str) -> Result<StripeHeader<'_>, HeaderFault>
                     return Err(HeaderFault::Malformed);
                 }
                 timestamp = Some(parse_unix_seconds(val).ok_or(HeaderFault::Malformed)?);
+                timestamp_text = val;
             }
-            "v1" => has_v1 = true,
+            "v1" if first_v1.is_none() => first_v1 = Some(val),
+            "v1" => more_v1 = true,
             _ => {}
         }
     }
     let timestamp = timestamp.ok_or(HeaderFault::Malformed)?;
-    if !has_v1 {
-        return Err(HeaderFault::NoV1);
-    }
-    Ok(StripeHeader { timestamp, value })
+    let first_v1 = first_v1.ok_or(HeaderFault::NoV1)?;
+    Ok(StripeHeader {
+        timestamp,
+        timestamp_text,
+        value,
+        first_v1,
+        more_v1,
+    })
 }
 
 pub(crate) fn verify<'a>(
@@ -91,12 +105,15 @@ pub(crate) fn verify<'a>(
         HeaderFault::NoV1 => Rejection::UnsupportedVersion(SIGNATURE.clone()),
     })?;
     // Both libraries sign the re-formatted integer ("%d"), not the raw digits.
-    let t = Decimal::new(parsed.timestamp);
+    let t = Decimal::respelled(parsed.timestamp, parsed.timestamp_text);
+    // Entries that are not lower-case hex can equal no digest's spelling.
+    let first = lower_hex32(parsed.first_v1.as_bytes());
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let expected = secret_sha256(secret, &[t.as_bytes(), b".", body]);
-        // Entries that are not lower-case hex can equal no digest's spelling.
-        let received = parsed.v1().filter_map(|v1| lower_hex32(v1.as_bytes()));
-        attempt(expected.is_some_and(|e| any_eq(&e, received)))
+        attempt(expected.is_some_and(|e| match parsed.more_v1 {
+            false => any_eq(&e, first),
+            true => any_eq(&e, parsed.v1().filter_map(|v1| lower_hex32(v1.as_bytes()))),
+        }))
     })?;
     if !within(parsed.timestamp, now, TOLERANCE_S, None) {
         return Err(Rejection::TimestampOutOfTolerance);

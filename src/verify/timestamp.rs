@@ -3,10 +3,12 @@
 /// Parses 1–18 ASCII digits. No sign, no spaces, no fraction, no exponent: every sender
 /// sends plain integer seconds, and 18 digits cannot overflow `i64`.
 pub(crate) fn parse_unix_seconds(text: &str) -> Option<i64> {
-    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() || text.len() > 18 {
         return None;
     }
-    text.parse().ok()
+    text.bytes().try_fold(0i64, |value, b| {
+        b.is_ascii_digit().then(|| value * 10 + i64::from(b - b'0'))
+    })
 }
 
 /// Whether `signed_at` is at most `past_s` seconds before `now` and at most `future_s`
