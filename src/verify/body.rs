@@ -18,11 +18,13 @@
 //! - Each caller says which fields it wants ([`Wanted`]); the scan stops as soon as every
 //!   wanted field is *decided* (its key was met). A wanted key with a string value gives
 //!   `Some`, with any other value `None`.
-//! - Members are first read from the front up to the first container value (most
-//!   senders put `id` and `type` first); then *from the end of the object backwards*, as
-//!   long as their values are strings, numbers or literals (a string's opening quote is
-//!   the first `"` preceded by an even run of backslashes); then from that first
-//!   container on, across containers, up to the members already read from the back.
+//! - The leading members are read first, as long as their keys are wanted ones and
+//!   their values not containers (Standard Webhooks payloads start with `type`, many
+//!   senders' events with `id` and `type`); then members *from the end of the object
+//!   backwards*, as long as their values are
+//!   strings, numbers or literals (a string's opening quote is the first `"` preceded by
+//!   an even run of backslashes); then from the front again where the first read
+//!   stopped, across containers, up to the members already read from the back.
 //!   Stripe puts `type` last and the whole event in `data` before it: this way neither
 //!   `data` nor any other large middle member is scanned when the ends already decide
 //!   every wanted field.
@@ -40,8 +42,8 @@
 //!   refuse that string (bad escape, lone surrogate, raw control character, invalid
 //!   UTF-8) the field is `None`, and only that field.
 //! - Duplicate wanted keys: not detected. Whichever occurrence the scan decides first is
-//!   used: the first one if no container precedes it, else the last one if the back
-//!   read reaches it, else the first from the front (`serde_json` refuses such a body,
+//!   used: the first one if only wanted keys with non-container values precede it, else
+//!   the last one if the back read reaches it, else the first from the front (`serde_json` refuses such a body,
 //!   so the previous serde-based code returned no fields at all).
 //! - Valid JSON that `serde_json` refuses elsewhere (numbers beyond `f64`, lone
 //!   surrogates, nesting deeper than 128) costs the previous all-`None` only where the
@@ -154,10 +156,10 @@ pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
     if wanted.is_empty() || body.get(open) != Some(&b'{') {
         return scan.fields;
     }
-    // The front up to its first container: most senders put their id and type first,
-    // and members before the first container cost next to nothing to read.
-    let container = match scan.front(open, usize::MAX, true) {
-        Front::StoppedAt(container) => container,
+    // The leading members, as long as they are wanted ones: many senders put their id
+    // and type first (Standard Webhooks' payload structure starts with `type`).
+    let resume = match scan.front(open, usize::MAX, true) {
+        Front::StoppedAt(resume) => resume,
         Front::Finished => return scan.fields,
         Front::Malformed => {
             // The back may still hold a field.
@@ -174,7 +176,7 @@ pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
         scan.pending = scan.pending.without(cannot_hold(body, scan.pending));
     }
     if !scan.pending.is_empty() {
-        scan.front(container, back_members.unwrap_or(usize::MAX), false);
+        scan.front(resume, back_members.unwrap_or(usize::MAX), false);
     }
     scan.fields
 }
@@ -186,7 +188,8 @@ enum Front {
     Finished,
     /// Where the bytes stop fitting the grammar.
     Malformed,
-    /// Before the member whose key's opening quote is here, whose value is a container.
+    /// Before the member whose key's opening quote is here: the first whose key is not
+    /// wanted or whose value is a container.
     StoppedAt(usize),
 }
 
@@ -194,8 +197,9 @@ enum Front {
 enum Member {
     /// A value that was read (or skipped) to this position after it.
     Read(usize),
-    /// A container value left unread.
-    Container,
+    /// A value left unread: a container, or (reading the leading wanted members) the
+    /// value of a key not wanted.
+    Unread,
 }
 
 /// Each field's top-level key, quoted as it appears unescaped in a body.
@@ -294,11 +298,11 @@ impl<'a> Scan<'a> {
 
     /// Reads members front to back, up to the `,` at `back_members` where the members
     /// read from the back begin, from `from`: the object's `{`, or the opening quote of
-    /// the key a previous read stopped at. Across containers, or, with
-    /// `until_container`, up to the first member whose value is a container that is
-    /// not the `event` object. Stops early once every wanted field is decided, or where
-    /// the bytes are malformed.
-    fn front(&mut self, from: usize, back_members: usize, until_container: bool) -> Front {
+    /// the key a previous read stopped at. Across containers, or, with `leading_only`,
+    /// up to the first member whose key is not a pending wanted one or whose value is a
+    /// container other than the `event` object. Stops early once every wanted field is
+    /// decided, or where the bytes are malformed.
+    fn front(&mut self, from: usize, back_members: usize, leading_only: bool) -> Front {
         let body = self.body;
         if back_members <= from {
             // Every member left was read from the back.
@@ -313,17 +317,17 @@ impl<'a> Scan<'a> {
             Some(b'}') => return Front::Finished,
             _ => return Front::Malformed,
         }
-        self.members(first_key, back_members, until_container)
+        self.members(first_key, back_members, leading_only)
     }
 
     /// [`Self::front`] from a key's opening quote at `at`.
-    fn members(&mut self, mut at: usize, back_members: usize, until_container: bool) -> Front {
+    fn members(&mut self, mut at: usize, back_members: usize, leading_only: bool) -> Front {
         let body = self.body;
         loop {
-            let value_end = match self.member(at, until_container) {
+            let value_end = match self.member(at, leading_only) {
                 Some(Member::Read(value_end)) => value_end,
-                Some(Member::Container) if self.pending.is_empty() => return Front::Finished,
-                Some(Member::Container) => return Front::StoppedAt(at),
+                Some(Member::Unread) if self.pending.is_empty() => return Front::Finished,
+                Some(Member::Unread) => return Front::StoppedAt(at),
                 None => return Front::Malformed,
             };
             if self.pending.is_empty() {
@@ -346,11 +350,15 @@ impl<'a> Scan<'a> {
 
     /// Reads the member whose key's opening quote is at `at` and decides its field if
     /// wanted. A container value that is not the `event` object is skipped, or with
-    /// `until_container` left unread. `None` where the bytes are malformed.
-    fn member(&mut self, at: usize, until_container: bool) -> Option<Member> {
+    /// `leading_only` left unread, as is any value of a key not wanted. `None` where the
+    /// bytes are malformed.
+    fn member(&mut self, at: usize, leading_only: bool) -> Option<Member> {
         let body = self.body;
         let (raw_key, value_at) = key_and_colon(body, at)?;
         let key = self.pending_key(raw_key);
+        if leading_only && key.is_none() {
+            return Some(Member::Unread);
+        }
         let value_end = match body.get(value_at) {
             Some(b'"') => {
                 let (raw, end) = string_at(body, value_at)?;
@@ -364,8 +372,8 @@ impl<'a> Scan<'a> {
                 if let Some(key) = key {
                     self.decide_value(key, Value::Other);
                 }
-                if until_container || self.pending.is_empty() {
-                    return Some(Member::Container);
+                if leading_only || self.pending.is_empty() {
+                    return Some(Member::Unread);
                 }
                 container_end(body, value_at)?
             }
@@ -741,8 +749,8 @@ mod tests {
     fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
         let t = || Some("t".to_owned());
         let cases: &[(&[u8], [Option<String>; 5])] = &[
-            // Duplicate wanted keys: the first one the scan decides (from the front
-            // before any container, else from the back, else from the front).
+            // Duplicate wanted keys: the first one the scan decides (among the leading
+            // wanted members, else from the back, else from the front).
             (
                 br#"{"id":"a","id":"b"}"#,
                 [Some("a".into()), None, None, None, None],
@@ -754,6 +762,10 @@ mod tests {
             (
                 br#"{"x":[],"id":"a","id":"b","y":[]}"#,
                 [Some("a".into()), None, None, None, None],
+            ),
+            (
+                br#"{"x":1,"id":"a","id":"b"}"#,
+                [Some("b".into()), None, None, None, None],
             ),
             (
                 br#"{"event":{"type":"x"},"event":{}}"#,
