@@ -12,12 +12,14 @@ use serde_json::Value;
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
 use super::{body, github, hmac_generic, slack, standard_webhooks, stripe};
-use super::{sign, verify, BearerConfig, HmacConfig, SecretCandidate, VerifierConfig};
+use super::{
+    sign, verify, BearerConfig, HmacConfig, PreparedSecret, SecretCandidate, VerifierConfig,
+};
 
 /// Fixed clock for fuzzing: far from 0 so both window edges are reachable.
 pub const NOW: i64 = 1_700_000_000;
 
-const SECRETS: &[SecretCandidate<'static>] = &[
+const SECRETS: [SecretCandidate<'static>; 2] = [
     SecretCandidate {
         id: "bad",
         value: b"whsec_not base64!",
@@ -63,7 +65,7 @@ pub fn slack(data: &[u8]) {
     let mut headers = HeaderMap::new();
     insert(&mut headers, b"x-slack-request-timestamp", ts);
     insert(&mut headers, b"x-slack-signature", sig);
-    let _ = verify(&VerifierConfig::Slack, SECRETS, &headers, body, NOW);
+    let _ = verify(&VerifierConfig::Slack, &SECRETS, &headers, body, NOW);
 }
 
 /// The JSON body field scan: never panics, never returns a field it was not asked for,
@@ -269,9 +271,25 @@ pub fn verify_any(data: &[u8]) {
         }
     }
     for config in configs() {
-        if let Ok(verified) = verify(&config, SECRETS, &headers, body, NOW) {
+        let plain = verify(&config, &SECRETS, &headers, body, NOW);
+        if let Ok(verified) = &plain {
             assert!(matches!(verified.secret_id(), "bad" | "good"));
         }
+        // A prepared secret only saves work: same verdict, same fields.
+        let prepared = SECRETS.map(|s| PreparedSecret::new(&config, s.value));
+        let candidates: Vec<SecretCandidate<'_>> = SECRETS
+            .iter()
+            .zip(&prepared)
+            .map(|(s, p)| SecretCandidate {
+                prepared: Some(p),
+                ..*s
+            })
+            .collect();
+        assert_eq!(
+            verify(&config, &candidates, &headers, body, NOW),
+            plain,
+            "{config:?}"
+        );
         round_trip(&config, body);
     }
 }
@@ -285,7 +303,7 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
     for (name, value) in &signed {
         insert(&mut headers, name.as_bytes(), Some(value.as_bytes()));
     }
-    let result = verify(config, SECRETS, &headers, body, NOW);
+    let result = verify(config, &SECRETS, &headers, body, NOW);
     if matches!(config, VerifierConfig::Shopify) && body.is_empty() {
         assert_eq!(result.err(), Some(super::Rejection::EmptyBody));
     } else {
