@@ -44,6 +44,9 @@ fn init_logging(format: LogFormat) {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
     init_logging(config.log_format);
+    // Before anything is announced: a SIGTERM sent as soon as the server answers must
+    // still find the handler, not the default action (killed mid-request).
+    let signals = ShutdownSignals::register().context("cannot listen for SIGTERM/SIGINT")?;
     let listen = config.listen;
     let app = App::build(config).await.context("cannot start hookgate")?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -66,28 +69,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("operator token: configured (HOOKGATE_OPERATOR_TOKEN)");
     }
     let shutdown = CancellationToken::new();
-    tokio::spawn(signal_shutdown(shutdown.clone()));
+    tokio::spawn(signals.cancel_on_first(shutdown.clone()));
     app.serve(listener, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Cancels `shutdown` on SIGTERM or SIGINT.
-async fn signal_shutdown(shutdown: CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGTERM");
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// SIGTERM and SIGINT, caught from the moment they are registered.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
-    tracing::info!("shutdown requested: finishing in-flight requests");
-    shutdown.cancel();
+
+    /// Cancels `shutdown` on the first of them.
+    async fn cancel_on_first(mut self, shutdown: CancellationToken) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        tracing::info!("shutdown requested: finishing in-flight requests");
+        shutdown.cancel();
+    }
 }
 
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
