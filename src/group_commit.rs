@@ -14,6 +14,7 @@
 //! [`GroupCommit::waiting`], and its fast 503 in [`GroupCommit::try_submit`].
 
 use async_trait::async_trait;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -122,12 +123,25 @@ impl<C: Committer> GroupCommit<C> {
     /// Commits `item` with whatever else is waiting, waiting for room in the queue if
     /// it is full (for callers already bounded elsewhere, e.g. by a broker's prefetch).
     pub async fn submit(&self, item: C::Item) -> Result<C::Output, CommitError<C::Error>> {
+        self.enqueue(item).await?.await
+    }
+
+    /// Queues `item`, waiting for room, and returns the wait for its answer. Items are
+    /// taken in the order they are queued: a caller that must keep its items in order
+    /// awaits each queuing in turn and the answers together.
+    pub async fn enqueue(
+        &self,
+        item: C::Item,
+    ) -> Result<
+        impl Future<Output = Result<C::Output, CommitError<C::Error>>> + Send + 'static,
+        CommitError<C::Error>,
+    > {
         let (job, answer) = Job::new(item);
         self.sender
             .send(job)
             .await
             .map_err(|_| CommitError::Stopped)?;
-        answer.await.map_err(|_| CommitError::Stopped)?
+        Ok(async move { answer.await.map_err(|_| CommitError::Stopped)? })
     }
 
     /// Like [`submit`](Self::submit), but refuses at once with [`CommitError::Full`]
@@ -269,6 +283,30 @@ mod tests {
             .map(|b| b.clone())
             .unwrap_or_default();
         assert_eq!(batches, [vec![1, 2, 3, 4]]);
+    }
+
+    #[tokio::test]
+    async fn items_queued_in_turn_commit_in_that_order_while_their_answers_are_awaited_together() {
+        let doubler = Arc::new(Doubler::default());
+        let tracker = TaskTracker::new();
+        // A queue of two: most items wait for room before they are queued.
+        let group = GroupCommit::spawn(Arc::clone(&doubler), config(1, 3, 2), &tracker);
+        let mut answers = Vec::new();
+        for n in 0..300 {
+            answers.push(group.enqueue(n).await.unwrap());
+        }
+        let answers: Vec<i32> = futures_util::future::join_all(answers)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(answers, (0..300).map(|n| n * 2).collect::<Vec<_>>());
+        let committed: Vec<i32> = doubler
+            .batches
+            .lock()
+            .map(|b| b.concat())
+            .unwrap_or_default();
+        assert_eq!(committed, (0..300).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use crate::run_events::IncomingRunEvent;
 use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
 use bytes::Bytes;
 use chrono::Utc;
+use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -242,8 +243,11 @@ impl App {
 }
 
 /// Records each run event from the broker through the group commit; acked only once
-/// committed. The consumer hands over many messages at once (up to its prefetch), so
-/// they commit in batches.
+/// committed. Events are queued one after another in delivery order (so a run's status
+/// follows its events as the broker delivered them), and their records are awaited
+/// together (up to the consumer's prefetch), so they commit in batches.
+// Yielding a future is the point: queuing is awaited in delivery order, recording is not.
+#[allow(clippy::async_yields_async)]
 fn run_event_handler(writer: RunEventWriter) -> RunEventHandler {
     Arc::new(move |body: Bytes, traceparent: Option<String>| {
         let writer = writer.clone();
@@ -259,18 +263,33 @@ fn run_event_handler(writer: RunEventWriter) -> RunEventHandler {
                 Ok(event) => event,
                 Err(reason) => {
                     tracing::warn!(%reason, "malformed run event dropped");
-                    return Handled::Malformed;
+                    return settled(Handled::Malformed);
                 }
             };
-            match writer.record(event).await {
-                Ok(_) => Handled::Recorded,
+            let recorded = match writer.queue(event).await {
+                Ok(recorded) => recorded,
                 Err(error) => {
                     tracing::warn!(%error, "cannot record run event; requeued");
-                    Handled::Retry
+                    return settled(Handled::Retry);
                 }
-            }
+            };
+            let settle: BoxFuture<'static, Handled> = Box::pin(async move {
+                match recorded.await {
+                    Ok(_) => Handled::Recorded,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot record run event; requeued");
+                        Handled::Retry
+                    }
+                }
+            });
+            settle
         })
     })
+}
+
+/// A message already settled when it was taken in.
+fn settled(handled: Handled) -> BoxFuture<'static, Handled> {
+    Box::pin(std::future::ready(handled))
 }
 
 fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), ServeError> {

@@ -72,12 +72,18 @@ impl RunEventWriter {
         self.group.try_submit(Self::write(event)).await
     }
 
-    /// Records the event with whatever else is waiting, waiting for room when the
-    /// queue is full: for the RabbitMQ consumer, whose prefetch bounds what it holds.
-    /// Events are taken in the order they are submitted, so with one writer they
+    /// Queues the event, waiting for room when the queue is full (for the RabbitMQ
+    /// consumer, whose prefetch bounds what it holds), and returns the wait for its
+    /// record. Events are taken in the order they are queued, so with one writer they
     /// commit in that order.
-    pub async fn record(&self, event: RunEvent) -> Result<RecordedRunEvent, IntakeError> {
-        self.group.submit(Self::write(event)).await
+    pub async fn queue(
+        &self,
+        event: RunEvent,
+    ) -> Result<
+        impl std::future::Future<Output = Result<RecordedRunEvent, IntakeError>> + Send + 'static,
+        IntakeError,
+    > {
+        self.group.enqueue(Self::write(event)).await
     }
 
     fn write(event: RunEvent) -> RunEventWrite {

@@ -152,9 +152,10 @@ impl AmqpQueue {
             )
             .await
             .map_err(unreachable)?;
-        // Every prefetched message is handled at once rather than one after another,
-        // so the handler's group commit records them in batches; each is still acked
-        // only once its handler has answered.
+        // Every prefetched message is taken in at once rather than one after another, so
+        // the handler's group commit records them in batches; each is still acked only
+        // once its handler has answered. Taking in is awaited here, in delivery order:
+        // polled together, the futures could reach the group commit in another order.
         let mut in_flight = FuturesUnordered::new();
         loop {
             let delivery = tokio::select! {
@@ -187,7 +188,7 @@ impl AmqpQueue {
                     AMQPValue::LongString(text) => Some(text.to_string()),
                     _ => None,
                 });
-            let handled = handler(Bytes::from(delivery.data.clone()), traceparent);
+            let handled = handler(Bytes::from(delivery.data.clone()), traceparent).await;
             in_flight.push(settle(handled, delivery));
         }
     }

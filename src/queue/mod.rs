@@ -28,10 +28,13 @@ pub enum Handled {
     Retry,
 }
 
-/// Called for each run event's body and `traceparent` header; the message is settled
-/// by the result.
-pub type RunEventHandler =
-    Arc<dyn Fn(Bytes, Option<String>) -> BoxFuture<'static, Handled> + Send + Sync>;
+/// Called for each run event's body and `traceparent` header, in delivery order. The
+/// returned future takes the event in; the consumer awaits it before the next message,
+/// so events are taken in the order the broker delivered them. The future it yields
+/// settles the message, and many of those run at once.
+pub type RunEventHandler = Arc<
+    dyn Fn(Bytes, Option<String>) -> BoxFuture<'static, BoxFuture<'static, Handled>> + Send + Sync,
+>;
 
 /// One run request as it goes onto the wire (SPEC §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
