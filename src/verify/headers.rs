@@ -99,13 +99,13 @@ impl<'h, const N: usize> Lines<'h, N> {
             repeated: [false; N],
         };
         let wanted = names.map(|name| name.as_str().as_bytes());
-        // Header names of other lengths are passed over with one test.
-        let lengths = wanted.iter().fold(0u64, |mask, name| {
-            mask | 1u64.checked_shl(name.len() as u32).unwrap_or(0)
-        });
+        // Header names of other lengths are passed over with one test (lengths from 63
+        // up share the last bit, and are then compared in full).
+        let length_bit = |name: &[u8]| 1u64 << name.len().min(63);
+        let lengths = wanted.iter().fold(0, |mask, name| mask | length_bit(name));
         for (name, value) in headers {
             let name = name.as_str().as_bytes();
-            if lengths & 1u64.checked_shl(name.len() as u32).unwrap_or(u64::MAX) == 0 {
+            if lengths & length_bit(name) == 0 {
                 continue;
             }
             for (i, wanted) in wanted.iter().enumerate() {
@@ -155,6 +155,21 @@ mod tests {
 
     static A: HeaderName = HeaderName::from_static("x-a");
     static B: HeaderName = HeaderName::from_static("x-bb");
+
+    #[test]
+    fn lines_find_names_of_any_length() {
+        static LONG: HeaderName = HeaderName::from_static(
+            "x-a-header-name-longer-than-sixty-four-bytes-which-no-sender-uses-but-may",
+        );
+        let mut map = HeaderMap::new();
+        map.append(&LONG, HeaderValue::from_static("1"));
+        map.append(
+            "x-another-name-longer-than-sixty-four-bytes-of-no-interest-here-at-all",
+            HeaderValue::from_static("2"),
+        );
+        let lines = Lines::read(&map, [&LONG]);
+        assert_eq!(lines.single(0), Ok(Some("1")));
+    }
 
     #[test]
     fn lines_read_each_name_as_single_does() {
