@@ -84,13 +84,9 @@ pub(crate) fn secret_hmac(
     secret: &SecretCandidate<'_>,
     parts: &[&[u8]],
 ) -> Option<Digest> {
-    let prepared = secret.prepared;
     match algorithm {
-        MacAlgorithm::Sha256 => match prepared.and_then(PreparedSecret::sha256) {
-            Some(ready) => Some(Digest::new(&finish_sha256(ready.clone(), parts))),
-            None => hmac(algorithm, secret.value, parts),
-        },
-        MacAlgorithm::Sha512 => match prepared.and_then(PreparedSecret::sha512) {
+        MacAlgorithm::Sha256 => secret_sha256(secret, parts).map(|digest| Digest::new(&digest)),
+        MacAlgorithm::Sha512 => match secret.prepared.and_then(PreparedSecret::sha512) {
             Some(ready) => {
                 let mut mac = ready.clone();
                 parts.iter().for_each(|p| mac.update(p));
