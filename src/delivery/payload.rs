@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::verify::{standard_webhooks_signature, SignError};
+use crate::verify::{standard_webhooks_signature_with, SignError, SigningKey};
 
 /// `{"type","timestamp","data"}`, in that order, with an RFC 3339 UTC timestamp.
 pub fn body(event_type: &str, timestamp: DateTime<Utc>, data: &Value) -> Vec<u8> {
@@ -23,19 +23,19 @@ pub fn body(event_type: &str, timestamp: DateTime<Utc>, data: &Value) -> Vec<u8>
 
 /// The headers of one attempt: `webhook-id`, `webhook-timestamp`, `webhook-signature`
 /// (one `v1,<b64>` per secret, space-separated, so a receiver holding either side of a
-/// rotation verifies) and `content-type`. `secrets` are the endpoint's unexpired
-/// `whsec_…` secrets.
+/// rotation verifies) and `content-type`. `keys` are the endpoint's unexpired `whsec_…`
+/// secrets, made ready to sign with ([`SigningKey::new`]).
 pub fn headers(
     event_id: &str,
     attempt_at_unix: i64,
     body: &[u8],
-    secrets: &[&[u8]],
+    keys: &[SigningKey],
 ) -> Result<Vec<(&'static str, String)>, SignError> {
     // Visible ASCII only: what every receiver's header parser reads back unchanged.
     if event_id.is_empty() || !event_id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(SignError::InvalidHeaderValue("webhook-id"));
     }
-    let signature = standard_webhooks_signature(event_id, attempt_at_unix, body, secrets)?;
+    let signature = standard_webhooks_signature_with(event_id, attempt_at_unix, body, keys)?;
     Ok(vec![
         ("webhook-id", event_id.to_owned()),
         ("webhook-timestamp", attempt_at_unix.to_string()),
@@ -71,8 +71,21 @@ mod tests {
     const SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
     const OTHER_SECRET: &[u8] = b"whsec_dGhlIG5ldyBzZWNyZXQgYWZ0ZXIgYSByb3RhdGlvbg==";
 
+    /// The headers for `secrets` as stored, made ready to sign with first.
+    fn signed(
+        event_id: &str,
+        at: i64,
+        secrets: &[&[u8]],
+    ) -> Result<Vec<(&'static str, String)>, SignError> {
+        let keys = secrets
+            .iter()
+            .map(|secret| SigningKey::new(secret))
+            .collect::<Result<Vec<_>, _>>()?;
+        headers(event_id, at, BODY, &keys)
+    }
+
     fn check(secrets: &[&[u8]], expect: Result<Vec<(&'static str, &str)>, SignError>) {
-        let got = headers(MSG_ID, TIMESTAMP, BODY, secrets);
+        let got = signed(MSG_ID, TIMESTAMP, secrets);
         let expect = expect.map(|h| h.into_iter().map(|(k, v)| (k, v.to_owned())).collect());
         assert_eq!(got, expect);
     }
@@ -92,7 +105,7 @@ mod tests {
 
     #[test]
     fn two_secrets_give_two_space_separated_signatures_in_order() {
-        let other = headers(MSG_ID, TIMESTAMP, BODY, &[OTHER_SECRET]).unwrap();
+        let other = signed(MSG_ID, TIMESTAMP, &[OTHER_SECRET]).unwrap();
         let other_signature = &other[2].1;
         assert_ne!(other_signature, SIGNATURE);
         let both = format!("{SIGNATURE} {other_signature}");
@@ -114,7 +127,7 @@ mod tests {
         check(&[SECRET, b"whsec_"], Err(SignError::InvalidSecret));
         for id in ["", " msg_1", "msg 1", "msg\n1", "msg_é"] {
             assert_eq!(
-                headers(id, TIMESTAMP, BODY, &[SECRET]),
+                signed(id, TIMESTAMP, &[SECRET]),
                 Err(SignError::InvalidHeaderValue("webhook-id")),
                 "{id:?}"
             );
@@ -123,8 +136,8 @@ mod tests {
 
     #[test]
     fn each_attempt_signs_its_own_timestamp_under_the_same_id() {
-        let first = headers(MSG_ID, TIMESTAMP, BODY, &[SECRET]).unwrap();
-        let retry = headers(MSG_ID, TIMESTAMP + 5, BODY, &[SECRET]).unwrap();
+        let first = signed(MSG_ID, TIMESTAMP, &[SECRET]).unwrap();
+        let retry = signed(MSG_ID, TIMESTAMP + 5, &[SECRET]).unwrap();
         assert_eq!(first[0], retry[0]);
         assert_eq!(retry[1].1, "1614265335");
         assert_ne!(first[2], retry[2]);
@@ -159,7 +172,7 @@ mod tests {
 
     #[test]
     fn headers_convert_to_a_header_map() {
-        let pairs = headers(MSG_ID, TIMESTAMP, BODY, &[SECRET]).unwrap();
+        let pairs = signed(MSG_ID, TIMESTAMP, &[SECRET]).unwrap();
         let map = header_map(&pairs).unwrap();
         assert_eq!(map.len(), 4);
         assert_eq!(map["webhook-signature"], SIGNATURE);

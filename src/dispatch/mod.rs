@@ -17,7 +17,6 @@ mod recorder;
 use crate::backoff::Backoff;
 use crate::config::duration::parse_schedule;
 use crate::crypto::Keyring;
-use crate::crypto::Secret;
 use crate::delivery::{self, payload, AttemptOutcome, Decision, RetrySchedule, SsrfPolicy};
 use crate::id::new_id;
 use crate::ingress::{child_traceparent, open_active};
@@ -26,6 +25,7 @@ use crate::store::{
     Attempt, AttemptRecord, AuditAction, AuditEntry, ClaimLimits, DeliveryStatus, DueDelivery,
     RunEvent, Store, StoreError, StoredSecret,
 };
+use crate::verify::{SignError, SigningKey};
 use chrono::{DateTime, Utc};
 use endpoints::{EndpointGate, Gate};
 pub use intake::{IntakeError, RunEventWriter};
@@ -103,8 +103,9 @@ struct Inner {
     config: DispatchConfig,
 }
 
-/// An endpoint's unexpired secrets, opened once per claimed batch.
-type EndpointSecrets = Arc<Vec<(String, Secret)>>;
+/// An endpoint's unexpired secrets, opened and made ready to sign with once per claimed
+/// batch; the error when one cannot be a key (no attempt can then be signed).
+type EndpointSecrets = Arc<Result<Vec<SigningKey>, SignError>>;
 
 /// How long the claim loop lets run events accumulate after a wake-up, so a steady
 /// stream of events is claimed in batches rather than one claim per event.
@@ -296,8 +297,11 @@ impl Dispatcher {
             .iter()
             .map(|id| {
                 let stored = by_endpoint.get(id.as_str()).map_or(&[][..], Vec::as_slice);
-                let opened = open_active(&self.inner.keyring, stored, now);
-                (id.clone(), Arc::new(opened))
+                let keys = open_active(&self.inner.keyring, stored, now)
+                    .iter()
+                    .map(|(_, secret)| SigningKey::new(secret.expose()))
+                    .collect();
+                (id.clone(), Arc::new(keys))
             })
             .collect())
     }
@@ -314,7 +318,10 @@ impl Dispatcher {
         for item in due {
             match self.inner.gates.enter(&item.endpoint, Instant::now()) {
                 Gate::Go(permit) => {
-                    let keys = secrets.get(&item.endpoint.id).cloned().unwrap_or_default();
+                    let keys = secrets
+                        .get(&item.endpoint.id)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::new(Ok(Vec::new())));
                     let dispatcher = self.clone();
                     let span = tracing::info_span!("delivery", delivery.id = %item.delivery.id,
                         endpoint.id = %item.endpoint.id, event.id = %item.event.id,
@@ -351,14 +358,17 @@ impl Dispatcher {
     ) {
         let attempt_no = item.delivery.attempts + 1;
         let now = Utc::now();
-        let keys: Vec<&[u8]> = secrets.iter().map(|(_, s)| s.expose()).collect();
         let body = payload::body(
             &item.event.event_type,
             item.event.occurred_at,
             &item.event.data,
         );
         let traceparent = child_traceparent(item.event.traceparent.as_deref(), rand::random());
-        let signed = payload::headers(&item.event.id, now.timestamp(), &body, &keys)
+        let signed = secrets
+            .as_ref()
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|keys| payload::headers(&item.event.id, now.timestamp(), &body, keys))
             .map(|mut headers| {
                 headers.push(("traceparent", traceparent));
                 headers

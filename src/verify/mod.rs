@@ -44,7 +44,7 @@ pub use config::{
 };
 pub use error::{Rejection, SignError};
 pub use prepared::PreparedSecret;
-pub use sign::{sign, standard_webhooks_signature};
+pub use sign::{sign, standard_webhooks_signature, standard_webhooks_signature_with, SigningKey};
 
 /// One active secret of a source, as stored (plaintext). For `stripe` and
 /// `standard_webhooks` this is the full `whsec_…` string's bytes.

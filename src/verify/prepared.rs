@@ -56,9 +56,7 @@ impl PreparedSecret {
                     .map_or(Ready::Nothing, |mac| Ready::Sha512(Box::new(mac))),
             },
             VerifierConfig::StandardWebhooks => {
-                standard_webhooks::with_key(secret, keyed::<Hmac<Sha256>>)
-                    .flatten()
-                    .map_or(Ready::Nothing, Ready::WhsecSha256)
+                standard_webhooks::keyed(secret).map_or(Ready::Nothing, Ready::WhsecSha256)
             }
             VerifierConfig::Bearer(_) => Ready::TokenDigest(Sha256::digest(secret).into()),
         };

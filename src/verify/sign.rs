@@ -1,7 +1,11 @@
 //! Signers: the headers a real sender would send. Used by `hookgate sign`, by outbound
 //! execution hooks (Standard Webhooks) and by tests.
 
+use std::fmt;
+
+use hmac::Hmac;
 use http::HeaderValue;
+use sha2::Sha256;
 
 use super::config::{HmacConfig, VerifierConfig};
 use super::error::SignError;
@@ -92,17 +96,27 @@ pub fn standard_webhooks_signature(
     body: &[u8],
     secrets: &[&[u8]],
 ) -> Result<String, SignError> {
-    if secrets.is_empty() {
+    let keys = secrets
+        .iter()
+        .map(|secret| SigningKey::new(secret))
+        .collect::<Result<Vec<_>, _>>()?;
+    standard_webhooks_signature_with(msg_id, timestamp, body, &keys)
+}
+
+/// [`standard_webhooks_signature`] from keys made ready beforehand.
+pub fn standard_webhooks_signature_with(
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+    keys: &[SigningKey],
+) -> Result<String, SignError> {
+    if keys.is_empty() {
         return Err(SignError::NoSecret);
     }
     // `v1,` + 44 base64 characters, and a space between two.
-    let mut value = String::with_capacity(secrets.len() * 49);
-    for secret in secrets {
-        let signature = standard_webhooks::with_key(secret, |key| {
-            standard_webhooks::signature_for(key, msg_id, timestamp, body)
-        })
-        .flatten()
-        .ok_or(SignError::InvalidSecret)?;
+    let mut value = String::with_capacity(keys.len() * 49);
+    for key in keys {
+        let signature = standard_webhooks::signature_from(&key.0, msg_id, timestamp, body);
         if !value.is_empty() {
             value.push(' ');
         }
@@ -111,6 +125,30 @@ pub fn standard_webhooks_signature(
         value.push_str(std::str::from_utf8(&signature).map_err(|_| SignError::InvalidSecret)?);
     }
     Ok(value)
+}
+
+/// An outbound `whsec_…` secret made ready to sign with: its base64 decoded and the
+/// HMAC key schedule computed once (the delivery workers do it once per endpoint per
+/// claimed batch), so each attempt's signature starts from a copy of that state rather
+/// than decoding the secret again. Derived from the secret, so as sensitive: it is never
+/// printed.
+#[derive(Clone)]
+pub struct SigningKey(Hmac<Sha256>);
+
+impl SigningKey {
+    /// `InvalidSecret` when the part after `whsec_` is not base64 or is empty, as every
+    /// Standard Webhooks library refuses it.
+    pub fn new(secret: &[u8]) -> Result<Self, SignError> {
+        standard_webhooks::keyed(secret)
+            .map(Self)
+            .ok_or(SignError::InvalidSecret)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
 }
 
 fn sign_hmac(

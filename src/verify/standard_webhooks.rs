@@ -16,7 +16,10 @@ use std::borrow::Cow;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::{DecodeSliceError, Engine};
+use hmac::digest::KeyInit;
+use hmac::Hmac;
 use http::{HeaderMap, HeaderName};
+use sha2::Sha256;
 
 use super::body;
 use super::error::Rejection;
@@ -73,19 +76,21 @@ pub(crate) fn v1_signatures(value: &str) -> impl Iterator<Item = &str> {
         .map(|(_, signature)| signature)
 }
 
-/// The base64 `v1` signature (without `v1,`) for one key, on the stack.
-pub(crate) fn signature_for(
-    key: &[u8],
+/// The HMAC-SHA256 keyed with the key inside a `whsec_…` secret; `None` when the
+/// secret cannot be a key (see [`with_key`]).
+pub(crate) fn keyed(secret: &[u8]) -> Option<Hmac<Sha256>> {
+    with_key(secret, |key| Hmac::<Sha256>::new_from_slice(key).ok()).flatten()
+}
+
+/// The base64 `v1` signature (without `v1,`) from a keyed HMAC state, on the stack.
+pub(crate) fn signature_from(
+    keyed: &Hmac<Sha256>,
     msg_id: &str,
     timestamp: i64,
     body: &[u8],
-) -> Option<[u8; 44]> {
-    mac_for(key, msg_id, timestamp, body).map(|mac| base64_32(&mac))
-}
-
-fn mac_for(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> Option<[u8; 32]> {
+) -> [u8; 44] {
     let ts = Decimal::new(timestamp);
-    hmac_sha256(key, &signed(msg_id, &ts, body))
+    base64_32(&finish_sha256(keyed.clone(), &signed(msg_id, &ts, body)))
 }
 
 /// `{id}.{timestamp}.{body}`, in parts.

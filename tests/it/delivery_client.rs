@@ -13,6 +13,7 @@ use hookgate::delivery::{
     attempt, build_client, payload, AttemptOutcome, AttemptResult, ErrorClass, SsrfPolicy,
     BODY_PREFIX_LIMIT,
 };
+use hookgate::verify::SigningKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -98,7 +99,8 @@ async fn deliver(allow: &[&str], url: &str, timeout: Duration) -> AttemptResult 
         Utc::now(),
         &serde_json::json!({"ok": true}),
     );
-    let headers = payload::headers("evt_01TEST", Utc::now().timestamp(), &body, &[SECRET]).unwrap();
+    let keys = [SigningKey::new(SECRET).unwrap()];
+    let headers = payload::headers("evt_01TEST", Utc::now().timestamp(), &body, &keys).unwrap();
     let headers = payload::header_map(&headers).unwrap();
     let url = url.parse().unwrap();
     attempt(&client, &policy, &url, headers, Bytes::from(body), timeout).await

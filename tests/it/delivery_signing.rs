@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 use chrono::Utc;
 use hookgate::delivery::payload;
+use hookgate::verify::SigningKey;
 use serde_json::json;
 
 const OLD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -61,7 +62,10 @@ fn receivers_on_either_side_of_a_rotation_accept_and_a_wrong_secret_is_refused()
         "evt_01HZXQ2M8W3Q",
         Utc::now().timestamp(),
         &body,
-        &[OLD_SECRET.as_bytes(), NEW_SECRET.as_bytes()],
+        &[
+            SigningKey::new(OLD_SECRET.as_bytes()).unwrap(),
+            SigningKey::new(NEW_SECRET.as_bytes()).unwrap(),
+        ],
     )
     .unwrap();
     let check = |secret: &str, expect: bool| {

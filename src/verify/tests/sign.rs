@@ -1,8 +1,8 @@
 use super::header_map;
 use crate::verify::fuzz_logic::NOW;
 use crate::verify::{
-    sign, standard_webhooks_signature, verify, BearerConfig, HmacConfig, PreparedSecret,
-    SecretCandidate, SignError, VerifierConfig,
+    sign, standard_webhooks_signature, standard_webhooks_signature_with, verify, BearerConfig,
+    HmacConfig, PreparedSecret, SecretCandidate, SignError, SigningKey, VerifierConfig,
 };
 
 const WHSEC: &[u8] = b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -176,4 +176,24 @@ fn secret_candidate_debug_redacts_the_value_and_its_preparation() {
     );
     assert!(shown.contains("s1") && !shown.contains("MfKQ"), "{shown}");
     assert_eq!(format!("{prepared:?}"), "PreparedSecret(<redacted>)");
+}
+
+#[test]
+fn signing_key_signs_as_the_secret_does_and_is_never_printed() {
+    let second: &[u8] = b"whsec_dGVzdA==";
+    let keys = [
+        SigningKey::new(WHSEC).unwrap(),
+        SigningKey::new(second).unwrap(),
+    ];
+    assert_eq!(
+        standard_webhooks_signature_with("msg_1", NOW, b"{}", &keys),
+        standard_webhooks_signature("msg_1", NOW, b"{}", &[WHSEC, second])
+    );
+    assert_eq!(format!("{:?}", keys[0]), "SigningKey(<redacted>)");
+    for unusable in [&b"whsec_***"[..], b"whsec_", b""] {
+        assert_eq!(
+            SigningKey::new(unusable).map(|_| ()),
+            Err(SignError::InvalidSecret)
+        );
+    }
 }
