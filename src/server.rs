@@ -4,7 +4,7 @@
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
-use crate::dispatch::{DispatchError, Dispatcher, RunEventWriter};
+use crate::dispatch::{DispatchError, Dispatcher, IntakeError, RunEventWriter};
 use crate::group_commit::GroupCommitConfig;
 use crate::http::{self, AppState, Services};
 use crate::ingress::{IngressWriter, RelayLink};
@@ -266,25 +266,28 @@ fn run_event_handler(writer: RunEventWriter) -> RunEventHandler {
                     return settled(Handled::Malformed);
                 }
             };
-            let recorded = match writer.queue(event).await {
-                Ok(recorded) => recorded,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot record run event; requeued");
-                    return settled(Handled::Retry);
+            match writer.queue(event).await {
+                Ok(recorded) => {
+                    let settle: BoxFuture<'static, Handled> =
+                        Box::pin(async move { record_outcome(recorded.await) });
+                    settle
                 }
-            };
-            let settle: BoxFuture<'static, Handled> = Box::pin(async move {
-                match recorded.await {
-                    Ok(_) => Handled::Recorded,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot record run event; requeued");
-                        Handled::Retry
-                    }
-                }
-            });
-            settle
+                Err(error) => settled(record_outcome::<()>(Err(error))),
+            }
         })
     })
+}
+
+/// How a run event's message is settled once its record is answered: a failure (when
+/// queued or when committed) sends it back to the broker.
+fn record_outcome<T>(recorded: Result<T, IntakeError>) -> Handled {
+    match recorded {
+        Ok(_) => Handled::Recorded,
+        Err(error) => {
+            tracing::warn!(%error, "cannot record run event; requeued");
+            Handled::Retry
+        }
+    }
 }
 
 /// A message already settled when it was taken in.

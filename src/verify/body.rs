@@ -21,10 +21,10 @@
 //! - The leading members are read first, as long as their keys are wanted ones and
 //!   their values not containers (Standard Webhooks payloads start with `type`, many
 //!   senders' events with `id` and `type`); then members *from the end of the object
-//!   backwards*, as long as their values are
-//!   strings, numbers or literals (a string's opening quote is the first `"` preceded by
-//!   an even run of backslashes); then from the front again where the first read
-//!   stopped, across containers, up to the members already read from the back.
+//!   backwards*, as long as their values are strings, numbers or literals (a string's
+//!   opening quote is the first `"` preceded by an even run of backslashes); then from
+//!   the front again where the first read stopped, across containers, up to the members
+//!   already read from the back.
 //!   Stripe puts `type` last and the whole event in `data` before it: this way neither
 //!   `data` nor any other large middle member is scanned when the ends already decide
 //!   every wanted field.
@@ -42,9 +42,10 @@
 //!   refuse that string (bad escape, lone surrogate, raw control character, invalid
 //!   UTF-8) the field is `None`, and only that field.
 //! - Duplicate wanted keys: not detected. Whichever occurrence the scan decides first is
-//!   used: the first one if only wanted keys with non-container values precede it, else
-//!   the last one if the back read reaches it, else the first from the front (`serde_json` refuses such a body,
-//!   so the previous serde-based code returned no fields at all).
+//!   used: the first one if only wanted keys with non-container values precede it,
+//!   else the last one if the back read reaches it, else the first from the front
+//!   (`serde_json` refuses such a body, so the previous serde-based code returned no
+//!   fields at all).
 //! - Valid JSON that `serde_json` refuses elsewhere (numbers beyond `f64`, lone
 //!   surrogates, nesting deeper than 128) costs the previous all-`None` only where the
 //!   scan reads it: a wanted field's own value.
