@@ -1,15 +1,19 @@
-//! Embedded mode's first start: generate the operator token and master key into the
-//! data dir (mode 0600) unless they are configured, so `hookgate serve` works on a
-//! bare machine and keeps working across restarts.
+//! Embedded mode's data dir: an exclusive lock held by the one process using it, the
+//! directory kept 0700 and every file in it 0600, and on first start the operator token
+//! and master key generated into it unless they are configured, so `hookgate serve`
+//! works on a bare machine and keeps working across restarts.
 
 use crate::crypto::{random_token, MasterKey, Secret};
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const TOKEN_FILE: &str = "operator-token";
 const MASTER_KEY_FILE: &str = "master-key";
+const LOCK_FILE: &str = "lock";
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -21,6 +25,104 @@ pub enum BootstrapError {
     },
     #[error("{path} does not hold a valid master key: {reason}")]
     BadMasterKey { path: PathBuf, reason: String },
+    #[error("data dir {path} is in use by another hookgate{}", holder_suffix(*.holder))]
+    InUse {
+        path: PathBuf,
+        /// The holder's PID as it wrote it into the lock file; absent when the file
+        /// could not be read or the holder has not written it yet.
+        holder: Option<u32>,
+    },
+}
+
+fn holder_suffix(holder: Option<u32>) -> String {
+    holder
+        .map(|pid| format!(" (pid {pid})"))
+        .unwrap_or_default()
+}
+
+/// Exclusive use of an embedded data dir, for as long as this value lives.
+///
+/// An advisory lock (`flock`) on `<data dir>/lock`: the kernel releases it when the
+/// file is closed, including when the process dies, so a crash never leaves the dir
+/// locked. The file keeps its last holder's PID (only to name it in the error another
+/// instance reports) and is never deleted: deleting it would let two processes lock
+/// two different files under the same name.
+#[derive(Debug)]
+pub struct DataDirLock {
+    dir: PathBuf,
+    _file: File,
+}
+
+impl DataDirLock {
+    /// Creates the dir if needed, takes its lock (failing at once with
+    /// [`BootstrapError::InUse`] if another process holds it), then sets the dir to 0700
+    /// and every regular file in it to 0600, whatever they were before.
+    pub fn acquire(dir: &Path) -> Result<Self, BootstrapError> {
+        ensure_data_dir(dir)?;
+        let path = dir.join(LOCK_FILE);
+        // Not truncated on open: until the lock is ours, the PID in it is the holder's.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(BootstrapError::InUse {
+                    path: dir.to_owned(),
+                    holder: read_pid(&mut file),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&path)(e)),
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .map_err(io_error(&path))?;
+        restrict_permissions(dir)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            _file: file,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The PID a holder wrote into the lock file, if it can be read.
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Sets the dir to 0700 and each regular file directly in it to 0600. Symlinks are
+/// left alone: changing one would change its target, which may lie outside the dir.
+fn restrict_permissions(dir: &Path) -> Result<(), BootstrapError> {
+    set_mode(dir, DIR_MODE)?;
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let path = entry.path();
+        if entry.file_type().map_err(io_error(&path))?.is_file() {
+            set_mode(&path, FILE_MODE)?;
+        }
+    }
+    Ok(())
+}
+
+/// Changes the mode only when it differs, so a file already right is never written to.
+fn set_mode(path: &Path, mode: u32) -> Result<(), BootstrapError> {
+    let current = std::fs::metadata(path).map_err(io_error(path))?;
+    if current.permissions().mode() & 0o7777 == mode {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, Permissions::from_mode(mode)).map_err(io_error(path))
 }
 
 /// Credentials resolved for this start.
@@ -39,10 +141,11 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BootstrapError + '_ {
     }
 }
 
+/// Creates the dir (and missing parents) 0700 if it does not exist yet.
 pub fn ensure_data_dir(dir: &Path) -> Result<(), BootstrapError> {
     DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(DIR_MODE)
         .create(dir)
         .map_err(io_error(dir))
 }
@@ -64,7 +167,7 @@ fn read_or_create(
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(FILE_MODE)
         .open(&path)
         .map_err(io_error(&path))?;
     file.write_all(format!("{value}\n").as_bytes())
@@ -74,12 +177,13 @@ fn read_or_create(
 }
 
 /// Configured values win; otherwise the data dir's files, created on first start.
+/// Taking the lock means two instances starting together cannot both generate them.
 pub fn embedded_credentials(
-    data_dir: &Path,
+    lock: &DataDirLock,
     operator_token: Option<&Secret>,
     master_key: Option<&Secret>,
 ) -> Result<Credentials, BootstrapError> {
-    ensure_data_dir(data_dir)?;
+    let data_dir = lock.dir();
     let (token, new_operator_token, token_path) = match operator_token {
         Some(token) => (token.clone(), false, None),
         None => {
@@ -114,22 +218,26 @@ pub fn embedded_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
 
     #[test]
     fn first_start_generates_private_files_and_later_starts_reuse_them() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let first = embedded_credentials(&data, None, None).unwrap();
+        let first = {
+            let lock = DataDirLock::acquire(&data).unwrap();
+            embedded_credentials(&lock, None, None).unwrap()
+        };
         assert!(first.new_operator_token);
-        for file in [TOKEN_FILE, MASTER_KEY_FILE] {
-            let mode = std::fs::metadata(data.join(file))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600, "{file}");
+        assert_eq!(mode(&data), DIR_MODE);
+        for file in [TOKEN_FILE, MASTER_KEY_FILE, LOCK_FILE] {
+            assert_eq!(mode(&data.join(file)), FILE_MODE, "{file}");
         }
-        let second = embedded_credentials(&data, None, None).unwrap();
+        let lock = DataDirLock::acquire(&data).unwrap();
+        let second = embedded_credentials(&lock, None, None).unwrap();
         assert!(!second.new_operator_token);
         assert_eq!(first.operator_token, second.operator_token);
         assert_eq!(first.master_key, second.master_key);
@@ -139,9 +247,66 @@ mod tests {
     fn configured_credentials_win_over_files() {
         let dir = tempfile::tempdir().unwrap();
         let token = Secret::new("configured-token-123");
-        let creds = embedded_credentials(dir.path(), Some(&token), None).unwrap();
+        let lock = DataDirLock::acquire(dir.path()).unwrap();
+        let creds = embedded_credentials(&lock, Some(&token), None).unwrap();
         assert_eq!(creds.operator_token, token);
         assert!(!creds.new_operator_token);
         assert!(!dir.path().join(TOKEN_FILE).exists());
+    }
+
+    #[test]
+    fn a_locked_dir_is_refused_naming_the_holder_until_the_lock_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DataDirLock::acquire(dir.path()).unwrap();
+        // flock locks belong to the open file, so a second open in this process
+        // conflicts exactly as another process would.
+        let refused = DataDirLock::acquire(dir.path()).unwrap_err();
+        let BootstrapError::InUse { path, holder } = &refused else {
+            panic!("{refused:?}");
+        };
+        assert_eq!(path, dir.path());
+        assert_eq!(*holder, Some(std::process::id()));
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "data dir {} is in use by another hookgate (pid {})",
+                dir.path().display(),
+                std::process::id()
+            )
+        );
+        drop(held);
+        DataDirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_holder_that_has_not_written_its_pid_is_reported_without_one() {
+        let error = BootstrapError::InUse {
+            path: PathBuf::from("/x/data"),
+            holder: None,
+        };
+        assert_eq!(
+            error.to_string(),
+            "data dir /x/data is in use by another hookgate"
+        );
+    }
+
+    #[test]
+    fn an_existing_dir_and_its_files_are_made_private_but_symlink_targets_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(data.join("hookgate.db"), b"").unwrap();
+        std::fs::set_permissions(data.join("hookgate.db"), Permissions::from_mode(0o644)).unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"").unwrap();
+        std::fs::set_permissions(&outside, Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&outside, data.join("link")).unwrap();
+
+        let _lock = DataDirLock::acquire(&data).unwrap();
+
+        assert_eq!(mode(&data), DIR_MODE);
+        assert_eq!(mode(&data.join("hookgate.db")), FILE_MODE);
+        assert_eq!(mode(&outside), 0o644);
     }
 }

@@ -18,5 +18,6 @@ pub mod relay;
 pub mod run_events;
 pub mod secrets;
 pub mod server;
+pub mod storable;
 pub mod store;
 pub mod verify;

@@ -43,7 +43,8 @@ fn init_logging(format: LogFormat) {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
-    init_logging(config.log_format);
+    let log_format = config.log_format;
+    init_logging(log_format);
     // Before anything is announced: a SIGTERM sent as soon as the server answers must
     // still find the handler, not the default action (killed mid-request).
     let signals = ShutdownSignals::register().context("cannot listen for SIGTERM/SIGINT")?;
@@ -53,6 +54,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen} (HOOKGATE_LISTEN)"))?;
     let url = app.public_url(&listener);
+    match log_format {
+        LogFormat::Text => print_banner(&app, &url),
+        LogFormat::Json => print_json_banner(&app, &url),
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals.cancel_on_first(shutdown.clone()));
+    app.serve(listener, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The start banner for a terminal: the URL, and a new operator token shown once.
+fn print_banner(app: &App, url: &str) {
     println!("hookgate listening on {url}");
     if let Some(token) = &app.new_operator_token {
         println!(
@@ -68,11 +82,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         println!("operator token: configured (HOOKGATE_OPERATOR_TOKEN)");
     }
-    let shutdown = CancellationToken::new();
-    tokio::spawn(signals.cancel_on_first(shutdown.clone()));
-    app.serve(listener, shutdown).await?;
-    tracing::info!("stopped");
-    Ok(())
+}
+
+/// The start banner under `HOOKGATE_LOG_FORMAT=json`: one JSON object per line, like
+/// the logs. JSON output is collected by machines, so a new operator token is not
+/// printed: the banner names the file (mode 0600) that holds it.
+fn print_json_banner(app: &App, url: &str) {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let token_path = app
+        .operator_token_path
+        .as_deref()
+        .map(|p| p.display().to_string());
+    let operator_token = match (&app.new_operator_token, &token_path) {
+        (Some(_), Some(path)) => format!("generated into {path}"),
+        (_, Some(path)) => format!("see {path}"),
+        (_, None) => "configured (HOOKGATE_OPERATOR_TOKEN)".to_owned(),
+    };
+    let line = serde_json::json!({
+        "timestamp": now,
+        "level": "INFO",
+        "message": "hookgate listening",
+        "url": url,
+        "operator_token": operator_token,
+    });
+    println!("{line}");
 }
 
 /// SIGTERM and SIGINT, caught from the moment they are registered.

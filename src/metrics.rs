@@ -11,14 +11,15 @@ use std::sync::atomic::AtomicU64;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpRequestLabels {
     pub route: String,
-    pub method: String,
+    /// From a closed set (`other` for the rest): no client can add series.
+    pub method: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub route: String,
-    pub method: String,
+    pub method: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -59,6 +60,18 @@ pub struct Metrics {
     pub delivery_duration: Histogram,
     pub endpoints_disabled: Family<ReasonLabels, Counter>,
     pub circuits: Family<StateLabels, Gauge>,
+    pub connections_open: Gauge,
+    pub connections_refused: Counter,
+    pub connections_timed_out: Family<ReasonLabels, Counter>,
+}
+
+/// Counts a connection as open until dropped.
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -154,7 +167,28 @@ impl Metrics {
             "Endpoints seen by this instance, by circuit-breaker state",
             circuits.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "http_connections_open",
+            "Client connections open now",
+            connections_open.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "http_connections_refused",
+            "Connections answered 503 and closed because --max-connections were open",
+            connections_refused.clone(),
+        );
+        let connections_timed_out = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "http_connections_timed_out",
+            "Connections closed by a timeout, by which (header_read, keep_alive)",
+            connections_timed_out.clone(),
+        );
         Self {
+            connections_open,
+            connections_refused,
+            connections_timed_out,
             circuits,
             deliveries,
             delivery_duration,
@@ -179,6 +213,17 @@ impl Metrics {
         self.ingress_duration
             .get_or_create(&VerifierLabels { verifier })
             .observe(seconds);
+    }
+
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.connections_open.inc();
+        OpenConnection(self.connections_open.clone())
+    }
+
+    pub fn connection_timed_out(&self, reason: &'static str) {
+        self.connections_timed_out
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     pub fn relay_published(&self, lag_seconds: f64) {

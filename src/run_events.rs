@@ -31,12 +31,23 @@ pub struct IncomingRunEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct InvalidEvent {
-    pub field: &'static str,
+    pub field: std::borrow::Cow<'static, str>,
     pub reason: &'static str,
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> InvalidEvent {
-    InvalidEvent { field, reason }
+    InvalidEvent {
+        field: field.into(),
+        reason,
+    }
+}
+
+/// For a field named by a path found in the data.
+fn invalid_owned(field: String, reason: &'static str) -> InvalidEvent {
+    InvalidEvent {
+        field: field.into(),
+        reason,
+    }
 }
 
 fn word(value: &str) -> bool {
@@ -91,6 +102,9 @@ impl IncomingRunEvent {
         let data = self.data.unwrap_or_else(|| serde_json::json!({}));
         if !data.is_object() {
             return Err(invalid("data", "must be a JSON object"));
+        }
+        if let Some(path) = crate::storable::nul_in_json(&data, "data") {
+            return Err(invalid_owned(path, "must not contain NUL (U+0000)"));
         }
         Ok(RunEvent {
             id: self.event_id.unwrap_or_else(|| new_id("evt")),

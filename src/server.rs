@@ -86,17 +86,17 @@ impl App {
                 (Arc::new(store), Arc::new(queue), token, key, None, None)
             }
             Mode::Embedded { data_dir } => {
+                // Locked before anything is read or written in the dir, and from then on
+                // held by the store, which lives as long as the server.
+                let lock = bootstrap::DataDirLock::acquire(data_dir)?;
                 let creds = bootstrap::embedded_credentials(
-                    data_dir,
+                    &lock,
                     config.operator_token.as_ref(),
                     config.master_key.as_ref(),
                 )?;
-                let store = tokio::task::spawn_blocking({
-                    let dir = data_dir.clone();
-                    move || EmbeddedStore::open(&dir)
-                })
-                .await
-                .map_err(|e| StoreError::Unavailable(Box::new(e)))??;
+                let store = tokio::task::spawn_blocking(move || EmbeddedStore::open_locked(lock))
+                    .await
+                    .map_err(|e| StoreError::Unavailable(Box::new(e)))??;
                 let new_token = creds
                     .new_operator_token
                     .then(|| creds.operator_token.clone());
@@ -215,17 +215,22 @@ impl App {
             queue: self.queue,
             operator_token: self.operator_token,
             keyring: self.keyring,
-            metrics,
+            metrics: Arc::clone(&metrics),
             public_url,
             relay_wake,
             delivery_wake,
             ingress_writer,
             run_event_writer,
+            trusted_proxies: self.config.trusted_proxies.clone(),
         });
         let router = http::router(state);
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let server = tokio::spawn(async move { server.await });
+        let server = tokio::spawn(http::serve(
+            listener,
+            router,
+            self.config.edge,
+            Arc::clone(&metrics),
+            shutdown.clone(),
+        ));
         let drained = async {
             let served = flatten(server.await);
             background.cancel();
@@ -283,6 +288,11 @@ fn run_event_handler(writer: RunEventWriter) -> RunEventHandler {
 fn record_outcome<T>(recorded: Result<T, IntakeError>) -> Handled {
     match recorded {
         Ok(_) => Handled::Recorded,
+        // Requeued, it would be refused again forever: settled as malformed instead.
+        Err(crate::group_commit::CommitError::Failed(error)) if error.is_about_an_item() => {
+            tracing::warn!(%error, "run event cannot be stored; dropped");
+            Handled::Malformed
+        }
         Err(error) => {
             tracing::warn!(%error, "cannot record run event; requeued");
             Handled::Retry

@@ -164,6 +164,30 @@ pub struct ServeArgs {
     /// How long shutdown waits for in-flight requests after SIGTERM/SIGINT.
     #[arg(long, env = "HOOKGATE_SHUTDOWN_TIMEOUT", default_value = "30s")]
     pub shutdown_timeout: String,
+
+    /// Longest a client may take to send a request's headers, from its first byte.
+    #[arg(long, env = "HOOKGATE_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: String,
+
+    /// Longest a client may take to send a request's body, from the end of its headers
+    /// (408 after it).
+    #[arg(long, env = "HOOKGATE_BODY_READ_TIMEOUT", default_value = "30s")]
+    pub body_read_timeout: String,
+
+    /// How long a kept-alive connection may stay idle between requests. Above a load
+    /// balancer, keep it longer than the balancer's own idle timeout.
+    #[arg(long, env = "HOOKGATE_KEEP_ALIVE_TIMEOUT", default_value = "75s")]
+    pub keep_alive_timeout: String,
+
+    /// Most concurrent client connections; beyond them a connection is answered 503 at
+    /// once and closed.
+    #[arg(long, env = "HOOKGATE_MAX_CONNECTIONS", default_value = "4096")]
+    pub max_connections: String,
+
+    /// Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed for
+    /// the access log's client address (empty: the peer address is the client).
+    #[arg(long, env = "HOOKGATE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 /// Settings of `hookgate migrate`.

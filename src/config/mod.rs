@@ -72,6 +72,10 @@ pub struct Config {
     pub roles: BTreeSet<Role>,
     pub db_pool_size: usize,
     pub shutdown_timeout: Duration,
+    /// Connection limits of the HTTP listener (SPEC §16).
+    pub edge: crate::http::EdgeLimits,
+    /// Proxies whose `X-Forwarded-For` names the client in the access log.
+    pub trusted_proxies: Vec<Cidr>,
     pub relay: crate::relay::RelayConfig,
     pub dispatch: crate::dispatch::DispatchConfig,
     pub ingress: crate::ingress::WriterConfig,
@@ -94,6 +98,15 @@ fn parse_count(
                 format!("must be {} to {}", range.start(), range.end()),
             )
         })
+}
+
+/// A duration above zero: a zero timeout would close every connection at once.
+fn positive_duration(value: &str, setting: &'static str) -> Result<Duration, ConfigError> {
+    let parsed = duration::parse(value).map_err(|e| invalid(setting, e))?;
+    if parsed.is_zero() {
+        return Err(invalid(setting, "must be above zero"));
+    }
+    Ok(parsed)
 }
 
 fn parse_roles(value: &str) -> Result<BTreeSet<Role>, String> {
@@ -260,6 +273,27 @@ impl Config {
                 })?,
             shutdown_timeout: duration::parse(&args.shutdown_timeout)
                 .map_err(|e| invalid("HOOKGATE_SHUTDOWN_TIMEOUT (--shutdown-timeout)", e))?,
+            edge: crate::http::EdgeLimits {
+                header_read_timeout: positive_duration(
+                    &args.header_read_timeout,
+                    "HOOKGATE_HEADER_READ_TIMEOUT (--header-read-timeout)",
+                )?,
+                body_read_timeout: positive_duration(
+                    &args.body_read_timeout,
+                    "HOOKGATE_BODY_READ_TIMEOUT (--body-read-timeout)",
+                )?,
+                keep_alive_timeout: positive_duration(
+                    &args.keep_alive_timeout,
+                    "HOOKGATE_KEEP_ALIVE_TIMEOUT (--keep-alive-timeout)",
+                )?,
+                max_connections: parse_count(
+                    &args.max_connections,
+                    1..=1_000_000,
+                    "HOOKGATE_MAX_CONNECTIONS (--max-connections)",
+                )?,
+            },
+            trusted_proxies: cidr::parse_list(&args.trusted_proxies)
+                .map_err(|e| invalid("HOOKGATE_TRUSTED_PROXIES (--trusted-proxies)", e))?,
             relay: crate::relay::RelayConfig {
                 lease: duration::parse(&args.relay_lease)
                     .ok()

@@ -1,15 +1,18 @@
 //! Outermost middleware: request id, error envelopes, HTTP metrics, access log.
 
+use super::client_address::client_address;
 use super::error::ApiError;
 use super::AppState;
 use crate::id::new_id;
 use crate::metrics::{HttpRequestLabels, RouteLabels};
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -26,28 +29,87 @@ fn request_id(request: &Request) -> String {
         .map_or_else(|| new_id("req"), str::to_owned)
 }
 
+/// The request's principal, filled in by the `Principal` extractor, read by the access
+/// line (key id or `operator`, never a token).
+#[derive(Clone, Default)]
+pub struct PrincipalSlot(Arc<OnceLock<String>>);
+
+impl PrincipalSlot {
+    pub fn set(&self, principal: &str) {
+        let _ = self.0.set(principal.to_owned());
+    }
+}
+
+/// A metric label for the method from a closed set, so no client can add series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Text the store cannot hold in a path or query (SPEC §16): NUL anywhere in the
+/// decoded path is an unknown resource; in a query parameter, a 422 naming it.
+fn unstorable_target(request: &Request) -> Option<ApiError> {
+    let uri = request.uri();
+    let path_has_nul = percent_encoding::percent_decode_str(uri.path()).any(|b| b == 0);
+    if path_has_nul {
+        return Some(ApiError::not_found());
+    }
+    let query = uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| {
+            ApiError::validation(&crate::storable::printable(&name), "must not contain NUL")
+        })
+}
+
 pub async fn request_context(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let id = request_id(&request);
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let client = client_address(peer, request.headers(), state.trusted_proxies());
+    let user_agent = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect::<String>());
+    let principal = PrincipalSlot::default();
+    request.extensions_mut().insert(principal.clone());
     // Handlers fill in what they learn (ingress: the source and its verifier) instead of
     // opening a span of their own: one span per request is enough on the hot path.
-    let span = tracing::info_span!("http", request.id = %id, http.method = %method,
+    let span = tracing::info_span!("http", request.id = %id, http.request.method = method,
         http.route = %route, source.id = tracing::field::Empty,
         verifier = tracing::field::Empty);
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = match unstorable_target(&request) {
+        Some(error) => error.into_response(),
+        None => next.run(request).instrument(span.clone()).await,
+    };
     let status = response.status();
+    let mut error = None;
     if status.is_client_error() || status.is_server_error() {
-        response = render_error(response, &id);
+        let (rendered, api_error) = render_error(response, &id);
+        response = rendered;
+        error = Some(api_error);
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
@@ -58,42 +120,89 @@ pub async fn request_context(
         .http_requests
         .get_or_create(&HttpRequestLabels {
             route: route.clone(),
-            method: method.clone(),
+            method,
             status: status.as_u16(),
         })
         .inc();
     metrics
         .http_request_duration
-        .get_or_create(&RouteLabels { route, method })
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+            method,
+        })
         .observe(elapsed.as_secs_f64());
+    let access = AccessLine {
+        id: &id,
+        method,
+        route: &route,
+        status,
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        client,
+        user_agent: user_agent.as_deref(),
+        principal: principal.0.get().map(String::as_str),
+    };
     let _entered = span.enter();
-    if status.is_server_error() {
-        // 5xx is logged once, here, at the boundary.
-        tracing::error!(
-            http.status = status.as_u16(),
-            duration_ms = elapsed.as_millis() as u64,
-            "request failed"
-        );
-    } else {
-        tracing::debug!(
-            http.status = status.as_u16(),
-            duration_ms = elapsed.as_millis() as u64,
-            "request"
-        );
-    }
+    access.log(error.as_ref());
     response
 }
 
+/// One line per request (SPEC §16). 4xx are the client's business, not warnings; a 5xx
+/// is logged once, here, with its cause; an expected 5xx (readiness during an outage)
+/// stays at INFO because the outage itself is logged when it starts and ends.
+struct AccessLine<'a> {
+    id: &'a str,
+    method: &'static str,
+    route: &'a str,
+    status: StatusCode,
+    duration_ms: f64,
+    client: Option<std::net::IpAddr>,
+    user_agent: Option<&'a str>,
+    principal: Option<&'a str>,
+}
+
+impl AccessLine<'_> {
+    fn log(&self, error: Option<&ApiError>) {
+        let client = self.client.map(tracing::field::display);
+        let (code, cause) = match error {
+            Some(e) => (Some(e.code), e.cause.as_deref()),
+            None => (None, None),
+        };
+        let expected = error.is_some_and(|e| e.expected);
+        macro_rules! line {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    $level,
+                    request.id = self.id,
+                    http.request.method = self.method,
+                    http.route = self.route,
+                    http.response.status_code = self.status.as_u16(),
+                    duration_ms = self.duration_ms,
+                    client.address = client,
+                    user_agent.original = self.user_agent,
+                    principal = self.principal,
+                    error.code = code,
+                    error.cause = cause,
+                    $message
+                )
+            };
+        }
+        if !self.status.is_server_error() || expected {
+            line!(tracing::Level::INFO, "request");
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            line!(tracing::Level::WARN, "request failed");
+        } else {
+            line!(tracing::Level::ERROR, "request failed");
+        }
+    }
+}
+
 /// Replaces the body of an error response with the envelope.
-fn render_error(response: Response, request_id: &str) -> Response {
+fn render_error(response: Response, request_id: &str) -> (Response, ApiError) {
     let (mut parts, _body) = response.into_parts();
     let error = parts
         .extensions
         .remove::<ApiError>()
         .unwrap_or_else(|| ApiError::for_status(parts.status));
-    if parts.status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error.code = error.code, "internal error");
-    }
     let body = error.envelope(request_id).to_string();
     parts
         .headers
@@ -101,5 +210,5 @@ fn render_error(response: Response, request_id: &str) -> Response {
     parts
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    Response::from_parts(parts, Body::from(body))
+    (Response::from_parts(parts, Body::from(body)), error)
 }

@@ -18,6 +18,12 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<serde_json::Value>,
     pub retry_after_s: Option<u32>,
+    /// What went wrong underneath, for the request's one log line; never sent to the
+    /// client (it may name tables or hosts).
+    pub cause: Option<String>,
+    /// A 5xx that is the right answer rather than a failure to log (readiness while a
+    /// dependency is down): its access line stays at INFO.
+    pub expected: bool,
 }
 
 impl ApiError {
@@ -28,6 +34,8 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after_s: None,
+            cause: None,
+            expected: false,
         }
     }
 
@@ -111,22 +119,52 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        // Logged here, where the cause is still known; the response stays generic.
-        tracing::warn!(error = %chain(&error), "store error");
-        match error {
+        // The cause rides along to the request's log line; the response stays generic.
+        let cause = chain(&error);
+        let mut api_error = match error {
             StoreError::Conflict(what) => Self::new(
                 StatusCode::CONFLICT,
                 "conflict",
                 format!("{what} already exists"),
             ),
+            StoreError::Refused(field) => {
+                Self::validation(&field, "holds a value the store cannot keep")
+            }
             StoreError::Unavailable(_) => Self::unavailable("store"),
             StoreError::Corrupt(_) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "internal error",
             ),
-        }
+        };
+        api_error.cause = Some(cause);
+        api_error
     }
+}
+
+/// The answer to a request body that could not be read: 408 when it came too slowly,
+/// 413 when it passed a size limit, 400 otherwise (the client broke off or sent
+/// malformed chunking).
+pub fn body_error(error: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(timeout) = cause.downcast_ref::<super::body_deadline::BodyTimeout>() {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("{timeout}; send it faster or retry"),
+            );
+        }
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        source = cause.source();
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "request body could not be read",
+    )
 }
 
 impl From<Denied> for ApiError {

@@ -47,7 +47,7 @@ async fn publish_event(
             headers.get("traceparent").and_then(|v| v.to_str().ok()),
             Utc::now(),
         )
-        .map_err(|e| ApiError::validation(e.field, e.reason))?;
+        .map_err(|e| ApiError::validation(&e.field, e.reason))?;
     let event_id = event.id.clone();
     let recorded = state
         .run_event_writer()

@@ -34,7 +34,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = axum::body::to_bytes(request.into_body(), MAX_JSON_BYTES)
             .await
-            .map_err(|_| ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE))?;
+            .map_err(|e| super::error::body_error(&e))?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -47,6 +47,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("body is not valid JSON: {e}"),
         )
     })?;
+    // Before the shape: the store cannot hold NUL in any text (SPEC §16).
+    if let Some(field) = crate::storable::nul_in_json(&value, "") {
+        return Err(ApiError::validation(
+            &field,
+            "must not contain NUL (U+0000)",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -127,15 +134,30 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
+        let mut credentials = parts.headers.get_all(AUTHORIZATION).iter();
+        let first = credentials.next();
+        if credentials.next().is_some() {
+            // Which one would count is a guess a proxy in front may make differently.
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "header_duplicated",
+                "more than one Authorization header",
+            ));
+        }
+        let token = first
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthenticated)?;
+        let slot = parts
+            .extensions
+            .get::<super::context::PrincipalSlot>()
+            .cloned();
         if tokens_match(token.as_bytes(), state.operator_token().expose()) {
+            if let Some(slot) = slot {
+                slot.set("operator");
+            }
             return Ok(Principal::Operator);
         }
         if !token.starts_with("hg_") {
@@ -146,7 +168,12 @@ impl FromRequestParts<AppState> for Principal {
             .find_api_key_by_hash(&token_hash(token.as_bytes()))
             .await?
         {
-            Some(key) if key.revoked_at.is_none() => Ok(Principal::ApiKey(key)),
+            Some(key) if key.revoked_at.is_none() => {
+                if let Some(slot) = slot {
+                    slot.set(&key.id);
+                }
+                Ok(Principal::ApiKey(key))
+            }
             _ => Err(ApiError::unauthenticated()),
         }
     }

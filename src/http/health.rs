@@ -51,6 +51,31 @@ async fn check<E>(probe: impl std::future::Future<Output = Result<(), E>>) -> &'
     }
 }
 
+/// Which dependencies the last readiness check found down. An outage is logged when it
+/// starts and when it ends, not at every probe: a load balancer probing every second
+/// would otherwise bury the one line that matters.
+#[derive(Default)]
+pub struct Outages {
+    store: std::sync::atomic::AtomicBool,
+    broker: std::sync::atomic::AtomicBool,
+}
+
+impl Outages {
+    fn observe(&self, dependency: &'static str, status: &'static str) {
+        let flag = match dependency {
+            "store" => &self.store,
+            _ => &self.broker,
+        };
+        let down = status != "ok";
+        let was_down = flag.swap(down, std::sync::atomic::Ordering::Relaxed);
+        match (was_down, down) {
+            (false, true) => tracing::error!(dependency, status, "dependency unreachable"),
+            (true, false) => tracing::info!(dependency, "dependency reachable again"),
+            _ => {}
+        }
+    }
+}
+
 /// The store and the broker are reachable; 503 names the one that is not.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, body = Readiness),
@@ -63,6 +88,8 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
         tokio::time::timeout(CHECK_TIMEOUT, state.store().outbox_stats()),
     );
     let stats = stats.ok().and_then(Result::ok);
+    state.outages().observe("store", store);
+    state.outages().observe("broker", broker);
     let outbox_backlog = stats.map(|s| s.backlog);
     let outbox_oldest_age_s = stats.map(|s| {
         s.oldest_enqueued_at.map_or(0.0, |at| {
@@ -85,6 +112,8 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
         .collect();
     let mut error = ApiError::unavailable(&failing.join(" and "));
     error.message = format!("not ready: {} unreachable", failing.join(" and "));
+    // An expected answer while the outage lasts; `Outages` logged its start.
+    error.expected = true;
     // Ingress keeps accepting into the outbox while the broker is down; the backlog
     // tells the SRE how much is waiting.
     Err(error.with_details(serde_json::json!({
@@ -105,4 +134,55 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics().render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outages;
+    use std::sync::{Arc, Mutex};
+
+    /// Log output captured for inspection.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_outage_is_logged_when_it_starts_and_when_it_ends_not_at_every_probe() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let outages = Outages::default();
+        tracing::subscriber::with_default(subscriber, || {
+            for status in [
+                "ok",
+                "unreachable",
+                "unreachable",
+                "unreachable",
+                "ok",
+                "ok",
+            ] {
+                outages.observe("store", status);
+            }
+            outages.observe("broker", "ok");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("ERROR") && lines[0].contains("dependency unreachable"));
+        assert!(lines[0].contains("store"));
+        assert!(lines[1].contains("INFO") && lines[1].contains("dependency reachable again"));
+    }
 }

@@ -52,13 +52,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes,
     }
     let mut collected = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "request body could not be read",
-            )
-        })?;
+        let chunk = chunk.map_err(|e| super::error::body_error(&e))?;
         if collected.len() + chunk.len() > limit {
             drain(&mut stream, DRAIN_MAX).await;
             return Err(too_large());
@@ -191,7 +185,9 @@ fn outcome(receipt: &Receipt) -> &'static str {
         (status = 200, description = "duplicate (same run_id), ignored by the event filter, or a handshake"),
         (status = 401, description = "signature, timestamp or token refused"),
         (status = 404, description = "unknown or disabled source"),
+        (status = 408, description = "body_timeout: the body did not arrive within the body read timeout"),
         (status = 413, description = "payload_too_large"),
+        (status = 422, description = "validation_failed: the de-dup key or event name read from the request cannot be stored (NUL, or longer than 1 KiB)"),
         (status = 503, description = "store unavailable; retry after Retry-After"),
     ))]
 async fn receive(
@@ -286,10 +282,11 @@ fn map_error(
                 rejection.to_string(),
             ),
         ),
-        IngressError::Store(error) => {
-            tracing::warn!(%error, "store unavailable for ingress");
-            ("unavailable", error.into())
-        }
+        IngressError::Store(error) => ("unavailable", error.into()),
+        IngressError::Unstorable(unstorable) => (
+            "unstorable",
+            ApiError::validation(unstorable.field(), unstorable.reason()),
+        ),
         IngressError::Overloaded => {
             let mut error = ApiError::unavailable("ingress");
             error.message = "over capacity, retry later".into();

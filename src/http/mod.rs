@@ -3,6 +3,8 @@
 
 mod api_keys;
 mod audit;
+mod body_deadline;
+mod client_address;
 mod context;
 mod deliveries;
 mod endpoints;
@@ -11,12 +13,14 @@ mod events;
 mod extract;
 mod health;
 mod ingress;
+mod listener;
 mod openapi;
 mod orgs;
 mod runs;
 mod secrets;
 mod sources;
 
+pub use listener::{serve, EdgeLimits};
 pub use openapi::ApiDoc;
 
 use crate::crypto::{Keyring, Secret};
@@ -51,6 +55,8 @@ struct Inner {
     ingress_writer: IngressWriter,
     run_event_writer: RunEventWriter,
     source_cache: Arc<SourceCache>,
+    trusted_proxies: Vec<crate::config::Cidr>,
+    outages: health::Outages,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -69,6 +75,8 @@ pub struct Services {
     pub ingress_writer: IngressWriter,
     /// Group commit of run events.
     pub run_event_writer: RunEventWriter,
+    /// Proxies whose `X-Forwarded-For` names the client in the access log.
+    pub trusted_proxies: Vec<crate::config::Cidr>,
 }
 
 impl AppState {
@@ -89,6 +97,8 @@ impl AppState {
                 run_event_writer: services.run_event_writer,
                 // 1 s: the longest an expiry or disable made elsewhere may take to apply.
                 source_cache: Arc::new(SourceCache::new(std::time::Duration::from_secs(1))),
+                trusted_proxies: services.trusted_proxies,
+                outages: health::Outages::default(),
             }),
         }
     }
@@ -141,6 +151,15 @@ impl AppState {
 
     pub fn rejection_sampler(&self) -> &RejectionSampler {
         &self.inner.rejection_sampler
+    }
+
+    pub fn trusted_proxies(&self) -> &[crate::config::Cidr] {
+        &self.inner.trusted_proxies
+    }
+
+    /// Which dependencies are down, so an outage is logged when it starts and ends.
+    pub fn outages(&self) -> &health::Outages {
+        &self.inner.outages
     }
 }
 

@@ -63,6 +63,10 @@ pub enum IngressError {
     Store(#[from] StoreError),
     #[error("over capacity")]
     Overloaded,
+    /// Verified, but a key read from it cannot be stored: refused with a 4xx so the
+    /// sender sees why, instead of a 503 it would retry forever.
+    #[error(transparent)]
+    Unstorable(#[from] crate::storable::Unstorable),
 }
 
 impl From<WriteError> for IngressError {
@@ -72,6 +76,7 @@ impl From<WriteError> for IngressError {
             WriteError::Unavailable => {
                 IngressError::Store(StoreError::Unavailable("ingress writer".into()))
             }
+            WriteError::Refused(field) => IngressError::Store(StoreError::Refused(field)),
         }
     }
 }
@@ -200,6 +205,8 @@ pub async fn record(
     if let Some(handshake) = verified.handshake() {
         return Ok(Receipt::Handshake(handshake.clone()));
     }
+    crate::storable::check_key("dedup_key", verified.dedup_key())?;
+    crate::storable::check_key("event_name", verified.event_name())?;
     let source = &active.source;
     let admitted = source.admits(verified.event_name());
     let traceparent = child_traceparent(

@@ -20,7 +20,7 @@
 
 use super::shed::Shedder;
 use crate::relay::HandoffSender;
-use crate::store::{AcceptOutcome, EventWrite, OutboxItem, Store};
+use crate::store::{AcceptOutcome, EventWrite, OutboxItem, Store, StoreError};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,12 +55,15 @@ impl Default for WriterConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
     #[error("ingress is over capacity")]
     Overloaded,
     #[error("store unavailable")]
     Unavailable,
+    /// The store cannot hold this event (committed alone, it still failed).
+    #[error("the store cannot hold the value of {0}")]
+    Refused(String),
 }
 
 struct Job {
@@ -189,13 +192,77 @@ async fn write_batches(store: Arc<dyn Store>, relay: RelayLink, intake: Intake) 
                     let _ = reply.send(Ok(outcome));
                 }
             }
+            Err(error) if writes.len() > 1 && error.is_about_an_item() => {
+                drop(reservation);
+                tracing::warn!(%error, batch = writes.len(), "ingress batch refused; committing it apart");
+                commit_apart(store.as_ref(), &relay, writes, replies).await;
+            }
             Err(error) => {
                 tracing::warn!(%error, batch = writes.len(), "ingress batch not committed");
+                let answer = match error {
+                    StoreError::Refused(field) => WriteError::Refused(field),
+                    _ => WriteError::Unavailable,
+                };
                 for reply in replies {
-                    let _ = reply.send(Err(WriteError::Unavailable));
+                    let _ = reply.send(Err(answer.clone()));
                 }
             }
         }
+    }
+}
+
+/// After a batch failed because of what one of its events holds: the batch is split in
+/// halves, and each half committed on its own, until the event the store refuses is
+/// alone (SPEC §16). One bad event among n costs about 2·log2(n) statements rather than
+/// n, so the good events around it are answered in milliseconds. Their runs are left
+/// in the outbox for the relay, which is woken.
+async fn commit_apart(
+    store: &dyn Store,
+    relay: &RelayLink,
+    writes: Vec<EventWrite>,
+    replies: Vec<oneshot::Sender<Result<AcceptOutcome, WriteError>>>,
+) {
+    let mut answers: Vec<Option<Result<AcceptOutcome, WriteError>>> = vec![None; writes.len()];
+    // Halves still to commit, the leftmost on top, so events commit in arrival order
+    // (a de-dup key repeated in the batch goes to the earlier event).
+    let mut pending = vec![(0, writes.len() / 2), (writes.len() / 2, writes.len())];
+    pending.reverse();
+    let mut recorded_any = false;
+    while let Some((start, end)) = pending.pop() {
+        if start >= end {
+            continue;
+        }
+        let part = &writes[start..end];
+        match store.record_events(part, None).await {
+            Ok(outcomes) => {
+                for (offset, outcome) in outcomes.into_iter().enumerate() {
+                    recorded_any |= outcome == AcceptOutcome::Recorded;
+                    if let Some(answer) = answers.get_mut(start + offset) {
+                        *answer = Some(Ok(outcome));
+                    }
+                }
+            }
+            Err(error) if error.is_about_an_item() && end - start > 1 => {
+                let middle = start + (end - start) / 2;
+                pending.push((middle, end));
+                pending.push((start, middle));
+            }
+            Err(error) => {
+                let answer = match error {
+                    StoreError::Refused(field) => WriteError::Refused(field),
+                    _ => WriteError::Unavailable,
+                };
+                for slot in &mut answers[start..end] {
+                    *slot = Some(Err(answer.clone()));
+                }
+            }
+        }
+    }
+    if recorded_any {
+        relay.wake.notify_one();
+    }
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let _ = reply.send(answer.unwrap_or(Err(WriteError::Unavailable)));
     }
 }
 

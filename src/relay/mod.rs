@@ -230,8 +230,8 @@ impl Relay {
                 Ok(stats) => self.metrics.outbox(stats, Utc::now()),
                 Err(error) => tracing::debug!(%error, "cannot sample outbox stats"),
             }
-            if round % 5 == 0 {
-                let refresh_statistics = round % 30 == 0;
+            if round.is_multiple_of(5) {
+                let refresh_statistics = round.is_multiple_of(30);
                 if let Err(error) = self.store.maintain_outbox(refresh_statistics).await {
                     tracing::warn!(%error, "outbox housekeeping failed");
                 }

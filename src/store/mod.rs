@@ -36,9 +36,27 @@ pub enum StoreError {
     /// A uniqueness rule was violated; the payload names what conflicted.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The backend cannot hold a value of this item (e.g. NUL in PostgreSQL text, or
+    /// a key too long for its index): the item is refused alone, with a 422 naming the
+    /// field when it is known. Input is checked before it reaches the store
+    /// (`crate::storable`), so this is the backstop, not the rule.
+    #[error("the store cannot hold the value of {0}")]
+    Refused(String),
     /// A row could not be decoded: a bug or manual tampering, never user input.
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the failure is about what an item holds rather than about the store
+    /// being reachable: the same items split apart may commit (group commits isolate
+    /// the bad one instead of failing every request with it).
+    pub fn is_about_an_item(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Refused(_) | StoreError::Conflict(_) | StoreError::Corrupt(_)
+        )
+    }
 }
 
 /// Everything durable, as one object: the union of the per-concept traits below.

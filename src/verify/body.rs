@@ -555,7 +555,7 @@ fn string_start_back(body: &[u8], low: usize, close: usize) -> Option<usize> {
         while run_start > low && body.get(run_start - 1) == Some(&b'\\') {
             run_start -= 1;
         }
-        if (quote - run_start) % 2 == 0 {
+        if (quote - run_start).is_multiple_of(2) {
             return Some(quote);
         }
         // An escaped quote: the backslashes before it hold no quote, search below them.

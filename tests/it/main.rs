@@ -5,8 +5,10 @@
 mod api;
 mod cli;
 mod cli_hooks;
+mod data_dir;
 mod delivery_client;
 mod delivery_signing;
+mod edge;
 mod health;
 mod hooks;
 mod ingress;

@@ -2,7 +2,8 @@
 //!
 //! WAL journal with `synchronous=FULL`, so every commit is fsynced before we answer.
 //! SQLite is synchronous; calls run on the blocking pool behind one connection mutex
-//! (single writer is SQLite's model anyway).
+//! (single writer is SQLite's model anyway). The store holds the data dir's lock
+//! ([`DataDirLock`]), so one process at a time uses a data dir.
 
 mod delivery;
 mod ingress;
@@ -11,11 +12,15 @@ mod runs;
 mod sources;
 
 use super::{AuditEntry, Store, StoreError};
+use crate::bootstrap::DataDirLock;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, Row};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+const DB_FILE: &str = "hookgate.db";
 
 /// (user_version after applying, sql) in order. Never edit a released entry.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -41,7 +46,17 @@ const MIGRATIONS: &[(i32, &str)] = &[
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    conn: Arc<Mutex<Connection>>,
+    inner: Arc<Inner>,
+}
+
+/// The connection and the data dir's lock live and die together, so no other process
+/// can open the database while any clone of the store, or a call still running on the
+/// blocking pool, can use it.
+struct Inner {
+    // Declared first so it is dropped first: SQLite closes (checkpointing the WAL)
+    // before the lock lets another process in.
+    conn: Mutex<Connection>,
+    _lock: DataDirLock,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -59,16 +74,43 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl EmbeddedStore {
-    /// Opens (creating if needed) `hookgate.db` in `data_dir` and migrates it.
+    /// Locks `data_dir` (see [`DataDirLock::acquire`]), then opens it as
+    /// [`EmbeddedStore::open_locked`] does.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(data_dir.join("hookgate.db"))?;
+        let lock =
+            DataDirLock::acquire(data_dir).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        Self::open_locked(lock)
+    }
+
+    /// Opens (creating if needed) `hookgate.db` in the locked dir and migrates it; the
+    /// store keeps the lock until its last clone is dropped.
+    pub fn open_locked(lock: DataDirLock) -> Result<Self, StoreError> {
+        let path = lock.dir().join(DB_FILE);
+        // Created 0600 before SQLite sees it: SQLite gives the -wal and -shm files it
+        // creates the main file's mode, and takes an empty file as a new database.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                StoreError::Unavailable(Box::new(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot create {}: {e}", path.display()),
+                )))
+            })?;
+        let mut conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                _lock: lock,
+            }),
         })
     }
 
@@ -77,11 +119,14 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock leaves SQLite itself consistent
+            // A panic while holding the mutex leaves SQLite itself consistent
             // (the transaction rolls back), so a poisoned mutex is safe to reuse.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = inner
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut guard)
         })
         .await

@@ -25,12 +25,23 @@ pub struct PostgresStore {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        let code = error.code();
+        if code == Some(&SqlState::UNIQUE_VIOLATION) {
             StoreError::Conflict("record")
+        } else if code.is_some_and(refuses_the_value) {
+            StoreError::Refused("body".to_owned())
         } else {
             StoreError::Unavailable(Box::new(error))
         }
     }
+}
+
+/// SQLSTATE classes that mean "this value cannot be stored", not "the database is
+/// down": data exceptions (22: NUL in text, invalid encoding, out of range) and
+/// program limits (54: an index row too large). Retrying them fails the same way.
+fn refuses_the_value(code: &SqlState) -> bool {
+    let class = &code.code()[..2.min(code.code().len())];
+    class == "22" || class == "54"
 }
 
 fn unavailable(error: impl Into<BoxError>) -> StoreError {
