@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
@@ -121,8 +121,10 @@ async fn accept_failed(error: &io::Error) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
-/// The answer to a connection beyond the cap: written at once, without reading the
-/// request, then the connection is closed.
+/// The answer to a connection beyond the cap: written at once, without parsing the
+/// request, then the connection is closed. What the client sent meanwhile is read and
+/// dropped (for at most a second) before closing: closing a socket with unread data
+/// sends a reset, which can destroy the answer before the client reads it.
 async fn refuse(mut stream: TcpStream) {
     let body = super::error::ApiError::unavailable("server")
         .envelope(&crate::id::new_id("req"))
@@ -134,7 +136,10 @@ async fn refuse(mut stream: TcpStream) {
     );
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(answer.as_bytes()).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
     })
     .await;
 }

@@ -153,14 +153,26 @@ async fn connections_beyond_the_cap_are_answered_503_at_once_and_room_is_given_b
     }
     let mut extra = TcpStream::connect(address(&server)).await.unwrap();
     let started = Instant::now();
-    let (answer, closed) = read_until_closed(&mut extra, Duration::from_secs(2)).await;
+    // A real client sends its request at once; the answer must survive it unread.
+    extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(1), extra.read(&mut first))
+        .await
+        .expect("answered within a second")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&first[..read]).to_string();
+    assert!(started.elapsed() < Duration::from_secs(1));
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(
         answer.to_ascii_lowercase().contains("retry-after: 1"),
         "{answer}"
     );
     assert!(answer.contains(r#""code":"unavailable""#), "{answer}");
-    assert!(closed.is_some() && started.elapsed() < Duration::from_secs(1));
+    let (_, closed) = read_until_closed(&mut extra, Duration::from_secs(3)).await;
+    assert!(closed.is_some(), "closed after the answer");
 
     drop(held.pop());
     let served = crate::support::eventually(Duration::from_secs(5), || {
