@@ -85,6 +85,26 @@ fn invalid_settings_are_reported_by_name() {
             "HOOKGATE_SHUTDOWN_TIMEOUT (--shutdown-timeout)",
         ),
         (
+            &["--header-read-timeout=0s"],
+            "HOOKGATE_HEADER_READ_TIMEOUT (--header-read-timeout)",
+        ),
+        (
+            &["--body-read-timeout=slow"],
+            "HOOKGATE_BODY_READ_TIMEOUT (--body-read-timeout)",
+        ),
+        (
+            &["--keep-alive-timeout=0ms"],
+            "HOOKGATE_KEEP_ALIVE_TIMEOUT (--keep-alive-timeout)",
+        ),
+        (
+            &["--max-connections=0"],
+            "HOOKGATE_MAX_CONNECTIONS (--max-connections)",
+        ),
+        (
+            &["--trusted-proxies=10.0.0.0/33"],
+            "HOOKGATE_TRUSTED_PROXIES (--trusted-proxies)",
+        ),
+        (
             &["--database-url=postgres://x"],
             "HOOKGATE_AMQP_URL (--amqp-url)",
         ),

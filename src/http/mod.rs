@@ -11,6 +11,10 @@ mod endpoints;
 pub mod error;
 mod events;
 mod extract;
+/// The edge's parser entry points for the fuzz target in `fuzz/` and its stable corpus
+/// replay. Not an API: hidden, and free to change.
+#[doc(hidden)]
+pub mod fuzz_logic;
 mod health;
 mod ingress;
 mod listener;

@@ -69,11 +69,17 @@ fn serve_help_lists_every_setting_with_its_default() {
         "HOOKGATE_LOG_FORMAT",
         "HOOKGATE_ROLES",
         "HOOKGATE_CONFIG",
+        "HOOKGATE_HEADER_READ_TIMEOUT",
+        "HOOKGATE_BODY_READ_TIMEOUT",
+        "HOOKGATE_KEEP_ALIVE_TIMEOUT",
+        "HOOKGATE_MAX_CONNECTIONS",
+        "HOOKGATE_TRUSTED_PROXIES",
     ] {
         assert!(help.contains(variable), "{variable} missing from:\n{help}");
     }
     assert!(help.contains("[default: 127.0.0.1:8080]"));
     assert!(help.contains("[default: 0s,5s,5m,30m,2h,5h,10h,10h]"));
+    assert!(help.contains("[default: 10s]"), "header read timeout");
 }
 
 #[test]

@@ -20,6 +20,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("hmac_header", fuzz_logic::hmac_header),
     ("verify_any", fuzz_logic::verify_any),
     ("body_fields", fuzz_logic::body_fields),
+    ("edge_input", crate::http::fuzz_logic::edge_input),
 ];
 
 #[test]

@@ -2,7 +2,9 @@
 //! body and keep-alive timeouts, the connection cap, and a shutdown that does not wait
 //! for connections with no request in flight.
 
+use crate::in_both_modes;
 use crate::support::process::ServerProcess;
+use crate::support::server::{Mode, MASTER_KEY};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -15,6 +17,23 @@ fn start(flags: &[&str]) -> (tempfile::TempDir, ServerProcess) {
     args.extend(flags.iter().map(|f| f.to_string()));
     let server = ServerProcess::start(dir.path(), &args);
     (dir, server)
+}
+
+/// The binary in `mode`: production mode on its own schema and exchange prefix, whose
+/// relay, delivery workers and consumer must not hold up a shutdown either.
+async fn start_in(mode: Mode, flags: &[&str]) -> (tempfile::TempDir, ServerProcess) {
+    let mut all: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    if mode == Mode::Production {
+        all.extend([
+            format!("--database-url={}", crate::support::postgres_url().await),
+            format!("--amqp-url={}", crate::support::AMQP_URL),
+            format!("--amqp-exchange-prefix={}", crate::support::amqp_prefix()),
+            format!("--master-key={MASTER_KEY}"),
+            "--amqp-queue-type=classic".to_owned(),
+        ]);
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    tokio::task::block_in_place(|| start(&all))
 }
 
 fn address(server: &ServerProcess) -> String {
@@ -142,9 +161,8 @@ async fn a_body_trickled_past_the_body_read_timeout_is_answered_408() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
-#[tokio::test]
-async fn connections_beyond_the_cap_are_answered_503_at_once_and_room_is_given_back() {
-    let (_dir, server) = start(&["--max-connections=3"]);
+async fn connections_beyond_the_cap_are_answered_503_at_once_and_room_is_given_back(mode: Mode) {
+    let (_dir, server) = start_in(mode, &["--max-connections=3"]).await;
     let mut held = Vec::new();
     for _ in 0..3 {
         let mut stream = TcpStream::connect(address(&server)).await.unwrap();
@@ -191,9 +209,8 @@ async fn connections_beyond_the_cap_are_answered_503_at_once_and_room_is_given_b
     assert!(served, "a freed slot serves again");
 }
 
-#[tokio::test]
-async fn sigterm_closes_connections_with_no_request_in_flight_at_once_and_exits_zero() {
-    let (_dir, server) = start(&[]);
+async fn sigterm_closes_connections_with_no_request_in_flight_at_once_and_exits_zero(mode: Mode) {
+    let (_dir, server) = start_in(mode, &[]).await;
     let mut idle = TcpStream::connect(address(&server)).await.unwrap();
     assert!(healthz(&mut idle).await.starts_with("HTTP/1.1 200"));
     let mut half = TcpStream::connect(address(&server)).await.unwrap();
@@ -216,3 +233,8 @@ async fn sigterm_closes_connections_with_no_request_in_flight_at_once_and_exits_
     assert!(closed.is_some());
     drop(silent);
 }
+
+in_both_modes!(
+    connections_beyond_the_cap_are_answered_503_at_once_and_room_is_given_back,
+    sigterm_closes_connections_with_no_request_in_flight_at_once_and_exits_zero,
+);

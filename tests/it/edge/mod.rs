@@ -339,6 +339,44 @@ async fn a_poisoned_webhook_never_fails_the_good_ones_sent_with_it(mode: Mode) {
     server.stop().await.unwrap();
 }
 
+/// Bodies are bytes (SPEC §16): raw NUL and invalid UTF-8, or `\u0000` inside a JSON
+/// string, are accepted as signed and reach the scheduler byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_bodies_with_nul_and_invalid_utf8_are_published_byte_for_byte() {
+    use base64::Engine;
+    let server = TestServer::start(Mode::Production).await;
+    let mut consumer =
+        crate::support::consumer::RunsConsumer::bind(server.exchange_prefix.as_deref().unwrap())
+            .await;
+    server.create_org("acme").await;
+    let github = json!({"type": "github"});
+    let (source_id, secret) = server
+        .create_source("acme", source_body(&github, None))
+        .await;
+    let raw: &[u8] = b"\x00raw \xff\xfe bytes\x00";
+    let json_with_nul: &[u8] = br#"{"note":"a\u0000b","ref":"refs/heads/main"}"#;
+    for (n, body) in [raw, json_with_nul].into_iter().enumerate() {
+        let headers = signed(&github, &secret, body, now(), &format!("bytes-{n}"));
+        let reply = server.send_webhook(&source_id, &headers, body).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+        let message = consumer
+            .next(std::time::Duration::from_secs(10))
+            .await
+            .expect("published");
+        assert_eq!(message.message_id, reply.body["run_id"].as_str().unwrap());
+        match message.body["input"]["raw_base64"].as_str() {
+            Some(encoded) => assert_eq!(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .unwrap(),
+                body
+            ),
+            None => assert_eq!(message.body["input"]["note"], "a\u{0}b"),
+        }
+    }
+    server.stop().await.unwrap();
+}
+
 in_both_modes!(
     hostile_requests_get_a_4xx_naming_the_problem_and_change_nothing,
     a_poisoned_webhook_never_fails_the_good_ones_sent_with_it,
