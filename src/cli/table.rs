@@ -71,20 +71,38 @@ impl fmt::Display for Table {
     }
 }
 
-/// Control characters (escape sequences, line breaks) shown escaped, never interpreted.
+/// Control characters (escape sequences, line breaks) and bidirectional formatting
+/// characters shown escaped, never interpreted.
 fn clean(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(needs_escape) {
         return text.to_owned();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if needs_escape(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || is_bidi_format(c)
+}
+
+/// The embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) reorder the
+/// text that follows them, so a cell could make its own text, or the next column's,
+/// read differently from what it holds (`evil\u{202e}gpj.exe` displays as
+/// `evilexe.jpg`). The marks (U+200E, U+200F, U+061C) are invisible and change how
+/// neighbouring neutral characters are ordered; escaping them too means every
+/// character that alters display order is visible in the cell.
+fn is_bidi_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+    )
 }
 
 /// A JSON value as one cell: strings as they are, arrays joined by commas, null and
@@ -171,6 +189,58 @@ mod tests {
         let mut table = Table::fields();
         table.row(["name", "evil\u{1b}[2J\nline"]);
         assert_eq!(table.to_string(), "name  evil\\u{1b}[2J\\nline\n");
+    }
+
+    #[test]
+    fn escapes_bidirectional_overrides() {
+        let cases = [
+            ("LRE", "a\u{202a}b", "a\\u{202a}b"),
+            ("RLE", "a\u{202b}b", "a\\u{202b}b"),
+            ("PDF", "a\u{202c}b", "a\\u{202c}b"),
+            ("LRO", "a\u{202d}b", "a\\u{202d}b"),
+            ("RLO", "evil\u{202e}gpj.exe", "evil\\u{202e}gpj.exe"),
+            ("LRI", "a\u{2066}b", "a\\u{2066}b"),
+            ("RLI", "a\u{2067}b", "a\\u{2067}b"),
+            ("FSI", "a\u{2068}b", "a\\u{2068}b"),
+            ("PDI", "a\u{2069}b", "a\\u{2069}b"),
+            ("LRM", "a\u{200e}b", "a\\u{200e}b"),
+            ("RLM", "a\u{200f}b", "a\\u{200f}b"),
+            ("ALM", "a\u{61c}b", "a\\u{61c}b"),
+            (
+                "override closed by PDF, next to a control character",
+                "\u{202e}x\u{202c}\u{1b}",
+                "\\u{202e}x\\u{202c}\\u{1b}",
+            ),
+        ];
+        for (name, cell, shown) in cases {
+            let mut table = Table::fields();
+            table.row(["name", cell]);
+            assert_eq!(table.to_string(), format!("name  {shown}\n"), "{name}");
+        }
+    }
+
+    #[test]
+    fn characters_next_to_the_bidirectional_ranges_are_printed_as_they_are() {
+        // Neighbours of the escaped ranges, and right-to-left text itself, which needs
+        // no formatting character to display correctly.
+        let cases = [
+            ("zero width joiner U+200D", "a\u{200d}b"),
+            ("narrow no-break space U+202F", "a\u{202f}b"),
+            ("word joiner U+2060", "a\u{2060}b"),
+            ("Arabic comma U+060C", "a\u{60c}b"),
+            ("Hebrew text", "שלום"),
+            ("Arabic text", "مرحبا"),
+        ];
+        for (name, cell) in cases {
+            let mut table = Table::fields();
+            table.row(["name", cell]);
+            assert_eq!(table.to_string(), format!("name  {cell}\n"), "{name}");
+        }
+    }
+
+    #[test]
+    fn header_cells_are_escaped_like_rows() {
+        assert_eq!(Table::new(["ID\u{202e}"]).to_string(), "ID\\u{202e}\n");
     }
 
     #[test]
