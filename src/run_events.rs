@@ -2,8 +2,8 @@
 //! parsing and validation into a [`RunEvent`], shared by both doors. Pure.
 
 use crate::id::new_id;
-use crate::ingress::child_traceparent;
 use crate::store::{OrgSlug, RunEvent};
+use crate::trace::child_traceparent;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 

@@ -11,6 +11,26 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use std::time::Duration;
 
+/// Unexpired secrets, opened. One that cannot be opened (wrong master key, tampering)
+/// is skipped and logged: it verifies nothing, and the others still work.
+pub fn open_active(
+    keyring: &Keyring,
+    stored: &[StoredSecret],
+    now: DateTime<Utc>,
+) -> Vec<(String, Secret)> {
+    stored
+        .iter()
+        .filter(|s| s.is_active(now))
+        .filter_map(|s| match keyring.open(&s.sealed, s.id.as_bytes()) {
+            Ok(secret) => Some((s.id.clone(), secret)),
+            Err(error) => {
+                tracing::error!(secret.id = %s.id, %error, "cannot open stored secret");
+                None
+            }
+        })
+        .collect()
+}
+
 /// Longest grace period a rotation may give the previous secret.
 pub const MAX_GRACE: Duration = Duration::from_secs(30 * 86_400);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(86_400);

@@ -19,12 +19,13 @@ use crate::config::duration::parse_schedule;
 use crate::crypto::Keyring;
 use crate::delivery::{self, payload, AttemptOutcome, Decision, RetrySchedule, SsrfPolicy};
 use crate::id::new_id;
-use crate::ingress::{child_traceparent, open_active};
 use crate::metrics::Metrics;
+use crate::secrets::open_active;
 use crate::store::{
     Attempt, AttemptRecord, AuditAction, AuditEntry, ClaimLimits, DeliveryStatus, DueDelivery,
     RunEvent, Store, StoreError, StoredSecret,
 };
+use crate::trace::child_traceparent;
 use crate::verify::{SignError, SigningKey};
 use chrono::{DateTime, Utc};
 use endpoints::{EndpointGate, Gate};

@@ -6,14 +6,14 @@ use super::orgs::visible_org;
 use super::AppState;
 use crate::auth::{Principal, Scope};
 use crate::id::new_id;
-use crate::ingress::{child_traceparent, run_request, RunFields};
-use crate::store::{Idempotency, NewRun, Run, RunFilter, RunStatus, TriggerOutcome};
+use crate::runs::{new_run, RunSpec};
+use crate::store::{Idempotency, Run, RunFilter, RunStatus, TriggerOutcome};
+use crate::trace::child_traceparent;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -219,7 +219,7 @@ async fn trigger_run(
     validate_workflow_id(&workflow_id)?;
     let bytes = axum::body::to_bytes(body, MAX_TRIGGER_BYTES)
         .await
-        .map_err(|_| ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE))?;
+        .map_err(|e| super::error::body_error(&e))?;
     let request: TriggerRun = if bytes.is_empty() {
         TriggerRun { input: None }
     } else {
@@ -233,30 +233,16 @@ async fn trigger_run(
         headers.get("traceparent").and_then(|v| v.to_str().ok()),
         rand::random(),
     );
-    let no_headers = serde_json::Map::new();
-    let message = run_request(&RunFields {
-        run_id: &run_id,
-        org: org.as_str(),
+    let run = new_run(RunSpec {
+        id: run_id,
+        org: &org,
         workflow_id: &workflow_id,
         origin: None,
-        received_at: now,
-        body: input.as_bytes(),
-        headers: &no_headers,
+        at: now,
+        input: input.as_bytes(),
+        headers: &serde_json::Map::new(),
+        traceparent,
     });
-    let run = NewRun {
-        id: run_id,
-        org: org.clone(),
-        workflow_id,
-        trigger_type: "api",
-        source_id: None,
-        event_id: None,
-        message: Bytes::from(message),
-        message_headers: vec![
-            ("traceparent".into(), traceparent),
-            ("hookgate-org".into(), org.to_string()),
-        ],
-        created_at: now,
-    };
     let (status, replayed) = match state
         .store()
         .trigger_run(&run, idempotency.as_ref())

@@ -6,24 +6,25 @@
 //! maps [`IngressError`] and [`Receipt`] to responses; everything else is here.
 
 mod cache;
-mod message;
+mod forwarded;
 mod sampler;
 mod shed;
-mod trace;
 mod writer;
 
 pub use cache::SourceCache;
-pub use message::{forwarded_headers, run_request, Origin, RunFields};
+pub use forwarded::forwarded_headers;
 pub use sampler::RejectionSampler;
-pub use trace::child_traceparent;
 pub use writer::{IngressWriter, RelayLink, WriteError, WriterConfig};
 
 use crate::crypto::{Keyring, Secret};
 use crate::id::new_id;
+use crate::runs::{self, Origin, RunSpec};
+use crate::secrets::open_active;
 use crate::store::{
-    AcceptOutcome, EventDisposition, EventWrite, NewEvent, NewRun, Rejected, RunStatus, Source,
-    Store, StoreError, StoredSecret,
+    AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected, RunStatus, Source, Store,
+    StoreError,
 };
+use crate::trace::child_traceparent;
 use crate::verify::{self, Handshake, PreparedSecret, Rejection, SecretCandidate, VerifierConfig};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -153,26 +154,6 @@ impl ActiveSource {
     }
 }
 
-/// Unexpired secrets, opened. One that cannot be opened (wrong master key, tampering)
-/// is skipped and logged: it verifies nothing, and the others still work.
-pub fn open_active(
-    keyring: &Keyring,
-    stored: &[StoredSecret],
-    now: DateTime<Utc>,
-) -> Vec<(String, Secret)> {
-    stored
-        .iter()
-        .filter(|s| s.is_active(now))
-        .filter_map(|s| match keyring.open(&s.sealed, s.id.as_bytes()) {
-            Ok(secret) => Some((s.id.clone(), secret)),
-            Err(error) => {
-                tracing::error!(secret.id = %s.id, %error, "cannot open stored secret");
-                None
-            }
-        })
-        .collect()
-}
-
 fn extra_header_names(config: &VerifierConfig) -> Vec<&str> {
     match config {
         VerifierConfig::Hmac(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()]
@@ -216,35 +197,20 @@ pub async fn record(
     let selected = forwarded_headers(headers, &extra_header_names(&source.verifier));
     let event_id = new_id("evt");
     let run = admitted.then(|| {
-        let run_id = new_id("run");
-        let message = run_request(&RunFields {
-            run_id: &run_id,
-            org: source.org.as_str(),
+        runs::new_run(RunSpec {
+            id: new_id("run"),
+            org: &source.org,
             workflow_id: &source.workflow_id,
             origin: Some(Origin {
                 source_id: &source.id,
                 verifier: source.verifier.kind().as_str(),
                 event_id: &event_id,
             }),
-            received_at,
-            body: &body,
+            at: received_at,
+            input: &body,
             headers: &selected,
-        });
-        NewRun {
-            id: run_id,
-            org: source.org.clone(),
-            workflow_id: source.workflow_id.clone(),
-            trigger_type: "webhook",
-            source_id: Some(source.id.clone()),
-            event_id: Some(event_id.clone()),
-            message: Bytes::from(message),
-            message_headers: vec![
-                ("traceparent".into(), traceparent.clone()),
-                ("hookgate-org".into(), source.org.to_string()),
-                ("hookgate-source".into(), source.id.clone()),
-            ],
-            created_at: received_at,
-        }
+            traceparent: traceparent.clone(),
+        })
     });
     // Built after the message, so the selected headers move into the event uncloned.
     let event = NewEvent {

@@ -355,7 +355,7 @@ async fn group_commit_records_a_batch_and_catches_duplicates_inside_it(store: Ar
 /// same bytes the handoff would have: a store may keep the message in pieces (the
 /// PostgreSQL outbox keeps the event body only in `events`), but must give it back whole.
 async fn claimed_webhook_runs_carry_the_message_built_at_acceptance(store: Arc<dyn Store>) {
-    use hookgate::ingress::{run_request, Origin, RunFields};
+    use hookgate::runs::{run_request, Origin, RunFields};
     let (source, secret) = source_with_secret(store.as_ref()).await;
     let now = Utc::now();
     let bodies: [&[u8]; 4] = [
