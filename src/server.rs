@@ -4,19 +4,14 @@
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
-use crate::dispatch::{DispatchError, Dispatcher, IntakeError, RunEventWriter};
+use crate::dispatch::{DispatchError, Dispatcher, RunEventWriter};
 use crate::group_commit::GroupCommitConfig;
 use crate::http::{self, AppState, Services};
 use crate::ingress::{IngressWriter, RelayLink};
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
-use crate::queue::{Handled, RunEventHandler};
 use crate::relay::{self, Relay};
-use crate::run_events::IncomingRunEvent;
 use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
-use bytes::Bytes;
-use chrono::Utc;
-use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -194,7 +189,7 @@ impl App {
                 &workers,
             );
             let queue = Arc::clone(&self.queue);
-            let handler = run_event_handler(ordered);
+            let handler = crate::dispatch::broker_handler(ordered);
             let stop = background.clone();
             workers.spawn(async move { queue.consume_run_events(handler, stop).await });
         }
@@ -245,64 +240,6 @@ impl App {
             } => Err(ServeError::ShutdownTimeout),
         }
     }
-}
-
-/// Records each run event from the broker through the group commit; acked only once
-/// committed. Events are queued one after another in delivery order (so a run's status
-/// follows its events as the broker delivered them), and their records are awaited
-/// together (up to the consumer's prefetch), so they commit in batches.
-// Yielding a future is the point: queuing is awaited in delivery order, recording is not.
-#[allow(clippy::async_yields_async)]
-fn run_event_handler(writer: RunEventWriter) -> RunEventHandler {
-    Arc::new(move |body: Bytes, traceparent: Option<String>| {
-        let writer = writer.clone();
-        Box::pin(async move {
-            let event = serde_json::from_slice::<IncomingRunEvent>(&body)
-                .map_err(|e| e.to_string())
-                .and_then(|incoming| {
-                    incoming
-                        .validate(None, traceparent.as_deref(), Utc::now())
-                        .map_err(|e| e.to_string())
-                });
-            let event = match event {
-                Ok(event) => event,
-                Err(reason) => {
-                    tracing::warn!(%reason, "malformed run event dropped");
-                    return settled(Handled::Malformed);
-                }
-            };
-            match writer.queue(event).await {
-                Ok(recorded) => {
-                    let settle: BoxFuture<'static, Handled> =
-                        Box::pin(async move { record_outcome(recorded.await) });
-                    settle
-                }
-                Err(error) => settled(record_outcome::<()>(Err(error))),
-            }
-        })
-    })
-}
-
-/// How a run event's message is settled once its record is answered: a failure (when
-/// queued or when committed) sends it back to the broker.
-fn record_outcome<T>(recorded: Result<T, IntakeError>) -> Handled {
-    match recorded {
-        Ok(_) => Handled::Recorded,
-        // Requeued, it would be refused again forever: settled as malformed instead.
-        Err(crate::group_commit::CommitError::Failed(error)) if error.is_about_an_item() => {
-            tracing::warn!(%error, "run event cannot be stored; dropped");
-            Handled::Malformed
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot record run event; requeued");
-            Handled::Retry
-        }
-    }
-}
-
-/// A message already settled when it was taken in.
-fn settled(handled: Handled) -> BoxFuture<'static, Handled> {
-    Box::pin(std::future::ready(handled))
 }
 
 fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), ServeError> {

@@ -2,12 +2,19 @@
 //! RabbitMQ are recorded and fanned out through a [`GroupCommit`], many events per
 //! transaction, each caller answered at its event's commit.
 //!
+//! [`broker_handler`] is how RabbitMQ's messages enter it.
+//!
 //! One transaction per event capped intake near 500 events/s, below what the delivery
 //! workers drain; batching moves the limit to the store's row rate.
 
 use crate::group_commit::{CommitError, Committer, GroupCommit, GroupCommitConfig};
+use crate::queue::{Handled, RunEventHandler};
+use crate::run_events::IncomingRunEvent;
 use crate::store::{RecordedRunEvent, RunEvent, RunEventWrite, Store, StoreError};
 use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
@@ -92,4 +99,62 @@ impl RunEventWriter {
             only_endpoint: None,
         }
     }
+}
+
+/// Records each run event from the broker through the group commit; acked only once
+/// committed. Events are queued one after another in delivery order (so a run's status
+/// follows its events as the broker delivered them), and their records are awaited
+/// together (up to the consumer's prefetch), so they commit in batches.
+// Yielding a future is the point: queuing is awaited in delivery order, recording is not.
+#[allow(clippy::async_yields_async)]
+pub fn broker_handler(writer: RunEventWriter) -> RunEventHandler {
+    Arc::new(move |body: Bytes, traceparent: Option<String>| {
+        let writer = writer.clone();
+        Box::pin(async move {
+            let event = serde_json::from_slice::<IncomingRunEvent>(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|incoming| {
+                    incoming
+                        .validate(None, traceparent.as_deref(), Utc::now())
+                        .map_err(|e| e.to_string())
+                });
+            let event = match event {
+                Ok(event) => event,
+                Err(reason) => {
+                    tracing::warn!(%reason, "malformed run event dropped");
+                    return settled(Handled::Malformed);
+                }
+            };
+            match writer.queue(event).await {
+                Ok(recorded) => {
+                    let settle: BoxFuture<'static, Handled> =
+                        Box::pin(async move { record_outcome(recorded.await) });
+                    settle
+                }
+                Err(error) => settled(record_outcome::<()>(Err(error))),
+            }
+        })
+    })
+}
+
+/// How a run event's message is settled once its record is answered: a failure (when
+/// queued or when committed) sends it back to the broker.
+fn record_outcome<T>(recorded: Result<T, IntakeError>) -> Handled {
+    match recorded {
+        Ok(_) => Handled::Recorded,
+        // Requeued, it would be refused again forever: settled as malformed instead.
+        Err(CommitError::Failed(error)) if error.is_about_an_item() => {
+            tracing::warn!(%error, "run event cannot be stored; dropped");
+            Handled::Malformed
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot record run event; requeued");
+            Handled::Retry
+        }
+    }
+}
+
+/// A message already settled when it was taken in.
+fn settled(handled: Handled) -> BoxFuture<'static, Handled> {
+    Box::pin(std::future::ready(handled))
 }

@@ -29,7 +29,7 @@ use crate::trace::child_traceparent;
 use crate::verify::{SignError, SigningKey};
 use chrono::{DateTime, Utc};
 use endpoints::{EndpointGate, Gate};
-pub use intake::{IntakeError, RunEventWriter};
+pub use intake::{broker_handler, IntakeError, RunEventWriter};
 use rand::Rng;
 pub use recorder::RecorderConfig;
 use recorder::{AttemptRecorder, NotRecorded};

@@ -7,6 +7,7 @@
 //! rejections) get an envelope there too.
 
 use crate::auth::Denied;
+use crate::ingress::BodyRefusal;
 use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -142,29 +143,43 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The answer to a request body that could not be read: 408 when it came too slowly,
-/// 413 when it passed a size limit, 400 otherwise (the client broke off or sent
-/// malformed chunking).
-pub fn body_error(error: &(dyn std::error::Error + 'static)) -> ApiError {
+/// Why a request body could not be read: too slowly (the body read timeout), past a
+/// size limit, or otherwise (the client broke off or sent malformed chunking).
+pub fn body_refusal(error: &(dyn std::error::Error + 'static)) -> BodyRefusal {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
-        if let Some(timeout) = cause.downcast_ref::<super::body_deadline::BodyTimeout>() {
-            return ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body_timeout",
-                format!("{timeout}; send it faster or retry"),
-            );
+        if cause.is::<super::body_deadline::BodyTimeout>() {
+            return BodyRefusal::TimedOut;
         }
         if cause.is::<http_body_util::LengthLimitError>() {
-            return ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE);
+            return BodyRefusal::TooLarge;
         }
         source = cause.source();
     }
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-        "request body could not be read",
-    )
+    BodyRefusal::Unreadable
+}
+
+/// The answer to a request body that could not be read: 408, 413 or 400.
+pub fn body_error(error: &(dyn std::error::Error + 'static)) -> ApiError {
+    body_refusal(error).into()
+}
+
+impl From<BodyRefusal> for ApiError {
+    fn from(refusal: BodyRefusal) -> Self {
+        match refusal {
+            BodyRefusal::TimedOut => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive within the body read timeout; send it faster or retry",
+            ),
+            BodyRefusal::TooLarge => ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE),
+            BodyRefusal::Unreadable => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "request body could not be read",
+            ),
+        }
+    }
 }
 
 impl From<Denied> for ApiError {

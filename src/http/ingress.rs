@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::ingress::{self, ActiveSource, IngressError, Receipt};
+use crate::ingress::{BodyRefusal, Receipt, Refusal};
 use crate::verify::Handshake;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -14,18 +14,12 @@ use bytes::Bytes;
 use bytes::BytesMut;
 use chrono::Utc;
 use futures_util::StreamExt;
-use std::sync::Arc;
 use std::time::Duration;
-use std::time::Instant;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(receive))
-}
-
-fn too_large() -> ApiError {
-    ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
 /// A body at most this much over the limit is read to its end (and dropped) before
@@ -37,7 +31,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 /// Reads at most `limit` bytes; a longer body (chunked or not) is refused without
 /// keeping more than `limit` bytes.
-async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, ApiError> {
+async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes, BodyRefusal> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -48,14 +42,14 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes,
         if length - limit as u64 <= DRAIN_MAX as u64 {
             drain(&mut stream, usize::try_from(length).unwrap_or(usize::MAX)).await;
         }
-        return Err(too_large());
+        return Err(BodyRefusal::TooLarge);
     }
     let mut collected = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| super::error::body_error(&e))?;
+        let chunk = chunk.map_err(|e| super::error::body_refusal(&e))?;
         if collected.len() + chunk.len() > limit {
             drain(&mut stream, DRAIN_MAX).await;
-            return Err(too_large());
+            return Err(BodyRefusal::TooLarge);
         }
         collected.extend_from_slice(&chunk);
     }
@@ -74,20 +68,6 @@ async fn drain(stream: &mut axum::body::BodyDataStream, max: usize) {
         }
     })
     .await;
-}
-
-/// The source from the short-lived cache, or loaded (and cached, also when unknown).
-async fn active_source(
-    state: &AppState,
-    source_id: &str,
-) -> Result<std::sync::Arc<ActiveSource>, IngressError> {
-    let loader = state.clone();
-    let id = source_id.to_owned();
-    // The clock is read when the load runs: a reload ahead of expiry runs later.
-    let load = move || async move {
-        ActiveSource::load(loader.store(), loader.keyring(), &id, Utc::now()).await
-    };
-    state.source_cache().source(source_id, load).await
 }
 
 /// The answer body: typed, so it is written straight out without building a
@@ -166,15 +146,6 @@ fn receipt_response(receipt: Receipt) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn outcome(receipt: &Receipt) -> &'static str {
-    match receipt {
-        Receipt::Accepted { .. } => "accepted",
-        Receipt::Duplicate { .. } => "duplicate",
-        Receipt::Ignored { .. } => "ignored",
-        Receipt::Handshake(_) => "handshake",
-    }
-}
-
 /// Receive a webhook. 202 once the event and its run are durable; 200 for duplicates,
 /// filtered events and protocol handshakes.
 #[utoipa::path(post, path = "/v1/ingress/{source_id}", tag = "ingress", security(()),
@@ -196,133 +167,35 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let now = Utc::now();
-    let active = match active_source(&state, &source_id).await {
-        Ok(active) => active,
-        Err(error) => return Err(map_error(&state, "unknown", started, error)),
-    };
-    let verifier = active.source.verifier.kind().as_str();
-    let span = tracing::Span::current();
-    span.record("source.id", active.source.id.as_str());
-    span.record("verifier", verifier);
-    accept(state, active, verifier, headers, body, started, now).await
-}
-
-/// Reads, verifies and records a request for a known source.
-async fn accept(
-    state: AppState,
-    active: Arc<ActiveSource>,
-    verifier: &'static str,
-    headers: HeaderMap,
-    body: Body,
-    started: Instant,
-    now: chrono::DateTime<Utc>,
-) -> Result<Response, ApiError> {
-    let body = match read_body(&headers, body, active.source.max_body_bytes).await {
-        Ok(body) => body,
-        Err(error) => {
-            state
-                .metrics()
-                .ingress_outcome(verifier, "too_large", started.elapsed().as_secs_f64());
-            return Err(error);
-        }
-    };
-    let verified = match active.verify(&headers, &body, now) {
-        Ok(verified) => verified,
-        Err(rejection) => {
-            state
-                .metrics()
-                .ingress_outcome(verifier, "rejected", started.elapsed().as_secs_f64());
-            tracing::info!(reason = rejection.code(), "webhook refused");
-            sample_rejection(&state, &active, &rejection, &headers, now);
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                rejection.code(),
-                rejection.to_string(),
-            ));
-        }
-    };
-    match ingress::record(
-        state.ingress_writer(),
-        &active,
-        &verified,
-        &headers,
-        // Another handle on the same buffer (no copy): `verified` borrows from it.
-        body.clone(),
-        now,
-    )
-    .await
+    let read = |limit| read_body(&headers, body, limit);
+    match state
+        .ingress()
+        .accept(&source_id, &headers, read, Utc::now())
+        .await
     {
-        Ok(receipt) => {
-            state.metrics().ingress_outcome(
-                verifier,
-                outcome(&receipt),
-                started.elapsed().as_secs_f64(),
-            );
-            Ok(receipt_response(receipt))
-        }
-        Err(error) => Err(map_error(&state, verifier, started, error)),
+        Ok(receipt) => Ok(receipt_response(receipt)),
+        Err(refusal) => Err(refusal_error(refusal)),
     }
 }
 
-fn map_error(
-    state: &AppState,
-    verifier: &'static str,
-    started: Instant,
-    error: IngressError,
-) -> ApiError {
-    let (outcome, api_error) = match error {
-        IngressError::UnknownSource => ("not_found", ApiError::not_found()),
-        IngressError::Rejected(rejection) => (
-            "rejected",
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                rejection.code(),
-                rejection.to_string(),
-            ),
+/// The answer to a refused request.
+fn refusal_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::UnknownSource => ApiError::not_found(),
+        Refusal::Body(body) => body.into(),
+        Refusal::Rejected(rejection) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            rejection.code(),
+            rejection.to_string(),
         ),
-        IngressError::Store(error) => ("unavailable", error.into()),
-        IngressError::Unstorable(unstorable) => (
-            "unstorable",
-            ApiError::validation(unstorable.field(), unstorable.reason()),
-        ),
-        IngressError::Overloaded => {
+        Refusal::Store(error) => error.into(),
+        Refusal::Unstorable(unstorable) => {
+            ApiError::validation(unstorable.field(), unstorable.reason())
+        }
+        Refusal::Overloaded => {
             let mut error = ApiError::unavailable("ingress");
             error.message = "over capacity, retry later".into();
-            ("overloaded", error)
+            error
         }
-    };
-    state
-        .metrics()
-        .ingress_outcome(verifier, outcome, started.elapsed().as_secs_f64());
-    api_error
-}
-
-/// Keeps a rate-limited sample of refusals for `GET /v1/sources/{id}/rejections`,
-/// written off the request path.
-fn sample_rejection(
-    state: &AppState,
-    active: &ActiveSource,
-    rejection: &crate::verify::Rejection,
-    headers: &HeaderMap,
-    now: chrono::DateTime<Utc>,
-) {
-    if !state
-        .rejection_sampler()
-        .should_sample(&active.source.id, Instant::now())
-    {
-        return;
     }
-    let sample = ingress::rejection_sample(&active.source.id, rejection, headers, now);
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(error) = state
-            .store()
-            .record_rejection(&sample, super::sources::REJECTIONS_KEPT)
-            .await
-        {
-            tracing::warn!(%error, "cannot record rejection sample");
-        }
-    });
 }

@@ -29,7 +29,7 @@ pub use openapi::ApiDoc;
 
 use crate::crypto::{Keyring, Secret};
 use crate::dispatch::RunEventWriter;
-use crate::ingress::{IngressWriter, RejectionSampler, SourceCache};
+use crate::ingress::{Ingress, IngressWriter};
 use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::store::Store;
@@ -53,12 +53,10 @@ struct Inner {
     metrics: Arc<Metrics>,
     public_url: String,
     openapi_json: OnceLock<String>,
-    rejection_sampler: RejectionSampler,
     relay_wake: Arc<Notify>,
     delivery_wake: Arc<Notify>,
-    ingress_writer: IngressWriter,
+    ingress: Ingress,
     run_event_writer: RunEventWriter,
-    source_cache: Arc<SourceCache>,
     trusted_proxies: Vec<crate::config::Cidr>,
     outages: health::Outages,
 }
@@ -85,8 +83,15 @@ pub struct Services {
 
 impl AppState {
     pub fn new(services: Services) -> Self {
+        let ingress = Ingress::new(
+            Arc::clone(&services.store),
+            services.keyring.clone(),
+            services.ingress_writer,
+            Arc::clone(&services.metrics),
+        );
         Self {
             inner: Arc::new(Inner {
+                ingress,
                 store: services.store,
                 queue: services.queue,
                 operator_token: services.operator_token,
@@ -94,13 +99,9 @@ impl AppState {
                 metrics: services.metrics,
                 public_url: services.public_url,
                 openapi_json: OnceLock::new(),
-                rejection_sampler: RejectionSampler::new(std::time::Duration::from_secs(1)),
                 relay_wake: services.relay_wake,
                 delivery_wake: services.delivery_wake,
-                ingress_writer: services.ingress_writer,
                 run_event_writer: services.run_event_writer,
-                // 1 s: the longest an expiry or disable made elsewhere may take to apply.
-                source_cache: Arc::new(SourceCache::new(std::time::Duration::from_secs(1))),
                 trusted_proxies: services.trusted_proxies,
                 outages: health::Outages::default(),
             }),
@@ -136,12 +137,9 @@ impl AppState {
         self.inner.relay_wake.notify_one();
     }
 
-    pub fn source_cache(&self) -> &Arc<SourceCache> {
-        &self.inner.source_cache
-    }
-
-    pub fn ingress_writer(&self) -> &IngressWriter {
-        &self.inner.ingress_writer
+    /// The senders' door: source, body, verification, record, counted in one place.
+    pub fn ingress(&self) -> &Ingress {
+        &self.inner.ingress
     }
 
     pub fn run_event_writer(&self) -> &RunEventWriter {
@@ -151,10 +149,6 @@ impl AppState {
     /// Tells the delivery workers that deliveries became due.
     pub fn wake_delivery(&self) {
         self.inner.delivery_wake.notify_one();
-    }
-
-    pub fn rejection_sampler(&self) -> &RejectionSampler {
-        &self.inner.rejection_sampler
     }
 
     pub fn trusted_proxies(&self) -> &[crate::config::Cidr] {

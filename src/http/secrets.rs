@@ -149,7 +149,7 @@ pub async fn rotate(
         }),
     );
     let previous = state.store().rotate_secret(&rotation, &entry).await?;
-    state.source_cache().invalidate(owner.id);
+    state.ingress().invalidate(owner.id);
     Ok(RotatedSecret::new(
         secret.expose_str().unwrap_or_default().to_owned(),
         rotation.new_secret.id,
@@ -178,6 +178,6 @@ pub async fn expire(
     {
         return Err(ApiError::not_found());
     }
-    state.source_cache().invalidate(owner.id);
+    state.ingress().invalidate(owner.id);
     Ok(StatusCode::NO_CONTENT)
 }

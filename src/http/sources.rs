@@ -21,8 +21,6 @@ use utoipa_axum::routes;
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 const MAX_MAX_BODY: u64 = 32 * 1024 * 1024;
 const MAX_FILTER_ENTRIES: usize = 100;
-/// How many recent rejections a source keeps.
-pub const REJECTIONS_KEPT: usize = 50;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -334,7 +332,7 @@ async fn patch_source(
     if !state.store().update_source(&source, &entry).await? {
         return Err(ApiError::not_found());
     }
-    state.source_cache().invalidate(&source.id);
+    state.ingress().invalidate(&source.id);
     Ok(Json(SourceView::new(source, state.public_url())))
 }
 
@@ -360,7 +358,7 @@ async fn delete_source(
     {
         return Err(ApiError::not_found());
     }
-    state.source_cache().invalidate(&source.id);
+    state.ingress().invalidate(&source.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -415,7 +413,7 @@ async fn list_rejections(
     let source = source_for(&state, &principal, &id, Scope::SourceRead).await?;
     let rejections = state
         .store()
-        .list_rejections(&source.id, REJECTIONS_KEPT)
+        .list_rejections(&source.id, crate::ingress::REJECTIONS_KEPT)
         .await?;
     Ok(Json(RejectionList {
         data: rejections

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{ActiveSource, IngressError};
+use super::{ActiveSource, Refusal};
 
 /// Beyond this many entries the cache starts over rather than grow.
 const MAX_ENTRIES: usize = 10_000;
@@ -34,21 +34,21 @@ impl SourceCache {
         self: &Arc<Self>,
         source_id: &str,
         load: L,
-    ) -> Result<Arc<ActiveSource>, IngressError>
+    ) -> Result<Arc<ActiveSource>, Refusal>
     where
         L: FnOnce() -> F + Send + 'static,
-        F: Future<Output = Result<ActiveSource, IngressError>> + Send + 'static,
+        F: Future<Output = Result<ActiveSource, Refusal>> + Send + 'static,
     {
         let unknown_is_none = || async move {
             match load().await {
                 Ok(source) => Ok(Some(source)),
-                Err(IngressError::UnknownSource) => Ok(None),
+                Err(Refusal::UnknownSource) => Ok(None),
                 Err(error) => Err(error),
             }
         };
         self.get_or_load(source_id, unknown_is_none)
             .await?
-            .ok_or(IngressError::UnknownSource)
+            .ok_or(Refusal::UnknownSource)
     }
 }
 

@@ -2,18 +2,20 @@
 //! sender signs, then record the event and its run (with its outbox row) in one
 //! transaction. Only then does the caller answer 2xx.
 //!
-//! The HTTP handler (`http/ingress.rs`) reads the body within the source's limit and
-//! maps [`IngressError`] and [`Receipt`] to responses; everything else is here.
+//! [`Ingress::accept`] is the one entry: the HTTP handler (`http/ingress.rs`) hands it
+//! the request and a body reader, and maps [`Receipt`] and [`Refusal`] to responses.
 
 mod cache;
 mod forwarded;
 mod sampler;
+mod service;
 mod shed;
 mod writer;
 
 pub use cache::SourceCache;
 pub use forwarded::forwarded_headers;
 pub use sampler::RejectionSampler;
+pub use service::{BodyRefusal, Ingress, REJECTIONS_KEPT};
 pub use writer::{IngressWriter, RelayLink, WriteError, WriterConfig};
 
 use crate::crypto::{Keyring, Secret};
@@ -53,11 +55,26 @@ pub enum Receipt {
     Handshake(Handshake),
 }
 
+impl Receipt {
+    /// The `outcome` label of `hookgate_ingress_requests_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Receipt::Accepted { .. } => "accepted",
+            Receipt::Duplicate { .. } => "duplicate",
+            Receipt::Ignored { .. } => "ignored",
+            Receipt::Handshake(_) => "handshake",
+        }
+    }
+}
+
+/// Why a request was not accepted.
 #[derive(Debug, thiserror::Error)]
-pub enum IngressError {
+pub enum Refusal {
     /// Unknown, deleted or disabled source: all look the same to the caller.
     #[error("no such source")]
     UnknownSource,
+    #[error("the body could not be read: {0:?}")]
+    Body(BodyRefusal),
     #[error("request refused: {0}")]
     Rejected(#[source] Rejection),
     #[error("store unavailable")]
@@ -70,14 +87,29 @@ pub enum IngressError {
     Unstorable(#[from] crate::storable::Unstorable),
 }
 
-impl From<WriteError> for IngressError {
+impl Refusal {
+    /// The `outcome` label of `hookgate_ingress_requests_total`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Refusal::UnknownSource => "not_found",
+            Refusal::Body(BodyRefusal::TooLarge) => "too_large",
+            Refusal::Body(_) => "unreadable",
+            Refusal::Rejected(_) => "rejected",
+            Refusal::Store(_) => "unavailable",
+            Refusal::Overloaded => "overloaded",
+            Refusal::Unstorable(_) => "unstorable",
+        }
+    }
+}
+
+impl From<WriteError> for Refusal {
     fn from(error: WriteError) -> Self {
         match error {
-            WriteError::Overloaded => IngressError::Overloaded,
+            WriteError::Overloaded => Refusal::Overloaded,
             WriteError::Unavailable => {
-                IngressError::Store(StoreError::Unavailable("ingress writer".into()))
+                Refusal::Store(StoreError::Unavailable("ingress writer".into()))
             }
-            WriteError::Refused(field) => IngressError::Store(StoreError::Refused(field)),
+            WriteError::Refused(field) => Refusal::Store(StoreError::Refused(field)),
         }
     }
 }
@@ -106,10 +138,10 @@ impl ActiveSource {
         keyring: &Keyring,
         source_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Self, IngressError> {
+    ) -> Result<Self, Refusal> {
         let source = match store.find_source(source_id).await? {
             Some(source) if source.enabled => source,
-            _ => return Err(IngressError::UnknownSource),
+            _ => return Err(Refusal::UnknownSource),
         };
         let stored = store.list_secrets(&source.id).await?;
         let expiry: std::collections::HashMap<&str, Option<DateTime<Utc>>> = stored
@@ -175,14 +207,14 @@ fn random_24() -> [u8; 24] {
 }
 
 /// Records a verified request and says what to answer.
-pub async fn record(
+async fn record(
     writer: &IngressWriter,
     active: &ActiveSource,
     verified: &verify::Verified<'_>,
     headers: &HeaderMap,
     body: Bytes,
     received_at: DateTime<Utc>,
-) -> Result<Receipt, IngressError> {
+) -> Result<Receipt, Refusal> {
     if let Some(handshake) = verified.handshake() {
         return Ok(Receipt::Handshake(handshake.clone()));
     }

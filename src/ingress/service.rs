@@ -1,0 +1,165 @@
+//! The one front door of ingress: find the source, read the body within its limit,
+//! verify, record, and count the outcome — in that order, in one place. The HTTP
+//! handler only hands over the request and maps the answer.
+
+use super::{record, ActiveSource, IngressWriter, Receipt, Refusal, RejectionSampler, SourceCache};
+use crate::crypto::Keyring;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How many sampled rejections a source keeps (`GET /v1/sources/{id}/rejections`).
+pub const REJECTIONS_KEPT: usize = 50;
+
+/// Why the body could not be read; the HTTP edge says which status each is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRefusal {
+    /// Longer than the source's `max_body_bytes`.
+    TooLarge,
+    /// Slower than the body read timeout.
+    TimedOut,
+    /// Broken off or malformed on the wire.
+    Unreadable,
+}
+
+pub struct Ingress {
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    cache: Arc<SourceCache>,
+    writer: IngressWriter,
+    sampler: RejectionSampler,
+    metrics: Arc<Metrics>,
+}
+
+impl Ingress {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Keyring,
+        writer: IngressWriter,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            store,
+            keyring,
+            // 1 s: the longest an expiry or disable made elsewhere may take to apply.
+            cache: Arc::new(SourceCache::new(Duration::from_secs(1))),
+            writer,
+            // One sample per source per second: a flood of forgeries is not a flood
+            // of writes.
+            sampler: RejectionSampler::new(Duration::from_secs(1)),
+            metrics,
+        }
+    }
+
+    /// Forgets the cached source (changed through this instance: applies at once).
+    pub fn invalidate(&self, source_id: &str) {
+        self.cache.invalidate(source_id);
+    }
+
+    /// Receives one request for `source_id`. `read_body` is given the source's body
+    /// limit and reads the body within it. The outcome is counted here, once.
+    pub async fn accept<F, Fut>(
+        &self,
+        source_id: &str,
+        headers: &HeaderMap,
+        read_body: F,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, Refusal>
+    where
+        F: FnOnce(u64) -> Fut,
+        Fut: Future<Output = Result<Bytes, BodyRefusal>>,
+    {
+        let started = Instant::now();
+        let active = match self.source(source_id).await {
+            Ok(active) => active,
+            Err(refusal) => {
+                self.count("unknown", &Err(&refusal), started);
+                return Err(refusal);
+            }
+        };
+        let verifier = active.source.verifier.kind().as_str();
+        let span = tracing::Span::current();
+        span.record("source.id", active.source.id.as_str());
+        span.record("verifier", verifier);
+        let result = self.receive(&active, headers, read_body, now).await;
+        self.count(verifier, &result.as_ref(), started);
+        result
+    }
+
+    async fn receive<F, Fut>(
+        &self,
+        active: &ActiveSource,
+        headers: &HeaderMap,
+        read_body: F,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, Refusal>
+    where
+        F: FnOnce(u64) -> Fut,
+        Fut: Future<Output = Result<Bytes, BodyRefusal>>,
+    {
+        let body = read_body(active.source.max_body_bytes)
+            .await
+            .map_err(Refusal::Body)?;
+        let verified = match active.verify(headers, &body, now) {
+            Ok(verified) => verified,
+            Err(rejection) => {
+                tracing::info!(reason = rejection.code(), "webhook refused");
+                self.sample(active, &rejection, headers, now);
+                return Err(Refusal::Rejected(rejection));
+            }
+        };
+        // Another handle on the same buffer (no copy): `verified` borrows from it.
+        record(&self.writer, active, &verified, headers, body.clone(), now).await
+    }
+
+    /// The source from the short-lived cache, or loaded (and cached, also when unknown).
+    async fn source(&self, source_id: &str) -> Result<Arc<ActiveSource>, Refusal> {
+        let (store, keyring, id) = (
+            Arc::clone(&self.store),
+            self.keyring.clone(),
+            source_id.to_owned(),
+        );
+        // The clock is read when the load runs: a reload ahead of expiry runs later.
+        let load = move || async move {
+            ActiveSource::load(store.as_ref(), &keyring, &id, Utc::now()).await
+        };
+        self.cache.source(source_id, load).await
+    }
+
+    fn count(&self, verifier: &'static str, result: &Result<&Receipt, &Refusal>, started: Instant) {
+        let outcome = match result {
+            Ok(receipt) => receipt.outcome(),
+            Err(refusal) => refusal.outcome(),
+        };
+        self.metrics
+            .ingress_outcome(verifier, outcome, started.elapsed().as_secs_f64());
+    }
+
+    /// Keeps a rate-limited sample of refusals, written off the request path.
+    fn sample(
+        &self,
+        active: &ActiveSource,
+        rejection: &crate::verify::Rejection,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) {
+        if !self
+            .sampler
+            .should_sample(&active.source.id, Instant::now())
+        {
+            return;
+        }
+        let sample = super::rejection_sample(&active.source.id, rejection, headers, now);
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            if let Err(error) = store.record_rejection(&sample, REJECTIONS_KEPT).await {
+                tracing::warn!(%error, "cannot record rejection sample");
+            }
+        });
+    }
+}
