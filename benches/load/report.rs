@@ -1,5 +1,5 @@
 //! Plain-text output: one figure per line, `name: value unit`, grouped under `== …`
-//! headings, so a run can be pasted into BENCHMARKS.md as it is.
+//! headings, so a run's figures can be read off directly.
 
 use std::fmt::Display;
 

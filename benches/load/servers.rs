@@ -1,6 +1,8 @@
 //! The server settings a run's figures depend on, printed with them: the same build
-//! gives a different tail on a PostgreSQL or RabbitMQ sized differently (BENCHMARKS.md,
-//! sessions 5–7), so a figure without them cannot be compared.
+//! gives a different tail on a PostgreSQL or RabbitMQ sized differently
+//! (backend_flush_after and the quorum WAL rollover size each moved the p99 at 5,000/s
+//! several-fold; BENCHMARKS.md, "Reproducing"), so a figure without them cannot be
+//! compared.
 
 use std::process::Command;
 

@@ -5,8 +5,9 @@
 //! kernel to write them out every 256 kB, instead of leaving them in the page cache. At
 //! 5,000 webhooks/s those evictions are ~40 MB/s; left alone, the kernel writes
 //! 300–400 MB of them at once when they are 30 s old or at a checkpoint's fsync, and
-//! every commit's WAL flush waits behind that burst (stalls of 150–220 ms, the p99 at
-//! 5,000/s went 56–84 → 30 ms with this; BENCHMARKS.md, session 6). PostgreSQL ships
+//! every commit's WAL flush waits behind that burst (stalls of 150–220 ms; in an A/B at
+//! 5,000/s the p99 was 76–96 ms without this and ~20 ms in two of three runs with it:
+//! BENCHMARKS.md, "Kernel writeback (backend_flush_after)"). PostgreSQL ships
 //! it off because for some workloads the kernel's own batching is faster; for a
 //! latency-bound writer it is what the PostgreSQL docs recommend.
 //!
