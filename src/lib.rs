@@ -3,11 +3,13 @@
 pub mod auth;
 pub mod backoff;
 pub mod bootstrap;
+pub mod cidr;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod delivery;
 pub mod dispatch;
+pub mod duration;
 pub mod group_commit;
 pub mod http;
 pub mod id;

@@ -1,9 +1,8 @@
 //! Who is calling and what they may do. Pure: the HTTP layer resolves a bearer token
 //! into a [`Principal`] (operator token compare or API-key lookup) and then asks it.
 
-mod scope;
-
-pub use scope::Scope;
+/// What an API key may do: a stored value (the store keeps it with the key), checked here.
+pub use crate::store::Scope;
 
 use crate::store::{ApiKey, OrgSlug};
 

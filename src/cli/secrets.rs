@@ -2,7 +2,7 @@
 //! body, the metadata table, and the one-time display of a rotated secret.
 
 use super::table::{cell, time, Table};
-use crate::config::duration;
+use crate::duration;
 use clap::Args;
 use serde_json::{json, Value};
 use std::time::Duration;

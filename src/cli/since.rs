@@ -3,7 +3,7 @@
 //! Parsed without a clock (so clap refuses a bad value before any request), then
 //! resolved against the one `now` a command reads. Pure.
 
-use crate::config::duration;
+use crate::duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::time::Duration;
 

@@ -2,12 +2,9 @@
 //! validated once at start into [`Config`]. Pure: nothing here touches the network.
 
 mod args;
-mod cidr;
-pub mod duration;
 pub mod file;
 
 pub use args::{MigrateArgs, ServeArgs};
-pub use cidr::Cidr;
 
 use crate::crypto::Secret;
 use std::collections::BTreeSet;
@@ -66,7 +63,7 @@ pub struct Config {
     pub mode: Mode,
     pub operator_token: Option<Secret>,
     pub master_key: Option<Secret>,
-    pub delivery_allow_cidrs: Vec<Cidr>,
+    pub delivery_allow_cidrs: Vec<crate::cidr::Cidr>,
     pub retry_schedule: Vec<Duration>,
     pub log_format: LogFormat,
     pub roles: BTreeSet<Role>,
@@ -75,7 +72,7 @@ pub struct Config {
     /// Connection limits of the HTTP listener (SPEC §16).
     pub edge: crate::http::EdgeLimits,
     /// Proxies whose `X-Forwarded-For` names the client in the access log.
-    pub trusted_proxies: Vec<Cidr>,
+    pub trusted_proxies: Vec<crate::cidr::Cidr>,
     pub relay: crate::relay::RelayConfig,
     pub dispatch: crate::dispatch::DispatchConfig,
     pub ingress: crate::ingress::WriterConfig,
@@ -102,7 +99,7 @@ fn parse_count(
 
 /// A duration above zero: a zero timeout would close every connection at once.
 fn positive_duration(value: &str, setting: &'static str) -> Result<Duration, ConfigError> {
-    let parsed = duration::parse(value).map_err(|e| invalid(setting, e))?;
+    let parsed = crate::duration::parse(value).map_err(|e| invalid(setting, e))?;
     if parsed.is_zero() {
         return Err(invalid(setting, "must be above zero"));
     }
@@ -215,9 +212,9 @@ impl Config {
                 "must be at least 16 characters",
             ));
         }
-        let allow_cidrs = cidr::parse_list(&args.delivery_allow_cidrs)
+        let allow_cidrs = crate::cidr::parse_list(&args.delivery_allow_cidrs)
             .map_err(|e| invalid("HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)", e))?;
-        let retry_schedule = duration::parse_schedule(&args.retry_schedule)
+        let retry_schedule = crate::delivery::parse_schedule(&args.retry_schedule)
             .map_err(|e| invalid("HOOKGATE_RETRY_SCHEDULE (--retry-schedule)", e))?;
         let master_key = args.master_key.as_deref().filter(|k| !k.is_empty());
         if let Some(key) = master_key {
@@ -244,10 +241,10 @@ impl Config {
             mode,
             operator_token: operator_token.map(Secret::new),
             master_key: master_key.map(Secret::new),
-            delivery_allow_cidrs: cidr::parse_list(&args.delivery_allow_cidrs).map_err(|e| {
+            delivery_allow_cidrs: crate::cidr::parse_list(&args.delivery_allow_cidrs).map_err(|e| {
                 invalid("HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)", e)
             })?,
-            retry_schedule: duration::parse_schedule(&args.retry_schedule)
+            retry_schedule: crate::delivery::parse_schedule(&args.retry_schedule)
                 .map_err(|e| invalid("HOOKGATE_RETRY_SCHEDULE (--retry-schedule)", e))?,
             log_format: match args.log_format.as_str() {
                 "text" => LogFormat::Text,
@@ -271,7 +268,7 @@ impl Config {
                         "must be 1 to 1024",
                     )
                 })?,
-            shutdown_timeout: duration::parse(&args.shutdown_timeout)
+            shutdown_timeout: crate::duration::parse(&args.shutdown_timeout)
                 .map_err(|e| invalid("HOOKGATE_SHUTDOWN_TIMEOUT (--shutdown-timeout)", e))?,
             edge: crate::http::EdgeLimits {
                 header_read_timeout: positive_duration(
@@ -292,10 +289,10 @@ impl Config {
                     "HOOKGATE_MAX_CONNECTIONS (--max-connections)",
                 )?,
             },
-            trusted_proxies: cidr::parse_list(&args.trusted_proxies)
+            trusted_proxies: crate::cidr::parse_list(&args.trusted_proxies)
                 .map_err(|e| invalid("HOOKGATE_TRUSTED_PROXIES (--trusted-proxies)", e))?,
             relay: crate::relay::RelayConfig {
-                lease: duration::parse(&args.relay_lease)
+                lease: crate::duration::parse(&args.relay_lease)
                     .ok()
                     .filter(|d| *d >= Duration::from_secs(1))
                     .ok_or_else(|| {
@@ -332,9 +329,9 @@ impl Config {
                     1..=64,
                     "HOOKGATE_INGRESS_WRITERS (--ingress-writers)",
                 )?,
-                max_wait: duration::parse(&args.ingress_max_wait)
+                max_wait: crate::duration::parse(&args.ingress_max_wait)
                     .map_err(|e| invalid("HOOKGATE_INGRESS_MAX_WAIT (--ingress-max-wait)", e))?,
-                linger: duration::parse(&args.ingress_linger)
+                linger: crate::duration::parse(&args.ingress_linger)
                     .map_err(|e| invalid("HOOKGATE_INGRESS_LINGER (--ingress-linger)", e))?,
             },
             run_events: crate::group_commit::GroupCommitConfig {
@@ -355,13 +352,13 @@ impl Config {
                 )?,
             },
             dispatch: crate::dispatch::DispatchConfig {
-                disable_after: duration::parse(&args.endpoint_disable_after).map_err(|e| {
+                disable_after: crate::duration::parse(&args.endpoint_disable_after).map_err(|e| {
                     invalid(
                         "HOOKGATE_ENDPOINT_DISABLE_AFTER (--endpoint-disable-after)",
                         e,
                     )
                 })?,
-                attempt_body_retention: duration::parse(&args.attempt_body_retention).map_err(
+                attempt_body_retention: crate::duration::parse(&args.attempt_body_retention).map_err(
                     |e| {
                         invalid(
                             "HOOKGATE_ATTEMPT_BODY_RETENTION (--attempt-body-retention)",

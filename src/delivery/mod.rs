@@ -17,5 +17,5 @@ pub use circuit::{CircuitBreaker, CircuitState, DEFAULT_COOL_DOWN, DEFAULT_FAILU
 pub use client::{attempt, build_client, AttemptResult, ResponseRecord, BODY_PREFIX_LIMIT};
 pub use outcome::{classify_error, decide, AttemptOutcome, Decision, ErrorClass};
 pub use rate::TokenBucket;
-pub use schedule::{retry_after, with_retry_after, RetrySchedule, RETRY_AFTER_CAP};
+pub use schedule::{parse_schedule, retry_after, with_retry_after, RetrySchedule, RETRY_AFTER_CAP};
 pub use ssrf::{Blocked, GuardedResolver, SsrfPolicy, Unresolved};

@@ -10,6 +10,18 @@ use chrono::{DateTime, Utc};
 /// its own pace, so one receiver cannot park a delivery for days.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(60 * 60);
 
+/// A retry schedule: comma-separated delays between attempts, e.g. `0s,5s,5m`.
+pub fn parse_schedule(value: &str) -> Result<Vec<Duration>, String> {
+    let steps: Vec<Duration> = value
+        .split(',')
+        .map(crate::duration::parse)
+        .collect::<Result<_, _>>()?;
+    if steps.is_empty() {
+        return Err("the schedule needs at least one step".into());
+    }
+    Ok(steps)
+}
+
 /// Delays before each attempt; step 1 is the first attempt (normally `0s`, immediately).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule {
@@ -163,5 +175,13 @@ mod tests {
         ] {
             check(garbled, None);
         }
+    }
+
+    #[test]
+    fn default_schedule_parses_to_eight_steps() {
+        let steps = parse_schedule("0s,5s,5m,30m,2h,5h,10h,10h").unwrap();
+        assert_eq!(steps.len(), 8);
+        assert_eq!(steps[3], Duration::from_secs(1800));
+        assert!(parse_schedule("5s,,5m").is_err());
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
-use crate::config::Cidr;
+use crate::cidr::Cidr;
 
 /// Refused IPv4 ranges. IPv6 forms that embed an IPv4 address are checked as that address.
 const REFUSED_V4: &[(Ipv4Addr, u8)] = &[

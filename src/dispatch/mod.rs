@@ -15,8 +15,8 @@ mod intake;
 mod recorder;
 
 use crate::backoff::Backoff;
-use crate::config::duration::parse_schedule;
 use crate::crypto::Keyring;
+use crate::delivery::parse_schedule;
 use crate::delivery::{self, payload, AttemptOutcome, Decision, RetrySchedule, SsrfPolicy};
 use crate::id::new_id;
 use crate::metrics::Metrics;
@@ -33,7 +33,6 @@ pub use intake::{broker_handler, IntakeError, RunEventWriter};
 use rand::Rng;
 pub use recorder::RecorderConfig;
 use recorder::{AttemptRecorder, NotRecorded};
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,7 +59,7 @@ pub struct DispatchConfig {
     /// Response bodies of older attempts are dropped by the janitor.
     pub attempt_body_retention: Duration,
     pub default_schedule: Vec<Duration>,
-    pub allow_cidrs: Vec<crate::config::Cidr>,
+    pub allow_cidrs: Vec<crate::cidr::Cidr>,
 }
 
 impl Default for DispatchConfig {
@@ -106,7 +105,14 @@ struct Inner {
 
 /// An endpoint's unexpired secrets, opened and made ready to sign with once per claimed
 /// batch; the error when one cannot be a key (no attempt can then be signed).
-type EndpointSecrets = Arc<Result<Vec<SigningKey>, SignError>>;
+/// What the attempts to one endpoint in a claimed batch share, made once per batch:
+/// its signing keys and its own retry schedule (`None`: the default one).
+struct EndpointPrepared {
+    keys: Result<Vec<SigningKey>, SignError>,
+    schedule: Option<RetrySchedule>,
+}
+
+type EndpointSecrets = Arc<EndpointPrepared>;
 
 /// How long the claim loop lets run events accumulate after a wake-up, so a steady
 /// stream of events is claimed in batches rather than one claim per event.
@@ -278,7 +284,8 @@ impl Dispatcher {
         Ok(round)
     }
 
-    /// Each claimed endpoint's unexpired secrets, read in one go and opened once.
+    /// Each claimed endpoint's unexpired secrets, read in one go and opened once, and
+    /// its retry schedule, parsed once.
     async fn open_secrets(
         &self,
         due: &[DueDelivery],
@@ -294,6 +301,13 @@ impl Dispatcher {
                 by_endpoint.entry(id.as_str()).or_default().push(secret);
             }
         }
+        let schedules: HashMap<&str, Option<&str>> = due
+            .iter()
+            .map(|item| {
+                let endpoint = &item.endpoint;
+                (endpoint.id.as_str(), endpoint.retry_schedule.as_deref())
+            })
+            .collect();
         Ok(ids
             .iter()
             .map(|id| {
@@ -302,7 +316,13 @@ impl Dispatcher {
                     .iter()
                     .map(|(_, secret)| SigningKey::new(secret.expose()))
                     .collect();
-                (id.clone(), Arc::new(keys))
+                let schedule = schedules
+                    .get(id.as_str())
+                    .copied()
+                    .flatten()
+                    .and_then(|s| parse_schedule(s).ok())
+                    .map(RetrySchedule::new);
+                (id.clone(), Arc::new(EndpointPrepared { keys, schedule }))
             })
             .collect())
     }
@@ -319,10 +339,12 @@ impl Dispatcher {
         for item in due {
             match self.inner.gates.enter(&item.endpoint, Instant::now()) {
                 Gate::Go(permit) => {
-                    let keys = secrets
-                        .get(&item.endpoint.id)
-                        .cloned()
-                        .unwrap_or_else(|| Arc::new(Ok(Vec::new())));
+                    let keys = secrets.get(&item.endpoint.id).cloned().unwrap_or_else(|| {
+                        Arc::new(EndpointPrepared {
+                            keys: Ok(Vec::new()),
+                            schedule: None,
+                        })
+                    });
                     let dispatcher = self.clone();
                     let span = tracing::info_span!("delivery", delivery.id = %item.delivery.id,
                         endpoint.id = %item.endpoint.id, event.id = %item.event.id,
@@ -336,18 +358,6 @@ impl Dispatcher {
             }
         }
         self.inner.store.defer_deliveries(&deferred).await
-    }
-
-    fn schedule_for(&self, item: &DueDelivery) -> Cow<'_, RetrySchedule> {
-        match item
-            .endpoint
-            .retry_schedule
-            .as_deref()
-            .and_then(|s| parse_schedule(s).ok())
-        {
-            Some(steps) => Cow::Owned(RetrySchedule::new(steps)),
-            None => Cow::Borrowed(&self.inner.default_schedule),
-        }
     }
 
     /// One attempt of one delivery, recorded with the delivery's next state.
@@ -366,7 +376,7 @@ impl Dispatcher {
         );
         let traceparent = child_traceparent(item.event.traceparent.as_deref(), rand::random());
         let signed = secrets
-            .as_ref()
+            .keys
             .as_ref()
             .map_err(Clone::clone)
             .and_then(|keys| payload::headers(&item.event.id, now.timestamp(), &body, keys))
@@ -414,7 +424,10 @@ impl Dispatcher {
         let decision = delivery::decide(
             outcome,
             attempt_no,
-            &self.schedule_for(&item),
+            secrets
+                .schedule
+                .as_ref()
+                .unwrap_or(&self.inner.default_schedule),
             rand::thread_rng().gen(),
         );
         self.record(

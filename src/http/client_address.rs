@@ -5,7 +5,7 @@
 //! Only the trusted proxies' own appends are believed: a client can write anything at
 //! the left of the header, so reading from the left would let it choose its address.
 
-use crate::config::Cidr;
+use crate::cidr::Cidr;
 use http::HeaderMap;
 use std::net::IpAddr;
 

@@ -6,7 +6,7 @@ use super::orgs::visible_org;
 use super::secrets::{self, RotateSecret, RotatedSecret, SecretList};
 use super::AppState;
 use crate::auth::{Principal, Scope};
-use crate::config::duration::parse_schedule;
+use crate::delivery::parse_schedule;
 use crate::id::new_id;
 use crate::secrets as secret_values;
 use crate::store::{AuditAction, AuditEntry, DeliveryFilter, DeliveryStatus, Endpoint, RunEvent};

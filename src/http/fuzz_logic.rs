@@ -3,7 +3,7 @@
 //! not panic on any input; the `assert!`s state the invariants.
 
 use super::client_address::client_address;
-use crate::config::Cidr;
+use crate::cidr::Cidr;
 use http::{HeaderMap, HeaderValue};
 use std::net::{IpAddr, Ipv4Addr};
 

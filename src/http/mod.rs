@@ -57,7 +57,7 @@ struct Inner {
     delivery_wake: Arc<Notify>,
     ingress: Ingress,
     run_event_writer: RunEventWriter,
-    trusted_proxies: Vec<crate::config::Cidr>,
+    trusted_proxies: Vec<crate::cidr::Cidr>,
     outages: health::Outages,
 }
 
@@ -78,7 +78,7 @@ pub struct Services {
     /// Group commit of run events.
     pub run_event_writer: RunEventWriter,
     /// Proxies whose `X-Forwarded-For` names the client in the access log.
-    pub trusted_proxies: Vec<crate::config::Cidr>,
+    pub trusted_proxies: Vec<crate::cidr::Cidr>,
 }
 
 impl AppState {
@@ -151,7 +151,7 @@ impl AppState {
         self.inner.delivery_wake.notify_one();
     }
 
-    pub fn trusted_proxies(&self) -> &[crate::config::Cidr] {
+    pub fn trusted_proxies(&self) -> &[crate::cidr::Cidr] {
         &self.inner.trusted_proxies
     }
 

@@ -18,7 +18,7 @@ pub use model::{
     AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
     EndpointHealth, EventDisposition, EventWrite, Idempotency, NewEvent, NewRun, Org, OrgSlug,
     OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected, Rotation, Run,
-    RunEvent, RunEventWrite, RunFilter, RunStatus, Source, SourcePatch, StoredSecret,
+    RunEvent, RunEventWrite, RunFilter, RunStatus, Scope, Source, SourcePatch, StoredSecret,
     TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
@@ -350,7 +350,7 @@ pub trait DeliveryStore {
 pub const LAST_USED_GRANULARITY: chrono::Duration = chrono::Duration::seconds(10);
 
 /// Parses stored scope names; an unknown name means the row is corrupt.
-fn parse_scopes(names: &[String]) -> Result<Vec<crate::auth::Scope>, StoreError> {
+fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, StoreError> {
     names
         .iter()
         .map(|name| name.parse().map_err(StoreError::Corrupt))

@@ -5,6 +5,7 @@ use std::time::Duration;
 use http::HeaderName;
 use serde::{Deserialize, Serialize};
 
+use super::error::ConfigError;
 use super::template::Template;
 
 /// How a source authenticates its sender (SPEC §3.2). The serde shape is the wire shape
@@ -160,26 +161,6 @@ pub enum MacAlgorithm {
     #[default]
     Sha256,
     Sha512,
-}
-
-/// A configuration rejected by [`VerifierConfig::validate`]; names the offending field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid verifier field `{field}`: {reason}")]
-pub struct ConfigError {
-    field: &'static str,
-    reason: &'static str,
-}
-
-impl ConfigError {
-    pub(crate) fn new(field: &'static str, reason: &'static str) -> Self {
-        Self { field, reason }
-    }
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-    pub fn reason(&self) -> &'static str {
-        self.reason
-    }
 }
 
 /// Longest accepted `tolerance_s`: a day; anything longer is a replay window, not skew.

@@ -5,8 +5,6 @@
 
 use http::HeaderName;
 
-use super::config::ConfigError;
-
 /// Why `verify()` refused a request. [`Rejection::code`] is the stable API error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
@@ -86,4 +84,24 @@ pub enum SignError {
     /// The value for this header would not be a valid HTTP header value.
     #[error("value for header {0} is not a valid header value")]
     InvalidHeaderValue(&'static str),
+}
+
+/// A configuration rejected by [`VerifierConfig::validate`](super::VerifierConfig::validate); names the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid verifier field `{field}`: {reason}")]
+pub struct ConfigError {
+    field: &'static str,
+    reason: &'static str,
+}
+
+impl ConfigError {
+    pub(crate) fn new(field: &'static str, reason: &'static str) -> Self {
+        Self { field, reason }
+    }
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
 }

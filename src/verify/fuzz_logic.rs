@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
-use super::{body, github, hmac_generic, slack, standard_webhooks, stripe};
+use super::{body, github, hmac_generic, slack, standard_webhooks, stripe, whsec};
 use super::{
     sign, verify, BearerConfig, HmacConfig, PreparedSecret, SecretCandidate, VerifierConfig,
 };
@@ -46,7 +46,7 @@ pub fn standard_webhooks_header(data: &[u8]) {
     for signature in standard_webhooks::v1_signatures(&text) {
         assert!(!signature.is_empty() || text.contains("v1,"));
     }
-    if let Some(len) = standard_webhooks::with_key(data, <[u8]>::len) {
+    if let Some(len) = whsec::with_key(data, <[u8]>::len) {
         assert!(len > 0);
     }
 }

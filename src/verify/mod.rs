@@ -25,6 +25,7 @@ mod standard_webhooks;
 mod stripe;
 mod template;
 mod timestamp;
+mod whsec;
 
 /// Parser entry points for the fuzz targets in `fuzz/` and their stable corpus replay.
 /// Not an API: hidden, and free to change.
@@ -40,9 +41,9 @@ use std::fmt;
 use http::HeaderMap;
 
 pub use config::{
-    BearerConfig, ConfigError, HmacConfig, MacAlgorithm, MacEncoding, VerifierConfig, VerifierKind,
+    BearerConfig, HmacConfig, MacAlgorithm, MacEncoding, VerifierConfig, VerifierKind,
 };
-pub use error::{Rejection, SignError};
+pub use error::{ConfigError, Rejection, SignError};
 pub use prepared::PreparedSecret;
 pub use sign::{sign, standard_webhooks_signature, standard_webhooks_signature_with, SigningKey};
 

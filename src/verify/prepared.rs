@@ -19,7 +19,7 @@ use hmac::Hmac;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use super::config::{MacAlgorithm, VerifierConfig};
-use super::standard_webhooks;
+use super::whsec;
 
 /// One secret, made ready for one verifier configuration. Derived from the secret, so as
 /// sensitive as the secret itself: it is never printed.
@@ -56,7 +56,7 @@ impl PreparedSecret {
                     .map_or(Ready::Nothing, |mac| Ready::Sha512(Box::new(mac))),
             },
             VerifierConfig::StandardWebhooks => {
-                standard_webhooks::keyed(secret).map_or(Ready::Nothing, Ready::WhsecSha256)
+                whsec::keyed(secret).map_or(Ready::Nothing, Ready::WhsecSha256)
             }
             VerifierConfig::Bearer(_) => Ready::TokenDigest(Sha256::digest(secret).into()),
         };

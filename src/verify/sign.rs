@@ -9,7 +9,7 @@ use sha2::Sha256;
 
 use super::config::{HmacConfig, VerifierConfig};
 use super::error::SignError;
-use super::{bearer, hmac_generic, mac, shopify, slack, standard_webhooks};
+use super::{bearer, hmac_generic, mac, shopify, slack, standard_webhooks, whsec};
 
 type Headers = Vec<(String, String)>;
 
@@ -139,7 +139,7 @@ impl SigningKey {
     /// `InvalidSecret` when the part after `whsec_` is not base64 or is empty, as every
     /// Standard Webhooks library refuses it.
     pub fn new(secret: &[u8]) -> Result<Self, SignError> {
-        standard_webhooks::keyed(secret)
+        whsec::keyed(secret)
             .map(Self)
             .ok_or(SignError::InvalidSecret)
     }

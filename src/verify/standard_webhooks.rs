@@ -13,10 +13,6 @@
 
 use std::borrow::Cow;
 
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::{DecodeSliceError, Engine};
-use hmac::digest::KeyInit;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderName};
 use sha2::Sha256;
@@ -30,6 +26,7 @@ use super::mac::{
 };
 use super::prepared::PreparedSecret;
 use super::timestamp::{parse_unix_seconds, within};
+use super::whsec::with_key;
 use super::{SecretCandidate, Verified};
 
 pub(crate) static ID: HeaderName = HeaderName::from_static("webhook-id");
@@ -40,32 +37,6 @@ static SVIX_TIMESTAMP: HeaderName = HeaderName::from_static("svix-timestamp");
 static SVIX_SIGNATURE: HeaderName = HeaderName::from_static("svix-signature");
 
 pub(crate) const TOLERANCE_S: u64 = 300;
-const SECRET_PREFIX: &[u8] = b"whsec_";
-
-/// Secrets are decoded padded or unpadded: the Python library appends `==` before
-/// decoding, so unpadded secrets are in circulation.
-const SECRET_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// Runs `f` with the HMAC key inside a `whsec_…` secret (prefix optional, as in every
-/// library). `None` when not base64 or empty (`EmptyWebhookSecretError` in Python).
-/// Keys of usual length are decoded on the stack.
-pub(crate) fn with_key<R>(secret: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-    let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
-    let mut buf = [0u8; 96];
-    let heap;
-    let key = match SECRET_BASE64.decode_slice(encoded, &mut buf) {
-        Ok(len) => &buf[..len],
-        Err(DecodeSliceError::OutputSliceTooSmall) => {
-            heap = SECRET_BASE64.decode(encoded).ok()?;
-            &heap[..]
-        }
-        Err(DecodeSliceError::DecodeError(_)) => return None,
-    };
-    (!key.is_empty()).then(|| f(key))
-}
 
 /// The `v1` signatures of a `webhook-signature` value, in order.
 pub(crate) fn v1_signatures(value: &str) -> impl Iterator<Item = &str> {
@@ -74,12 +45,6 @@ pub(crate) fn v1_signatures(value: &str) -> impl Iterator<Item = &str> {
         .filter_map(|entry| entry.split_once(','))
         .filter(|(version, _)| *version == "v1")
         .map(|(_, signature)| signature)
-}
-
-/// The HMAC-SHA256 keyed with the key inside a `whsec_…` secret; `None` when the
-/// secret cannot be a key (see [`with_key`]).
-pub(crate) fn keyed(secret: &[u8]) -> Option<Hmac<Sha256>> {
-    with_key(secret, |key| Hmac::<Sha256>::new_from_slice(key).ok()).flatten()
 }
 
 /// The base64 `v1` signature (without `v1,`) from a keyed HMAC state, on the stack.

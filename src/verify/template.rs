@@ -1,7 +1,7 @@
 //! The `signed_content` template of the `hmac` verifier: literals plus `{body}` and
 //! `{timestamp}`.
 
-use super::config::ConfigError;
+use super::error::ConfigError;
 
 /// One piece of an `hmac` `signed_content` template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Orgs, API keys, the audit log and pagination.
 
-use crate::auth::Scope;
+use super::Scope;
 use crate::id::new_id;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

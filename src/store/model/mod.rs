@@ -5,6 +5,7 @@ mod core;
 mod delivery;
 mod ingress;
 mod run;
+mod scope;
 mod secret;
 mod source;
 
@@ -17,5 +18,6 @@ pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEve
 pub use run::{
     Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter, RunStatus, TriggerOutcome,
 };
+pub use scope::Scope;
 pub use secret::{Rotation, StoredSecret};
 pub use source::{Source, SourcePatch};

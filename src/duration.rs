@@ -25,15 +25,6 @@ pub fn parse(value: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{value}` is too large"))
 }
 
-/// A retry schedule: comma-separated delays between attempts, e.g. `0s,5s,5m`.
-pub fn parse_schedule(value: &str) -> Result<Vec<Duration>, String> {
-    let steps: Vec<Duration> = value.split(',').map(parse).collect::<Result<_, _>>()?;
-    if steps.is_empty() {
-        return Err("the schedule needs at least one step".into());
-    }
-    Ok(steps)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,13 +43,5 @@ mod tests {
         for bad in ["5", "s", "", "5x", "-5s", "99999999999999999999d"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn default_schedule_parses_to_eight_steps() {
-        let steps = parse_schedule("0s,5s,5m,30m,2h,5h,10h,10h").unwrap();
-        assert_eq!(steps.len(), 8);
-        assert_eq!(steps[3], Duration::from_secs(1800));
-        assert!(parse_schedule("5s,,5m").is_err());
     }
 }
