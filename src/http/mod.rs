@@ -14,6 +14,7 @@ mod extract;
 /// The edge's parser entry points for the fuzz target in `fuzz/` and its stable corpus
 /// replay. Not an API: hidden, and free to change.
 #[doc(hidden)]
+#[cfg(any(test, fuzzing))]
 pub mod fuzz_logic;
 mod health;
 mod ingress;

@@ -94,6 +94,9 @@ impl Refusal {
             Refusal::UnknownSource => "not_found",
             Refusal::Body(BodyRefusal::TooLarge) => "too_large",
             Refusal::Body(_) => "unreadable",
+            // No active or usable secret: nothing the sender can fix, counted apart so
+            // an SRE can alert on it.
+            Refusal::Rejected(rejection) if !rejection.is_sender_fault() => "misconfigured",
             Refusal::Rejected(_) => "rejected",
             Refusal::Store(_) => "unavailable",
             Refusal::Overloaded => "overloaded",
@@ -303,5 +306,36 @@ pub fn rejection_sample(
         at,
         reason: rejection.code().to_owned(),
         headers_present: names,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_faults_are_counted_apart_from_sender_faults() {
+        let cases = [
+            (Refusal::Rejected(Rejection::SignatureMismatch), "rejected"),
+            (
+                Refusal::Rejected(Rejection::TimestampOutOfTolerance),
+                "rejected",
+            ),
+            (
+                Refusal::Rejected(Rejection::NoActiveSecret),
+                "misconfigured",
+            ),
+            (
+                Refusal::Rejected(Rejection::UnusableSecrets),
+                "misconfigured",
+            ),
+            (Refusal::UnknownSource, "not_found"),
+            (Refusal::Body(BodyRefusal::TooLarge), "too_large"),
+            (Refusal::Body(BodyRefusal::TimedOut), "unreadable"),
+            (Refusal::Overloaded, "overloaded"),
+        ];
+        for (refusal, outcome) in cases {
+            assert_eq!(refusal.outcome(), outcome, "{refusal:?}");
+        }
     }
 }

@@ -162,21 +162,6 @@ pub trait IngressStore {
         claim_until: Option<DateTime<Utc>>,
     ) -> Result<Vec<AcceptOutcome>, StoreError>;
 
-    /// A batch of one.
-    async fn record_event(
-        &self,
-        event: &NewEvent,
-        run: Option<&NewRun>,
-    ) -> Result<AcceptOutcome, StoreError> {
-        let batch = [EventWrite {
-            event: event.clone(),
-            run: run.cloned(),
-        }];
-        let mut outcomes = self.record_events(&batch, None).await?;
-        outcomes
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("empty batch outcome".into()))
-    }
     /// Adds a sampled rejection and keeps only the newest `keep` of its source.
     async fn record_rejection(&self, rejected: &Rejected, keep: usize) -> Result<(), StoreError>;
     async fn list_rejections(

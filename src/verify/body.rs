@@ -87,6 +87,7 @@ impl Wanted {
     pub(crate) const EVENT_ID: Self = Self(1 << 2);
     pub(crate) const EVENT_TYPE: Self = Self(1 << 3);
     pub(crate) const CHALLENGE: Self = Self(1 << 4);
+    #[cfg(any(test, fuzzing))]
     pub(crate) const ALL: Self = Self(0b1_1111);
 
     pub(crate) const fn and(self, other: Self) -> Self {
@@ -102,10 +103,12 @@ impl Wanted {
         self.0 == 0
     }
     /// Whether the field at `index`, in [`BodyFields`] order, is wanted.
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn has_index(self, index: usize) -> bool {
         index < 8 && self.0 & (1 << index) != 0
     }
     /// Every subset, for the checks that a narrower ask changes nothing else.
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn subsets() -> impl Iterator<Item = Self> {
         (0..=Self::ALL.0).map(Self)
     }

@@ -30,6 +30,7 @@ mod whsec;
 /// Parser entry points for the fuzz targets in `fuzz/` and their stable corpus replay.
 /// Not an API: hidden, and free to change.
 #[doc(hidden)]
+#[cfg(any(test, fuzzing))]
 pub mod fuzz_logic;
 
 #[cfg(test)]

@@ -22,6 +22,21 @@ conformance!(
     claimed_webhook_runs_carry_the_message_built_at_acceptance,
 );
 
+/// One event (and its run) as a batch of one: what ingress's group commit does for a
+/// batch that holds a single webhook.
+async fn record_event(
+    store: &dyn Store,
+    event: &hookgate::store::NewEvent,
+    run: Option<&hookgate::store::NewRun>,
+) -> Result<hookgate::store::AcceptOutcome, hookgate::store::StoreError> {
+    let batch = [hookgate::store::EventWrite {
+        event: event.clone(),
+        run: run.cloned(),
+    }];
+    let mut outcomes = store.record_events(&batch, None).await?;
+    Ok(outcomes.pop().expect("one outcome per event"))
+}
+
 fn audit(org: &hookgate::store::OrgSlug, action: AuditAction) -> AuditEntry {
     AuditEntry::new(org, "operator".into(), action, "x", serde_json::json!({}))
 }
@@ -229,7 +244,9 @@ async fn records_an_event_with_its_run_and_reports_the_duplicate(store: Arc<dyn 
     let first = event(&source, &secret.id, Some("delivery-1"), now);
     let run = run_for(&first);
     assert_eq!(
-        store.record_event(&first, Some(&run)).await.unwrap(),
+        record_event(store.as_ref(), &first, Some(&run))
+            .await
+            .unwrap(),
         AcceptOutcome::Recorded
     );
     let stored = store.find_run(&run.id).await.unwrap().unwrap();
@@ -242,8 +259,7 @@ async fn records_an_event_with_its_run_and_reports_the_duplicate(store: Arc<dyn 
         Some("delivery-1"),
         now + Duration::seconds(1),
     );
-    let outcome = store
-        .record_event(&second, Some(&run_for(&second)))
+    let outcome = record_event(store.as_ref(), &second, Some(&run_for(&second)))
         .await
         .unwrap();
     assert_eq!(
@@ -270,14 +286,12 @@ async fn dedup_key_is_free_again_after_its_window(store: Arc<dyn Store>) {
     let (source, secret) = source_with_secret(store.as_ref()).await;
     let t0 = Utc::now() - Duration::minutes(10);
     let first = event(&source, &secret.id, Some("k"), t0);
-    store
-        .record_event(&first, Some(&run_for(&first)))
+    record_event(store.as_ref(), &first, Some(&run_for(&first)))
         .await
         .unwrap();
     let much_later = event(&source, &secret.id, Some("k"), t0 + Duration::minutes(2));
     assert_eq!(
-        store
-            .record_event(&much_later, Some(&run_for(&much_later)))
+        record_event(store.as_ref(), &much_later, Some(&run_for(&much_later)))
             .await
             .unwrap(),
         AcceptOutcome::Recorded
@@ -290,7 +304,7 @@ async fn ignored_events_create_no_run(store: Arc<dyn Store>) {
     let mut ignored = event(&source, &secret.id, Some("k"), Utc::now());
     ignored.disposition = EventDisposition::Ignored;
     assert_eq!(
-        store.record_event(&ignored, None).await.unwrap(),
+        record_event(store.as_ref(), &ignored, None).await.unwrap(),
         AcceptOutcome::Recorded
     );
     assert_eq!(store.outbox_stats().await.unwrap().backlog, 0);
