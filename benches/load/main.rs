@@ -150,7 +150,7 @@ struct DeliveryArgs {
 }
 
 fn duration(value: &str) -> Result<Duration, String> {
-    hookgate::config::duration::parse(value)
+    hookgate::duration::parse(value)
 }
 
 fn load(common: &Common, duration: Duration, pace: Pace) -> anyhow::Result<ingress::Load> {
