@@ -10,9 +10,9 @@
 //! A busy source never waits for its reload: past half its life an entry is reloaded in
 //! the background by the one request that noticed, while every request keeps using it.
 //! A missing or expired entry is loaded once however many requests want it (the others
-//! wait for that load). Before this, every request in flight when an entry expired
-//! loaded it again, and the 64 loads queued for the connections the ingress writers
-//! commit on: every connection stalled ~70 ms once a second under load.
+//! wait for that load). Without that, every request in flight when an entry expires
+//! loads it again, and the 64 loads queue for the connections the ingress writers
+//! commit on: under load every connection stalled ~70 ms once a second.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -27,7 +27,7 @@ use crate::store::{
     StoreError,
 };
 use crate::trace::child_traceparent;
-use crate::verify::{self, Handshake, PreparedSecret, Rejection, SecretCandidate, VerifierConfig};
+use crate::verify::{self, Handshake, PreparedSecret, Rejection, SecretCandidate};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
@@ -189,20 +189,6 @@ impl ActiveSource {
     }
 }
 
-fn extra_header_names(config: &VerifierConfig) -> Vec<&str> {
-    match config {
-        VerifierConfig::Hmac(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect(),
-        VerifierConfig::Bearer(c) => [c.event_header.as_deref(), c.dedup_header.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn random_24() -> [u8; 24] {
     let mut bytes = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut bytes);
@@ -229,7 +215,7 @@ async fn record(
         headers.get("traceparent").and_then(|v| v.to_str().ok()),
         random_24(),
     );
-    let selected = forwarded_headers(headers, &extra_header_names(&source.verifier));
+    let selected = forwarded_headers(headers, &source.verifier.configured_headers());
     let event_id = new_id("evt");
     let run = admitted.then(|| {
         runs::new_run(RunSpec {

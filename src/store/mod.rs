@@ -2,11 +2,12 @@
 //!
 //! Two backends implement [`Store`]: PostgreSQL for production (many instances) and an
 //! embedded SQLite file for single-node use. Both pass the same conformance suite
-//! (`tests/it/store_conformance.rs`). Each operation that changes state and must be
+//! (`tests/it/store_conformance/`). Each operation that changes state and must be
 //! audited takes its [`AuditEntry`] and writes it in the same transaction.
 //!
-//! The trait is split by concept ([`OrgStore`], [`SourceStore`], [`IngressStore`]); each
-//! backend implements each part in a file of the same name.
+//! The trait is split by concept ([`OrgStore`], [`SourceStore`], [`SecretStore`],
+//! [`IngressStore`], [`RunStore`], [`EndpointStore`], [`DeliveryStore`]); each backend
+//! implements each part in a file named after it.
 
 mod embedded;
 mod model;
@@ -62,7 +63,16 @@ impl StoreError {
 /// Everything durable, as one object: the union of the per-concept traits below.
 #[async_trait]
 pub trait Store:
-    OrgStore + SourceStore + IngressStore + RunStore + DeliveryStore + Send + Sync + 'static
+    OrgStore
+    + SourceStore
+    + SecretStore
+    + IngressStore
+    + RunStore
+    + EndpointStore
+    + DeliveryStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -103,7 +113,7 @@ pub trait OrgStore {
     ) -> Result<Page<AuditEntry>, StoreError>;
 }
 
-/// Sources and the secrets of sources (and, later, endpoints), with rotation.
+/// Sources: the receiving side's configuration.
 #[async_trait]
 pub trait SourceStore {
     async fn create_source(
@@ -128,7 +138,11 @@ pub trait SourceStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+}
 
+/// The secrets of sources and endpoints, with rotation.
+#[async_trait]
+pub trait SecretStore {
     /// Every secret of the owner, newest first, expired ones included.
     async fn list_secrets(&self, owner_id: &str) -> Result<Vec<StoredSecret>, StoreError>;
     /// Adds the new current secret and caps the expiry of the owner's active ones at
@@ -146,6 +160,13 @@ pub trait SourceStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+
+    /// The secrets of these endpoints (expired ones too), each endpoint's newest first:
+    /// one read for a whole claimed batch instead of one per attempt.
+    async fn endpoint_secrets(
+        &self,
+        endpoint_ids: &[String],
+    ) -> Result<Vec<StoredSecret>, StoreError>;
 }
 
 /// Inbound events, the runs they create (with their outbox rows) and rejections.
@@ -211,9 +232,9 @@ pub trait RunStore {
     }
 }
 
-/// Endpoints, run events and their deliveries (SPEC §6).
+/// Endpoints: where run events are delivered, and their on/off state (SPEC §6).
 #[async_trait]
-pub trait DeliveryStore {
+pub trait EndpointStore {
     async fn create_endpoint(
         &self,
         endpoint: &Endpoint,
@@ -247,7 +268,11 @@ pub trait DeliveryStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+}
 
+/// Run events and their deliveries and attempts (SPEC §6).
+#[async_trait]
+pub trait DeliveryStore {
     /// Group commit of run events: in ONE transaction, for each event in the batch's
     /// order, records it (idempotent on its id within the org), creates one pending
     /// delivery per matching enabled endpoint, and moves the run's status for `run.*`
@@ -286,12 +311,6 @@ pub trait DeliveryStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// The secrets of these endpoints (expired ones too), each endpoint's newest first:
-    /// one read for a whole claimed batch instead of one per attempt.
-    async fn endpoint_secrets(
-        &self,
-        endpoint_ids: &[String],
-    ) -> Result<Vec<StoredSecret>, StoreError>;
     /// Writes attempts and their deliveries' new state, in one transaction. Each
     /// endpoint's `failing_since` ends as if the records were applied in order.
     async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError>;

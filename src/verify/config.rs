@@ -167,6 +167,20 @@ pub enum MacAlgorithm {
 const MAX_TOLERANCE_S: u64 = 86_400;
 
 impl VerifierConfig {
+    /// Headers this configuration names for the event name and de-dup key (generic
+    /// schemes only): they travel with the run like the senders' own event headers.
+    pub fn configured_headers(&self) -> Vec<&str> {
+        let (event, dedup) = match self {
+            Self::Hmac(c) => (&c.event_header, &c.dedup_header),
+            Self::Bearer(c) => (&c.event_header, &c.dedup_header),
+            _ => return Vec::new(),
+        };
+        [event.as_deref(), dedup.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     pub fn kind(&self) -> VerifierKind {
         match self {
             Self::Github => VerifierKind::Github,

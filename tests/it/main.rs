@@ -19,6 +19,7 @@ mod queue_conformance;
 mod runs;
 mod store_conformance;
 mod support;
+mod tidy;
 
 /// Runs each listed `async fn(Mode)` test once per mode (SPEC §2: same API in both).
 #[macro_export]

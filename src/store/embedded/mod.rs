@@ -5,10 +5,14 @@
 //! (single writer is SQLite's model anyway). The store holds the data dir's lock
 //! ([`DataDirLock`]), so one process at a time uses a data dir.
 
-mod delivery;
+mod deliveries;
+mod endpoints;
 mod ingress;
+mod keyset;
 mod orgs;
+mod run_events;
 mod runs;
+mod secrets;
 mod sources;
 
 use super::{AuditEntry, Store, StoreError};
@@ -153,6 +157,19 @@ pub(super) fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms}")))
+}
+
+pub(super) fn optional_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    ms.map(from_millis).transpose()
+}
+
+/// A row that cannot be decoded.
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(corrupt)
 }
 
 /// One change and, when it touched a row, its audit entry, in one transaction; true

@@ -1,5 +1,6 @@
 //! Orgs, API keys and the audit log in SQLite.
 
+use super::keyset::keyset_page;
 use super::{change_audited, from_millis, insert_audit, millis, query_all, EmbeddedStore};
 use crate::store::{
     parse_scopes, parse_slug, ApiKey, AuditEntry, Org, OrgSlug, OrgStore, Page, PageRequest,
@@ -136,18 +137,15 @@ impl OrgStore for EmbeddedStore {
     ) -> Result<Page<ApiKey>, StoreError> {
         let (org, page) = (org.clone(), page.clone());
         self.with_conn(move |conn| {
-            let sql = format!(
-                "SELECT {API_KEY_COLUMNS} FROM api_keys
-                 WHERE org = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3"
-            );
-            let limit = page.limit as i64 + 1;
-            let keys = query_all(
+            let select = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE org = ?1");
+            keyset_page(
                 conn,
-                &sql,
-                params![org.as_str(), page.before, limit],
+                &select,
+                params![org.as_str()],
+                &page,
                 api_key_from_row,
-            )?;
-            Ok(Page::from_overfetch(keys, page.limit, |k: &ApiKey| &k.id))
+                |k: &ApiKey| &k.id,
+            )
         })
         .await
     }
@@ -177,19 +175,14 @@ impl OrgStore for EmbeddedStore {
     ) -> Result<Page<AuditEntry>, StoreError> {
         let (org, page) = (org.clone(), page.clone());
         self.with_conn(move |conn| {
-            let limit = page.limit as i64 + 1;
-            let entries = query_all(
+            keyset_page(
                 conn,
-                "SELECT id, org, actor, action, target, details, at FROM audit_log
-                 WHERE org = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
-                params![org.as_str(), page.before, limit],
+                "SELECT id, org, actor, action, target, details, at FROM audit_log WHERE org = ?1",
+                params![org.as_str()],
+                &page,
                 audit_from_row,
-            )?;
-            Ok(Page::from_overfetch(
-                entries,
-                page.limit,
                 |e: &AuditEntry| &e.id,
-            ))
+            )
         })
         .await
     }

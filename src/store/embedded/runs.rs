@@ -1,5 +1,6 @@
 //! Runs, the outbox and trigger idempotency in SQLite.
 
+use super::keyset::keyset_page;
 use super::{from_millis, millis, query_all, EmbeddedStore};
 use crate::store::{
     parse_slug, Idempotency, NewRun, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, Run,
@@ -145,21 +146,20 @@ impl RunStore for EmbeddedStore {
     ) -> Result<Page<Run>, StoreError> {
         let (org, filter, page) = (org.clone(), filter.clone(), page.clone());
         self.with_conn(move |conn| {
-            let sql = format!(
+            let select = format!(
                 "SELECT {RUN_COLUMNS} FROM runs
                  WHERE org = ?1 AND (?2 IS NULL OR status = ?2)
-                   AND (?3 IS NULL OR workflow_id = ?3) AND (?4 IS NULL OR id < ?4)
-                 ORDER BY id DESC LIMIT ?5"
+                   AND (?3 IS NULL OR workflow_id = ?3)"
             );
-            let limit = page.limit as i64 + 1;
             let status = filter.status.map(RunStatus::as_str);
-            let runs = query_all(
+            keyset_page(
                 conn,
-                &sql,
-                params![org.as_str(), status, filter.workflow_id, page.before, limit],
+                &select,
+                params![org.as_str(), status, filter.workflow_id],
+                &page,
                 run_from_row,
-            )?;
-            Ok(Page::from_overfetch(runs, page.limit, |r: &Run| &r.id))
+                |r: &Run| &r.id,
+            )
         })
         .await
     }

@@ -1,10 +1,14 @@
 //! PostgreSQL backend: production mode, shared by any number of instances.
 
-mod delivery;
+mod deliveries;
+mod endpoints;
 mod ingress;
+mod keyset;
 mod migrate;
 mod orgs;
+mod run_events;
 mod runs;
+mod secrets;
 mod session;
 mod sources;
 
@@ -42,6 +46,11 @@ impl From<tokio_postgres::Error> for StoreError {
 fn refuses_the_value(code: &SqlState) -> bool {
     let class = &code.code()[..2.min(code.code().len())];
     class == "22" || class == "54"
+}
+
+/// A row that cannot be decoded.
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
 }
 
 fn unavailable(error: impl Into<BoxError>) -> StoreError {

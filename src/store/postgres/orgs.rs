@@ -120,21 +120,16 @@ impl OrgStore for PostgresStore {
         org: &OrgSlug,
         page: &PageRequest,
     ) -> Result<Page<ApiKey>, StoreError> {
-        let client = self.client().await?;
-        let sql = format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys
-             WHERE org = $1 AND ($2::text IS NULL OR id < $2)
-             ORDER BY id DESC LIMIT $3"
-        );
-        let limit = page.limit as i64 + 1;
-        let rows = client
-            .query(&sql, &[&org.as_str(), &page.before, &limit])
-            .await?;
-        let keys = rows
-            .iter()
-            .map(api_key_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok(Page::from_overfetch(keys, page.limit, |k: &ApiKey| &k.id))
+        let select = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE org = $1");
+        self.keyset_page(
+            &select,
+            "id",
+            &[&org.as_str()],
+            page,
+            api_key_from_row,
+            |k: &ApiKey| &k.id,
+        )
+        .await
     }
 
     async fn revoke_api_key(
@@ -156,21 +151,14 @@ impl OrgStore for PostgresStore {
         org: &OrgSlug,
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError> {
-        let client = self.client().await?;
-        let limit = page.limit as i64 + 1;
-        let rows = client
-            .query(
-                "SELECT id, org, actor, action, target, details, at FROM audit_log
-                 WHERE org = $1 AND ($2::text IS NULL OR id < $2)
-                 ORDER BY id DESC LIMIT $3",
-                &[&org.as_str(), &page.before, &limit],
-            )
-            .await?;
-        let entries = rows.iter().map(audit_from_row).collect::<Result<_, _>>()?;
-        Ok(Page::from_overfetch(
-            entries,
-            page.limit,
+        self.keyset_page(
+            "SELECT id, org, actor, action, target, details, at FROM audit_log WHERE org = $1",
+            "id",
+            &[&org.as_str()],
+            page,
+            audit_from_row,
             |e: &AuditEntry| &e.id,
-        ))
+        )
+        .await
     }
 }

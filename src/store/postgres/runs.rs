@@ -189,34 +189,25 @@ impl RunStore for PostgresStore {
         filter: &RunFilter,
         page: &PageRequest,
     ) -> Result<Page<Run>, StoreError> {
-        let client = self.client().await?;
-        let sql = format!(
+        let select = format!(
             "SELECT {RUN_COLUMNS} FROM runs
              WHERE org = $1 AND ($2::text IS NULL OR status = $2)
-               AND ($6::boolean IS NULL OR (published_at IS NOT NULL) = $6)
-               AND ($3::text IS NULL OR workflow_id = $3) AND ($4::text IS NULL OR id < $4)
-             ORDER BY id DESC LIMIT $5"
+               AND ($4::boolean IS NULL OR (published_at IS NOT NULL) = $4)
+               AND ($3::text IS NULL OR workflow_id = $3)"
         );
         let (status, published) = match filter.status.map(stored_status) {
             Some((status, published)) => (Some(status), published),
             None => (None, None),
         };
-        let limit = page.limit as i64 + 1;
-        let rows = client
-            .query(
-                &sql,
-                &[
-                    &org.as_str(),
-                    &status,
-                    &filter.workflow_id,
-                    &page.before,
-                    &limit,
-                    &published,
-                ],
-            )
-            .await?;
-        let runs = rows.iter().map(run_from_row).collect::<Result<_, _>>()?;
-        Ok(Page::from_overfetch(runs, page.limit, |r: &Run| &r.id))
+        self.keyset_page(
+            &select,
+            "id",
+            &[&org.as_str(), &status, &filter.workflow_id, &published],
+            page,
+            run_from_row,
+            |r: &Run| &r.id,
+        )
+        .await
     }
 
     async fn claim_outbox(

@@ -1,13 +1,12 @@
-//! Endpoints, run events, deliveries and attempts in PostgreSQL.
+//! Deliveries and their attempts in PostgreSQL: claims, attempt records, retries,
+//! deferrals and the delivery tables' housekeeping.
 
-use super::sources::{insert_secret, secret_from_row};
-use super::{insert_audit, PostgresStore};
-use crate::id::new_id;
+use super::endpoints::{endpoint_named, EndpointNames, ENDPOINT_COLUMNS};
+use super::{corrupt, PostgresStore};
 use crate::store::{
-    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery,
-    DeliveryFilter, DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug,
-    Page, PageRequest, RecordedRunEvent, RunEvent, RunEventWrite, RunStatus, StoreError,
-    StoredSecret,
+    endpoint_health, parse_slug, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter,
+    DeliveryStatus, DeliveryStore, DueDelivery, EndpointHealth, OrgSlug, Page, PageRequest,
+    RecordedRunEvent, RunEvent, RunEventWrite, StoreError,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -17,31 +16,8 @@ use std::sync::LazyLock;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-const ENDPOINT_COLUMNS: &str = "e.id, e.org, e.url, e.description, e.event_types, e.workflow_ids, \
-     e.enabled, e.disabled_reason, e.timeout_ms, e.rate_limit_per_s, e.retry_schedule, \
-     e.failing_since, e.created_at, e.updated_at";
 const DELIVERY_COLUMNS: &str = "d.id, d.org, d.endpoint_id, d.event_id, d.event_type, d.status, \
      d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at";
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-/// The names of an endpoint's columns that a query may have to alias (a join with
-/// deliveries has its own `id`, `org` and times).
-struct EndpointNames {
-    id: &'static str,
-    org: &'static str,
-    created_at: &'static str,
-    updated_at: &'static str,
-}
-
-const ENDPOINT: EndpointNames = EndpointNames {
-    id: "id",
-    org: "org",
-    created_at: "created_at",
-    updated_at: "updated_at",
-};
 
 /// As [`CLAIM_SQL`] names them.
 const CLAIMED_ENDPOINT: EndpointNames = EndpointNames {
@@ -50,31 +26,6 @@ const CLAIMED_ENDPOINT: EndpointNames = EndpointNames {
     created_at: "e_created_at",
     updated_at: "e_updated_at",
 };
-
-fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
-    endpoint_named(row, &ENDPOINT)
-}
-
-fn endpoint_named(row: &Row, names: &EndpointNames) -> Result<Endpoint, StoreError> {
-    let timeout_ms: i32 = row.get("timeout_ms");
-    let rate: Option<i32> = row.get("rate_limit_per_s");
-    Ok(Endpoint {
-        id: row.get(names.id),
-        org: parse_slug(row.get(names.org))?,
-        url: row.get("url"),
-        description: row.get("description"),
-        event_types: row.get("event_types"),
-        workflow_ids: row.get("workflow_ids"),
-        enabled: row.get("enabled"),
-        disabled_reason: row.get("disabled_reason"),
-        timeout_ms: u32::try_from(timeout_ms).map_err(corrupt)?,
-        rate_limit_per_s: rate.map(u32::try_from).transpose().map_err(corrupt)?,
-        retry_schedule: row.get("retry_schedule"),
-        failing_since: row.get("failing_since"),
-        created_at: row.get(names.created_at),
-        updated_at: row.get(names.updated_at),
-    })
-}
 
 fn delivery_from_row(row: &Row) -> Result<Delivery, StoreError> {
     let status: String = row.get("status");
@@ -99,51 +50,6 @@ fn delivery_from_row(row: &Row) -> Result<Delivery, StoreError> {
         updated_at: row.get("updated_at"),
     })
 }
-
-/// Records a batch of run events (each (org, id) once; a replayed one is skipped) and
-/// returns, per recorded event (by its position `ord`), the endpoints it goes to: one
-/// row per matching endpoint, or one NULL row when no endpoint wants it. A replayed
-/// event has no row. `only_endpoint` (a test event) matches that endpoint alone,
-/// whatever its filters.
-const RECORD_EVENTS_SQL: &str = "WITH batch AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                              $6::timestamptz[], $7::jsonb[], $8::timestamptz[], $9::text[],
-                              $10::text[], $11::int4[])
-             AS b(org, id, type, run_id, workflow_id, occurred_at, data, received_at,
-                  traceparent, only_endpoint, ord)
-     ), recorded AS (
-         INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data,
-                                 received_at, traceparent)
-         SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at, traceparent
-         FROM batch
-         ON CONFLICT (org, id) DO NOTHING
-         RETURNING org, id
-     )
-     SELECT b.ord, e.id FROM recorded r
-     JOIN batch b ON b.org = r.org AND b.id = r.id
-     LEFT JOIN LATERAL (
-         SELECT id FROM endpoints
-         WHERE org = b.org AND enabled AND deleted_at IS NULL
-           AND ((b.only_endpoint IS NULL
-                 AND (cardinality(event_types) = 0 OR b.type = ANY(event_types))
-                 AND (cardinality(workflow_ids) = 0 OR b.workflow_id = ANY(workflow_ids)))
-                OR id = b.only_endpoint)
-     ) e ON true";
-
-/// One pending delivery per ($1 id, $2 org, $3 endpoint, $4 event, $5 type, $6 at), and
-/// the runs' new statuses ($7 run, $8 org, $9 status, $10 at; one row per run).
-const FAN_OUT_SQL: &str = "WITH fanned_out AS (
-         INSERT INTO deliveries (id, org, endpoint_id, event_id, event_type, status, attempts,
-                                 next_attempt_at, created_at, updated_at)
-         SELECT d.id, d.org, d.endpoint_id, d.event_id, d.event_type, 'pending', 0,
-                d.at, d.at, d.at
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::timestamptz[]) AS d(id, org, endpoint_id, event_id, event_type, at)
-     )
-     UPDATE runs SET status = r.status, updated_at = r.at
-     FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[])
-         AS r(id, org, status, at)
-     WHERE runs.id = r.id AND runs.org = r.org";
 
 /// Rows scanned (oldest due first) to pick a claim from: enough that a few endpoints
 /// with no room left do not hide the others' deliveries behind theirs.
@@ -249,155 +155,6 @@ struct AttemptColumns<'a> {
     next_attempt_at: Vec<Option<DateTime<Utc>>>,
     last_error: Vec<Option<&'a str>>,
     updated_at: Vec<DateTime<Utc>>,
-}
-
-/// The position of the first write of each (org, event id), sorted by that key: a
-/// repeat later in the batch answers as a replay, exactly as a later call would, and a
-/// fixed key order keeps concurrent batches from deadlocking on each other's rows.
-fn first_occurrences(batch: &[RunEventWrite]) -> Vec<usize> {
-    let mut firsts: Vec<usize> = (0..batch.len()).collect();
-    let key = |i: &usize| (batch[*i].event.org.as_str(), batch[*i].event.id.as_str());
-    // Stable: among equal keys the earliest position comes first and is kept.
-    firsts.sort_by(|a, b| key(a).cmp(&key(b)));
-    firsts.dedup_by(|later, first| key(later) == key(first));
-    firsts
-}
-
-/// The columns of `RECORD_EVENTS_SQL`, one entry per first occurrence.
-struct EventColumns<'a> {
-    org: Vec<&'a str>,
-    id: Vec<&'a str>,
-    event_type: Vec<&'a str>,
-    run_id: Vec<Option<&'a str>>,
-    workflow_id: Vec<Option<&'a str>>,
-    occurred_at: Vec<DateTime<Utc>>,
-    data: Vec<&'a serde_json::Value>,
-    received_at: Vec<DateTime<Utc>>,
-    traceparent: Vec<Option<&'a str>>,
-    only_endpoint: Vec<Option<&'a str>>,
-    ord: Vec<i32>,
-}
-
-impl<'a> EventColumns<'a> {
-    fn new(batch: &'a [RunEventWrite], positions: &[usize]) -> Self {
-        let writes = || positions.iter().map(|i| &batch[*i]);
-        let events = || writes().map(|w| &w.event);
-        Self {
-            org: events().map(|e| e.org.as_str()).collect(),
-            id: events().map(|e| e.id.as_str()).collect(),
-            event_type: events().map(|e| e.event_type.as_str()).collect(),
-            run_id: events().map(|e| e.run_id.as_deref()).collect(),
-            workflow_id: events().map(|e| e.workflow_id.as_deref()).collect(),
-            occurred_at: events().map(|e| e.occurred_at).collect(),
-            data: events().map(|e| &e.data).collect(),
-            received_at: events().map(|e| e.received_at).collect(),
-            traceparent: events().map(|e| e.traceparent.as_deref()).collect(),
-            only_endpoint: writes().map(|w| w.only_endpoint.as_deref()).collect(),
-            ord: positions
-                .iter()
-                .map(|i| i32::try_from(*i).unwrap_or(i32::MAX))
-                .collect(),
-        }
-    }
-
-    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
-        [
-            &self.org,
-            &self.id,
-            &self.event_type,
-            &self.run_id,
-            &self.workflow_id,
-            &self.occurred_at,
-            &self.data,
-            &self.received_at,
-            &self.traceparent,
-            &self.only_endpoint,
-            &self.ord,
-        ]
-    }
-}
-
-/// The columns of `FAN_OUT_SQL`: the new deliveries of the recorded events, and each
-/// run's status after its last recorded `run.*` event of the batch (as if applied in
-/// order; one row per run, sorted, so concurrent batches lock runs in one order).
-struct FanOut<'a> {
-    delivery_id: Vec<String>,
-    org: Vec<&'a str>,
-    endpoint_id: Vec<&'a str>,
-    event_id: Vec<&'a str>,
-    event_type: Vec<&'a str>,
-    at: Vec<DateTime<Utc>>,
-    run_id: Vec<&'a str>,
-    run_org: Vec<&'a str>,
-    run_status: Vec<&'static str>,
-    run_at: Vec<DateTime<Utc>>,
-}
-
-impl<'a> FanOut<'a> {
-    /// `routes[i]`: the endpoints of `batch[i]` if it was recorded now.
-    fn new(batch: &'a [RunEventWrite], routes: &'a [Option<Vec<String>>]) -> Self {
-        let mut fan_out = Self {
-            delivery_id: Vec::new(),
-            org: Vec::new(),
-            endpoint_id: Vec::new(),
-            event_id: Vec::new(),
-            event_type: Vec::new(),
-            at: Vec::new(),
-            run_id: Vec::new(),
-            run_org: Vec::new(),
-            run_status: Vec::new(),
-            run_at: Vec::new(),
-        };
-        let mut statuses = std::collections::BTreeMap::new();
-        for (write, endpoints) in batch.iter().zip(routes) {
-            let (event, Some(endpoints)) = (&write.event, endpoints) else {
-                continue;
-            };
-            for endpoint in endpoints {
-                fan_out.delivery_id.push(new_id("dlv"));
-                fan_out.org.push(event.org.as_str());
-                fan_out.endpoint_id.push(endpoint.as_str());
-                fan_out.event_id.push(event.id.as_str());
-                fan_out.event_type.push(event.event_type.as_str());
-                fan_out.at.push(event.received_at);
-            }
-            if let (Some(status), Some(run_id)) =
-                (RunStatus::after_event(&event.event_type), &event.run_id)
-            {
-                // A later event of the same run replaces the earlier one's status.
-                statuses.insert(
-                    (event.org.as_str(), run_id.as_str()),
-                    (status.as_str(), event.received_at),
-                );
-            }
-        }
-        for ((org, run_id), (status, at)) in statuses {
-            fan_out.run_id.push(run_id);
-            fan_out.run_org.push(org);
-            fan_out.run_status.push(status);
-            fan_out.run_at.push(at);
-        }
-        fan_out
-    }
-
-    fn is_empty(&self) -> bool {
-        self.delivery_id.is_empty() && self.run_id.is_empty()
-    }
-
-    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
-        [
-            &self.delivery_id,
-            &self.org,
-            &self.endpoint_id,
-            &self.event_id,
-            &self.event_type,
-            &self.at,
-            &self.run_id,
-            &self.run_org,
-            &self.run_status,
-            &self.run_at,
-        ]
-    }
 }
 
 fn int(value: u32) -> i32 {
@@ -542,178 +299,11 @@ fn headers_from_json(value: &serde_json::Value) -> Vec<(String, String)> {
 
 #[async_trait]
 impl DeliveryStore for PostgresStore {
-    async fn create_endpoint(
-        &self,
-        endpoint: &Endpoint,
-        secret: &StoredSecret,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let timeout = endpoint.timeout_ms as i32;
-        let rate = endpoint.rate_limit_per_s.map(|r| r as i32);
-        tx.execute(
-            "INSERT INTO endpoints (id, org, url, description, event_types, workflow_ids, enabled,
-                                    timeout_ms, rate_limit_per_s, retry_schedule, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            &[
-                &endpoint.id,
-                &endpoint.org.as_str(),
-                &endpoint.url,
-                &endpoint.description,
-                &endpoint.event_types,
-                &endpoint.workflow_ids,
-                &endpoint.enabled,
-                &timeout,
-                &rate,
-                &endpoint.retry_schedule,
-                &endpoint.created_at,
-                &endpoint.updated_at,
-            ],
-        )
-        .await?;
-        insert_secret(&tx, secret).await?;
-        insert_audit(&tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn find_endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
-        let client = self.client().await?;
-        let sql = format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM endpoints e WHERE e.id = $1 AND e.deleted_at IS NULL"
-        );
-        let row = client.query_opt(&sql, &[&id]).await?;
-        row.as_ref().map(endpoint_from_row).transpose()
-    }
-
-    async fn list_endpoints(
-        &self,
-        org: &OrgSlug,
-        page: &PageRequest,
-    ) -> Result<Page<Endpoint>, StoreError> {
-        let client = self.client().await?;
-        let sql = format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM endpoints e
-             WHERE e.org = $1 AND e.deleted_at IS NULL AND ($2::text IS NULL OR e.id < $2)
-             ORDER BY e.id DESC LIMIT $3"
-        );
-        let limit = page.limit as i64 + 1;
-        let rows = client
-            .query(&sql, &[&org.as_str(), &page.before, &limit])
-            .await?;
-        let endpoints = rows
-            .iter()
-            .map(endpoint_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok(Page::from_overfetch(
-            endpoints,
-            page.limit,
-            |e: &Endpoint| &e.id,
-        ))
-    }
-
-    async fn update_endpoint(
-        &self,
-        endpoint: &Endpoint,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        let timeout = endpoint.timeout_ms as i32;
-        let rate = endpoint.rate_limit_per_s.map(|r| r as i32);
-        self.change_audited(
-            "UPDATE endpoints SET url = $2, description = $3, event_types = $4, workflow_ids = $5,
-                    enabled = $6, disabled_reason = $7, timeout_ms = $8, rate_limit_per_s = $9,
-                    retry_schedule = $10, failing_since = $11, updated_at = $12
-             WHERE id = $1 AND deleted_at IS NULL",
-            &[
-                &endpoint.id,
-                &endpoint.url,
-                &endpoint.description,
-                &endpoint.event_types,
-                &endpoint.workflow_ids,
-                &endpoint.enabled,
-                &endpoint.disabled_reason,
-                &timeout,
-                &rate,
-                &endpoint.retry_schedule,
-                &endpoint.failing_since,
-                &endpoint.updated_at,
-            ],
-            audit,
-        )
-        .await
-    }
-
-    async fn delete_endpoint(
-        &self,
-        id: &str,
-        at: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        self.change_audited(
-                "UPDATE endpoints SET deleted_at = $2, enabled = false WHERE id = $1 AND deleted_at IS NULL",
-            &[&id, &at],
-            audit,
-        )
-        .await
-    }
-
-    async fn disable_endpoint(
-        &self,
-        id: &str,
-        reason: &str,
-        at: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        self.change_audited(
-            "UPDATE endpoints SET enabled = false, disabled_reason = $2, updated_at = $3
-             WHERE id = $1 AND enabled AND deleted_at IS NULL",
-            &[&id, &reason, &at],
-            audit,
-        )
-        .await
-    }
-
     async fn record_run_events(
         &self,
         batch: &[RunEventWrite],
     ) -> Result<Vec<RecordedRunEvent>, StoreError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        let firsts = first_occurrences(batch);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // Prepared together: one round trip instead of two on a fresh connection.
-        let (record, fan_out) = tokio::try_join!(
-            tx.prepare_cached(RECORD_EVENTS_SQL),
-            tx.prepare_cached(FAN_OUT_SQL)
-        )?;
-        let rows = tx
-            .query(&record, &EventColumns::new(batch, &firsts).params())
-            .await?;
-        // Replayed events (in the store or earlier in the batch) have no row.
-        let mut routes: Vec<Option<Vec<String>>> = vec![None; batch.len()];
-        for row in &rows {
-            let ord = usize::try_from(row.get::<_, i32>(0)).map_err(corrupt)?;
-            let endpoints = routes
-                .get_mut(ord)
-                .ok_or_else(|| corrupt("run event position out of range"))?
-                .get_or_insert_with(Vec::new);
-            endpoints.extend(row.get::<_, Option<String>>(1));
-        }
-        let fan_out_rows = FanOut::new(batch, &routes);
-        if !fan_out_rows.is_empty() {
-            tx.execute(&fan_out, &fan_out_rows.params()).await?;
-        }
-        tx.commit().await?;
-        Ok(routes
-            .iter()
-            .map(|endpoints| RecordedRunEvent {
-                new: endpoints.is_some(),
-                deliveries: endpoints.as_ref().map_or(0, Vec::len),
-            })
-            .collect())
+        self.record_and_fan_out(batch).await
     }
 
     async fn claim_due_deliveries(
@@ -758,26 +348,6 @@ impl DeliveryStore for PostgresStore {
             .await?;
         rows.iter().map(due_from_row).collect()
     }
-
-    async fn endpoint_secrets(
-        &self,
-        endpoint_ids: &[String],
-    ) -> Result<Vec<StoredSecret>, StoreError> {
-        if endpoint_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "SELECT id, owner_id, sealed, fingerprint, created_at, expires_at, last_used_at
-                 FROM secrets WHERE owner_id = ANY($1)
-                 ORDER BY owner_id, created_at DESC, id DESC",
-            )
-            .await?;
-        let rows = client.query(&statement, &[&endpoint_ids]).await?;
-        Ok(rows.iter().map(secret_from_row).collect())
-    }
-
     async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
@@ -854,40 +424,28 @@ impl DeliveryStore for PostgresStore {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> Result<Page<Delivery>, StoreError> {
-        let client = self.client().await?;
-        let sql = format!(
+        let select = format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries d
              WHERE d.org = $1 AND ($2::text IS NULL OR d.endpoint_id = $2)
                AND ($3::text IS NULL OR d.status = $3) AND ($4::text IS NULL OR d.event_type = $4)
-               AND ($5::timestamptz IS NULL OR d.created_at >= $5)
-               AND ($6::text IS NULL OR d.id < $6)
-             ORDER BY d.id DESC LIMIT $7"
+               AND ($5::timestamptz IS NULL OR d.created_at >= $5)"
         );
         let status = filter.status.map(DeliveryStatus::as_str);
-        let limit = page.limit as i64 + 1;
-        let rows = client
-            .query(
-                &sql,
-                &[
-                    &org.as_str(),
-                    &filter.endpoint_id,
-                    &status,
-                    &filter.event_type,
-                    &filter.since,
-                    &page.before,
-                    &limit,
-                ],
-            )
-            .await?;
-        let deliveries = rows
-            .iter()
-            .map(delivery_from_row)
-            .collect::<Result<_, _>>()?;
-        Ok(Page::from_overfetch(
-            deliveries,
-            page.limit,
+        self.keyset_page(
+            &select,
+            "d.id",
+            &[
+                &org.as_str(),
+                &filter.endpoint_id,
+                &status,
+                &filter.event_type,
+                &filter.since,
+            ],
+            page,
+            delivery_from_row,
             |d: &Delivery| &d.id,
-        ))
+        )
+        .await
     }
 
     async fn retry_deliveries(

@@ -1,13 +1,14 @@
-//! Endpoints, run events, deliveries and attempts in SQLite.
+//! Deliveries and their attempts in SQLite: claims, attempt records, retries,
+//! deferrals and retention.
 
-use super::sources::insert_secret;
-use super::{change_audited, from_millis, insert_audit, millis, query_all, EmbeddedStore};
-use crate::id::new_id;
+use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
+use super::keyset::keyset_page;
+use super::run_events::find_event;
+use super::{corrupt, from_millis, millis, optional_time, query_all, to_json, EmbeddedStore};
 use crate::store::{
-    endpoint_health, parse_slug, Attempt, AttemptRecord, AuditEntry, ClaimLimits, Delivery,
-    DeliveryFilter, DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug,
-    Page, PageRequest, RecordedRunEvent, RunEvent, RunEventWrite, RunStatus, SourceStore,
-    StoreError, StoredSecret,
+    endpoint_health, parse_slug, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter,
+    DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug, Page,
+    PageRequest, RecordedRunEvent, RunEventWrite, StoreError,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -16,45 +17,8 @@ use rusqlite::{params, Connection, Row};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-const ENDPOINT_COLUMNS: &str = "id, org, url, description, event_types, workflow_ids, enabled, \
-     disabled_reason, timeout_ms, rate_limit_per_s, retry_schedule, failing_since, created_at, updated_at";
 const DELIVERY_COLUMNS: &str = "id, org, endpoint_id, event_id, event_type, status, attempts, \
      next_attempt_at, last_status, last_error, created_at, updated_at";
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-fn json_list(value: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(value).map_err(corrupt)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(corrupt)
-}
-
-fn optional_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    ms.map(from_millis).transpose()
-}
-
-fn endpoint_from_row(row: &Row<'_>) -> Result<Endpoint, StoreError> {
-    Ok(Endpoint {
-        id: row.get("id")?,
-        org: parse_slug(&row.get::<_, String>("org")?)?,
-        url: row.get("url")?,
-        description: row.get("description")?,
-        event_types: json_list(&row.get::<_, String>("event_types")?)?,
-        workflow_ids: json_list(&row.get::<_, String>("workflow_ids")?)?,
-        enabled: row.get("enabled")?,
-        disabled_reason: row.get("disabled_reason")?,
-        timeout_ms: row.get("timeout_ms")?,
-        rate_limit_per_s: row.get("rate_limit_per_s")?,
-        retry_schedule: row.get("retry_schedule")?,
-        failing_since: optional_time(row.get("failing_since")?)?,
-        created_at: from_millis(row.get("created_at")?)?,
-        updated_at: from_millis(row.get("updated_at")?)?,
-    })
-}
 
 fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
     let status: String = row.get("status")?;
@@ -75,43 +39,10 @@ fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
     })
 }
 
-fn event_from_row(row: &Row<'_>) -> Result<RunEvent, StoreError> {
-    let data: String = row.get("data")?;
-    Ok(RunEvent {
-        id: row.get("id")?,
-        org: parse_slug(&row.get::<_, String>("org")?)?,
-        event_type: row.get("type")?,
-        run_id: row.get("run_id")?,
-        workflow_id: row.get("workflow_id")?,
-        occurred_at: from_millis(row.get("occurred_at")?)?,
-        data: serde_json::from_str(&data).map_err(corrupt)?,
-        received_at: from_millis(row.get("received_at")?)?,
-        traceparent: row.get("traceparent")?,
-    })
-}
-
 fn headers_from_json(value: &str) -> Result<Vec<(String, String)>, StoreError> {
     serde_json::from_str(value).map_err(corrupt)
 }
 
-fn find_endpoint(conn: &Connection, id: &str) -> Result<Option<Endpoint>, StoreError> {
-    let sql =
-        format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1 AND deleted_at IS NULL");
-    Ok(query_all(conn, &sql, params![id], endpoint_from_row)?.pop())
-}
-
-fn find_event(conn: &Connection, org: &str, id: &str) -> Result<Option<RunEvent>, StoreError> {
-    Ok(query_all(
-        conn,
-        "SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at, traceparent
-         FROM run_events WHERE org = ?1 AND id = ?2",
-        params![org, id],
-        event_from_row,
-    )?
-    .pop())
-}
-
-/// `(sql condition, values)` for a delivery filter, numbered from `?{first}`.
 /// ?1 now, ?2 total, ?3 endpoints with less room as a JSON object `{id: room}`,
 /// ?4 room of every other endpoint, ?5 rows scanned. The oldest due deliveries each
 /// endpoint has room for; SQLite has one writer, so nothing else claims meanwhile.
@@ -226,6 +157,7 @@ fn log_attempts(conn: &Connection, records: &[AttemptRecord]) -> Result<Vec<Stri
     Ok(endpoints)
 }
 
+/// `(sql condition, values)` for a delivery filter, numbered from `?{first}`.
 fn filter_clause(filter: &DeliveryFilter, first: usize) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     let mut clauses = Vec::new();
     let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
@@ -255,167 +187,11 @@ fn filter_clause(filter: &DeliveryFilter, first: usize) -> (String, Vec<Box<dyn 
 
 #[async_trait]
 impl DeliveryStore for EmbeddedStore {
-    async fn create_endpoint(
-        &self,
-        endpoint: &Endpoint,
-        secret: &StoredSecret,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let (endpoint, secret, audit) = (endpoint.clone(), secret.clone(), audit.clone());
-        self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
-            tx.execute(
-                "INSERT INTO endpoints (id, org, url, description, event_types, workflow_ids, enabled,
-                                        timeout_ms, rate_limit_per_s, retry_schedule, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    endpoint.id,
-                    endpoint.org.as_str(),
-                    endpoint.url,
-                    endpoint.description,
-                    to_json(&endpoint.event_types)?,
-                    to_json(&endpoint.workflow_ids)?,
-                    endpoint.enabled,
-                    endpoint.timeout_ms,
-                    endpoint.rate_limit_per_s,
-                    endpoint.retry_schedule,
-                    millis(&endpoint.created_at),
-                    millis(&endpoint.updated_at),
-                ],
-            )?;
-            insert_secret(&tx, &secret)?;
-            insert_audit(&tx, &audit)?;
-            Ok(tx.commit()?)
-        })
-        .await
-    }
-
-    async fn find_endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
-        let id = id.to_owned();
-        self.with_conn(move |conn| find_endpoint(conn, &id)).await
-    }
-
-    async fn list_endpoints(
-        &self,
-        org: &OrgSlug,
-        page: &PageRequest,
-    ) -> Result<Page<Endpoint>, StoreError> {
-        let (org, page) = (org.clone(), page.clone());
-        self.with_conn(move |conn| {
-            let sql = format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM endpoints
-                 WHERE org = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR id < ?2)
-                 ORDER BY id DESC LIMIT ?3"
-            );
-            let limit = page.limit as i64 + 1;
-            let endpoints = query_all(
-                conn,
-                &sql,
-                params![org.as_str(), page.before, limit],
-                endpoint_from_row,
-            )?;
-            Ok(Page::from_overfetch(
-                endpoints,
-                page.limit,
-                |e: &Endpoint| &e.id,
-            ))
-        })
-        .await
-    }
-
-    async fn update_endpoint(
-        &self,
-        endpoint: &Endpoint,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        let (endpoint, audit) = (endpoint.clone(), audit.clone());
-        self.with_conn(move |conn| {
-            change_audited(
-                conn,
-                "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, workflow_ids = ?5,
-                        enabled = ?6, disabled_reason = ?7, timeout_ms = ?8, rate_limit_per_s = ?9,
-                        retry_schedule = ?10, failing_since = ?11, updated_at = ?12
-                 WHERE id = ?1 AND deleted_at IS NULL",
-                params![
-                    endpoint.id,
-                    endpoint.url,
-                    endpoint.description,
-                    to_json(&endpoint.event_types)?,
-                    to_json(&endpoint.workflow_ids)?,
-                    endpoint.enabled,
-                    endpoint.disabled_reason,
-                    endpoint.timeout_ms,
-                    endpoint.rate_limit_per_s,
-                    endpoint.retry_schedule,
-                    endpoint.failing_since.as_ref().map(millis),
-                    millis(&endpoint.updated_at),
-                ],
-                &audit,
-            )
-        })
-        .await
-    }
-
-    async fn delete_endpoint(
-        &self,
-        id: &str,
-        at: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        let (id, audit) = (id.to_owned(), audit.clone());
-        self.with_conn(move |conn| {
-            change_audited(
-                conn,
-                "UPDATE endpoints SET deleted_at = ?2, enabled = 0 WHERE id = ?1 AND deleted_at IS NULL",
-                params![id, millis(&at)],
-                &audit,
-            )
-        })
-        .await
-    }
-
-    async fn disable_endpoint(
-        &self,
-        id: &str,
-        reason: &str,
-        at: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        let (id, reason, audit) = (id.to_owned(), reason.to_owned(), audit.clone());
-        self.with_conn(move |conn| {
-            change_audited(
-                conn,
-                "UPDATE endpoints SET enabled = 0, disabled_reason = ?2, updated_at = ?3
-                 WHERE id = ?1 AND enabled = 1 AND deleted_at IS NULL",
-                params![id, reason, millis(&at)],
-                &audit,
-            )
-        })
-        .await
-    }
-
     async fn record_run_events(
         &self,
         batch: &[RunEventWrite],
     ) -> Result<Vec<RecordedRunEvent>, StoreError> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        let batch = batch.to_vec();
-        self.with_conn(move |conn| {
-            // One transaction (one fsync) for the batch; in-process statements cost no
-            // round trips, so each event is applied in order, which gives exactly the
-            // answers of one call per event.
-            let tx = conn.transaction()?;
-            let mut endpoints_of: HashMap<String, Vec<Endpoint>> = HashMap::new();
-            let recorded = batch
-                .iter()
-                .map(|write| record_run_event(&tx, write, &mut endpoints_of))
-                .collect::<Result<Vec<_>, _>>()?;
-            tx.commit()?;
-            Ok(recorded)
-        })
-        .await
+        self.record_and_fan_out(batch).await
     }
 
     async fn claim_due_deliveries(
@@ -453,17 +229,6 @@ impl DeliveryStore for EmbeddedStore {
             Ok(due)
         })
         .await
-    }
-
-    async fn endpoint_secrets(
-        &self,
-        endpoint_ids: &[String],
-    ) -> Result<Vec<StoredSecret>, StoreError> {
-        let mut secrets = Vec::new();
-        for id in endpoint_ids {
-            secrets.extend(self.list_secrets(id).await?);
-        }
-        Ok(secrets)
     }
 
     async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<(), StoreError> {
@@ -544,22 +309,20 @@ impl DeliveryStore for EmbeddedStore {
     ) -> Result<Page<Delivery>, StoreError> {
         let (org, filter, page) = (org.clone(), filter.clone(), page.clone());
         self.with_conn(move |conn| {
-            let (condition, values) = filter_clause(&filter, 4);
-            let sql = format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries
-                 WHERE org = ?1 AND (?2 IS NULL OR id < ?2) AND {condition}
-                 ORDER BY id DESC LIMIT ?3"
-            );
-            let limit = page.limit as i64 + 1;
+            let (condition, values) = filter_clause(&filter, 2);
+            let select =
+                format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE org = ?1 AND {condition}");
             let org = org.as_str().to_owned();
-            let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org, &page.before, &limit];
+            let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org];
             all.extend(values.iter().map(|v| v.as_ref()));
-            let deliveries = query_all(conn, &sql, all.as_slice(), delivery_from_row)?;
-            Ok(Page::from_overfetch(
-                deliveries,
-                page.limit,
+            keyset_page(
+                conn,
+                &select,
+                &all,
+                &page,
+                delivery_from_row,
                 |d: &Delivery| &d.id,
-            ))
+            )
         })
         .await
     }
@@ -624,90 +387,4 @@ impl DeliveryStore for EmbeddedStore {
         })
         .await
     }
-}
-
-/// Records one run event of a batch and fans it out. `endpoints_of` caches each org's
-/// enabled endpoints for the batch (the transaction sees no other writer).
-fn record_run_event(
-    tx: &rusqlite::Transaction<'_>,
-    write: &RunEventWrite,
-    endpoints_of: &mut HashMap<String, Vec<Endpoint>>,
-) -> Result<RecordedRunEvent, StoreError> {
-    let event = &write.event;
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data,
-                                     received_at, traceparent)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (org, id) DO NOTHING",
-        )?
-        .execute(params![
-            event.org.as_str(),
-            event.id,
-            event.event_type,
-            event.run_id,
-            event.workflow_id,
-            millis(&event.occurred_at),
-            event.data.to_string(),
-            millis(&event.received_at),
-            event.traceparent,
-        ])?;
-    if inserted == 0 {
-        return Ok(RecordedRunEvent {
-            new: false,
-            deliveries: 0,
-        });
-    }
-    let endpoints = match endpoints_of.entry(event.org.as_str().to_owned()) {
-        std::collections::hash_map::Entry::Occupied(cached) => cached.into_mut(),
-        std::collections::hash_map::Entry::Vacant(slot) => {
-            let sql = format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM endpoints
-                 WHERE org = ?1 AND enabled = 1 AND deleted_at IS NULL"
-            );
-            slot.insert(query_all(
-                tx,
-                &sql,
-                params![event.org.as_str()],
-                endpoint_from_row,
-            )?)
-        }
-    };
-    let matching: Vec<&Endpoint> = endpoints
-        .iter()
-        .filter(|e| match &write.only_endpoint {
-            Some(id) => &e.id == id,
-            None => e.subscribes(&event.event_type, event.workflow_id.as_deref()),
-        })
-        .collect();
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO deliveries (id, org, endpoint_id, event_id, event_type, status, attempts,
-                                 next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)",
-    )?;
-    for endpoint in &matching {
-        insert.execute(params![
-            new_id("dlv"),
-            event.org.as_str(),
-            endpoint.id,
-            event.id,
-            event.event_type,
-            millis(&event.received_at)
-        ])?;
-    }
-    if let (Some(status), Some(run_id)) = (RunStatus::after_event(&event.event_type), &event.run_id)
-    {
-        tx.prepare_cached(
-            "UPDATE runs SET status = ?3, updated_at = ?4 WHERE id = ?1 AND org = ?2",
-        )?
-        .execute(params![
-            run_id,
-            event.org.as_str(),
-            status.as_str(),
-            millis(&event.received_at)
-        ])?;
-    }
-    Ok(RecordedRunEvent {
-        new: true,
-        deliveries: matching.len(),
-    })
 }

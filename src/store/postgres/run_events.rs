@@ -1,0 +1,248 @@
+//! Run events in PostgreSQL: recorded in group commits and fanned out to one pending
+//! delivery per matching endpoint, moving their runs' status.
+
+use super::{corrupt, PostgresStore};
+use crate::id::new_id;
+use crate::store::{RecordedRunEvent, RunEventWrite, RunStatus, StoreError};
+use chrono::{DateTime, Utc};
+use tokio_postgres::types::ToSql;
+
+/// Records a batch of run events (each (org, id) once; a replayed one is skipped) and
+/// returns, per recorded event (by its position `ord`), the endpoints it goes to: one
+/// row per matching endpoint, or one NULL row when no endpoint wants it. A replayed
+/// event has no row. `only_endpoint` (a test event) matches that endpoint alone,
+/// whatever its filters.
+const RECORD_EVENTS_SQL: &str = "WITH batch AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::timestamptz[], $7::jsonb[], $8::timestamptz[], $9::text[],
+                              $10::text[], $11::int4[])
+             AS b(org, id, type, run_id, workflow_id, occurred_at, data, received_at,
+                  traceparent, only_endpoint, ord)
+     ), recorded AS (
+         INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data,
+                                 received_at, traceparent)
+         SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at, traceparent
+         FROM batch
+         ON CONFLICT (org, id) DO NOTHING
+         RETURNING org, id
+     )
+     SELECT b.ord, e.id FROM recorded r
+     JOIN batch b ON b.org = r.org AND b.id = r.id
+     LEFT JOIN LATERAL (
+         SELECT id FROM endpoints
+         WHERE org = b.org AND enabled AND deleted_at IS NULL
+           AND ((b.only_endpoint IS NULL
+                 AND (cardinality(event_types) = 0 OR b.type = ANY(event_types))
+                 AND (cardinality(workflow_ids) = 0 OR b.workflow_id = ANY(workflow_ids)))
+                OR id = b.only_endpoint)
+     ) e ON true";
+
+/// One pending delivery per ($1 id, $2 org, $3 endpoint, $4 event, $5 type, $6 at), and
+/// the runs' new statuses ($7 run, $8 org, $9 status, $10 at; one row per run).
+const FAN_OUT_SQL: &str = "WITH fanned_out AS (
+         INSERT INTO deliveries (id, org, endpoint_id, event_id, event_type, status, attempts,
+                                 next_attempt_at, created_at, updated_at)
+         SELECT d.id, d.org, d.endpoint_id, d.event_id, d.event_type, 'pending', 0,
+                d.at, d.at, d.at
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::timestamptz[]) AS d(id, org, endpoint_id, event_id, event_type, at)
+     )
+     UPDATE runs SET status = r.status, updated_at = r.at
+     FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[])
+         AS r(id, org, status, at)
+     WHERE runs.id = r.id AND runs.org = r.org";
+
+/// The position of the first write of each (org, event id), sorted by that key: a
+/// repeat later in the batch answers as a replay, exactly as a later call would, and a
+/// fixed key order keeps concurrent batches from deadlocking on each other's rows.
+fn first_occurrences(batch: &[RunEventWrite]) -> Vec<usize> {
+    let mut firsts: Vec<usize> = (0..batch.len()).collect();
+    let key = |i: &usize| (batch[*i].event.org.as_str(), batch[*i].event.id.as_str());
+    // Stable: among equal keys the earliest position comes first and is kept.
+    firsts.sort_by(|a, b| key(a).cmp(&key(b)));
+    firsts.dedup_by(|later, first| key(later) == key(first));
+    firsts
+}
+
+/// The columns of `RECORD_EVENTS_SQL`, one entry per first occurrence.
+struct EventColumns<'a> {
+    org: Vec<&'a str>,
+    id: Vec<&'a str>,
+    event_type: Vec<&'a str>,
+    run_id: Vec<Option<&'a str>>,
+    workflow_id: Vec<Option<&'a str>>,
+    occurred_at: Vec<DateTime<Utc>>,
+    data: Vec<&'a serde_json::Value>,
+    received_at: Vec<DateTime<Utc>>,
+    traceparent: Vec<Option<&'a str>>,
+    only_endpoint: Vec<Option<&'a str>>,
+    ord: Vec<i32>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn new(batch: &'a [RunEventWrite], positions: &[usize]) -> Self {
+        let writes = || positions.iter().map(|i| &batch[*i]);
+        let events = || writes().map(|w| &w.event);
+        Self {
+            org: events().map(|e| e.org.as_str()).collect(),
+            id: events().map(|e| e.id.as_str()).collect(),
+            event_type: events().map(|e| e.event_type.as_str()).collect(),
+            run_id: events().map(|e| e.run_id.as_deref()).collect(),
+            workflow_id: events().map(|e| e.workflow_id.as_deref()).collect(),
+            occurred_at: events().map(|e| e.occurred_at).collect(),
+            data: events().map(|e| &e.data).collect(),
+            received_at: events().map(|e| e.received_at).collect(),
+            traceparent: events().map(|e| e.traceparent.as_deref()).collect(),
+            only_endpoint: writes().map(|w| w.only_endpoint.as_deref()).collect(),
+            ord: positions
+                .iter()
+                .map(|i| i32::try_from(*i).unwrap_or(i32::MAX))
+                .collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        [
+            &self.org,
+            &self.id,
+            &self.event_type,
+            &self.run_id,
+            &self.workflow_id,
+            &self.occurred_at,
+            &self.data,
+            &self.received_at,
+            &self.traceparent,
+            &self.only_endpoint,
+            &self.ord,
+        ]
+    }
+}
+
+/// The columns of `FAN_OUT_SQL`: the new deliveries of the recorded events, and each
+/// run's status after its last recorded `run.*` event of the batch (as if applied in
+/// order; one row per run, sorted, so concurrent batches lock runs in one order).
+struct FanOut<'a> {
+    delivery_id: Vec<String>,
+    org: Vec<&'a str>,
+    endpoint_id: Vec<&'a str>,
+    event_id: Vec<&'a str>,
+    event_type: Vec<&'a str>,
+    at: Vec<DateTime<Utc>>,
+    run_id: Vec<&'a str>,
+    run_org: Vec<&'a str>,
+    run_status: Vec<&'static str>,
+    run_at: Vec<DateTime<Utc>>,
+}
+
+impl<'a> FanOut<'a> {
+    /// `routes[i]`: the endpoints of `batch[i]` if it was recorded now.
+    fn new(batch: &'a [RunEventWrite], routes: &'a [Option<Vec<String>>]) -> Self {
+        let mut fan_out = Self {
+            delivery_id: Vec::new(),
+            org: Vec::new(),
+            endpoint_id: Vec::new(),
+            event_id: Vec::new(),
+            event_type: Vec::new(),
+            at: Vec::new(),
+            run_id: Vec::new(),
+            run_org: Vec::new(),
+            run_status: Vec::new(),
+            run_at: Vec::new(),
+        };
+        let mut statuses = std::collections::BTreeMap::new();
+        for (write, endpoints) in batch.iter().zip(routes) {
+            let (event, Some(endpoints)) = (&write.event, endpoints) else {
+                continue;
+            };
+            for endpoint in endpoints {
+                fan_out.delivery_id.push(new_id("dlv"));
+                fan_out.org.push(event.org.as_str());
+                fan_out.endpoint_id.push(endpoint.as_str());
+                fan_out.event_id.push(event.id.as_str());
+                fan_out.event_type.push(event.event_type.as_str());
+                fan_out.at.push(event.received_at);
+            }
+            if let (Some(status), Some(run_id)) =
+                (RunStatus::after_event(&event.event_type), &event.run_id)
+            {
+                // A later event of the same run replaces the earlier one's status.
+                statuses.insert(
+                    (event.org.as_str(), run_id.as_str()),
+                    (status.as_str(), event.received_at),
+                );
+            }
+        }
+        for ((org, run_id), (status, at)) in statuses {
+            fan_out.run_id.push(run_id);
+            fan_out.run_org.push(org);
+            fan_out.run_status.push(status);
+            fan_out.run_at.push(at);
+        }
+        fan_out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.delivery_id.is_empty() && self.run_id.is_empty()
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
+        [
+            &self.delivery_id,
+            &self.org,
+            &self.endpoint_id,
+            &self.event_id,
+            &self.event_type,
+            &self.at,
+            &self.run_id,
+            &self.run_org,
+            &self.run_status,
+            &self.run_at,
+        ]
+    }
+}
+
+impl PostgresStore {
+    /// [`DeliveryStore::record_run_events`](crate::store::DeliveryStore::record_run_events):
+    /// the events recorded and fanned out to deliveries, in one transaction.
+    pub(super) async fn record_and_fan_out(
+        &self,
+        batch: &[RunEventWrite],
+    ) -> Result<Vec<RecordedRunEvent>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let firsts = first_occurrences(batch);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Prepared together: one round trip instead of two on a fresh connection.
+        let (record, fan_out) = tokio::try_join!(
+            tx.prepare_cached(RECORD_EVENTS_SQL),
+            tx.prepare_cached(FAN_OUT_SQL)
+        )?;
+        let rows = tx
+            .query(&record, &EventColumns::new(batch, &firsts).params())
+            .await?;
+        // Replayed events (in the store or earlier in the batch) have no row.
+        let mut routes: Vec<Option<Vec<String>>> = vec![None; batch.len()];
+        for row in &rows {
+            let ord = usize::try_from(row.get::<_, i32>(0)).map_err(corrupt)?;
+            let endpoints = routes
+                .get_mut(ord)
+                .ok_or_else(|| corrupt("run event position out of range"))?
+                .get_or_insert_with(Vec::new);
+            endpoints.extend(row.get::<_, Option<String>>(1));
+        }
+        let fan_out_rows = FanOut::new(batch, &routes);
+        if !fan_out_rows.is_empty() {
+            tx.execute(&fan_out, &fan_out_rows.params()).await?;
+        }
+        tx.commit().await?;
+        Ok(routes
+            .iter()
+            .map(|endpoints| RecordedRunEvent {
+                new: endpoints.is_some(),
+                deliveries: endpoints.as_ref().map_or(0, Vec::len),
+            })
+            .collect())
+    }
+}
