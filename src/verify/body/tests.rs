@@ -1,0 +1,407 @@
+//! The body scanner against a full JSON parse (the oracle), on tricky and random
+//! bodies.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::verify::fuzz_logic::{body_fields_agree, json_members, serde_fields};
+
+/// The previous implementation's result: every field read as a `serde_json::Value`
+/// by a `#[derive(Deserialize)]` struct (the oracle).
+fn reference(body: &[u8]) -> [Option<String>; 5] {
+    serde_fields(body)
+}
+
+fn owned(f: BodyFields<'_>) -> [Option<String>; 5] {
+    [f.id, f.kind, f.event_id, f.event_type, f.challenge].map(|f| f.map(Cow::into_owned))
+}
+
+#[test]
+fn body_fields_match_a_full_value_parse_on_tricky_bodies() {
+    let bodies: &[&[u8]] = &[
+        br#"{"id":"evt_1","type":"push","event_id":"Ev1","challenge":"c"}"#,
+        br#" {"id":"evt_\u0031","type":"a\"b"}"#,
+        br#"{"id":1,"type":true,"event_id":null,"challenge":[1,{"a":"b"}]}"#,
+        br#"{"x":1,"x":2,"id":"kept"}"#,
+        br#"{"other":"\ud800","type":"t"}"#,
+        br#"{"other":1e999,"type":"t"}"#,
+        br#"{"event":{"type":"app_mention","type":"later"},"type":"event_callback"}"#,
+        br#"{"event":{"type":1},"type":"event_callback"}"#,
+        br#"{"event":"text","type":"t"}"#,
+        br#"{"type":"t"}   "#,
+        br#"[{"type":"t"}]"#,
+        b"\x0c{\"type\":\"t\"}",
+        b"{\"type\":\"caf\xc3\xa9\"}",
+        b"{\"type\":\"bad\xff\"}",
+        b"{\"other\":\"bad\xff\",\"type\":\"t\"}",
+        b"payload=%7B%22type%22%3A%22x%22%7D",
+        b"",
+    ];
+    for body in bodies {
+        assert_eq!(
+            owned(fields(body, Wanted::ALL)),
+            reference(body),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+/// Bodies `serde_json` refuses, where the scan keeps what it read instead of
+/// returning nothing (module documentation, "Results"): the body is authentic, so
+/// what it plainly says is kept.
+#[test]
+fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
+    let t = || Some("t".to_owned());
+    let cases: &[(&[u8], [Option<String>; 5])] = &[
+        // Duplicate wanted keys: the first one the scan decides (among the leading
+        // wanted members, else from the back, else from the front).
+        (
+            br#"{"id":"a","id":"b"}"#,
+            [Some("a".into()), None, None, None, None],
+        ),
+        (
+            br#"{"x":[],"id":"a","id":"b"}"#,
+            [Some("b".into()), None, None, None, None],
+        ),
+        (
+            br#"{"x":[],"id":"a","id":"b","y":[]}"#,
+            [Some("a".into()), None, None, None, None],
+        ),
+        (
+            br#"{"x":1,"id":"a","id":"b"}"#,
+            [Some("b".into()), None, None, None, None],
+        ),
+        (
+            br#"{"event":{"type":"x"},"event":{}}"#,
+            [None, None, None, Some("x".into()), None],
+        ),
+        // Invalid values inside a wanted field's container or number: only that
+        // field is `None` (it is not a string anyway); the rest is read.
+        (
+            br#"{"id":{"nested":"\ud800"},"type":"t"}"#,
+            [None, t(), None, None, None],
+        ),
+        (
+            br#"{"id":["\ud800"],"type":"t"}"#,
+            [None, t(), None, None, None],
+        ),
+        (br#"{"id":1e999,"type":"t"}"#, [None, t(), None, None, None]),
+        (
+            b"{\"id\":{\"k\":\"bad\xff\"},\"type\":\"t\"}",
+            [None, t(), None, None, None],
+        ),
+        // A wanted string serde_json would refuse: that field only.
+        (
+            br#"{"id":"\ud800","type":"t"}"#,
+            [None, t(), None, None, None],
+        ),
+        (
+            b"{\"id\":\"a\nb\",\"type\":\"t\"}",
+            [None, t(), None, None, None],
+        ),
+        // Trailing bytes after the object are not read; a truncated body keeps its
+        // complete members.
+        (br#"{"type":"t"} trailing"#, [None, t(), None, None, None]),
+        (br#"{"type":"t""#, [None, t(), None, None, None]),
+        (br#"{"type":"t","id":"#, [None, t(), None, None, None]),
+        (br#"{"type":"t" "id":"x"}"#, [None, t(), None, None, None]),
+    ];
+    for (body, expected) in cases {
+        assert_ne!(reference(body), *expected, "serde_json accepts this body");
+        assert_eq!(
+            &owned(fields(body, Wanted::ALL)),
+            expected,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn escaped_keys_name_fields_as_serde_decodes_them() {
+    let body = br#"{"\u0069d":"a","typ\u0065":"b","data":{},"ev\u0065nt":{"\u0074ype":"c"}}"#;
+    assert_eq!(
+        owned(fields(body, Wanted::ALL)),
+        [
+            Some("a".into()),
+            Some("b".into()),
+            None,
+            Some("c".into()),
+            None
+        ]
+    );
+    assert_eq!(owned(fields(body, Wanted::ALL)), reference(body));
+}
+
+#[test]
+fn only_keys_spelled_nowhere_plainly_or_escaped_are_ruled_out_before_the_scan() {
+    let slack = Wanted::EVENT_ID.and(Wanted::EVENT_TYPE);
+    let stripe_like = br#"{"id":"evt_1","data":{"note":"caf\u00e9 \u2013"},"x":[]}"#;
+    assert_eq!(cannot_hold(stripe_like, slack), slack);
+    assert_eq!(cannot_hold(stripe_like, Wanted::ID), Wanted(0));
+    // Nested still counts as "may hold": the scan decides.
+    let nested = br#"{"data":{"event_id":"x"},"s":{"event" :1}}"#;
+    assert_eq!(cannot_hold(nested, slack), Wanted(0));
+    // The name as a value is not a key.
+    let value = br#"{"object":"event","s":["event_id"]}"#;
+    assert_eq!(cannot_hold(value, slack), slack);
+    // Any escape of printable ASCII may spell a key, wherever it is.
+    let escaped = br#"{"ev\u0065nt_id":"Ev1","data":{}}"#;
+    assert_eq!(cannot_hold(escaped, slack), Wanted(0));
+    assert_eq!(fields(escaped, slack).event_id.as_deref(), Some("Ev1"));
+    assert_eq!(owned(fields(escaped, Wanted::ALL)), reference(escaped));
+}
+
+#[test]
+fn stripe_shaped_bodies_are_read_from_both_ends() {
+    let body = br#"{
+  "id": "evt_1",
+  "data": {"object": {"id": "pi_1", "type": "nested, not top-level", "note": "\"}"}},
+  "livemode": false,
+  "type": "payment_intent.succeeded"
+}"#;
+    let got = fields(body, Wanted::ID.and(Wanted::KIND));
+    assert_eq!(got.id.as_deref(), Some("evt_1"));
+    assert_eq!(got.kind.as_deref(), Some("payment_intent.succeeded"));
+    assert!(matches!(got.id, Some(Cow::Borrowed(_))));
+    assert_eq!(owned(fields(body, Wanted::ALL)), reference(body));
+}
+
+/// Random valid JSON objects (escapes, unicode, nesting, numbers, arrays, duplicate
+/// keys, whitespace, wanted names nested and escaped) against serde_json, for every
+/// subset of wanted fields.
+#[test]
+fn body_fields_agree_with_serde_json_on_generated_bodies() {
+    let mut rng = StdRng::seed_from_u64(0x5eed_b0d1);
+    let mut agreed = 0;
+    for _ in 0..4000 {
+        let body = generated_body(&mut rng);
+        assert!(
+            json_members(&body).is_some(),
+            "the generator made invalid JSON: {}",
+            String::from_utf8_lossy(&body)
+        );
+        if body_fields_agree(&body) {
+            agreed += 1;
+        }
+        // Truncations and single-byte damage: never a panic, always the same answer.
+        let cut = rng.gen_range(0..=body.len());
+        let mut damaged = body.clone();
+        damaged.truncate(cut);
+        if let Some(byte) = damaged.get_mut(rng.gen_range(0..cut.max(1))) {
+            *byte = *b"{}[]\"\\:, x".get(rng.gen_range(0..12)).unwrap_or(&b'x');
+        }
+        assert_eq!(fields(&damaged, Wanted::ALL), fields(&damaged, Wanted::ALL));
+    }
+    // Most bodies have no duplicate wanted key, so they are compared exactly.
+    assert!(agreed > 3000, "{agreed}");
+}
+
+const WANTED_NAMES: [&str; 5] = ["id", "type", "event_id", "event", "challenge"];
+
+fn generated_body(rng: &mut StdRng) -> Vec<u8> {
+    let pretty = rng.gen_bool(0.3);
+    let mut out = String::new();
+    let mut names: Vec<String> = WANTED_NAMES
+        .iter()
+        .filter(|_| rng.gen_bool(0.6))
+        .map(|n| n.to_string())
+        .collect();
+    for _ in 0..rng.gen_range(0..6) {
+        names.push(random_key(rng));
+    }
+    if rng.gen_bool(0.1) {
+        // A duplicate key, wanted or not.
+        let dup = names.get(rng.gen_range(0..names.len().max(1))).cloned();
+        names.extend(dup);
+    }
+    shuffle(rng, &mut names);
+    out.push('{');
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        ws(rng, pretty, &mut out);
+        out.push_str(&string_literal(rng, name));
+        ws(rng, false, &mut out);
+        out.push(':');
+        ws(rng, false, &mut out);
+        let value = match name.as_str() {
+            "event" if rng.gen_bool(0.7) => event_object(rng, pretty),
+            n if WANTED_NAMES.contains(&n) && rng.gen_bool(0.7) => random_string(rng),
+            _ => random_value(rng, 0, pretty),
+        };
+        out.push_str(&value);
+    }
+    ws(rng, pretty, &mut out);
+    out.push('}');
+    ws(rng, pretty, &mut out);
+    out.into_bytes()
+}
+
+fn event_object(rng: &mut StdRng, pretty: bool) -> String {
+    let mut members = Vec::new();
+    for _ in 0..rng.gen_range(0..4) {
+        let key = if rng.gen_bool(0.5) {
+            "type".to_owned()
+        } else {
+            random_key(rng)
+        };
+        let value = if rng.gen_bool(0.6) {
+            random_string(rng)
+        } else {
+            random_value(rng, 1, pretty)
+        };
+        members.push(format!("{}:{value}", string_literal(rng, &key)));
+    }
+    format!("{{{}}}", members.join(","))
+}
+
+fn random_value(rng: &mut StdRng, depth: usize, pretty: bool) -> String {
+    let choice = if depth > 4 {
+        rng.gen_range(0..4)
+    } else {
+        rng.gen_range(0..7)
+    };
+    match choice {
+        0 => [
+            "0",
+            "-12",
+            "1.5e3",
+            "1E-2",
+            "-0.25",
+            "123456789012345678901234567890",
+            "9007199254740993",
+        ][rng.gen_range(0..7)]
+        .to_owned(),
+        1 => ["true", "false", "null"][rng.gen_range(0..3)].to_owned(),
+        2 | 3 => random_string(rng),
+        4 | 5 => {
+            let mut members = Vec::new();
+            for _ in 0..rng.gen_range(0..4) {
+                // Wanted names inside nested objects must be ignored.
+                let key = if rng.gen_bool(0.4) {
+                    WANTED_NAMES[rng.gen_range(0..5)].to_owned()
+                } else {
+                    random_key(rng)
+                };
+                let mut member = String::new();
+                ws(rng, pretty, &mut member);
+                member.push_str(&string_literal(rng, &key));
+                member.push(':');
+                member.push_str(&random_value(rng, depth + 1, pretty));
+                members.push(member);
+            }
+            format!("{{{}}}", members.join(","))
+        }
+        _ => {
+            let items: Vec<String> = (0..rng.gen_range(0..4))
+                .map(|_| random_value(rng, depth + 1, pretty))
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
+fn random_key(rng: &mut StdRng) -> String {
+    [
+        "data",
+        "object",
+        "x",
+        "ids",
+        "typ",
+        "type ",
+        "Type",
+        "event_type",
+        "",
+        "é",
+        "{",
+        "\"id\"",
+    ][rng.gen_range(0..12)]
+    .to_owned()
+}
+
+fn random_string(rng: &mut StdRng) -> String {
+    let text = random_text(rng);
+    string_literal(rng, &text)
+}
+
+/// Text with the characters JSON strings make interesting.
+fn random_text(rng: &mut StdRng) -> String {
+    const PIECES: &[&str] = &[
+        "evt_1NG8Du2eZvKYlo2C",
+        "push",
+        " ",
+        "\"",
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\u{1}",
+        "\u{1f}",
+        "é",
+        "☕",
+        "😀",
+        "\u{7f}",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "\\\"",
+        "payment_intent.succeeded",
+    ];
+    (0..rng.gen_range(0..6))
+        .map(|_| PIECES[rng.gen_range(0..PIECES.len())])
+        .collect()
+}
+
+/// `text` as a JSON string literal, each character written raw or escaped at random
+/// (characters JSON requires escaped always are).
+fn string_literal(rng: &mut StdRng, text: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in text.chars() {
+        let must = matches!(ch, '"' | '\\') || u32::from(ch) < 0x20;
+        if !must && !rng.gen_bool(0.15) {
+            out.push(ch);
+            continue;
+        }
+        match (ch, rng.gen_range(0..3)) {
+            ('"', 0) => out.push_str("\\\""),
+            ('\\', 0) => out.push_str("\\\\"),
+            ('/', 0) => out.push_str("\\/"),
+            ('\n', 0) => out.push_str("\\n"),
+            ('\t', 0) => out.push_str("\\t"),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in ch.encode_utf16(&mut units) {
+                    if rng.gen_bool(0.5) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    } else {
+                        out.push_str(&format!("\\u{unit:04X}"));
+                    }
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn ws(rng: &mut StdRng, pretty: bool, out: &mut String) {
+    let pick = if pretty {
+        rng.gen_range(2..5)
+    } else {
+        rng.gen_range(0..5)
+    };
+    out.push_str(["", "", " ", "\n  ", "\r\n\t"][pick]);
+}
+
+fn shuffle<T>(rng: &mut StdRng, items: &mut [T]) {
+    for i in (1..items.len()).rev() {
+        items.swap(i, rng.gen_range(0..=i));
+    }
+}
