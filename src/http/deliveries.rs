@@ -105,6 +105,7 @@ pub struct DeliveryList {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryListParams {
     endpoint_id: Option<String>,

@@ -400,7 +400,7 @@ async fn delete_endpoint(
 }
 
 /// An endpoint's signing secrets: metadata only (`endpoint:read`).
-#[utoipa::path(get, path = "/v1/endpoints/{id}/secrets", tag = "endpoints", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/endpoints/{id}/secrets", tag = "endpoints", operation_id = "list_endpoint_secrets", params(("id" = String, Path)),
     responses((status = 200, body = SecretList)))]
 async fn list_secrets(
     State(state): State<AppState>,
@@ -413,7 +413,7 @@ async fn list_secrets(
 
 /// Rotate the signing secret: during the grace period every delivery carries a
 /// signature for each unexpired secret (`secret:rotate`).
-#[utoipa::path(post, path = "/v1/endpoints/{id}/secrets/rotate", tag = "endpoints", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/endpoints/{id}/secrets/rotate", tag = "endpoints", operation_id = "rotate_endpoint_secret", params(("id" = String, Path)),
     request_body = RotateSecret, responses((status = 200, body = RotatedSecret)))]
 async fn rotate_secret(
     State(state): State<AppState>,
@@ -428,7 +428,7 @@ async fn rotate_secret(
 }
 
 /// Expire a signing secret now (`secret:rotate`).
-#[utoipa::path(delete, path = "/v1/endpoints/{id}/secrets/{secret_id}", tag = "endpoints",
+#[utoipa::path(delete, path = "/v1/endpoints/{id}/secrets/{secret_id}", tag = "endpoints", operation_id = "expire_endpoint_secret",
     params(("id" = String, Path), ("secret_id" = String, Path)), responses((status = 204, description = "expired")))]
 async fn expire_secret(
     State(state): State<AppState>,

@@ -32,7 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, content_type = "application/json", body = Object)))]
+#[utoipa::path(get, path = "/openapi.json", tag = "health", security(()), responses((status = 200, content_type = "application/json", body = Object)))]
 async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
     let json = state.inner.openapi_json.get().cloned().unwrap_or_default();
     ([(CONTENT_TYPE, "application/json")], json)

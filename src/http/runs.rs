@@ -90,6 +90,7 @@ async fn get_run(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunListParams {
     /// queued, published, running, completed, failed or cancelled.

@@ -363,7 +363,7 @@ async fn delete_source(
 }
 
 /// A source's secrets: metadata only, newest first (`source:read`).
-#[utoipa::path(get, path = "/v1/sources/{id}/secrets", tag = "sources", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/sources/{id}/secrets", tag = "sources", operation_id = "list_source_secrets", params(("id" = String, Path)),
     responses((status = 200, body = SecretList)))]
 async fn list_secrets(
     State(state): State<AppState>,
@@ -375,7 +375,7 @@ async fn list_secrets(
 }
 
 /// Rotate: a new current secret; the previous ones keep verifying until now + grace (`secret:rotate`).
-#[utoipa::path(post, path = "/v1/sources/{id}/secrets/rotate", tag = "sources", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/sources/{id}/secrets/rotate", tag = "sources", operation_id = "rotate_source_secret", params(("id" = String, Path)),
     request_body = RotateSecret, responses((status = 200, body = RotatedSecret)))]
 async fn rotate_secret(
     State(state): State<AppState>,
@@ -390,7 +390,7 @@ async fn rotate_secret(
 }
 
 /// Expire a secret now, e.g. after a compromise (`secret:rotate`).
-#[utoipa::path(delete, path = "/v1/sources/{id}/secrets/{secret_id}", tag = "sources",
+#[utoipa::path(delete, path = "/v1/sources/{id}/secrets/{secret_id}", tag = "sources", operation_id = "expire_source_secret",
     params(("id" = String, Path), ("secret_id" = String, Path)),
     responses((status = 204, description = "expired"), (status = 404, description = "not_found")))]
 async fn expire_secret(

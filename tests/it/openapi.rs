@@ -68,3 +68,48 @@ fn every_route_of_the_router_is_in_the_document() {
         assert!(document.paths.paths.contains_key(path), "{path}");
     }
 }
+
+/// What OpenAPI validators and client generators check first: every path parameter is
+/// in its template and every other parameter is not a path one, operation ids are
+/// unique, and the unauthenticated routes say so.
+#[test]
+fn parameters_operation_ids_and_security_are_what_tools_expect() {
+    let document = serde_json::to_value(hookgate::http::openapi()).unwrap();
+    let mut operation_ids = std::collections::HashSet::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "operationId {id} used twice ({method} {path})"
+            );
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let in_template = path.contains(&format!("{{{name}}}"));
+                let is_path = parameter["in"] == "path";
+                assert_eq!(
+                    is_path, in_template,
+                    "{method} {path}: parameter {name} is in {}",
+                    parameter["in"]
+                );
+            }
+        }
+    }
+    for open in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        assert_eq!(
+            document["paths"][open]["get"]["security"],
+            serde_json::json!([{}]),
+            "{open} needs no credential"
+        );
+    }
+    let limit = &document["paths"]["/v1/orgs/{org}/sources"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap()["schema"];
+    assert_eq!(
+        (&limit["minimum"], &limit["maximum"]),
+        (&serde_json::json!(1), &serde_json::json!(200))
+    );
+}
