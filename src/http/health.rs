@@ -4,6 +4,7 @@ use super::error::ApiError;
 use super::AppState;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::Utc;
@@ -124,16 +125,17 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
     })))
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "health", security(()), responses((status = 200, content_type = "text/plain", body = String)))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics().render(),
-    )
+/// Every metric, in the text format the scraper asks for.
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()), responses(
+    (status = 200, description = "Prometheus text 0.0.4, or OpenMetrics when the Accept header prefers it",
+     content((String = "text/plain"), (String = "application/openmetrics-text"))),
+))]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let (content_type, text) = state.metrics().render_for(accept);
+    ([(CONTENT_TYPE, content_type)], text)
 }
 
 #[cfg(test)]

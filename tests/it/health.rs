@@ -8,7 +8,8 @@ use std::time::Duration;
 
 in_both_modes!(
     ready_when_store_and_broker_answer,
-    metrics_count_requests_by_route
+    metrics_count_requests_by_route,
+    metrics_answer_the_format_asked_for_and_promtool_accepts_the_classic_one,
 );
 
 async fn ready_when_store_and_broker_answer(mode: Mode) {
@@ -39,6 +40,94 @@ async fn metrics_count_requests_by_route(mode: Mode) {
             r#"hookgate_http_request_duration_seconds_count{route="/v1/orgs",method="POST"} 1"#
         ),
         "{text}"
+    );
+    server.stop().await.unwrap();
+}
+
+async fn scrape(server: &TestServer, accept: Option<&str>) -> (String, String) {
+    let mut request = server.client().get(format!("{}/metrics", server.url));
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (content_type, response.text().await.unwrap())
+}
+
+async fn metrics_answer_the_format_asked_for_and_promtool_accepts_the_classic_one(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let (content_type, classic) = scrape(&server, Some("text/plain; version=0.0.4")).await;
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    assert!(!classic.contains("# EOF"));
+    assert!(
+        classic.contains("# HELP hookgate_http_requests_total "),
+        "{classic}"
+    );
+    assert!(
+        classic.contains("# TYPE hookgate_build_info gauge"),
+        "{classic}"
+    );
+    assert!(
+        classic.contains("hookgate_build_info{version=\""),
+        "{classic}"
+    );
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            classic.contains(&format!("\n{family} ")),
+            "{family}:\n{classic}"
+        );
+    }
+    assert_eq!(
+        scrape(&server, None).await.0,
+        content_type,
+        "the classic format by default"
+    );
+
+    let (content_type, openmetrics) = scrape(
+        &server,
+        Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+    )
+    .await;
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    assert!(openmetrics.ends_with("# EOF\n"), "{openmetrics}");
+
+    // promtool (Debian's `prometheus`, installed by scripts/test) lints the classic text.
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is missing: run scripts/test, which installs it");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(classic.as_bytes())
+        .unwrap();
+    let output = promtool.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
     server.stop().await.unwrap();
 }

@@ -1,4 +1,8 @@
-//! Prometheus metrics, owned by the app (no global registry) and rendered at /metrics.
+//! Prometheus metrics, owned by the app (no global registry) and rendered at /metrics
+//! in the format the scraper asks for (`exposition`), with the process metrics.
+
+pub mod exposition;
+mod process;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -185,6 +189,14 @@ impl Metrics {
             "Connections closed by a timeout, by which (header_read, keep_alive)",
             connections_timed_out.clone(),
         );
+        let build = prometheus_client::metrics::info::Info::new(vec![
+            ("version", env!("CARGO_PKG_VERSION")),
+            (
+                "commit",
+                option_env!("HOOKGATE_COMMIT").unwrap_or("unknown"),
+            ),
+        ]);
+        registry.register("build", "The version and commit of this binary", build);
         Self {
             connections_open,
             connections_refused,
@@ -265,12 +277,30 @@ impl Metrics {
         self.outbox_oldest_age.set(age);
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// Every metric and the process metrics, as OpenMetrics text.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        let process = process::render();
+        match out.strip_suffix("# EOF\n") {
+            Some(families) => format!("{families}{process}# EOF\n"),
+            None => out + &process,
+        }
+    }
+
+    /// Every metric in the format the scraper's `Accept` header asks for; returns the
+    /// content type with the text.
+    pub fn render_for(&self, accept: Option<&str>) -> (&'static str, String) {
+        let openmetrics = self.render();
+        if exposition::wants_openmetrics(accept) {
+            (exposition::OPENMETRICS, openmetrics)
+        } else {
+            (
+                exposition::PROMETHEUS_TEXT,
+                exposition::to_prometheus_text(&openmetrics),
+            )
+        }
     }
 }
 
