@@ -188,7 +188,14 @@ impl Connection {
         let watchdog = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(watchdog);
         let mut closing = false;
+        // Shutdown found a whole request head received but not yet handed to the
+        // service: close once it is (then it is in flight and finishes), not before.
+        let mut close_when_dispatched = false;
         loop {
+            if close_when_dispatched && !activity.idle() {
+                close_when_dispatched = false;
+                connection.as_mut().graceful_shutdown();
+            }
             let deadline = activity.deadline(&self.limits);
             if let Some((at, _)) = deadline {
                 watchdog.as_mut().reset(at);
@@ -203,10 +210,11 @@ impl Connection {
                 () = activity.changed.notified() => {}
                 () = self.shutdown.cancelled(), if !closing => {
                     closing = true;
-                    if activity.idle() {
-                        return;
+                    match activity.at_shutdown() {
+                        AtShutdown::Idle => return,
+                        AtShutdown::HeadReceived => close_when_dispatched = true,
+                        AtShutdown::InFlight => connection.as_mut().graceful_shutdown(),
                     }
-                    connection.as_mut().graceful_shutdown();
                 }
                 () = &mut watchdog, if deadline.is_some() => {
                     if let Some((at, reason)) = activity.deadline(&self.limits) {
@@ -219,6 +227,15 @@ impl Connection {
             }
         }
     }
+}
+
+/// Where a connection stands when shutdown begins.
+enum AtShutdown {
+    /// Nothing of a request, or only part of its head: closed at once.
+    Idle,
+    /// A whole head arrived and is about to be served.
+    HeadReceived,
+    InFlight,
 }
 
 /// What the watchdog needs to know about one connection.
@@ -235,6 +252,11 @@ struct ActivityState {
     idle_since: Instant,
     /// When the first byte of the next request's head arrived (while none in flight).
     head_started: Option<Instant>,
+    /// The head's blank line (`\r\n\r\n`) arrived: a whole request waits to be served.
+    head_complete: bool,
+    /// The last bytes read while none was in flight, to find that blank line across
+    /// reads.
+    tail: [u8; 3],
 }
 
 impl Activity {
@@ -244,6 +266,8 @@ impl Activity {
                 in_flight: 0,
                 idle_since: Instant::now(),
                 head_started: None,
+                head_complete: false,
+                tail: [0; 3],
             }),
             changed: Notify::new(),
         }
@@ -260,6 +284,17 @@ impl Activity {
         self.lock().in_flight == 0
     }
 
+    fn at_shutdown(&self) -> AtShutdown {
+        let state = self.lock();
+        if state.in_flight > 0 {
+            AtShutdown::InFlight
+        } else if state.head_complete {
+            AtShutdown::HeadReceived
+        } else {
+            AtShutdown::Idle
+        }
+    }
+
     /// When the connection must close if nothing changes, and why; `None` while a
     /// request is in flight.
     fn deadline(&self, limits: &EdgeLimits) -> Option<(Instant, &'static str)> {
@@ -273,14 +308,43 @@ impl Activity {
         })
     }
 
-    fn bytes_read(&self) {
+    /// Bytes arrived. While no request is in flight they are the next request's head:
+    /// its first byte starts the header clock, its blank line completes it.
+    fn bytes_read(&self, bytes: &[u8]) {
         let mut state = self.lock();
-        if state.in_flight == 0 && state.head_started.is_none() {
+        if state.in_flight > 0 {
+            return;
+        }
+        let started = state.head_started.is_none();
+        if started {
             state.head_started = Some(Instant::now());
-            drop(state);
+        }
+        if !state.head_complete {
+            state.head_complete = ends_a_head(&mut state.tail, bytes);
+        }
+        drop(state);
+        if started {
             self.changed.notify_one();
         }
     }
+}
+
+/// Whether `bytes`, read after `tail` (the last three bytes read before them), hold a
+/// head's blank line; `tail` moves on to the last three bytes read.
+fn ends_a_head(tail: &mut [u8; 3], bytes: &[u8]) -> bool {
+    const BLANK_LINE: &[u8] = b"\r\n\r\n";
+    let mut joint = [0u8; 6];
+    joint[..3].copy_from_slice(tail);
+    let lead = bytes.len().min(3);
+    joint[3..3 + lead].copy_from_slice(&bytes[..lead]);
+    let found = memchr::memmem::find(&joint[..3 + lead], BLANK_LINE).is_some()
+        || memchr::memmem::find(bytes, BLANK_LINE).is_some();
+    let mut last = [0u8; 3];
+    let from_tail = 3 - lead;
+    last[..from_tail].copy_from_slice(&tail[3 - from_tail..]);
+    last[from_tail..].copy_from_slice(&bytes[bytes.len() - lead..]);
+    *tail = last;
+    found
 }
 
 /// A request being served; the connection is idle again when the last one ends.
@@ -292,7 +356,11 @@ impl InFlight {
             let mut state = activity.lock();
             state.in_flight += 1;
             state.head_started = None;
+            state.head_complete = false;
+            state.tail = [0; 3];
         }
+        // A shutdown may be waiting for this request to be dispatched.
+        activity.changed.notify_one();
         Self(activity)
     }
 }
@@ -350,7 +418,7 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.bytes_read();
+            self.activity.bytes_read(&buf.filled()[before..]);
         }
         polled
     }
@@ -383,5 +451,27 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ends_a_head;
+
+    #[test]
+    fn a_head_ends_at_its_blank_line_however_the_reads_split_it() {
+        let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+        for split in 0..=head.len() {
+            for second in split..=head.len() {
+                let mut tail = [0u8; 3];
+                let parts = [&head[..split], &head[split..second], &head[second..]];
+                let found = parts.iter().any(|part| ends_a_head(&mut tail, part));
+                assert!(found, "split at {split} and {second}");
+            }
+        }
+        let mut tail = [0u8; 3];
+        assert!(!ends_a_head(&mut tail, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+        assert!(!ends_a_head(&mut tail, b"X-A: 1\r\n"));
+        assert!(ends_a_head(&mut tail, b"\r\n"));
     }
 }
