@@ -17,6 +17,15 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Migrate(args) => runtime.block_on(migrate(args)),
+        Command::Completions { shell } => {
+            use std::io::Write;
+            match std::io::stdout().write_all(&cli::completions(shell)) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(error).context("cannot write the completion script")
+                }
+                _ => Ok(()),
+            }
+        }
         Command::Operator(command) => {
             // One line naming the cause chain: an operator reads it, not a developer.
             if let Err(error) = runtime.block_on(cli::run(command)) {

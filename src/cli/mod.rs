@@ -50,6 +50,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit.
     Migrate(MigrateArgs),
+    /// Print a shell completion script, e.g. `hookgate completions bash >
+    /// /etc/bash_completion.d/hookgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     #[command(flatten)]
     Operator(Operator),
 }
@@ -152,6 +158,14 @@ fn joined_json(parts: &[(&str, &str)]) -> serde_json::Result<String> {
         .map(|(name, text)| Ok((*name, serde_json::from_str::<&RawValue>(text)?)))
         .collect::<serde_json::Result<_>>()?;
     serde_json::to_string(&Joined(parts))
+}
+
+/// The completion script for `shell`, of every command and flag. Built in memory:
+/// clap_complete panics on a failed write, and a closed pipe (`| head`) is not a panic.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut script);
+    script
 }
 
 /// Parses arguments with the config file applied as defaults. Exits with clap's

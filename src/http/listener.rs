@@ -470,7 +470,10 @@ mod tests {
             }
         }
         let mut tail = [0u8; 3];
-        assert!(!ends_a_head(&mut tail, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+        assert!(!ends_a_head(
+            &mut tail,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+        ));
         assert!(!ends_a_head(&mut tail, b"X-A: 1\r\n"));
         assert!(ends_a_head(&mut tail, b"\r\n"));
     }

@@ -386,3 +386,45 @@ async fn unreachable_server_exits_non_zero_and_names_the_url() {
         failed.stderr
     );
 }
+
+#[test]
+fn completion_scripts_name_every_command_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_hookgate()"),
+        ("zsh", "#compdef hookgate"),
+        ("fish", "complete -c hookgate"),
+    ] {
+        let output = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}: {output:?}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}");
+        for command in [
+            "serve",
+            "orgs",
+            "sources",
+            "endpoints",
+            "deliveries",
+            "sign",
+        ] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    // `| head` closes the pipe early: no panic, exit 0.
+    let mut child = Command::new(BIN)
+        .args(["completions", "zsh"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait_with_output().unwrap();
+    assert!(status.status.success(), "{status:?}");
+    assert!(
+        status.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
