@@ -1,5 +1,5 @@
-//! Records the commit being built (`hookgate_build_info{commit}`), when the source is a
-//! git checkout; otherwise the metric says `unknown`.
+//! Records the commit being built, when the source is a git checkout, for
+//! `hookgate --version` and `hookgate_build_info{commit}` (`unknown` otherwise).
 
 use std::process::Command;
 
@@ -19,7 +19,12 @@ fn main() {
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
-    if let Some(commit) = commit {
-        println!("cargo:rustc-env=HOOKGATE_COMMIT={commit}");
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    match &commit {
+        Some(commit) => {
+            println!("cargo:rustc-env=HOOKGATE_COMMIT={commit}");
+            println!("cargo:rustc-env=HOOKGATE_VERSION={version} ({commit})");
+        }
+        None => println!("cargo:rustc-env=HOOKGATE_VERSION={version}"),
     }
 }

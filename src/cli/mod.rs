@@ -34,7 +34,7 @@ use std::ffi::OsString;
 #[derive(Parser, Debug)]
 #[command(
     name = "hookgate",
-    version,
+    version = env!("HOOKGATE_VERSION"),
     about = "Webhook ingress and signed delivery gateway"
 )]
 pub struct Cli {

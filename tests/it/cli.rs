@@ -428,3 +428,20 @@ fn completion_scripts_name_every_command_for_each_shell() {
         String::from_utf8_lossy(&status.stderr)
     );
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let output = Command::new(BIN).arg("--version").output().unwrap();
+    let version = String::from_utf8(output.stdout).unwrap();
+    assert!(version.starts_with("hookgate 0."), "{version}");
+    // Built from a git checkout here, so the commit is known.
+    let commit = version
+        .trim()
+        .rsplit_once('(')
+        .and_then(|(_, c)| c.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no commit in {version}"));
+    assert!(
+        commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{version}"
+    );
+}
