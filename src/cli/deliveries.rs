@@ -74,7 +74,10 @@ pub enum DeliveriesCommand {
 /// A delivery's state (SPEC §6).
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Not tried yet.
     Pending,
+    /// Tried, failed, another attempt scheduled.
+    Retrying,
     Delivered,
     Failed,
 }
@@ -83,6 +86,7 @@ pub enum Status {
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryStatus {
     Failed,
+    Retrying,
     Pending,
 }
 

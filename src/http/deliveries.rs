@@ -28,7 +28,7 @@ pub struct DeliveryView {
     event_id: String,
     event_type: String,
     endpoint_id: String,
-    status: DeliveryStatus,
+    status: DeliveryState,
     attempts: u32,
     next_attempt_at: Option<DateTime<Utc>>,
     last_status: Option<u16>,
@@ -44,7 +44,7 @@ impl From<Delivery> for DeliveryView {
             event_id: d.event_id,
             event_type: d.event_type,
             endpoint_id: d.endpoint_id,
-            status: d.status,
+            status: DeliveryState::of(d.status, d.attempts),
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
             last_status: d.last_status,
@@ -109,7 +109,8 @@ pub struct DeliveryList {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryListParams {
     endpoint_id: Option<String>,
-    /// pending, delivered or failed.
+    /// pending (not tried yet), retrying (tried, another attempt scheduled), delivered
+    /// or failed.
     status: Option<String>,
     event_type: Option<String>,
     limit: Option<usize>,
@@ -120,7 +121,7 @@ pub struct DeliveryListParams {
 #[serde(deny_unknown_fields)]
 pub struct RetryFilter {
     endpoint_id: Option<String>,
-    /// `failed` (default) or `pending`.
+    /// `failed` (default), `retrying` or `pending`.
     status: Option<String>,
     event_type: Option<String>,
     since: Option<DateTime<Utc>>,
@@ -131,11 +132,52 @@ pub struct Retried {
     retried: u64,
 }
 
-fn parse_status(value: Option<&str>) -> Result<Option<DeliveryStatus>, ApiError> {
+/// A delivery's state as the API shows it (SPEC §7.1): a stored `pending` delivery
+/// that has been tried is `retrying`, so an endpoint that is failing now shows now,
+/// not when its schedule ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Pending,
+    Retrying,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryState {
+    fn of(status: DeliveryStatus, attempts: u32) -> Self {
+        match status {
+            DeliveryStatus::Pending if attempts > 0 => Self::Retrying,
+            DeliveryStatus::Pending => Self::Pending,
+            DeliveryStatus::Delivered => Self::Delivered,
+            DeliveryStatus::Failed => Self::Failed,
+        }
+    }
+
+    /// The stored status and `tried` filter that select this state.
+    fn filter(self) -> (DeliveryStatus, Option<bool>) {
+        match self {
+            Self::Pending => (DeliveryStatus::Pending, Some(false)),
+            Self::Retrying => (DeliveryStatus::Pending, Some(true)),
+            Self::Delivered => (DeliveryStatus::Delivered, None),
+            Self::Failed => (DeliveryStatus::Failed, None),
+        }
+    }
+}
+
+fn parse_state(value: Option<&str>) -> Result<Option<DeliveryState>, ApiError> {
+    let parse = |s: &str| match s {
+        "pending" => Some(DeliveryState::Pending),
+        "retrying" => Some(DeliveryState::Retrying),
+        "delivered" => Some(DeliveryState::Delivered),
+        "failed" => Some(DeliveryState::Failed),
+        _ => None,
+    };
     value
         .map(|s| {
-            DeliveryStatus::parse(s)
-                .ok_or_else(|| ApiError::validation("status", "pending, delivered or failed"))
+            parse(s).ok_or_else(|| {
+                ApiError::validation("status", "pending, retrying, delivered or failed")
+            })
         })
         .transpose()
 }
@@ -166,9 +208,13 @@ async fn list_deliveries(
 ) -> Result<Json<DeliveryList>, ApiError> {
     let org = visible_org(&state, &principal, &org).await?;
     principal.allows(&org, Scope::DeliveryRead)?;
+    let (status, tried) = parse_state(params.status.as_deref())?
+        .map(DeliveryState::filter)
+        .map_or((None, None), |(status, tried)| (Some(status), tried));
     let filter = DeliveryFilter {
         endpoint_id: params.endpoint_id,
-        status: parse_status(params.status.as_deref())?,
+        status,
+        tried,
         event_type: params.event_type,
         since: None,
     };
@@ -233,16 +279,18 @@ async fn bulk_retry(
 ) -> Result<(StatusCode, Json<Retried>), ApiError> {
     let org = visible_org(&state, &principal, &org).await?;
     principal.allows(&org, Scope::DeliveryRetry)?;
-    let status = parse_status(body.status.as_deref())?.unwrap_or(DeliveryStatus::Failed);
-    if status == DeliveryStatus::Delivered {
+    let state_asked = parse_state(body.status.as_deref())?.unwrap_or(DeliveryState::Failed);
+    if state_asked == DeliveryState::Delivered {
         return Err(ApiError::validation(
             "status",
             "delivered deliveries are resent one by one",
         ));
     }
+    let (status, tried) = state_asked.filter();
     let filter = DeliveryFilter {
         endpoint_id: body.endpoint_id,
         status: Some(status),
+        tried,
         event_type: body.event_type,
         since: body.since,
     };

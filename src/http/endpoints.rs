@@ -487,6 +487,7 @@ async fn recover(
     let filter = DeliveryFilter {
         endpoint_id: Some(endpoint.id.clone()),
         status: Some(DeliveryStatus::Failed),
+        tried: None,
         event_type: None,
         since: Some(body.since),
     };

@@ -171,6 +171,9 @@ fn filter_clause(filter: &DeliveryFilter, first: usize) -> (String, Vec<Box<dyn 
     if let Some(status) = filter.status {
         add("status = ?", Box::new(status.as_str()));
     }
+    if let Some(tried) = filter.tried {
+        add("(attempts > 0) = ?", Box::new(tried));
+    }
     if let Some(event_type) = &filter.event_type {
         add("event_type = ?", Box::new(event_type.clone()));
     }

@@ -207,6 +207,9 @@ pub fn endpoint_health<'a>(
 pub struct DeliveryFilter {
     pub endpoint_id: Option<String>,
     pub status: Option<DeliveryStatus>,
+    /// With `Pending`: only those tried already (`Some(true)`, shown as `retrying`) or
+    /// not yet (`Some(false)`).
+    pub tried: Option<bool>,
     pub event_type: Option<String>,
     /// Only deliveries created at or after this time.
     pub since: Option<DateTime<Utc>>,

@@ -428,7 +428,8 @@ impl DeliveryStore for PostgresStore {
             "SELECT {DELIVERY_COLUMNS} FROM deliveries d
              WHERE d.org = $1 AND ($2::text IS NULL OR d.endpoint_id = $2)
                AND ($3::text IS NULL OR d.status = $3) AND ($4::text IS NULL OR d.event_type = $4)
-               AND ($5::timestamptz IS NULL OR d.created_at >= $5)"
+               AND ($5::timestamptz IS NULL OR d.created_at >= $5)
+               AND ($6::bool IS NULL OR (d.attempts > 0) = $6)"
         );
         let status = filter.status.map(DeliveryStatus::as_str);
         self.keyset_page(
@@ -440,6 +441,7 @@ impl DeliveryStore for PostgresStore {
                 &status,
                 &filter.event_type,
                 &filter.since,
+                &filter.tried,
             ],
             page,
             delivery_from_row,
@@ -464,8 +466,8 @@ impl DeliveryStore for PostgresStore {
                  WHERE org = $1 AND (status <> 'delivered' OR $6::text IS NOT NULL)
                    AND ($2::text IS NULL OR endpoint_id = $2) AND ($3::text IS NULL OR status = $3)
                    AND ($4::text IS NULL OR event_type = $4) AND ($5::timestamptz IS NULL OR created_at >= $5)
-                   AND ($6::text IS NULL OR id = $6)",
-                &[&org.as_str(), &filter.endpoint_id, &status, &filter.event_type, &filter.since, &delivery_id, &now],
+                   AND ($6::text IS NULL OR id = $6) AND ($8::bool IS NULL OR (attempts > 0) = $8)",
+                &[&org.as_str(), &filter.endpoint_id, &status, &filter.event_type, &filter.since, &delivery_id, &now, &filter.tried],
             )
             .await?;
         Ok(count)

@@ -19,7 +19,57 @@ in_both_modes!(
     during_a_rotation_receivers_with_old_or_new_secret_both_verify,
     failed_deliveries_are_retried_by_hand_one_recover_and_bulk,
     events_fan_out_by_type_and_workflow_and_are_idempotent_on_event_id,
+    a_delivery_whose_endpoint_fails_shows_as_retrying_at_once,
 );
+
+/// SPEC §7.1: `retrying` while the schedule runs, so a failing endpoint shows now.
+async fn a_delivery_whose_endpoint_fails_shows_as_retrying_at_once(mode: Mode) {
+    let server = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[500; 10]);
+    // A long second step keeps the delivery in its schedule while we look.
+    let (endpoint_id, _) =
+        endpoint(&server, &receiver.url, json!({"retry_schedule": "0s,1h"})).await;
+    publish(&server, json!({"type": "run.failed", "data": {}})).await;
+    assert_eq!(receiver.wait_for(1, WAIT).await.len(), 1);
+    let list = |status: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .get(
+                    &format!("/v1/orgs/acme/deliveries?status={status}"),
+                    OPERATOR_TOKEN,
+                )
+                .await
+                .body["data"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    let mut retrying = Vec::new();
+    for _ in 0..50 {
+        retrying = list("retrying").await;
+        if !retrying.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(retrying.len(), 1, "listed as retrying");
+    let row = &retrying[0];
+    assert_eq!(row["endpoint_id"], endpoint_id.as_str());
+    assert_eq!(row["status"], "retrying");
+    assert_eq!(row["attempts"], 1);
+    assert_eq!(row["last_status"], 500);
+    assert!(row["next_attempt_at"].is_string(), "{row}");
+    assert!(list("pending").await.is_empty(), "tried, so not pending");
+    assert!(list("failed").await.is_empty(), "its schedule is not over");
+    let bad = server
+        .get("/v1/orgs/acme/deliveries?status=stuck", OPERATOR_TOKEN)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    server.stop().await.unwrap();
+}
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -411,7 +461,7 @@ async fn endpoint_failing_past_the_limit_is_disabled_and_its_pending_delivery_re
     assert_eq!(disabled["disabled_reason"], "failing");
     let delivery = deliveries(&server, &failing_id).await[0].clone();
     assert_eq!(
-        delivery["status"], "pending",
+        delivery["status"], "retrying",
         "its retry is kept: {delivery}"
     );
 
