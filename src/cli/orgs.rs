@@ -1,7 +1,7 @@
-//! `hookgate orgs create|show` over `/v1/orgs` (SPEC §7).
+//! `hookgate orgs create|list|show` over `/v1/orgs` (SPEC §7).
 
 use super::table::{cell, time, Table};
-use super::ApiArgs;
+use super::{next_page, ApiArgs, Page};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
@@ -14,6 +14,13 @@ pub enum OrgsCommand {
         /// Display name (default: the slug).
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List every org, alphabetical (operator token only).
+    List {
+        #[command(flatten)]
+        page: Page,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -32,6 +39,10 @@ pub async fn run(command: OrgsCommand) -> anyhow::Result<()> {
             let reply = api.client()?.post(&["v1", "orgs"], &body).await?;
             api.print(&reply, org_fields);
         }
+        OrgsCommand::List { page, api } => {
+            let reply = api.client()?.get(&["v1", "orgs"], &page.query()).await?;
+            api.print(&reply, org_table);
+        }
         OrgsCommand::Show { slug, api } => {
             let reply = api.client()?.get(&["v1", "orgs", &slug], &[]).await?;
             api.print(&reply, org_fields);
@@ -47,4 +58,16 @@ fn org_fields(org: &Value) -> String {
         .row(["name", &cell(&org["name"])])
         .row(["created", &time(&org["created_at"])]);
     table.to_string()
+}
+
+fn org_table(list: &Value) -> String {
+    let mut table = Table::new(["SLUG", "NAME", "CREATED"]);
+    for org in list["data"].as_array().into_iter().flatten() {
+        table.row([
+            cell(&org["slug"]),
+            cell(&org["name"]),
+            time(&org["created_at"]),
+        ]);
+    }
+    format!("{table}{}", next_page(list))
 }

@@ -1,7 +1,7 @@
-//! `/v1/orgs`: create (operator) and read.
+//! `/v1/orgs`: create and list (operator) and read.
 
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{cursor, ApiJson, ApiQuery, ListParams};
 use super::AppState;
 use crate::auth::{Denied, Principal};
 use crate::store::{AuditAction, AuditEntry, Org, OrgSlug};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_org))
+        .routes(routes!(create_org, list_orgs))
         .routes(routes!(get_org))
 }
 
@@ -42,6 +42,12 @@ impl From<Org> for OrgView {
             created_at: org.created_at,
         }
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrgList {
+    data: Vec<OrgView>,
+    next_cursor: Option<String>,
 }
 
 /// A path's org slug; a malformed one cannot exist, so it is a 404.
@@ -103,6 +109,27 @@ async fn create_org(
     );
     state.store().create_org(&org, &audit).await?;
     Ok((StatusCode::CREATED, Json(org.into())))
+}
+
+/// List every org, alphabetical by slug (operator token only).
+#[utoipa::path(get, path = "/v1/orgs", tag = "orgs", params(ListParams), responses(
+    (status = 200, body = OrgList),
+    (status = 403, description = "operator_required"),
+    (status = 422, description = "validation_failed: limit or cursor"),
+))]
+async fn list_orgs(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<OrgList>, ApiError> {
+    if !matches!(principal, Principal::Operator) {
+        return Err(Denied::OperatorRequired.into());
+    }
+    let page = state.store().list_orgs(&params.page()?).await?;
+    Ok(Json(OrgList {
+        data: page.items.into_iter().map(OrgView::from).collect(),
+        next_cursor: cursor(page.next),
+    }))
 }
 
 /// Read an org (operator or any key of the org).

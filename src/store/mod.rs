@@ -83,6 +83,9 @@ pub trait Store:
 pub trait OrgStore {
     async fn create_org(&self, org: &Org, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn find_org(&self, slug: &OrgSlug) -> Result<Option<Org>, StoreError>;
+    /// Every org, by slug (alphabetical, unlike the id-ordered lists: slugs carry no
+    /// time); the page's cursor is the last slug of the previous page.
+    async fn list_orgs(&self, page: &PageRequest) -> Result<Page<Org>, StoreError>;
 
     async fn insert_api_key(
         &self,

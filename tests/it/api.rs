@@ -12,7 +12,39 @@ in_both_modes!(
     malformed_bodies_get_validation_failed_naming_the_field,
     unknown_routes_and_methods_get_the_error_envelope_with_request_id,
     audit_log_pages_with_cursor,
+    the_operator_lists_orgs_alphabetically_page_by_page_and_keys_cannot,
 );
+
+async fn the_operator_lists_orgs_alphabetically_page_by_page_and_keys_cannot(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    for slug in ["mango", "apple", "kiwi"] {
+        server.create_org(slug).await;
+    }
+    let first = server.get("/v1/orgs?limit=2", OPERATOR_TOKEN).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let slugs = |body: &serde_json::Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["slug"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(slugs(&first.body), ["apple", "kiwi"]);
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = server
+        .get(&format!("/v1/orgs?limit=2&cursor={cursor}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(slugs(&second.body), ["mango"]);
+    assert!(second.body["next_cursor"].is_null());
+    assert!(second.body["data"][0]["created_at"].is_string());
+
+    let key = server.mint_key("apple", &[]).await;
+    let refused = server.get("/v1/orgs", &key).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.error_code(), "operator_required");
+    server.stop().await.unwrap();
+}
 
 async fn audit_only_key_reads_audit_but_cannot_mint_or_write_or_see_other_orgs(mode: Mode) {
     let server = TestServer::start(mode).await;

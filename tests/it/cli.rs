@@ -164,6 +164,19 @@ async fn orgs_create_then_show_prints_the_org_as_table_and_json() {
         .ok()
         .json();
     assert_eq!(json["slug"], "acme");
+    let listed = hookgate(&server, &["orgs", "list"]).await.ok();
+    let rows: Vec<&str> = listed.stdout.lines().collect();
+    assert!(rows[0].starts_with("SLUG"), "{}", listed.stdout);
+    assert!(
+        rows.iter().any(|row| row.starts_with("acme ")),
+        "{}",
+        listed.stdout
+    );
+    let json = hookgate(&server, &["orgs", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["data"][0]["slug"], "acme");
     server.stop().await.unwrap();
 }
 

@@ -60,6 +60,33 @@ impl OrgStore for EmbeddedStore {
         .await
     }
 
+    async fn list_orgs(&self, page: &PageRequest) -> Result<Page<Org>, StoreError> {
+        let (after, limit) = (page.before.clone(), page.limit);
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare(
+                "SELECT slug, name, created_at FROM orgs
+                 WHERE (?1 IS NULL OR slug > ?1) ORDER BY slug LIMIT ?2",
+            )?;
+            let rows = statement
+                .query_map(params![after, limit as i64 + 1], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect::<Result<Vec<(String, String, i64)>, _>>()?;
+            let orgs = rows
+                .into_iter()
+                .map(|(slug, name, created_at)| {
+                    Ok(Org {
+                        slug: parse_slug(&slug)?,
+                        name,
+                        created_at: from_millis(created_at)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(Page::from_overfetch(orgs, limit, |o: &Org| o.slug.as_str()))
+        })
+        .await
+    }
+
     async fn find_org(&self, slug: &OrgSlug) -> Result<Option<Org>, StoreError> {
         let slug = slug.clone();
         self.with_conn(move |conn| {

@@ -63,6 +63,22 @@ impl OrgStore for PostgresStore {
         Ok(())
     }
 
+    async fn list_orgs(&self, page: &PageRequest) -> Result<Page<Org>, StoreError> {
+        let client = self.client().await?;
+        let probe = page.limit as i64 + 1;
+        let rows = client
+            .query(
+                "SELECT slug, name, created_at FROM orgs
+                 WHERE ($1::text IS NULL OR slug > $1) ORDER BY slug LIMIT $2",
+                &[&page.before, &probe],
+            )
+            .await?;
+        let orgs = rows.iter().map(org_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::from_overfetch(orgs, page.limit, |o: &Org| {
+            o.slug.as_str()
+        }))
+    }
+
     async fn find_org(&self, slug: &OrgSlug) -> Result<Option<Org>, StoreError> {
         let client = self.client().await?;
         let row = client
