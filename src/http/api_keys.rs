@@ -36,7 +36,9 @@ pub struct ApiKeyView {
     id: String,
     name: String,
     scopes: Vec<Scope>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -57,6 +59,7 @@ pub struct MintedKey {
     id: String,
     name: String,
     scopes: Vec<Scope>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
     /// The key itself: shown this once, stored only as a hash.
     key: String,

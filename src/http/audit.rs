@@ -28,6 +28,7 @@ pub struct AuditEntryView {
     target: String,
     #[schema(value_type = Object)]
     details: serde_json::Value,
+    #[serde(serialize_with = "super::timestamp::micros")]
     at: DateTime<Utc>,
 }
 

@@ -30,10 +30,13 @@ pub struct DeliveryView {
     endpoint_id: String,
     status: DeliveryState,
     attempts: u32,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     next_attempt_at: Option<DateTime<Utc>>,
     last_status: Option<u16>,
     last_error: Option<String>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     updated_at: DateTime<Utc>,
 }
 
@@ -58,6 +61,7 @@ impl From<Delivery> for DeliveryView {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AttemptView {
     attempt: u32,
+    #[serde(serialize_with = "super::timestamp::micros")]
     started_at: DateTime<Utc>,
     duration_ms: u32,
     request_url: String,
@@ -69,6 +73,7 @@ pub struct AttemptView {
     response_body: Option<String>,
     /// timeout, connect, dns, tls, blocked, or http_status.
     error: Option<String>,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     next_attempt_at: Option<DateTime<Utc>>,
 }
 

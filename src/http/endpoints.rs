@@ -83,8 +83,11 @@ pub struct EndpointView {
     timeout_ms: u32,
     rate_limit_per_s: Option<u32>,
     retry_schedule: Option<String>,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     failing_since: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     updated_at: DateTime<Utc>,
 }
 

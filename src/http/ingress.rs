@@ -71,11 +71,16 @@ async fn drain(stream: &mut axum::body::BodyDataStream, max: usize) {
 }
 
 /// The answer body: typed, so it is written straight out without building a
-/// `serde_json::Value` first (the hot path's allocations add up).
-#[derive(serde::Serialize)]
+/// `serde_json::Value` first (the hot path's allocations add up). A run comes as
+/// `run: {id, status}` as from the trigger API; `run_id` and `status` stay beside it
+/// for the senders' tooling that already reads them.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = IngressReceipt)]
 struct ReceiptBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     event_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run: Option<RunRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     run_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,8 +91,17 @@ struct ReceiptBody<'a> {
     challenge: Option<&'a str>,
 }
 
+/// The run an accepted event started.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct RunRef<'a> {
+    id: &'a str,
+    /// `queued` when just accepted; a duplicate's run may have moved on.
+    status: &'a str,
+}
+
 const NO_FIELDS: ReceiptBody<'static> = ReceiptBody {
     event_id: None,
+    run: None,
     run_id: None,
     status: None,
     duplicate: None,
@@ -100,6 +114,10 @@ fn receipt_response(receipt: Receipt) -> Response {
             StatusCode::ACCEPTED,
             ReceiptBody {
                 event_id: Some(event_id),
+                run: Some(RunRef {
+                    id: run_id,
+                    status: "queued",
+                }),
                 run_id: Some(run_id),
                 status: Some("queued"),
                 duplicate: Some(false),
@@ -114,6 +132,10 @@ fn receipt_response(receipt: Receipt) -> Response {
             StatusCode::OK,
             ReceiptBody {
                 event_id: Some(event_id),
+                run: Some(RunRef {
+                    id: run_id,
+                    status: status.as_str(),
+                }),
                 run_id: Some(run_id),
                 status: Some(status.as_str()),
                 duplicate: Some(true),
@@ -152,8 +174,9 @@ fn receipt_response(receipt: Receipt) -> Response {
     params(("source_id" = String, Path)),
     request_body(content = String, description = "the sender's raw body, signed as the source's verifier expects"),
     responses(
-        (status = 202, description = "accepted: {event_id, run_id, status: queued, duplicate: false}"),
-        (status = 200, description = "duplicate (same run_id), ignored by the event filter, or a handshake"),
+        (status = 202, body = ReceiptBody, description = "accepted: the event and its run are durable"),
+        (status = 200, body = ReceiptBody, description = "duplicate (same run), ignored by the event filter (`status: ignored`), or a handshake (`status: pong`, or Slack's `challenge`)"),
+        (status = 400, description = "bad_request: the body could not be read"),
         (status = 401, description = "signature, timestamp or token refused"),
         (status = 404, description = "unknown or disabled source"),
         (status = 408, description = "body_timeout: the body did not arrive within the body read timeout"),

@@ -24,6 +24,7 @@ mod orgs;
 mod runs;
 mod secrets;
 mod sources;
+mod timestamp;
 
 pub use listener::{serve, EdgeLimits};
 pub use openapi::ApiDoc;
@@ -37,7 +38,7 @@ use crate::store::Store;
 use axum::Router;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 /// Everything handlers share. Cheap to clone.
@@ -180,11 +181,14 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut document = api_router().into_openapi();
+    openapi::ErrorAnswers.modify(&mut document);
+    document
 }
 
 pub fn router(state: AppState) -> Router {
-    let (router, document) = api_router().split_for_parts();
+    let (router, mut document) = api_router().split_for_parts();
+    openapi::ErrorAnswers.modify(&mut document);
     let json = document.to_json().unwrap_or_else(|_| "{}".to_owned());
     let _ = state.inner.openapi_json.set(json);
     router

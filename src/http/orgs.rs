@@ -31,6 +31,7 @@ pub struct CreateOrg {
 pub struct OrgView {
     slug: String,
     name: String,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
 }
 

@@ -48,8 +48,11 @@ pub struct RunView {
     workflow_id: String,
     status: RunStatus,
     trigger: TriggerView,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     published_at: Option<DateTime<Utc>>,
 }
 

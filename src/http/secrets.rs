@@ -18,11 +18,14 @@ pub struct SecretView {
     id: String,
     /// First 8 hex digits of the value's SHA-256.
     fingerprint: String,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
     /// Null for the current secret.
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     expires_at: Option<DateTime<Utc>>,
     /// Last time a request verified with this secret (to the nearest ~10 s): when
     /// senders have switched, the old secret can go.
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     last_used_at: Option<DateTime<Utc>>,
     active: bool,
 }
@@ -83,6 +86,7 @@ impl RotateSecret {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PreviousSecret {
     id: String,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     expires_at: Option<DateTime<Utc>>,
 }
 

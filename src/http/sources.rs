@@ -69,7 +69,9 @@ pub struct SourceView {
     enabled: bool,
     event_filter: Vec<String>,
     max_body_bytes: u64,
+    #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::timestamp::micros")]
     updated_at: DateTime<Utc>,
     ingress_url: String,
 }
@@ -111,6 +113,7 @@ pub struct SourceList {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RejectionView {
+    #[serde(serialize_with = "super::timestamp::micros")]
     at: DateTime<Utc>,
     /// The error code the sender got, e.g. `signature_invalid`.
     reason: String,

@@ -13,6 +13,7 @@ in_both_modes!(
     unknown_routes_and_methods_get_the_error_envelope_with_request_id,
     audit_log_pages_with_cursor,
     the_operator_lists_orgs_alphabetically_page_by_page_and_keys_cannot,
+    timestamps_are_utc_with_six_fraction_digits,
 );
 
 async fn the_operator_lists_orgs_alphabetically_page_by_page_and_keys_cannot(mode: Mode) {
@@ -284,5 +285,63 @@ async fn audit_log_pages_with_cursor(mode: Mode) {
         .get("/v1/orgs/acme/audit?cursor=%%%", OPERATOR_TOKEN)
         .await;
     assert_eq!(bad_cursor.status, StatusCode::UNPROCESSABLE_ENTITY);
+    server.stop().await.unwrap();
+}
+
+/// One precision in both modes: PostgreSQL keeps microseconds, SQLite and the clock
+/// nanoseconds; the API answers RFC 3339 in UTC with exactly six fraction digits.
+async fn timestamps_are_utc_with_six_fraction_digits(mode: Mode) {
+    fn timestamps(value: &serde_json::Value, found: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match value.as_str() {
+                        Some(text) if key.ends_with("_at") => {
+                            found.push((key.clone(), text.to_owned()))
+                        }
+                        _ => timestamps(value, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| timestamps(v, found)),
+            _ => {}
+        }
+    }
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let (source_id, _) = server
+        .create_source(
+            "acme",
+            json!({"name": "gh", "workflow_id": "wf", "verifier": {"type": "github"}}),
+        )
+        .await;
+    let run = server
+        .post("/v1/orgs/acme/workflows/wf/runs", OPERATOR_TOKEN, json!({}))
+        .await;
+    let run_id = run.body["run"]["id"].as_str().unwrap().to_owned();
+    let mut found = Vec::new();
+    for path in [
+        "/v1/orgs/acme".to_owned(),
+        format!("/v1/sources/{source_id}"),
+        format!("/v1/sources/{source_id}/secrets"),
+        format!("/v1/runs/{run_id}"),
+        "/v1/orgs/acme/runs".to_owned(),
+        "/v1/orgs/acme/audit".to_owned(),
+    ] {
+        let reply = server.get(&path, OPERATOR_TOKEN).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+        timestamps(&reply.body, &mut found);
+    }
+    assert!(found.len() >= 6, "{found:?}");
+    for (field, text) in found {
+        let (date_time, zone) = text.split_at(text.len() - 1);
+        let fraction = date_time.rsplit_once('.').map(|(_, f)| f);
+        assert!(
+            zone == "Z"
+                && fraction.is_some_and(|f| f.len() == 6 && f.bytes().all(|b| b.is_ascii_digit()))
+                && chrono::DateTime::parse_from_rfc3339(&text).is_ok(),
+            "{field}: {text}"
+        );
+    }
     server.stop().await.unwrap();
 }

@@ -113,3 +113,123 @@ fn parameters_operation_ids_and_security_are_what_tools_expect() {
         (&serde_json::json!(1), &serde_json::json!(200))
     );
 }
+
+fn python_tool(name: &str) -> std::path::PathBuf {
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/senders-venv/bin")
+        .join(name);
+    assert!(tool.exists(), "run scripts/test: it installs the test venv");
+    tool
+}
+
+/// openapi-spec-validator, the validator client generators' users run first.
+#[tokio::test]
+async fn the_served_document_passes_openapi_spec_validator() {
+    let server = TestServer::start(Mode::Embedded).await;
+    let document = server
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), document.to_string()).unwrap();
+    let output = std::process::Command::new(python_tool("openapi-spec-validator"))
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    server.stop().await.unwrap();
+}
+
+/// Every error answer names the envelope's schema, and the routes that take a JSON
+/// body, a path or credentials document what those can be refused with.
+#[test]
+fn every_operation_documents_its_refusals_with_the_error_envelope() {
+    let document = serde_json::to_value(hookgate::http::openapi()).unwrap();
+    assert_eq!(
+        document["components"]["schemas"]["Error"]["required"],
+        serde_json::json!(["error"])
+    );
+    let mut operations = 0;
+    for (path, methods) in document["paths"].as_object().unwrap() {
+        for (method, operation) in methods.as_object().unwrap() {
+            operations += 1;
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/Error",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+            let needs = |status: &str| {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not document {status}"
+                )
+            };
+            if operation["security"] != serde_json::json!([{}]) {
+                needs("401");
+                needs("403");
+            }
+            if path.contains('{') {
+                needs("404");
+            }
+            if operation["requestBody"]["content"]["application/json"].is_object() {
+                ["400", "413", "415", "422"].into_iter().for_each(needs);
+            }
+            if path.starts_with("/v1/") {
+                needs("503");
+            }
+        }
+    }
+    assert!(operations >= 38, "{operations}");
+}
+
+/// schemathesis (property-based, from the document) for a bounded time: no 5xx, and
+/// every status, content type and body is one the document describes.
+async fn schemathesis_finds_only_documented_answers(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let org = format!("st-{}", crate::support::unique_suffix());
+    server.create_org(&org).await;
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/schemathesis.toml");
+    let seconds = std::env::var("HOOKGATE_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "30".into());
+    let scratch = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(python_tool("schemathesis"));
+    command
+        .args(["--config-file".as_ref(), config.as_os_str()])
+        .arg("run")
+        .arg(format!("{}/openapi.json", server.url))
+        .args(["--header", &format!("Authorization: Bearer {}", crate::support::server::OPERATOR_TOKEN)])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance",
+        ])
+        .args(["--max-time", &seconds, "--workers", "2", "--no-color"])
+        .env("HOOKGATE_TEST_ORG", &org)
+        .env("SCHEMATHESIS_HOOKS", "")
+        // It keeps a cache of what it found in its working directory.
+        .current_dir(&scratch);
+    // The server runs on this runtime's workers meanwhile.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("passed"), "{report}");
+    server.stop().await.unwrap();
+}
+
+crate::in_both_modes!(schemathesis_finds_only_documented_answers);

@@ -41,6 +41,12 @@ async fn each_verifier_accepts_its_senders_signature_and_refuses_forgeries(mode:
         assert_eq!(accepted.body["status"], "queued", "{kind}");
         assert_eq!(accepted.body["duplicate"], false, "{kind}");
         let run_id = accepted.body["run_id"].as_str().unwrap();
+        // The run as the trigger API gives it, beside the fields senders' tools read.
+        assert_eq!(
+            accepted.body["run"],
+            serde_json::json!({"id": run_id, "status": "queued"}),
+            "{kind}"
+        );
         let run = server
             .get(&format!("/v1/runs/{run_id}"), OPERATOR_TOKEN)
             .await;
@@ -107,6 +113,7 @@ async fn replayed_delivery_returns_the_same_run_without_a_second_one(mode: Mode)
         assert_eq!(again.status, StatusCode::OK, "{kind}: {}", again.body);
         assert_eq!(again.body["duplicate"], true, "{kind}");
         assert_eq!(again.body["run_id"], first.body["run_id"], "{kind}");
+        assert_eq!(again.body["run"]["id"], first.body["run_id"], "{kind}");
         assert_eq!(again.body["event_id"], first.body["event_id"], "{kind}");
     }
     server.stop().await.unwrap();
