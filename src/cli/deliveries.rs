@@ -3,7 +3,7 @@
 
 use super::since::{rfc3339, Since};
 use super::table::{cell, count, time, Table};
-use super::{next_page, ApiArgs, Page};
+use super::{next_page, wire, ApiArgs, Page};
 use clap::{Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
@@ -71,7 +71,7 @@ pub enum DeliveriesCommand {
     },
 }
 
-/// A delivery's state (SPEC §6).
+/// A delivery's state.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// Not tried yet.
@@ -88,14 +88,6 @@ pub enum RetryStatus {
     Failed,
     Retrying,
     Pending,
-}
-
-/// The API's spelling of a value: clap's, which is the variant in kebab case.
-fn wire(value: impl ValueEnum) -> String {
-    value
-        .to_possible_value()
-        .map(|v| v.get_name().to_owned())
-        .unwrap_or_default()
 }
 
 pub async fn run(command: DeliveriesCommand) -> anyhow::Result<()> {

@@ -1,15 +1,17 @@
 //! The `hookgate` command line: `serve`, `migrate`, and the operator CLI of SPEC §9
-//! (`orgs`, `keys`, `sources`, `endpoints`, `deliveries`, `events`: a thin client over
-//! the REST API; `sign`: signed test requests). One file per command group; HTTP calls
+//! (`orgs`, `keys`, `sources`, `endpoints`, `deliveries`, `events`, `runs`, `audit`: a
+//! thin client over the REST API; `sign`: signed test requests). One file per command group; HTTP calls
 //! only in `client.rs`, formatting only in `table.rs`. `anyhow` is allowed here, as in
 //! `main.rs`.
 
+mod audit;
 mod client;
 mod deliveries;
 mod endpoints;
 mod events;
 mod keys;
 mod orgs;
+mod runs;
 mod secrets;
 mod sign;
 mod since;
@@ -17,16 +19,18 @@ mod sources;
 mod table;
 mod verifier;
 
+pub use audit::AuditArgs;
 pub use deliveries::DeliveriesCommand;
 pub use endpoints::EndpointsCommand;
 pub use events::EventsCommand;
 pub use keys::KeysCommand;
 pub use orgs::OrgsCommand;
+pub use runs::RunsCommand;
 pub use sign::SignArgs;
 pub use sources::SourcesCommand;
 
 use crate::config::{file, MigrateArgs, ServeArgs};
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use client::{Client, ClientError, Connection, Reply};
 use serde_json::value::RawValue;
 use std::ffi::OsString;
@@ -35,18 +39,37 @@ use std::ffi::OsString;
 #[command(
     name = "hookgate",
     version = env!("HOOKGATE_VERSION"),
-    about = "Webhook ingress and signed delivery gateway"
+    about = "Webhook ingress and signed delivery gateway",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The environment every command reads, shown under `hookgate --help`.
+const AFTER_HELP: &str = "\
+Operator commands (orgs … audit) call a running hookgate at HOOKGATE_URL (default \
+http://127.0.0.1:8080) with HOOKGATE_TOKEN (the operator token or an API key), or \
+--url and --token.
+
+serve and migrate log to stderr. HOOKGATE_LOG chooses what is logged, as a filter of \
+levels per module: `info` (the default), `warn`, `info,hookgate=debug`. \
+`hookgate serve --help` lists every setting of the server.";
+
+/// Under `hookgate serve --help`: the one setting `ServeArgs` does not declare,
+/// because logging starts before the configuration is read.
+const SERVE_AFTER_HELP: &str = "\
+Logging: HOOKGATE_LOG chooses what is logged, as a filter of levels per module, e.g. \
+`info` (the default), `warn`, `info,hookgate=debug` (one access line per request is \
+logged at info).";
+
 // Parsed once per process; boxing would only add noise.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the gateway: ingress, REST API, outbox relay and delivery workers.
+    #[command(after_help = SERVE_AFTER_HELP)]
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit.
     Migrate(MigrateArgs),
@@ -60,7 +83,7 @@ pub enum Command {
     Operator(Operator),
 }
 
-/// The operator CLI (SPEC §9): talks to a running hookgate at `--url` / `HOOKGATE_URL`.
+/// The operator CLI: talks to a running hookgate at `--url` / `HOOKGATE_URL`.
 #[derive(Subcommand, Debug)]
 pub enum Operator {
     /// Organisations: create (operator token) and show.
@@ -81,6 +104,11 @@ pub enum Operator {
     /// Run events: publish one, to be delivered to the org's matching endpoints.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Workflow runs started by webhooks and the trigger API: list, show.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// An org's audit log, newest first: who changed keys, sources, endpoints, secrets.
+    Audit(AuditArgs),
     /// Print the headers (or a curl command) a real sender would send for a body.
     Sign(SignArgs),
 }
@@ -136,6 +164,14 @@ impl Page {
     }
 }
 
+/// The API's spelling of a `--status`-like value: clap's, the variant in kebab case.
+fn wire(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
 /// The hint under a table when the list has more pages.
 fn next_page(list: &serde_json::Value) -> String {
     match list["next_cursor"].as_str() {
@@ -186,6 +222,8 @@ pub async fn run(command: Operator) -> anyhow::Result<()> {
         Operator::Endpoints(command) => endpoints::run(command).await,
         Operator::Deliveries(command) => deliveries::run(command).await,
         Operator::Events(command) => events::run(command).await,
+        Operator::Runs(command) => runs::run(command).await,
+        Operator::Audit(args) => audit::run(args).await,
         Operator::Sign(args) => sign::run(args),
     }
 }
@@ -209,18 +247,22 @@ mod tests {
             "endpoints",
             "deliveries",
             "events",
+            "runs",
         ];
-        for group in groups {
-            let group = cli.find_subcommand(group).unwrap();
-            for leaf in group.get_subcommands() {
-                for flag in ["url", "token", "json"] {
-                    assert!(
-                        leaf.get_arguments().any(|a| a.get_id() == flag),
-                        "{} {} lacks --{flag}",
-                        group.get_name(),
-                        leaf.get_name()
-                    );
-                }
+        let leaves = groups
+            .iter()
+            .flat_map(|group| {
+                let group = cli.find_subcommand(group).unwrap();
+                group.get_subcommands().map(|leaf| (group.get_name(), leaf))
+            })
+            .chain([("", cli.find_subcommand("audit").unwrap())]);
+        for (group, leaf) in leaves {
+            for flag in ["url", "token", "json"] {
+                assert!(
+                    leaf.get_arguments().any(|a| a.get_id() == flag),
+                    "{group} {} lacks --{flag}",
+                    leaf.get_name()
+                );
             }
         }
     }

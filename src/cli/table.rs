@@ -105,13 +105,14 @@ fn is_bidi_format(c: char) -> bool {
     )
 }
 
-/// A JSON value as one cell: strings as they are, arrays joined by commas, null and
-/// missing as `-`.
+/// A JSON value as one cell: strings as they are, arrays joined by commas, objects as
+/// compact JSON; null, missing and empty as `-`.
 pub fn cell(value: &Value) -> String {
     match value {
         Value::Null => "-".to_owned(),
         Value::String(s) => s.clone(),
         Value::Array(items) if items.is_empty() => "-".to_owned(),
+        Value::Object(fields) if fields.is_empty() => "-".to_owned(),
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
@@ -251,6 +252,11 @@ mod tests {
         assert_eq!(cell(&json!(null)), "-");
         assert_eq!(cell(&json!(true)), "true");
         assert_eq!(cell(&json!(1048576)), "1048576");
+        assert_eq!(cell(&json!({})), "-");
+        assert_eq!(
+            cell(&json!({"grace_period_s": 60})),
+            r#"{"grace_period_s":60}"#
+        );
     }
 
     #[test]
