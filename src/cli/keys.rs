@@ -3,6 +3,8 @@
 
 use super::table::{cell, time, Table};
 use super::{next_page, ApiArgs, Page};
+use crate::auth::Scope;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
@@ -15,9 +17,15 @@ pub enum KeysCommand {
         /// What the key is for, e.g. `ci`.
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes, e.g. `run:trigger,run:read` (default: every scope).
-        #[arg(long, value_delimiter = ',', value_name = "SCOPES")]
-        scopes: Vec<String>,
+        /// What the key may do, comma-separated, e.g. `run:trigger,run:read`. Without
+        /// --scopes the key has every scope, including ones added later.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "SCOPES",
+            value_parser = scope_parser()
+        )]
+        scopes: Vec<Scope>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -36,6 +44,13 @@ pub enum KeysCommand {
         #[command(flatten)]
         api: ApiArgs,
     },
+}
+
+/// Each of `--scopes` is one of the scopes the API knows, so `--help` and shell
+/// completion list them and a misspelt one is refused before any request.
+fn scope_parser() -> impl TypedValueParser<Value = Scope> {
+    PossibleValuesParser::new(Scope::ALL.map(|scope| PossibleValue::new(scope.as_str())))
+        .try_map(|name| name.parse::<Scope>())
 }
 
 pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
@@ -97,4 +112,56 @@ fn key_table(list: &Value) -> String {
         ]);
     }
     format!("{table}{}", next_page(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    fn minted_scopes(args: &[&str]) -> Result<Vec<Scope>, clap::Error> {
+        let argv = ["hookgate", "keys", "mint", "--org", "acme", "--name", "ci"];
+        let cli = crate::cli::Cli::try_parse_from(argv.iter().chain(args))?;
+        match cli.command {
+            crate::cli::Command::Operator(crate::cli::Operator::Keys(KeysCommand::Mint {
+                scopes,
+                ..
+            })) => Ok(scopes),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn scopes_are_parsed_from_a_comma_separated_list_and_sent_as_the_api_spells_them() {
+        let scopes = minted_scopes(&["--scopes", "run:trigger,audit:read"]).unwrap();
+        assert_eq!(scopes, [Scope::RunTrigger, Scope::AuditRead]);
+        assert_eq!(
+            json!({ "scopes": scopes }),
+            json!({"scopes": ["run:trigger", "audit:read"]})
+        );
+        assert_eq!(minted_scopes(&[]).unwrap(), []);
+    }
+
+    #[test]
+    fn unknown_scope_is_refused_before_any_request() {
+        let error = minted_scopes(&["--scopes", "run:read,run:everything"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn mint_help_lists_every_scope() {
+        let mut cli = crate::cli::Cli::command();
+        let help = cli
+            .find_subcommand_mut("keys")
+            .and_then(|keys| keys.find_subcommand_mut("mint"))
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for scope in Scope::ALL {
+            assert!(
+                help.contains(scope.as_str()),
+                "{scope} missing from:\n{help}"
+            );
+        }
+    }
 }

@@ -36,20 +36,16 @@ pub struct SignArgs {
     /// Print a curl command that posts the body with these headers.
     #[arg(long)]
     curl: bool,
-    /// Where the curl command posts (default: <HOOKGATE_URL>/v1/ingress/<SOURCE_ID>).
-    #[arg(long, value_name = "URL", requires = "curl")]
-    url: Option<String>,
-    /// The source to post to, under --hookgate-url.
-    #[arg(
-        long,
-        value_name = "SOURCE_ID",
-        requires = "curl",
-        conflicts_with = "url"
-    )]
+    /// The source to post to: the curl command posts to its ingress URL,
+    /// `<URL>/v1/ingress/<SOURCE_ID>` under --url.
+    #[arg(long, value_name = "SOURCE_ID", requires = "curl")]
     source: Option<String>,
-    /// Base URL of hookgate, used with --source.
+    /// Where the curl command posts instead, e.g. a proxy in front of hookgate.
+    #[arg(long, value_name = "URL", requires = "curl", conflicts_with = "source")]
+    target_url: Option<String>,
+    /// Base URL of hookgate's API, used with --source.
     #[arg(long, env = "HOOKGATE_URL", default_value = DEFAULT_URL, value_name = "URL")]
-    hookgate_url: String,
+    url: String,
     /// Content-Type of the curl request.
     #[arg(long, default_value = "application/json", value_name = "TYPE")]
     content_type: String,
@@ -205,11 +201,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         print!("{}", headers_text(&headers));
         return Ok(());
     }
-    let url = match (&args.url, &args.source) {
-        (Some(url), _) => url.clone(),
-        (None, Some(source)) => ingress_url(&args.hookgate_url, source)?,
-        (None, None) => anyhow::bail!("--curl needs --url URL or --source SOURCE_ID"),
-    };
+    let url = target(&args)?;
     let curl_body = CurlBody::choose(&body, args.body.as_deref())?;
     print!(
         "{}",
@@ -218,10 +210,18 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the curl command posts: `--target-url`, else the ingress URL of `--source`.
+fn target(args: &SignArgs) -> anyhow::Result<String> {
+    match (&args.target_url, &args.source) {
+        (Some(url), _) => Ok(url.clone()),
+        (None, Some(source)) => ingress_url(&args.url, source),
+        (None, None) => anyhow::bail!("--curl needs --source SOURCE_ID or --target-url URL"),
+    }
+}
+
 fn ingress_url(base: &str, source: &str) -> anyhow::Result<String> {
-    let base = reqwest::Url::parse(base).with_context(|| {
-        format!("invalid hookgate URL {base:?} (--hookgate-url / HOOKGATE_URL)")
-    })?;
+    let base = reqwest::Url::parse(base)
+        .with_context(|| format!("invalid API URL {base:?} (--url / HOOKGATE_URL)"))?;
     Ok(client::join(&base, &["v1", "ingress", source])?.to_string())
 }
 
@@ -385,6 +385,44 @@ mod tests {
             sender_headers(&bad),
             Err(SignOutputError::InvalidEvent)
         ));
+    }
+
+    fn parsed(args: &[&str]) -> Result<SignArgs, clap::Error> {
+        use clap::Parser;
+        let argv = ["hookgate", "sign", "--verifier", "github", "--secret", "s"];
+        let cli = crate::cli::Cli::try_parse_from(argv.iter().chain(args))?;
+        match cli.command {
+            crate::cli::Command::Operator(crate::cli::Operator::Sign(sign)) => Ok(sign),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn url_is_the_api_the_source_is_posted_under_and_target_url_overrides_it() {
+        let under_api = parsed(&[
+            "--curl",
+            "--url",
+            "https://gw.example/",
+            "--source",
+            "src_1",
+        ]);
+        assert_eq!(
+            target(&under_api.unwrap()).unwrap(),
+            "https://gw.example/v1/ingress/src_1"
+        );
+        let elsewhere = parsed(&["--curl", "--target-url", "http://proxy:9000/in"]);
+        assert_eq!(target(&elsewhere.unwrap()).unwrap(), "http://proxy:9000/in");
+        let neither = parsed(&["--curl", "--url", "https://gw.example"]).unwrap();
+        let error = target(&neither).unwrap_err().to_string();
+        assert!(
+            error.contains("--source") && error.contains("--target-url"),
+            "{error}"
+        );
+        assert!(parsed(&["--curl", "--target-url", "http://x", "--source", "s"]).is_err());
+        assert!(
+            parsed(&["--target-url", "http://x"]).is_err(),
+            "needs --curl"
+        );
     }
 
     #[test]

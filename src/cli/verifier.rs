@@ -7,11 +7,25 @@ use serde_json::{Map, Value};
 
 #[derive(Args, Debug, Clone)]
 pub struct VerifierArgs {
-    /// How the sender signs its requests (SPEC §3.2).
+    /// How the sender signs its requests: as GitHub, Stripe, Standard Webhooks, Shopify
+    /// or Slack do, or a scheme of your own (hmac, bearer).
     #[arg(long, value_enum, value_name = "TYPE")]
     pub verifier: VerifierType,
     /// Options for hmac and bearer as a JSON object, e.g.
-    /// '{"header":"X-Signature","prefix":"sha256="}' (SPEC §7.1).
+    /// '{"header":"X-Signature","prefix":"sha256="}' (--help lists them).
+    ///
+    /// hmac: "header" (required: the header carrying the MAC), "prefix" (text before
+    /// the MAC, e.g. "sha256="), "encoding" ("hex", the default, or "base64"),
+    /// "algorithm" ("sha256", the default, or "sha512"), "signed_content" ("{body}", the
+    /// default, or a template such as "{timestamp}.{body}"), "timestamp_header"
+    /// (required when the template has {timestamp}), "tolerance_s" (accepted clock skew
+    /// in seconds, default 300), "dedup_header" (a delivery id, to drop repeats),
+    /// "event_header" (the event name, for --event-filter).
+    ///
+    /// bearer: "header" (default "Authorization", carrying "Bearer <token>"; any other
+    /// header carries the token alone), "dedup_header", "event_header".
+    ///
+    /// The other types take no options.
     #[arg(long, value_name = "JSON")]
     pub verifier_json: Option<String>,
 }
@@ -50,7 +64,7 @@ pub enum VerifierArgsError {
     Json(#[source] serde_json::Error),
     #[error("--verifier-json says type {found:?} but --verifier is {given}")]
     TypeConflict { found: Value, given: &'static str },
-    #[error("--verifier {verifier}: invalid options (they go in --verifier-json, see SPEC §7.1)")]
+    #[error("--verifier {verifier}: invalid options (they go in --verifier-json, see --verifier-json in --help)")]
     Invalid {
         verifier: &'static str,
         #[source]
