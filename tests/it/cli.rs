@@ -308,6 +308,252 @@ async fn rejections_show_the_reason_of_a_request_signed_with_the_wrong_secret() 
     server.stop().await.unwrap();
 }
 
+/// The body of a response `sh` printed with its headers (`curl -i`), parsed.
+fn response_body(response: &str) -> Value {
+    let body = response.rsplit("\r\n\r\n").next().unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("no JSON body ({e}) in: {response}"))
+}
+
+/// The row of a table whose first cell is `id`.
+fn row<'a>(table: &'a Run, id: &str) -> &'a str {
+    table
+        .stdout
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(id))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{}", table.stdout))
+}
+
+/// The cursor of the `(more: --cursor …)` hint under a table.
+fn next_cursor(table: &Run) -> String {
+    table
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("(more: --cursor "))
+        .and_then(|l| l.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no next-page hint:\n{}", table.stdout))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_list_shows_the_run_a_webhook_started() {
+    let server = server_with_org().await;
+    let (source_id, secret) = github_source(&server, "gh-secret").await;
+    let (status, response) = sh(&signed_curl(&server, &source_id, &secret, "{}").await).await;
+    assert_eq!(status, 202, "{response}");
+    let accepted = response_body(&response);
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    let event_id = accepted["event_id"].as_str().unwrap().to_owned();
+
+    let listed = hookgate(&server, &["runs", "list", "--org", "acme"])
+        .await
+        .ok();
+    let header: Vec<&str> = listed
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["ID", "WORKFLOW", "STATUS", "TRIGGER", "SOURCE", "CREATED", "UPDATED"]
+    );
+    let cells: Vec<&str> = row(&listed, &run_id).split_whitespace().collect();
+    assert_eq!(cells[1..5], ["wf_deploy", cells[2], "webhook", &source_id]);
+    assert!(["queued", "published"].contains(&cells[2]), "{cells:?}");
+
+    let json = hookgate(&server, &["runs", "list", "--org", "acme", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["data"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["data"][0]["id"], run_id.as_str());
+    assert_eq!(json["data"][0]["trigger"]["event_id"], event_id.as_str());
+    assert_eq!(json["next_cursor"], Value::Null);
+
+    // The filters reach the API: this run's workflow and status match, others do not.
+    let run_status = json["data"][0]["status"].as_str().unwrap().to_owned();
+    let filtered = ["runs", "list", "--org", "acme", "--workflow", "wf_deploy"];
+    let matching = hookgate(
+        &server,
+        &[&filtered[..], &["--status", &run_status]].concat(),
+    )
+    .await
+    .ok();
+    row(&matching, &run_id);
+    for other in [
+        &["--workflow", "wf_other"][..],
+        &["--status", "completed"][..],
+    ] {
+        let args = [&["runs", "list", "--org", "acme", "--json"][..], other].concat();
+        let json = hookgate(&server, &args).await.ok().json();
+        assert_eq!(json["data"], serde_json::json!([]), "{other:?}");
+    }
+    assert!(
+        !hookgate(
+            &server,
+            &["runs", "list", "--org", "acme", "--status", "done"]
+        )
+        .await
+        .success,
+        "an unknown status is refused"
+    );
+
+    let shown = hookgate(&server, &["runs", "show", &run_id]).await.ok();
+    assert_eq!(shown.field("id"), run_id);
+    assert_eq!(shown.field("org"), "acme");
+    assert_eq!(shown.field("workflow"), "wf_deploy");
+    assert_eq!(shown.field("trigger"), "webhook");
+    assert_eq!(shown.field("source"), source_id);
+    assert_eq!(shown.field("event"), event_id);
+    let json = hookgate(&server, &["runs", "show", &run_id, "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(json["id"], run_id.as_str());
+    assert_eq!(json["trigger"]["source_id"], source_id.as_str());
+    let missing = hookgate(&server, &["runs", "show", "run_missing"]).await;
+    assert!(
+        !missing.success && missing.stderr.contains("not_found"),
+        "{}",
+        missing.stderr
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_list_pages_with_the_cursor_it_prints() {
+    let server = server_with_org().await;
+    let (source_id, secret) = github_source(&server, "gh-secret").await;
+    let mut started = Vec::new();
+    for n in 0..3 {
+        let body = format!(r#"{{"n":{n}}}"#);
+        let (status, response) = sh(&signed_curl(&server, &source_id, &secret, &body).await).await;
+        assert_eq!(status, 202, "{response}");
+        started.push(
+            response_body(&response)["run_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let first = hookgate(&server, &["runs", "list", "--org", "acme", "--limit", "2"])
+        .await
+        .ok();
+    let cursor = next_cursor(&first);
+    let args = [
+        "runs", "list", "--org", "acme", "--limit", "2", "--cursor", &cursor,
+    ];
+    let second = hookgate(&server, &args).await.ok();
+    assert!(!second.stdout.contains("(more:"), "{}", second.stdout);
+    // Newest first: the last run started is on the first page, the first on the second.
+    row(&first, &started[2]);
+    row(&first, &started[1]);
+    row(&second, &started[0]);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_lists_what_the_operator_did() {
+    let server = server_with_org().await;
+    let minted = hookgate(
+        &server,
+        &[
+            "keys",
+            "mint",
+            "--org",
+            "acme",
+            "--name",
+            "auditor",
+            "--scopes",
+            "audit:read",
+        ],
+    )
+    .await
+    .ok();
+    let (key_id, key) = (minted.field("id"), minted.field("key"));
+    let (source_id, _) = github_source(&server, "gh-secret").await;
+    hookgate(
+        &server,
+        &["sources", "rotate-secret", &source_id, "--grace", "1h"],
+    )
+    .await
+    .ok();
+
+    let table = hookgate(&server, &["audit", "--org", "acme"]).await.ok();
+    let lines: Vec<Vec<&str>> = table
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["AT", "ACTOR", "ACTION", "TARGET", "DETAILS"]);
+    // Newest first; the time takes two cells (`2024-05-01 12:00:00Z`).
+    let rows: Vec<(&str, &str, &str)> = lines[1..]
+        .iter()
+        .map(|cells| (cells[2], cells[3], cells[4]))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("operator", "secret_rotated", source_id.as_str()),
+            ("operator", "source_created", source_id.as_str()),
+            ("operator", "api_key_minted", key_id.as_str()),
+            ("operator", "org_created", "acme"),
+        ],
+        "{}",
+        table.stdout
+    );
+    assert!(
+        !table.stdout.contains(&key),
+        "the audit log never shows a key"
+    );
+
+    // --json is the API's page as received; a key with audit:read may read it too.
+    let json = hookgate_at(
+        &server.url,
+        &key,
+        &["audit", "--org", "acme", "--json"],
+        b"",
+    )
+    .await
+    .ok()
+    .json();
+    let actions: Vec<&str> = json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "secret_rotated",
+            "source_created",
+            "api_key_minted",
+            "org_created"
+        ]
+    );
+    assert_eq!(json["data"][2]["target"], key_id.as_str());
+
+    let first = hookgate(&server, &["audit", "--org", "acme", "--limit", "3"])
+        .await
+        .ok();
+    let cursor = next_cursor(&first);
+    let rest = hookgate(&server, &["audit", "--org", "acme", "--cursor", &cursor])
+        .await
+        .ok();
+    assert_eq!(rest.stdout.lines().count(), 2, "{}", rest.stdout);
+    assert!(rest.stdout.contains("org_created"), "{}", rest.stdout);
+
+    // Another org's audit log is not found, for the key and its table alike.
+    hookgate(&server, &["orgs", "create", "globex"]).await.ok();
+    let refused = hookgate_at(&server.url, &key, &["audit", "--org", "globex"], b"").await;
+    assert!(!refused.success);
+    assert!(refused.stderr.contains("not_found"), "{}", refused.stderr);
+    server.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minted_key_works_until_revoked_then_is_unauthenticated() {
     let server = server_with_org().await;
@@ -420,6 +666,8 @@ fn completion_scripts_name_every_command_for_each_shell() {
             "sources",
             "endpoints",
             "deliveries",
+            "runs",
+            "audit",
             "sign",
         ] {
             assert!(script.contains(command), "{shell} lacks {command}");
