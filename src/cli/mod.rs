@@ -268,6 +268,26 @@ mod tests {
     }
 
     #[test]
+    fn help_never_cites_the_spec_which_users_do_not_have() {
+        fn check(command: &mut clap::Command, path: &str) {
+            let path = format!("{path} {}", command.get_name())
+                .trim_start()
+                .to_owned();
+            let help = command.render_long_help().to_string();
+            assert!(
+                !help.contains("SPEC"),
+                "`{path} --help` cites the spec:\n{help}"
+            );
+            for sub in command.get_subcommands_mut() {
+                check(sub, &path);
+            }
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        check(&mut cli, "");
+    }
+
+    #[test]
     fn joined_json_keeps_each_response_as_received_in_order() {
         let text = joined_json(&[
             ("source", r#"{"z":1,"a":2}"#),
