@@ -20,6 +20,7 @@ mod runs;
 mod store_conformance;
 mod support;
 mod tidy;
+mod tour;
 
 /// Runs each listed `async fn(Mode)` test once per mode (SPEC §2: same API in both).
 #[macro_export]
