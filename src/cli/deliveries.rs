@@ -79,7 +79,10 @@ pub enum Status {
     /// Tried, failed, another attempt scheduled.
     Retrying,
     Delivered,
+    /// Its schedule ran out, or it was given up.
     Failed,
+    /// Waiting on a disabled endpoint: tried again once the endpoint is enabled.
+    Disabled,
 }
 
 /// The states a bulk retry takes: delivered ones are resent one by one (`retry`).
@@ -189,6 +192,7 @@ fn delivery_table(list: &Value) -> String {
         "ENDPOINT",
         "STATUS",
         "ATTEMPTS",
+        "LAST ATTEMPT",
         "LAST STATUS",
         "LAST ERROR",
         "NEXT ATTEMPT",
@@ -201,6 +205,7 @@ fn delivery_table(list: &Value) -> String {
             cell(&delivery["endpoint_id"]),
             cell(&delivery["status"]),
             cell(&delivery["attempts"]),
+            time(&delivery["last_attempt_at"]),
             cell(&delivery["last_status"]),
             cell(&delivery["last_error"]),
             time(&delivery["next_attempt_at"]),
@@ -218,6 +223,7 @@ fn shown(delivery: &Value) -> String {
         .row(["event type", &cell(&delivery["event_type"])])
         .row(["endpoint", &cell(&delivery["endpoint_id"])])
         .row(["status", &cell(&delivery["status"])])
+        .row(["last attempt", &time(&delivery["last_attempt_at"])])
         .row(["next attempt", &time(&delivery["next_attempt_at"])])
         .row(["created", &time(&delivery["created_at"])])
         .row(["updated", &time(&delivery["updated_at"])]);

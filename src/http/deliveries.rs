@@ -31,8 +31,13 @@ pub struct DeliveryView {
     status: DeliveryState,
     attempts: u32,
     #[serde(serialize_with = "super::timestamp::micros_or_null")]
+    last_attempt_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
     next_attempt_at: Option<DateTime<Utc>>,
+    /// The last attempt's HTTP status, if it got an answer.
     last_status: Option<u16>,
+    /// The last failed attempt's error class (timeout, connect, dns, tls, blocked or
+    /// http_status).
     last_error: Option<String>,
     #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
@@ -40,15 +45,17 @@ pub struct DeliveryView {
     updated_at: DateTime<Utc>,
 }
 
-impl From<Delivery> for DeliveryView {
-    fn from(d: Delivery) -> Self {
+impl DeliveryView {
+    /// The delivery as shown, knowing whether its endpoint is enabled.
+    fn new(d: Delivery, endpoint_enabled: bool) -> Self {
         Self {
+            status: DeliveryState::of(d.status, d.attempts, endpoint_enabled),
             id: d.id,
             event_id: d.event_id,
             event_type: d.event_type,
             endpoint_id: d.endpoint_id,
-            status: DeliveryState::of(d.status, d.attempts),
             attempts: d.attempts,
+            last_attempt_at: d.last_attempt_at,
             next_attempt_at: d.next_attempt_at,
             last_status: d.last_status,
             last_error: d.last_error,
@@ -114,8 +121,8 @@ pub struct DeliveryList {
 #[serde(deny_unknown_fields)]
 pub struct DeliveryListParams {
     endpoint_id: Option<String>,
-    /// pending (not tried yet), retrying (tried, another attempt scheduled), delivered
-    /// or failed.
+    /// pending (not tried yet), retrying (tried, another attempt scheduled), delivered,
+    /// failed or disabled (waiting on a disabled endpoint).
     status: Option<String>,
     event_type: Option<String>,
     limit: Option<usize>,
@@ -137,9 +144,10 @@ pub struct Retried {
     retried: u64,
 }
 
-/// A delivery's state as the API shows it (SPEC §7.1): a stored `pending` delivery
-/// that has been tried is `retrying`, so an endpoint that is failing now shows now,
-/// not when its schedule ends.
+/// A delivery's state as the API shows it (SPEC §7.1), derived from the stored one:
+/// a waiting delivery that has been tried is `retrying`, so an endpoint that is
+/// failing now shows now, not when its schedule ends; one waiting on a disabled
+/// endpoint is `disabled` (it is not tried until the endpoint is enabled again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
@@ -147,11 +155,24 @@ pub enum DeliveryState {
     Retrying,
     Delivered,
     Failed,
+    Disabled,
 }
 
+/// What selects a state in the store: `(status, tried, endpoint_enabled)`.
+type StoredFilter = (DeliveryStatus, Option<bool>, Option<bool>);
+
 impl DeliveryState {
-    fn of(status: DeliveryStatus, attempts: u32) -> Self {
+    const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Retrying,
+        Self::Delivered,
+        Self::Failed,
+        Self::Disabled,
+    ];
+
+    fn of(status: DeliveryStatus, attempts: u32, endpoint_enabled: bool) -> Self {
         match status {
+            DeliveryStatus::Pending if !endpoint_enabled => Self::Disabled,
             DeliveryStatus::Pending if attempts > 0 => Self::Retrying,
             DeliveryStatus::Pending => Self::Pending,
             DeliveryStatus::Delivered => Self::Delivered,
@@ -159,30 +180,40 @@ impl DeliveryState {
         }
     }
 
-    /// The stored status and `tried` filter that select this state.
-    fn filter(self) -> (DeliveryStatus, Option<bool>) {
+    fn as_str(self) -> &'static str {
         match self {
-            Self::Pending => (DeliveryStatus::Pending, Some(false)),
-            Self::Retrying => (DeliveryStatus::Pending, Some(true)),
-            Self::Delivered => (DeliveryStatus::Delivered, None),
-            Self::Failed => (DeliveryStatus::Failed, None),
+            Self::Pending => "pending",
+            Self::Retrying => "retrying",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// The stored status, `tried` and endpoint filters that select this state.
+    fn filter(self) -> StoredFilter {
+        match self {
+            Self::Pending => (DeliveryStatus::Pending, Some(false), Some(true)),
+            Self::Retrying => (DeliveryStatus::Pending, Some(true), Some(true)),
+            Self::Delivered => (DeliveryStatus::Delivered, None, None),
+            Self::Failed => (DeliveryStatus::Failed, None, None),
+            Self::Disabled => (DeliveryStatus::Pending, None, Some(false)),
         }
     }
 }
 
 fn parse_state(value: Option<&str>) -> Result<Option<DeliveryState>, ApiError> {
-    let parse = |s: &str| match s {
-        "pending" => Some(DeliveryState::Pending),
-        "retrying" => Some(DeliveryState::Retrying),
-        "delivered" => Some(DeliveryState::Delivered),
-        "failed" => Some(DeliveryState::Failed),
-        _ => None,
-    };
     value
         .map(|s| {
-            parse(s).ok_or_else(|| {
-                ApiError::validation("status", "pending, retrying, delivered or failed")
-            })
+            DeliveryState::ALL
+                .into_iter()
+                .find(|state| state.as_str() == s)
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "status",
+                        "pending, retrying, delivered, failed or disabled",
+                    )
+                })
         })
         .transpose()
 }
@@ -213,15 +244,18 @@ async fn list_deliveries(
 ) -> Result<Json<DeliveryList>, ApiError> {
     let org = visible_org(&state, &principal, &org).await?;
     principal.allows(&org, Scope::DeliveryRead)?;
-    let (status, tried) = parse_state(params.status.as_deref())?
+    let (status, tried, endpoint_enabled) = parse_state(params.status.as_deref())?
         .map(DeliveryState::filter)
-        .map_or((None, None), |(status, tried)| (Some(status), tried));
+        .map_or((None, None, None), |(status, tried, enabled)| {
+            (Some(status), tried, enabled)
+        });
     let filter = DeliveryFilter {
         endpoint_id: params.endpoint_id,
         status,
         tried,
         event_type: params.event_type,
         since: None,
+        endpoint_enabled,
     };
     let page = ListParams {
         limit: params.limit,
@@ -229,8 +263,16 @@ async fn list_deliveries(
     }
     .page()?;
     let deliveries = state.store().list_deliveries(&org, &filter, &page).await?;
+    let disabled = state.store().disabled_endpoint_ids(&org).await?;
     Ok(Json(DeliveryList {
-        data: deliveries.items.into_iter().map(Into::into).collect(),
+        data: deliveries
+            .items
+            .into_iter()
+            .map(|d| {
+                let enabled = !disabled.contains(&d.endpoint_id);
+                DeliveryView::new(d, enabled)
+            })
+            .collect(),
         next_cursor: cursor(deliveries.next),
     }))
 }
@@ -245,8 +287,13 @@ async fn get_delivery(
 ) -> Result<Json<DeliveryDetail>, ApiError> {
     let delivery = delivery_for(&state, &principal, &id, Scope::DeliveryRead).await?;
     let attempts = state.store().list_attempts(&delivery.id).await?;
+    let endpoint_enabled = state
+        .store()
+        .find_endpoint(&delivery.endpoint_id)
+        .await?
+        .is_none_or(|endpoint| endpoint.enabled);
     Ok(Json(DeliveryDetail {
-        delivery: delivery.into(),
+        delivery: DeliveryView::new(delivery, endpoint_enabled),
         attempts: attempts.into_iter().map(Into::into).collect(),
     }))
 }
@@ -291,13 +338,20 @@ async fn bulk_retry(
             "delivered deliveries are resent one by one",
         ));
     }
-    let (status, tried) = state_asked.filter();
+    if state_asked == DeliveryState::Disabled {
+        return Err(ApiError::validation(
+            "status",
+            "a disabled endpoint's deliveries resume when the endpoint is enabled",
+        ));
+    }
+    let (status, tried, _) = state_asked.filter();
     let filter = DeliveryFilter {
         endpoint_id: body.endpoint_id,
         status: Some(status),
         tried,
         event_type: body.event_type,
         since: body.since,
+        endpoint_enabled: None,
     };
     let retried = state
         .store()

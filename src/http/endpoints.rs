@@ -493,6 +493,7 @@ async fn recover(
         tried: None,
         event_type: None,
         since: Some(body.since),
+        endpoint_enabled: None,
     };
     let retried = state
         .store()

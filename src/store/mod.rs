@@ -271,6 +271,9 @@ pub trait EndpointStore {
         at: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+    /// The ids of the org's disabled endpoints (by hand or by hookgate), whose waiting
+    /// deliveries show as `disabled`.
+    async fn disabled_endpoint_ids(&self, org: &OrgSlug) -> Result<Vec<String>, StoreError>;
 }
 
 /// Run events and their deliveries and attempts (SPEC §6).

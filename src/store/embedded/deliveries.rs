@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 const DELIVERY_COLUMNS: &str = "id, org, endpoint_id, event_id, event_type, status, attempts, \
-     next_attempt_at, last_status, last_error, created_at, updated_at";
+     next_attempt_at, last_status, last_error, last_attempt_at, created_at, updated_at";
 
 fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
     let status: String = row.get("status")?;
@@ -34,6 +34,7 @@ fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
         next_attempt_at: optional_time(row.get("next_attempt_at")?)?,
         last_status: row.get("last_status")?,
         last_error: row.get("last_error")?,
+        last_attempt_at: optional_time(row.get("last_attempt_at")?)?,
         created_at: from_millis(row.get("created_at")?)?,
         updated_at: from_millis(row.get("updated_at")?)?,
     })
@@ -121,7 +122,8 @@ fn log_attempts(conn: &Connection, records: &[AttemptRecord]) -> Result<Vec<Stri
     )?;
     let mut update = conn.prepare_cached(
         "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4,
-                claim_expires_at = NULL, last_status = ?5, last_error = ?6, updated_at = ?7
+                claim_expires_at = NULL, last_status = ?5, last_error = ?6, updated_at = ?7,
+                last_attempt_at = ?8
          WHERE id = ?1 RETURNING endpoint_id",
     )?;
     let mut endpoints = Vec::with_capacity(records.len());
@@ -150,6 +152,7 @@ fn log_attempts(conn: &Connection, records: &[AttemptRecord]) -> Result<Vec<Stri
                 a.response_status,
                 record.last_error,
                 millis(&updated_at),
+                millis(&a.started_at),
             ],
             |row| row.get(0),
         )?);
@@ -179,6 +182,12 @@ fn filter_clause(filter: &DeliveryFilter, first: usize) -> (String, Vec<Box<dyn 
     }
     if let Some(since) = &filter.since {
         add("created_at >= ?", Box::new(millis(since)));
+    }
+    if let Some(enabled) = filter.endpoint_enabled {
+        add(
+            "EXISTS (SELECT 1 FROM endpoints e WHERE e.id = deliveries.endpoint_id AND e.enabled = ?)",
+            Box::new(enabled),
+        );
     }
     let sql = if clauses.is_empty() {
         "1 = 1".to_owned()

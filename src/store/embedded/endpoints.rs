@@ -180,4 +180,18 @@ impl EndpointStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn disabled_endpoint_ids(&self, org: &OrgSlug) -> Result<Vec<String>, StoreError> {
+        let org = org.as_str().to_owned();
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id FROM endpoints WHERE org = ?1 AND enabled = 0 AND deleted_at IS NULL",
+            )?;
+            let ids = statement
+                .query_map(params![org], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
 }

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_ingress_hot_path.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_delivery_last_attempt.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -108,6 +108,8 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
+    /// When the latest attempt started; none before the first.
+    pub last_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -213,6 +215,9 @@ pub struct DeliveryFilter {
     pub event_type: Option<String>,
     /// Only deliveries created at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Only deliveries whose endpoint is enabled (`Some(true)`) or disabled. Set by
+    /// lists; the retry routes leave it unset.
+    pub endpoint_enabled: Option<bool>,
 }
 
 #[cfg(test)]

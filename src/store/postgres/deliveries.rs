@@ -17,7 +17,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 const DELIVERY_COLUMNS: &str = "d.id, d.org, d.endpoint_id, d.event_id, d.event_type, d.status, \
-     d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at";
+     d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.last_attempt_at, d.created_at, d.updated_at";
 
 /// As [`CLAIM_SQL`] names them.
 const CLAIMED_ENDPOINT: EndpointNames = EndpointNames {
@@ -46,6 +46,7 @@ fn delivery_from_row(row: &Row) -> Result<Delivery, StoreError> {
             .transpose()
             .map_err(corrupt)?,
         last_error: row.get("last_error"),
+        last_attempt_at: row.get("last_attempt_at"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
@@ -125,7 +126,8 @@ const RECORD_ATTEMPTS_SQL: &str = "WITH input AS (
      )
      UPDATE deliveries d SET status = i.status, attempts = i.attempt,
             next_attempt_at = i.next_attempt_at, claim_expires_at = NULL,
-            last_status = i.response_status, last_error = i.last_error, updated_at = i.updated_at
+            last_status = i.response_status, last_error = i.last_error, updated_at = i.updated_at,
+            last_attempt_at = i.started_at
      FROM input i WHERE d.id = i.delivery_id
      RETURNING d.id, d.endpoint_id";
 
@@ -429,7 +431,9 @@ impl DeliveryStore for PostgresStore {
              WHERE d.org = $1 AND ($2::text IS NULL OR d.endpoint_id = $2)
                AND ($3::text IS NULL OR d.status = $3) AND ($4::text IS NULL OR d.event_type = $4)
                AND ($5::timestamptz IS NULL OR d.created_at >= $5)
-               AND ($6::bool IS NULL OR (d.attempts > 0) = $6)"
+               AND ($6::bool IS NULL OR (d.attempts > 0) = $6)
+               AND ($7::bool IS NULL OR EXISTS (SELECT 1 FROM endpoints e
+                                                 WHERE e.id = d.endpoint_id AND e.enabled = $7))"
         );
         let status = filter.status.map(DeliveryStatus::as_str);
         self.keyset_page(
@@ -442,6 +446,7 @@ impl DeliveryStore for PostgresStore {
                 &filter.event_type,
                 &filter.since,
                 &filter.tried,
+                &filter.endpoint_enabled,
             ],
             page,
             delivery_from_row,

@@ -183,4 +183,15 @@ impl EndpointStore for PostgresStore {
         )
         .await
     }
+
+    async fn disabled_endpoint_ids(&self, org: &OrgSlug) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id FROM endpoints WHERE org = $1 AND NOT enabled AND deleted_at IS NULL",
+                &[&org.as_str()],
+            )
+            .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
 }

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox_body_once",
         include_str!("../../../migrations/postgres/0007_outbox_body_once.sql"),
     ),
+    (
+        8,
+        "delivery_last_attempt",
+        include_str!("../../../migrations/postgres/0008_delivery_last_attempt.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

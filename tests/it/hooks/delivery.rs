@@ -19,11 +19,14 @@ in_both_modes!(
     during_a_rotation_receivers_with_old_or_new_secret_both_verify,
     failed_deliveries_are_retried_by_hand_one_recover_and_bulk,
     events_fan_out_by_type_and_workflow_and_are_idempotent_on_event_id,
-    a_delivery_whose_endpoint_fails_shows_as_retrying_at_once,
+    a_delivery_whose_endpoint_fails_shows_as_retrying_at_once_and_disabled_with_its_endpoint,
 );
 
-/// SPEC §7.1: `retrying` while the schedule runs, so a failing endpoint shows now.
-async fn a_delivery_whose_endpoint_fails_shows_as_retrying_at_once(mode: Mode) {
+/// SPEC §7.1: `retrying` while the schedule runs, so a failing endpoint shows now;
+/// `disabled` while its endpoint is, and `retrying` again once it is enabled.
+async fn a_delivery_whose_endpoint_fails_shows_as_retrying_at_once_and_disabled_with_its_endpoint(
+    mode: Mode,
+) {
     let server = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
     let receiver = TestReceiver::start().await;
     receiver.answer(&[500; 10]);
@@ -62,8 +65,42 @@ async fn a_delivery_whose_endpoint_fails_shows_as_retrying_at_once(mode: Mode) {
     assert_eq!(row["attempts"], 1);
     assert_eq!(row["last_status"], 500);
     assert!(row["next_attempt_at"].is_string(), "{row}");
+    let first_attempt = server
+        .get(
+            &format!("/v1/deliveries/{}", row["id"].as_str().unwrap()),
+            OPERATOR_TOKEN,
+        )
+        .await
+        .body["attempts"][0]["started_at"]
+        .clone();
+    assert_eq!(row["last_attempt_at"], first_attempt, "{row}");
     assert!(list("pending").await.is_empty(), "tried, so not pending");
     assert!(list("failed").await.is_empty(), "its schedule is not over");
+
+    let endpoint_path = format!("/v1/endpoints/{endpoint_id}");
+    patch(&server, &endpoint_path, json!({"enabled": false})).await;
+    let disabled = list("disabled").await;
+    assert_eq!(disabled.len(), 1, "listed as disabled");
+    assert_eq!(disabled[0]["status"], "disabled");
+    assert_eq!(disabled[0]["id"], row["id"]);
+    assert!(
+        list("retrying").await.is_empty(),
+        "not retried while disabled"
+    );
+    let shown = server
+        .get(
+            &format!("/v1/deliveries/{}", row["id"].as_str().unwrap()),
+            OPERATOR_TOKEN,
+        )
+        .await;
+    assert_eq!(shown.body["status"], "disabled");
+    patch(&server, &endpoint_path, json!({"enabled": true})).await;
+    assert_eq!(
+        list("retrying").await.len(),
+        1,
+        "retrying again once enabled"
+    );
+    assert!(list("disabled").await.is_empty());
     let bad = server
         .get("/v1/orgs/acme/deliveries?status=stuck", OPERATOR_TOKEN)
         .await;
