@@ -136,6 +136,11 @@ impl App {
         shutdown: CancellationToken,
     ) -> Result<(), ServeError> {
         let public_url = self.public_url(&listener);
+        // Bound before anything starts, so a taken address fails the start cleanly.
+        let metrics_listener = match self.config.metrics_listen {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(ServeError::Io)?),
+            None => None,
+        };
         let metrics = Arc::new(Metrics::new());
         let relay_wake = Arc::new(Notify::new());
         let delivery_wake = Arc::new(Notify::new());
@@ -217,6 +222,19 @@ impl App {
             ingress_writer,
             run_event_writer,
             trusted_proxies: self.config.trusted_proxies.clone(),
+            metrics_elsewhere: self.config.metrics_listen.is_some(),
+        });
+        let metrics_server = metrics_listener.map(|metrics_listener| {
+            if let Ok(address) = metrics_listener.local_addr() {
+                tracing::info!(%address, "metrics listening");
+            }
+            tokio::spawn(http::serve(
+                metrics_listener,
+                http::metrics_router(state.clone()),
+                self.config.edge,
+                Arc::clone(&metrics),
+                shutdown.clone(),
+            ))
         });
         let router = http::router(state);
         let server = tokio::spawn(http::serve(
@@ -228,6 +246,9 @@ impl App {
         ));
         let drained = async {
             let served = flatten(server.await);
+            if let Some(metrics_server) = metrics_server {
+                let _ = flatten(metrics_server.await);
+            }
             background.cancel();
             workers.wait().await;
             served

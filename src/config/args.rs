@@ -15,6 +15,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
 
+    /// Serve GET /metrics on this address instead (e.g. 127.0.0.1:9090), so the scraper
+    /// need not reach the public listener; there /metrics then answers 404.
+    #[arg(long, env = "HOOKGATE_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+
     /// Base URL used in returned ingress URLs. Default: http://<listen address>.
     #[arg(long, env = "HOOKGATE_PUBLIC_URL")]
     pub public_url: Option<String>,

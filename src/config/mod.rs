@@ -59,6 +59,8 @@ pub enum Role {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where `/metrics` is served instead of `listen`, if set.
+    pub metrics_listen: Option<SocketAddr>,
     pub public_url: Option<String>,
     pub mode: Mode,
     pub operator_token: Option<Secret>,
@@ -192,6 +194,15 @@ impl Config {
                 format!("`{}` is not an address like 127.0.0.1:8080", args.listen),
             )
         })?;
+        let metrics_listen = match args.metrics_listen.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(address) => Some(address.parse().map_err(|_| {
+                invalid(
+                    "HOOKGATE_METRICS_LISTEN (--metrics-listen)",
+                    format!("`{address}` is not an address like 127.0.0.1:9090"),
+                )
+            })?),
+        };
         let public_url = match args.public_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -237,6 +248,7 @@ impl Config {
         }
         Ok(Self {
             listen,
+            metrics_listen,
             public_url,
             mode,
             operator_token: operator_token.map(Secret::new),

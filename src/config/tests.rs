@@ -43,6 +43,10 @@ fn invalid_settings_are_reported_by_name() {
     let cases: &[(&[&str], &str)] = &[
         (&["--listen=nowhere"], "HOOKGATE_LISTEN (--listen)"),
         (
+            &["--metrics-listen=nowhere"],
+            "HOOKGATE_METRICS_LISTEN (--metrics-listen)",
+        ),
+        (
             &["--public-url=ftp://x"],
             "HOOKGATE_PUBLIC_URL (--public-url)",
         ),

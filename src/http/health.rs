@@ -4,8 +4,9 @@ use super::error::ApiError;
 use super::AppState;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use axum::Extension;
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
@@ -20,7 +21,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(metrics))
+        .merge(metrics_routes())
+}
+
+/// `/metrics` alone: served here, or on its own listener with `--metrics-listen`.
+pub fn metrics_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -129,14 +135,30 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiErr
 #[utoipa::path(get, path = "/metrics", tag = "health", security(()), responses(
     (status = 200, description = "Prometheus text 0.0.4, or OpenMetrics when the Accept header prefers it",
      content((String = "text/plain"), (String = "application/openmetrics-text"))),
+    (status = 404, description = "not_found: served on the --metrics-listen address instead"),
 ))]
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    on_metrics_listener: Option<Extension<MetricsListener>>,
+) -> Result<impl IntoResponse, ApiError> {
+    if state.inner.metrics_elsewhere && on_metrics_listener.is_none() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "metrics are served on the --metrics-listen address",
+        ));
+    }
     let accept = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
     let (content_type, text) = state.metrics().render_for(accept);
-    ([(CONTENT_TYPE, content_type)], text)
+    Ok(([(CONTENT_TYPE, content_type)], text))
 }
+
+/// Marks requests that came in on the `--metrics-listen` listener.
+#[derive(Clone, Copy)]
+pub struct MetricsListener;
 
 #[cfg(test)]
 mod tests {

@@ -61,6 +61,7 @@ struct Inner {
     run_event_writer: RunEventWriter,
     trusted_proxies: Vec<crate::cidr::Cidr>,
     outages: health::Outages,
+    metrics_elsewhere: bool,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -81,6 +82,8 @@ pub struct Services {
     pub run_event_writer: RunEventWriter,
     /// Proxies whose `X-Forwarded-For` names the client in the access log.
     pub trusted_proxies: Vec<crate::cidr::Cidr>,
+    /// `/metrics` is served by [`metrics_router`] on its own listener, not here.
+    pub metrics_elsewhere: bool,
 }
 
 impl AppState {
@@ -106,6 +109,7 @@ impl AppState {
                 run_event_writer: services.run_event_writer,
                 trusted_proxies: services.trusted_proxies,
                 outages: health::Outages::default(),
+                metrics_elsewhere: services.metrics_elsewhere,
             }),
         }
     }
@@ -184,6 +188,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = api_router().into_openapi();
     openapi::ErrorAnswers.modify(&mut document);
     document
+}
+
+/// `/metrics` alone, for `--metrics-listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    let (router, _) = health::metrics_routes().split_for_parts();
+    router
+        .layer(axum::Extension(health::MetricsListener))
+        .fallback(|| async { error::ApiError::no_route() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::request_context,
+        ))
+        .with_state(state)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -193,3 +193,40 @@ async fn readyz_and_api_answer_503_while_the_store_is_unreachable_and_recover() 
     );
     server.stop().await.unwrap();
 }
+
+/// `--metrics-listen`: the scraper's own address serves `/metrics` (and nothing else),
+/// and the public listener no longer does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_listen_serves_metrics_apart_from_the_public_listener() {
+    let address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let flag = format!("--metrics-listen={address}");
+    let server = TestServer::embedded_with(&[&flag]).await;
+    server.create_org("acme").await;
+    let scraped = server
+        .client()
+        .get(format!("http://{address}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"hookgate_http_requests_total{route="/v1/orgs",method="POST",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    let public = server.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(public.status, StatusCode::NOT_FOUND, "{}", public.body);
+    let other = server
+        .client()
+        .get(format!("http://{address}/v1/orgs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND, "only /metrics there");
+    server.stop().await.unwrap();
+}
