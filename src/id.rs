@@ -46,6 +46,13 @@ fn encode_ulid(millis: u64, random: u128) -> String {
         .collect()
 }
 
+/// The smallest id with this prefix minted at or after `millis` (Unix ms): ids sort by
+/// time, so `id >= id_floor(…)` bounds a scan by time on the id index alone.
+pub fn id_floor(prefix: &str, millis: i64) -> String {
+    let millis = u64::try_from(millis).unwrap_or(0);
+    format!("{prefix}_{}", encode_ulid(millis, 0))
+}
+
 /// Whether `id` looks like an id of ours with this prefix; used to reject junk early.
 pub fn is_well_formed(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
@@ -62,6 +69,15 @@ mod tests {
         let early = format!("x_{}", encode_ulid(1_000, RANDOM_MASK));
         let late = format!("x_{}", encode_ulid(1_001, 0));
         assert!(early < late);
+    }
+
+    #[test]
+    fn the_floor_of_a_time_sorts_before_every_id_minted_from_then_and_after_every_earlier_one() {
+        let floor = id_floor("evt", 1_000);
+        assert!(format!("evt_{}", encode_ulid(999, RANDOM_MASK)) < floor);
+        assert!(format!("evt_{}", encode_ulid(1_000, 0)) >= floor);
+        assert!(format!("evt_{}", encode_ulid(1_000, 7)) > floor);
+        assert_eq!(id_floor("evt", -5), format!("evt_{}", encode_ulid(0, 0)));
     }
 
     #[test]

@@ -172,6 +172,14 @@ impl App {
             )?
             .spawn(&workers, background.clone());
         }
+        if self.config.roles.contains(&Role::Ingress) {
+            crate::ingress::EventLogJanitor {
+                store: Arc::clone(&self.store),
+                metrics: Arc::clone(&metrics),
+                payload_retention: self.config.payload_retention,
+            }
+            .spawn(&workers, background.clone());
+        }
         // Not tied to `background` either (see the ingress writers below): the HTTP
         // handlers hold it, and it stops once they are done.
         let run_event_writer = RunEventWriter::spawn(

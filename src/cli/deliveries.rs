@@ -314,13 +314,14 @@ mod tests {
     fn delivery_list_shows_the_last_answer_and_the_next_try() {
         let list = json!({"data": [{
             "id": "dlv_1", "event_type": "run.failed", "endpoint_id": "ep_1",
-            "status": "pending", "attempts": 1, "last_status": 503, "last_error": "http_status",
+            "status": "retrying", "attempts": 1, "last_status": 503, "last_error": "http_status",
+            "last_attempt_at": "2024-05-01T12:00:00.250000Z",
             "next_attempt_at": "2024-05-01T12:00:05Z", "created_at": "2024-05-01T12:00:00Z"
         }], "next_cursor": "c2"});
         assert_eq!(
             delivery_table(&list),
-            "ID     EVENT TYPE  ENDPOINT  STATUS   ATTEMPTS  LAST STATUS  LAST ERROR   NEXT ATTEMPT          CREATED\n\
-             dlv_1  run.failed  ep_1      pending  1         503          http_status  2024-05-01 12:00:05Z  2024-05-01 12:00:00Z\n\
+            "ID     EVENT TYPE  ENDPOINT  STATUS    ATTEMPTS  LAST ATTEMPT          LAST STATUS  LAST ERROR   NEXT ATTEMPT          CREATED\n\
+             dlv_1  run.failed  ep_1      retrying  1         2024-05-01 12:00:00Z  503          http_status  2024-05-01 12:00:05Z  2024-05-01 12:00:00Z\n\
              (more: --cursor c2)\n"
         );
     }

@@ -75,6 +75,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_ENDPOINT_DISABLE_AFTER", default_value = "5d")]
     pub endpoint_disable_after: String,
 
+    /// How long ingress events keep their bodies (then listed with `body_expired`); at
+    /// least the 72 h de-dup window.
+    #[arg(long, env = "HOOKGATE_PAYLOAD_RETENTION", default_value = "7d")]
+    pub payload_retention: String,
+
     /// How long delivery attempts keep their response bodies (the janitor drops older ones).
     #[arg(long, env = "HOOKGATE_ATTEMPT_BODY_RETENTION", default_value = "30d")]
     pub attempt_body_retention: String,

@@ -78,6 +78,8 @@ pub struct Config {
     pub relay: crate::relay::RelayConfig,
     pub dispatch: crate::dispatch::DispatchConfig,
     pub ingress: crate::ingress::WriterConfig,
+    /// How long ingress events keep their bodies.
+    pub payload_retention: Duration,
     /// Group commit of run events (`dispatch::RunEventWriter`).
     pub run_events: crate::group_commit::GroupCommitConfig,
 }
@@ -184,6 +186,18 @@ fn parse_mode(args: &ServeArgs) -> Result<Mode, ConfigError> {
             "production mode needs both HOOKGATE_DATABASE_URL and HOOKGATE_AMQP_URL",
         )),
     }
+}
+
+fn parse_payload_retention(value: &str) -> Result<Duration, ConfigError> {
+    let setting = "HOOKGATE_PAYLOAD_RETENTION (--payload-retention)";
+    let retention = crate::duration::parse(value).map_err(|e| invalid(setting, e))?;
+    if retention < crate::ingress::DEDUP_WINDOW {
+        return Err(invalid(
+            setting,
+            "must be at least the 72h de-dup window, so a duplicate can always be read back",
+        ));
+    }
+    Ok(retention)
 }
 
 impl Config {
@@ -325,6 +339,7 @@ impl Config {
                 )?,
                 ..crate::relay::RelayConfig::default()
             },
+            payload_retention: parse_payload_retention(&args.payload_retention)?,
             ingress: crate::ingress::WriterConfig {
                 queue: parse_count(
                     &args.ingress_queue,

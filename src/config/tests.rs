@@ -43,6 +43,10 @@ fn invalid_settings_are_reported_by_name() {
     let cases: &[(&[&str], &str)] = &[
         (&["--listen=nowhere"], "HOOKGATE_LISTEN (--listen)"),
         (
+            &["--payload-retention=1d"],
+            "HOOKGATE_PAYLOAD_RETENTION (--payload-retention)",
+        ),
+        (
             &["--metrics-listen=nowhere"],
             "HOOKGATE_METRICS_LISTEN (--metrics-listen)",
         ),

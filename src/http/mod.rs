@@ -18,6 +18,7 @@ mod extract;
 pub mod fuzz_logic;
 mod health;
 mod ingress;
+mod ingress_events;
 mod listener;
 mod openapi;
 mod orgs;
@@ -177,6 +178,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(sources::routes())
         .merge(ingress::routes())
+        .merge(ingress_events::routes())
         .merge(runs::routes())
         .merge(endpoints::routes())
         .merge(events::routes())

@@ -20,6 +20,8 @@ use utoipa_axum::routes;
 
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 const MAX_MAX_BODY: u64 = 32 * 1024 * 1024;
+/// Longest `quiet_after_s`: a year.
+const MAX_QUIET_AFTER_S: u32 = 365 * 86_400;
 const MAX_FILTER_ENTRIES: usize = 100;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -47,6 +49,9 @@ pub struct CreateSource {
     event_filter: Option<Vec<String>>,
     /// Largest accepted body (default 1 MiB, at most 32 MiB).
     max_body_bytes: Option<u64>,
+    /// Count the source as quiet once no event arrived for this many seconds (1 to
+    /// 31536000); absent = never.
+    quiet_after_s: Option<u32>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -57,6 +62,17 @@ pub struct PatchSource {
     enabled: Option<bool>,
     event_filter: Option<Vec<String>>,
     max_body_bytes: Option<u64>,
+    /// Seconds without an event before the source counts as quiet; null = never.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    quiet_after_s: Option<Option<u32>>,
+}
+
+/// A field that may be absent (`None`), null (`Some(None)`) or set.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -69,6 +85,12 @@ pub struct SourceView {
     enabled: bool,
     event_filter: Vec<String>,
     max_body_bytes: u64,
+    quiet_after_s: Option<u32>,
+    /// When its latest event arrived; null if none ever did.
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
+    last_event_at: Option<DateTime<Utc>>,
+    /// No event for `quiet_after_s` (counted from creation if none ever came).
+    quiet: bool,
     #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
     #[serde(serialize_with = "super::timestamp::micros")]
@@ -77,8 +99,11 @@ pub struct SourceView {
 }
 
 impl SourceView {
-    fn new(source: Source, public_url: &str) -> Self {
+    fn new(source: Source, public_url: &str, last_event_at: Option<DateTime<Utc>>) -> Self {
         Self {
+            quiet: source.is_quiet(last_event_at, Utc::now()),
+            quiet_after_s: source.quiet_after_s,
+            last_event_at,
             ingress_url: ingress_url(public_url, &source.id),
             id: source.id,
             name: source.name,
@@ -156,6 +181,27 @@ fn validate_filter(filter: Vec<String>) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(filter)
+}
+
+fn validate_quiet_after(value: u32) -> Result<u32, ApiError> {
+    if !(1..=MAX_QUIET_AFTER_S).contains(&value) {
+        return Err(ApiError::validation(
+            "quiet_after_s",
+            "must be 1 to 31536000 (a year)",
+        ));
+    }
+    Ok(value)
+}
+
+/// The view of one source, with when it last received.
+async fn view(state: &AppState, source: Source) -> Result<SourceView, ApiError> {
+    let last = state
+        .store()
+        .last_event_at(std::slice::from_ref(&source.id))
+        .await?
+        .pop()
+        .map(|(_, at)| at);
+    Ok(SourceView::new(source, state.public_url(), last))
 }
 
 fn validate_max_body(value: u64) -> Result<u64, ApiError> {
@@ -236,6 +282,7 @@ async fn create_source(
         enabled: true,
         event_filter: validate_filter(body.event_filter.unwrap_or_default())?,
         max_body_bytes: validate_max_body(body.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY))?,
+        quiet_after_s: body.quiet_after_s.map(validate_quiet_after).transpose()?,
         created_at: now,
         updated_at: now,
     };
@@ -250,7 +297,7 @@ async fn create_source(
         .store()
         .create_source(&source, &stored, &entry)
         .await?;
-    let view = SourceView::new(source, state.public_url());
+    let view = SourceView::new(source, state.public_url(), None);
     Ok((
         StatusCode::CREATED,
         Json(CreatedSource {
@@ -261,25 +308,71 @@ async fn create_source(
     ))
 }
 
-/// List an org's sources (`source:read`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SourceListParams {
+    /// Only the sources that are quiet (`true`) or not (`false`).
+    quiet: Option<bool>,
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Pages of sources read at most for one `?quiet=` answer, so a filtered list stays
+/// bounded however few sources match.
+const QUIET_SCAN_PAGES: usize = 10;
+
+/// List an org's sources, newest first; `quiet=true` lists those that stopped
+/// receiving (`source:read`).
 #[utoipa::path(get, path = "/v1/orgs/{org}/sources", tag = "sources",
-    params(("org" = String, Path), ListParams), responses((status = 200, body = SourceList)))]
+    params(("org" = String, Path), SourceListParams), responses((status = 200, body = SourceList)))]
 async fn list_sources(
     State(state): State<AppState>,
     principal: Principal,
     Path(org): Path<String>,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ApiQuery(params): ApiQuery<SourceListParams>,
 ) -> Result<Json<SourceList>, ApiError> {
     let org = visible_org(&state, &principal, &org).await?;
     principal.allows(&org, Scope::SourceRead)?;
-    let page = state.store().list_sources(&org, &params.page()?).await?;
-    Ok(Json(SourceList {
-        data: page
-            .items
+    let mut page = ListParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .page()?;
+    let mut data: Vec<SourceView> = Vec::new();
+    let mut next = None;
+    'pages: for _ in 0..QUIET_SCAN_PAGES {
+        let sources = state.store().list_sources(&org, &page).await?;
+        let ids: Vec<String> = sources.items.iter().map(|s| s.id.clone()).collect();
+        let last: std::collections::HashMap<String, DateTime<Utc>> = state
+            .store()
+            .last_event_at(&ids)
+            .await?
             .into_iter()
-            .map(|s| SourceView::new(s, state.public_url()))
-            .collect(),
-        next_cursor: cursor(page.next),
+            .collect();
+        for source in sources.items {
+            if data.len() == page.limit {
+                // Full: the next page starts after the last row shown.
+                next = data.last().map(|v| v.id.clone());
+                break 'pages;
+            }
+            let last_event_at = last.get(&source.id).copied();
+            let view = SourceView::new(source, state.public_url(), last_event_at);
+            if params.quiet.is_none_or(|quiet| quiet == view.quiet) {
+                data.push(view);
+            }
+        }
+        next = sources.next;
+        // Without a filter every row counts; with one, read on until the page is full.
+        if params.quiet.is_none() || next.is_none() {
+            break;
+        }
+        page.before.clone_from(&next);
+    }
+    Ok(Json(SourceList {
+        data,
+        next_cursor: cursor(next),
     }))
 }
 
@@ -292,7 +385,7 @@ async fn get_source(
     Path(id): Path<String>,
 ) -> Result<Json<SourceView>, ApiError> {
     let source = source_for(&state, &principal, &id, Scope::SourceRead).await?;
-    Ok(Json(SourceView::new(source, state.public_url())))
+    Ok(Json(view(&state, source).await?))
 }
 
 /// Change name, workflow, enabled flag, event filter or body limit (`source:write`).
@@ -319,6 +412,10 @@ async fn patch_source(
         enabled: body.enabled,
         event_filter: body.event_filter.map(validate_filter).transpose()?,
         max_body_bytes: body.max_body_bytes.map(validate_max_body).transpose()?,
+        quiet_after_s: body
+            .quiet_after_s
+            .map(|value| value.map(validate_quiet_after).transpose())
+            .transpose()?,
     };
     patch.apply(&mut source, Utc::now());
     let entry = audit(
@@ -336,7 +433,7 @@ async fn patch_source(
         return Err(ApiError::not_found());
     }
     state.ingress().invalidate(&source.id);
-    Ok(Json(SourceView::new(source, state.public_url())))
+    Ok(Json(view(&state, source).await?))
 }
 
 /// Delete a source: its URL answers 404 at once; its events and runs stay readable (`source:write`).

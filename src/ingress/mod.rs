@@ -7,6 +7,8 @@
 
 mod cache;
 mod forwarded;
+mod janitor;
+mod kept;
 mod sampler;
 mod service;
 mod shed;
@@ -14,6 +16,8 @@ mod writer;
 
 pub use cache::SourceCache;
 pub use forwarded::forwarded_headers;
+pub use janitor::EventLogJanitor;
+pub use kept::{credential_headers, kept_headers, REDACTED};
 pub use sampler::RejectionSampler;
 pub use service::{BodyRefusal, Ingress, REJECTIONS_KEPT};
 pub use writer::{IngressWriter, RelayLink, WriteError, WriterConfig};
@@ -121,6 +125,8 @@ impl From<WriteError> for Refusal {
 pub struct ActiveSource {
     pub source: Source,
     secrets: Vec<ActiveSecret>,
+    /// The headers the event log redacts for this source's verifier.
+    credential_headers: Vec<String>,
 }
 
 /// One opened secret of a source, with its key schedule made ready for the source's
@@ -160,7 +166,11 @@ impl ActiveSource {
                 secret,
             })
             .collect();
-        Ok(Self { secrets, source })
+        Ok(Self {
+            secrets,
+            credential_headers: credential_headers(&source.verifier),
+            source,
+        })
     }
 
     pub fn verify<'a>(
@@ -204,13 +214,11 @@ async fn record(
     body: Bytes,
     received_at: DateTime<Utc>,
 ) -> Result<Receipt, Refusal> {
-    if let Some(handshake) = verified.handshake() {
-        return Ok(Receipt::Handshake(handshake.clone()));
-    }
     crate::storable::check_key("dedup_key", verified.dedup_key())?;
     crate::storable::check_key("event_name", verified.event_name())?;
     let source = &active.source;
-    let admitted = source.admits(verified.event_name());
+    let handshake = verified.handshake();
+    let admitted = handshake.is_none() && source.admits(verified.event_name());
     let traceparent = child_traceparent(
         headers.get("traceparent").and_then(|v| v.to_str().ok()),
         random_24(),
@@ -226,6 +234,7 @@ async fn record(
                 source_id: &source.id,
                 verifier: source.verifier.kind().as_str(),
                 event_id: &event_id,
+                replay: false,
             }),
             at: received_at,
             input: &body,
@@ -241,13 +250,15 @@ async fn record(
         dedup_key: verified.dedup_key().map(str::to_owned),
         event_name: verified.event_name().map(str::to_owned),
         secret_id: verified.secret_id().to_owned(),
-        disposition: if admitted {
+        disposition: if handshake.is_some() {
+            EventDisposition::Handshake
+        } else if admitted {
             EventDisposition::Accepted
         } else {
             EventDisposition::Ignored
         },
         traceparent,
-        headers: serde_json::Value::Object(selected),
+        headers: serde_json::Value::Object(kept_headers(headers, &active.credential_headers)),
         body,
         received_at,
         dedup_window: DEDUP_WINDOW,
@@ -264,12 +275,13 @@ async fn record(
             run_id,
             status: run_status,
         }),
-        AcceptOutcome::Recorded => Ok(match new_run_id {
-            Some(run_id) => Receipt::Accepted {
+        AcceptOutcome::Recorded => Ok(match (new_run_id, handshake) {
+            (_, Some(handshake)) => Receipt::Handshake(handshake.clone()),
+            (Some(run_id), None) => Receipt::Accepted {
                 event_id: new_event_id,
                 run_id,
             },
-            None => Receipt::Ignored {
+            (None, None) => Receipt::Ignored {
                 event_id: new_event_id,
             },
         }),

@@ -56,6 +56,8 @@ pub struct Metrics {
     pub ingress_requests: Family<IngressLabels, Counter>,
     pub ingress_duration: HistogramFamily<VerifierLabels>,
     pub outbox_backlog: Gauge,
+    /// Enabled sources with `quiet_after_s` that received nothing for that long.
+    pub sources_quiet: Gauge,
     pub outbox_oldest_age: Gauge<f64, AtomicU64>,
     pub relay_published: Counter,
     pub relay_failures: Family<ReasonLabels, Counter>,
@@ -116,6 +118,12 @@ impl Metrics {
             "ingress_duration_seconds",
             "Inbound webhook latency (receive to durable answer) by verifier type",
             ingress_duration.clone(),
+        );
+        let sources_quiet = Gauge::default();
+        registry.register(
+            "sources_quiet",
+            "Sources that received no event for their quiet_after_s",
+            sources_quiet.clone(),
         );
         let outbox_backlog = Gauge::default();
         registry.register(
@@ -211,6 +219,7 @@ impl Metrics {
             ingress_requests,
             ingress_duration,
             outbox_backlog,
+            sources_quiet,
             outbox_oldest_age,
             relay_published,
             relay_failures,

@@ -43,6 +43,19 @@ pub struct Origin<'a> {
     pub source_id: &'a str,
     pub verifier: &'a str,
     pub event_id: &'a str,
+    /// A replay of the recorded event (SPEC §11) rather than the sender's request.
+    pub replay: bool,
+}
+
+impl Origin<'_> {
+    /// `trigger.type` of the run.
+    pub fn trigger_type(&self) -> &'static str {
+        if self.replay {
+            "replay"
+        } else {
+            "webhook"
+        }
+    }
 }
 
 pub struct RunFields<'a> {
@@ -71,7 +84,7 @@ pub fn run_request(fields: &RunFields<'_>) -> Vec<u8> {
         org: fields.org,
         workflow_id: fields.workflow_id,
         trigger: Trigger {
-            kind: if origin.is_some() { "webhook" } else { "api" },
+            kind: origin.map_or("api", Origin::trigger_type),
             source_id: origin.map(|o| o.source_id),
             verifier: origin.map(|o| o.verifier),
             event_id: origin.map(|o| o.event_id),
@@ -103,6 +116,7 @@ mod tests {
                 source_id: "src_1",
                 verifier: "github",
                 event_id: "evt_1",
+                replay: false,
             }),
             received_at: Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(),
             body,

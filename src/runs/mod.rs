@@ -47,11 +47,7 @@ pub fn new_run(spec: RunSpec<'_>) -> NewRun {
         id: spec.id,
         org: spec.org.clone(),
         workflow_id: spec.workflow_id.to_owned(),
-        trigger_type: if spec.origin.is_some() {
-            "webhook"
-        } else {
-            "api"
-        },
+        trigger_type: spec.origin.map_or("api", |o| o.trigger_type()),
         source_id: spec.origin.map(|o| o.source_id.to_owned()),
         event_id: spec.origin.map(|o| o.event_id.to_owned()),
         message: Bytes::from(message),

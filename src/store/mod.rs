@@ -6,7 +6,8 @@
 //! audited takes its [`AuditEntry`] and writes it in the same transaction.
 //!
 //! The trait is split by concept ([`OrgStore`], [`SourceStore`], [`SecretStore`],
-//! [`IngressStore`], [`RunStore`], [`EndpointStore`], [`DeliveryStore`]); each backend
+//! [`IngressStore`], [`EventLogStore`], [`RunStore`], [`EndpointStore`],
+//! [`DeliveryStore`]); each backend
 //! implements each part in a file named after it.
 
 mod embedded;
@@ -17,10 +18,10 @@ pub use embedded::EmbeddedStore;
 pub use model::{
     endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction,
     AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
-    EndpointHealth, EventDisposition, EventWrite, Idempotency, NewEvent, NewRun, Org, OrgSlug,
-    OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected, Rotation, Run,
-    RunEvent, RunEventWrite, RunFilter, RunStatus, Scope, Source, SourcePatch, StoredSecret,
-    TriggerOutcome,
+    EndpointHealth, EventDisposition, EventWrite, Idempotency, IngressEvent, IngressEventFilter,
+    IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
+    RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter,
+    RunStatus, Scope, Source, SourcePatch, StoredSecret, TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -67,6 +68,7 @@ pub trait Store:
     + SourceStore
     + SecretStore
     + IngressStore
+    + EventLogStore
     + RunStore
     + EndpointStore
     + DeliveryStore
@@ -195,6 +197,43 @@ pub trait IngressStore {
     ) -> Result<Vec<Rejected>, StoreError>;
 }
 
+/// The ingress event log read back (SPEC §11): lists, one event with its payload, its
+/// lineage, and the payload retention.
+#[async_trait]
+pub trait EventLogStore {
+    /// The org's events (or one source's, by `filter.source_id`), newest first.
+    async fn list_ingress_events(
+        &self,
+        org: &OrgSlug,
+        filter: &IngressEventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<IngressEvent>, StoreError>;
+    async fn find_ingress_event(&self, id: &str) -> Result<Option<IngressEventRecord>, StoreError>;
+    /// The run events of a run, in order, and the deliveries they made.
+    async fn run_lineage(
+        &self,
+        org: &OrgSlug,
+        run_id: &str,
+    ) -> Result<(Vec<RunEventSummary>, Vec<Delivery>), StoreError>;
+    /// Drops the bodies of the oldest `limit` events after id `after` received before
+    /// `before` (their rows stay listed); returns the last id it expired, from which
+    /// the next call goes on, or `None` when none was due. Bodies a waiting outbox
+    /// message still needs are kept.
+    async fn expire_event_bodies(
+        &self,
+        after: Option<&str>,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Option<String>, StoreError>;
+    /// How many enabled sources are quiet at `now` (see `Source::is_quiet`).
+    async fn count_quiet_sources(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// When each of these sources last received an event, for those that ever did.
+    async fn last_event_at(
+        &self,
+        source_ids: &[String],
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+}
+
 /// Runs: the trigger API, reads, and the outbox the relay drains (SPEC §4).
 #[async_trait]
 pub trait RunStore {
@@ -205,6 +244,9 @@ pub trait RunStore {
         run: &NewRun,
         idempotency: Option<&Idempotency>,
     ) -> Result<TriggerOutcome, StoreError>;
+    /// Creates the run and its outbox row with an audit entry, in one transaction (a
+    /// replay, which someone asked for).
+    async fn create_run_audited(&self, run: &NewRun, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
     async fn list_runs(
         &self,

@@ -17,10 +17,11 @@ use rusqlite::{params, Connection, Row};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-const DELIVERY_COLUMNS: &str = "id, org, endpoint_id, event_id, event_type, status, attempts, \
+pub(super) const DELIVERY_COLUMNS: &str =
+    "id, org, endpoint_id, event_id, event_type, status, attempts, \
      next_attempt_at, last_status, last_error, last_attempt_at, created_at, updated_at";
 
-fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
+pub(super) fn delivery_from_row(row: &Row<'_>) -> Result<Delivery, StoreError> {
     let status: String = row.get("status")?;
     Ok(Delivery {
         id: row.get("id")?,

@@ -52,6 +52,12 @@ fn claim_dedup(
         params![event.source_id, key],
         |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
     )?;
+    tx.execute(
+        "UPDATE events SET duplicates = duplicates + 1,
+                last_duplicate_at = max(coalesce(last_duplicate_at, 0), ?2)
+         WHERE id = ?1",
+        params![event_id, millis(&event.received_at)],
+    )?;
     Ok(Some(AcceptOutcome::Duplicate {
         event_id,
         run_id,
@@ -59,11 +65,15 @@ fn claim_dedup(
     }))
 }
 
-fn insert_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<(), StoreError> {
+fn insert_event(
+    tx: &Transaction<'_>,
+    event: &NewEvent,
+    run_id: Option<&str>,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO events (id, org, source_id, dedup_key, event_name, secret_id, disposition,
-                             traceparent, headers, body, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                             traceparent, headers, body, received_at, run_id, body_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             event.id,
             event.org.as_str(),
@@ -76,6 +86,8 @@ fn insert_event(tx: &Transaction<'_>, event: &NewEvent) -> Result<(), StoreError
             event.headers.to_string(),
             event.body.as_ref(),
             millis(&event.received_at),
+            run_id,
+            event.body.len(),
         ],
     )?;
     Ok(())
@@ -100,7 +112,7 @@ impl IngressStore for EmbeddedStore {
                         continue;
                     }
                 }
-                insert_event(&tx, event)?;
+                insert_event(&tx, event, run.as_ref().map(|r| r.id.as_str()))?;
                 if let Some(run) = run {
                     insert_run(&tx, run, claim_until)?;
                 }

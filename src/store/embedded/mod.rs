@@ -7,6 +7,7 @@
 
 mod deliveries;
 mod endpoints;
+mod event_log;
 mod ingress;
 mod keyset;
 mod orgs;
@@ -49,6 +50,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (
         7,
         include_str!("../../../migrations/sqlite/0007_delivery_last_attempt.sql"),
+    ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_event_log.sql"),
     ),
 ];
 

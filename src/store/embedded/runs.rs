@@ -88,6 +88,22 @@ fn placeholders(n: usize) -> String {
 
 #[async_trait]
 impl RunStore for EmbeddedStore {
+    async fn create_run_audited(
+        &self,
+        run: &NewRun,
+        audit: &crate::store::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let (run, audit) = (run.clone(), audit.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            insert_run(&tx, &run, None)?;
+            super::insert_audit(&tx, &audit)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn trigger_run(
         &self,
         run: &NewRun,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Row};
 
 const SOURCE_COLUMNS: &str = "id, org, name, workflow_id, verifier, enabled, event_filter, \
-                              max_body_bytes, created_at, updated_at";
+                              max_body_bytes, quiet_after_s, created_at, updated_at";
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
@@ -31,6 +31,7 @@ fn source_from_row(row: &Row<'_>) -> Result<Source, StoreError> {
         enabled: row.get("enabled")?,
         event_filter: serde_json::from_str(&filter).map_err(corrupt)?,
         max_body_bytes: u64::try_from(max_body_bytes).map_err(corrupt)?,
+        quiet_after_s: row.get("quiet_after_s")?,
         created_at: from_millis(row.get("created_at")?)?,
         updated_at: from_millis(row.get("updated_at")?)?,
     })
@@ -51,8 +52,8 @@ impl SourceStore for EmbeddedStore {
             let tx = conn.transaction()?;
             tx.execute(
                 "INSERT INTO sources (id, org, name, workflow_id, verifier, enabled, event_filter,
-                                      max_body_bytes, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                      max_body_bytes, created_at, updated_at, quiet_after_s)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     source.id,
                     source.org.as_str(),
@@ -64,6 +65,7 @@ impl SourceStore for EmbeddedStore {
                     source.max_body_bytes as i64,
                     millis(&source.created_at),
                     millis(&source.updated_at),
+                    source.quiet_after_s,
                 ],
             )?;
             insert_secret(&tx, &secret)?;
@@ -113,7 +115,7 @@ impl SourceStore for EmbeddedStore {
             change_audited(
                 conn,
                 "UPDATE sources SET name = ?2, workflow_id = ?3, enabled = ?4, event_filter = ?5,
-                        max_body_bytes = ?6, updated_at = ?7
+                        max_body_bytes = ?6, updated_at = ?7, quiet_after_s = ?8
                  WHERE id = ?1 AND deleted_at IS NULL",
                 params![
                     source.id,
@@ -123,6 +125,7 @@ impl SourceStore for EmbeddedStore {
                     filter,
                     source.max_body_bytes as i64,
                     millis(&source.updated_at),
+                    source.quiet_after_s,
                 ],
                 &audit,
             )

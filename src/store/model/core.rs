@@ -70,6 +70,7 @@ pub enum AuditAction {
     EndpointUpdated,
     EndpointDeleted,
     EndpointDisabled,
+    IngressEventReplayed,
 }
 
 impl AuditAction {
@@ -87,6 +88,8 @@ impl AuditAction {
             AuditAction::EndpointUpdated => "endpoint_updated",
             AuditAction::EndpointDeleted => "endpoint_deleted",
             AuditAction::EndpointDisabled => "endpoint_disabled",
+            // Named as SPEC §11 names it.
+            AuditAction::IngressEventReplayed => "ingress_event.replayed",
         }
     }
 }

@@ -10,14 +10,24 @@ pub enum EventDisposition {
     Accepted,
     /// Filtered out by the source's event filter: recorded, no run.
     Ignored,
+    /// A sender's protocol handshake (GitHub's ping, Slack's URL verification): answered
+    /// and recorded, no run.
+    Handshake,
 }
 
 impl EventDisposition {
+    pub const ALL: [Self; 3] = [Self::Accepted, Self::Ignored, Self::Handshake];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventDisposition::Accepted => "accepted",
             EventDisposition::Ignored => "ignored",
+            EventDisposition::Handshake => "handshake",
         }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == value)
     }
 }
 
@@ -33,7 +43,7 @@ pub struct NewEvent {
     pub secret_id: String,
     pub disposition: EventDisposition,
     pub traceparent: String,
-    /// Selected sender headers (never signatures or credentials).
+    /// The request's headers as kept (credentials dropped, signatures redacted).
     pub headers: serde_json::Value,
     pub body: Bytes,
     pub received_at: DateTime<Utc>,

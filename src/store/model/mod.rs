@@ -3,6 +3,7 @@
 
 mod core;
 mod delivery;
+mod event_log;
 mod ingress;
 mod run;
 mod scope;
@@ -14,6 +15,7 @@ pub use delivery::{
     endpoint_health, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
     DueDelivery, Endpoint, EndpointHealth, RecordedRunEvent, RunEvent, RunEventWrite,
 };
+pub use event_log::{IngressEvent, IngressEventFilter, IngressEventRecord, RunEventSummary};
 pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected};
 pub use run::{
     Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter, RunStatus, TriggerOutcome,

@@ -14,11 +14,23 @@ pub struct Source {
     /// Event names that create runs; empty means all.
     pub event_filter: Vec<String>,
     pub max_body_bytes: u64,
+    /// The source counts as quiet once no event arrived for this long (SPEC §11).
+    pub quiet_after_s: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Source {
+    /// Quiet: enabled, with a `quiet_after_s`, and nothing arrived for that long
+    /// (counted from its creation when nothing ever did).
+    pub fn is_quiet(&self, last_event_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        self.enabled
+            && self.quiet_after_s.is_some_and(|after| {
+                let since = last_event_at.unwrap_or(self.created_at);
+                now - since > chrono::Duration::seconds(i64::from(after))
+            })
+    }
+
     /// Whether an event with this name (if the sender gave one) should create a run.
     pub fn admits(&self, event_name: Option<&str>) -> bool {
         self.event_filter.is_empty()
@@ -34,6 +46,8 @@ pub struct SourcePatch {
     pub enabled: Option<bool>,
     pub event_filter: Option<Vec<String>>,
     pub max_body_bytes: Option<u64>,
+    /// `Some(None)` clears it.
+    pub quiet_after_s: Option<Option<u32>>,
 }
 
 impl SourcePatch {
@@ -53,6 +67,9 @@ impl SourcePatch {
         if let Some(limit) = self.max_body_bytes {
             source.max_body_bytes = limit;
         }
+        if let Some(quiet_after_s) = self.quiet_after_s {
+            source.quiet_after_s = quiet_after_s;
+        }
         source.updated_at = now;
     }
 }
@@ -71,6 +88,7 @@ mod tests {
             enabled: true,
             event_filter: filter.iter().map(|s| s.to_string()).collect(),
             max_body_bytes: 1024,
+            quiet_after_s: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-const DELIVERY_COLUMNS: &str = "d.id, d.org, d.endpoint_id, d.event_id, d.event_type, d.status, \
+pub(super) const DELIVERY_COLUMNS: &str = "d.id, d.org, d.endpoint_id, d.event_id, d.event_type, d.status, \
      d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.last_attempt_at, d.created_at, d.updated_at";
 
 /// As [`CLAIM_SQL`] names them.
@@ -27,7 +27,7 @@ const CLAIMED_ENDPOINT: EndpointNames = EndpointNames {
     updated_at: "e_updated_at",
 };
 
-fn delivery_from_row(row: &Row) -> Result<Delivery, StoreError> {
+pub(super) fn delivery_from_row(row: &Row) -> Result<Delivery, StoreError> {
     let status: String = row.get("status");
     let attempts: i32 = row.get("attempts");
     let last_status: Option<i32> = row.get("last_status");

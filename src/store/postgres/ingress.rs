@@ -30,14 +30,14 @@ WITH claimed AS (
     RETURNING event_id
 ), recorded AS (
     INSERT INTO events (id, org, source_id, dedup_key, event_name, secret_id, disposition,
-                        traceparent, headers, body, received_at)
+                        traceparent, headers, body, received_at, run_id, body_bytes)
     SELECT id, org, source_id, dedup_key, event_name, secret_id, disposition, traceparent,
-           headers, body, received_at
+           headers, body, received_at, run_id, octet_length(body)
     FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                 $13::text[], $14::text[], $15::jsonb[], $16::bytea[], $17::timestamptz[],
-                $18::bool[])
+                $18::bool[], $33::text[])
          AS e (id, org, source_id, dedup_key, event_name, secret_id, disposition,
-               traceparent, headers, body, received_at, claims_key)
+               traceparent, headers, body, received_at, claims_key, run_id)
     WHERE NOT e.claims_key OR e.id IN (SELECT event_id FROM claimed)
     RETURNING id, secret_id, received_at
 ), runs_recorded AS (
@@ -255,6 +255,45 @@ async fn outcomes(
     Ok(outcomes)
 }
 
+/// Moves each original event's `duplicates` and `last_duplicate_at` by the duplicates
+/// of it in this batch. After the batch's own statement, and only when it answered a
+/// duplicate: a counter, not part of what the batch made durable.
+async fn count_duplicates(
+    client: &deadpool_postgres::Client,
+    batch: &[EventWrite],
+    outcomes: &[AcceptOutcome],
+) -> Result<(), StoreError> {
+    let mut counted: HashMap<&str, (i32, DateTime<Utc>)> = HashMap::new();
+    for (write, outcome) in batch.iter().zip(outcomes) {
+        if let AcceptOutcome::Duplicate { event_id, .. } = outcome {
+            let at = write.event.received_at;
+            let entry = counted.entry(event_id.as_str()).or_insert((0, at));
+            *entry = (entry.0 + 1, entry.1.max(at));
+        }
+    }
+    if counted.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(counted.len());
+    let mut counts = Vec::with_capacity(counted.len());
+    let mut ats = Vec::with_capacity(counted.len());
+    for (id, (count, at)) in counted {
+        ids.push(id);
+        counts.push(count);
+        ats.push(at);
+    }
+    let statement = client
+        .prepare_cached(
+            "UPDATE events e SET duplicates = e.duplicates + c.n,
+                    last_duplicate_at = GREATEST(e.last_duplicate_at, c.at)
+             FROM unnest($1::text[], $2::int4[], $3::timestamptz[]) AS c (id, n, at)
+             WHERE e.id = c.id",
+        )
+        .await?;
+    client.execute(&statement, &[&ids, &counts, &ats]).await?;
+    Ok(())
+}
+
 /// The run message's bytes before and after the event body it embeds verbatim as its
 /// `input` (SPEC §4), or `None` when it does not (a non-JSON body travels as base64).
 ///
@@ -286,6 +325,7 @@ struct EventColumns<'a> {
     headers: Vec<&'a serde_json::Value>,
     bodies: Vec<&'a [u8]>,
     received_at: Vec<DateTime<Utc>>,
+    run_ids: Vec<Option<&'a str>>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -303,6 +343,10 @@ impl<'a> EventColumns<'a> {
             headers: events.clone().map(|e| &e.headers).collect(),
             bodies: events.clone().map(|e| e.body.as_ref()).collect(),
             received_at: events.map(|e| e.received_at).collect(),
+            run_ids: rows
+                .iter()
+                .map(|w| w.run.as_ref().map(|r| r.id.as_str()))
+                .collect(),
         }
     }
 
@@ -408,7 +452,7 @@ impl IngressStore for PostgresStore {
         let client = self.client().await?;
         let statement = client.prepare_cached(RECORD_BATCH).await?;
         let [e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11] = events.params();
-        let params: [Param<'_>; 32] = [
+        let params: [Param<'_>; 33] = [
             &claims.sources,
             &claims.keys,
             &claims.event_ids,
@@ -441,6 +485,7 @@ impl IngressStore for PostgresStore {
             &runs.message_headers,
             &granularity,
             &runs.written_with,
+            &events.run_ids,
         ];
         let claimed: HashSet<String> = client
             .query(&statement, &params)
@@ -448,7 +493,9 @@ impl IngressStore for PostgresStore {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        outcomes(&client, batch, &plan, &claimed).await
+        let outcomes = outcomes(&client, batch, &plan, &claimed).await?;
+        count_duplicates(&client, batch, &outcomes).await?;
+        Ok(outcomes)
     }
 
     async fn record_rejection(&self, rejected: &Rejected, keep: usize) -> Result<(), StoreError> {

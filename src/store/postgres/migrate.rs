@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "delivery_last_attempt",
         include_str!("../../../migrations/postgres/0008_delivery_last_attempt.sql"),
     ),
+    (
+        9,
+        "event_log",
+        include_str!("../../../migrations/postgres/0009_event_log.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

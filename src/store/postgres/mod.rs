@@ -2,6 +2,7 @@
 
 mod deliveries;
 mod endpoints;
+mod event_log;
 mod ingress;
 mod keyset;
 mod migrate;

@@ -129,6 +129,19 @@ pub(super) async fn insert_run(
 
 #[async_trait]
 impl RunStore for PostgresStore {
+    async fn create_run_audited(
+        &self,
+        run: &NewRun,
+        audit: &crate::store::AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        insert_run(&tx, run).await?;
+        super::insert_audit(&tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn trigger_run(
         &self,
         run: &NewRun,

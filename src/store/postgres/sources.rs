@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
 const SOURCE_COLUMNS: &str = "id, org, name, workflow_id, verifier, enabled, event_filter, \
-                              max_body_bytes, created_at, updated_at";
+                              max_body_bytes, quiet_after_s, created_at, updated_at";
 
 fn source_from_row(row: &Row) -> Result<Source, StoreError> {
     let verifier: serde_json::Value = row.get("verifier");
@@ -27,9 +27,20 @@ fn source_from_row(row: &Row) -> Result<Source, StoreError> {
         event_filter: row.get("event_filter"),
         max_body_bytes: u64::try_from(max_body_bytes)
             .map_err(|_| StoreError::Corrupt("negative max_body_bytes".into()))?,
+        quiet_after_s: row
+            .get::<_, Option<i32>>("quiet_after_s")
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("negative quiet_after_s".into()))?,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     })
+}
+
+fn quiet_after(source: &Source) -> Option<i32> {
+    source
+        .quiet_after_s
+        .map(|s| i32::try_from(s).unwrap_or(i32::MAX))
 }
 
 fn verifier_json(source: &Source) -> Result<serde_json::Value, StoreError> {
@@ -49,8 +60,8 @@ impl SourceStore for PostgresStore {
         let max_body = source.max_body_bytes as i64;
         tx.execute(
             "INSERT INTO sources (id, org, name, workflow_id, verifier, enabled, event_filter,
-                                  max_body_bytes, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                  max_body_bytes, created_at, updated_at, quiet_after_s)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &source.id,
                 &source.org.as_str(),
@@ -62,6 +73,7 @@ impl SourceStore for PostgresStore {
                 &max_body,
                 &source.created_at,
                 &source.updated_at,
+                &quiet_after(source),
             ],
         )
         .await?;
@@ -101,7 +113,7 @@ impl SourceStore for PostgresStore {
         let max_body = source.max_body_bytes as i64;
         self.change_audited(
             "UPDATE sources SET name = $2, workflow_id = $3, enabled = $4, event_filter = $5,
-                    max_body_bytes = $6, updated_at = $7
+                    max_body_bytes = $6, updated_at = $7, quiet_after_s = $8
              WHERE id = $1 AND deleted_at IS NULL",
             &[
                 &source.id,
@@ -111,6 +123,7 @@ impl SourceStore for PostgresStore {
                 &source.event_filter,
                 &max_body,
                 &source.updated_at,
+                &quiet_after(source),
             ],
             audit,
         )

@@ -497,10 +497,9 @@ async fn endpoint_failing_past_the_limit_is_disabled_and_its_pending_delivery_re
         .body;
     assert_eq!(disabled["disabled_reason"], "failing");
     let delivery = deliveries(&server, &failing_id).await[0].clone();
-    assert_eq!(
-        delivery["status"], "retrying",
-        "its retry is kept: {delivery}"
-    );
+    // Its retry is kept, shown as waiting on the disabled endpoint (SPEC §7.1).
+    assert_eq!(delivery["status"], "disabled", "{delivery}");
+    assert!(delivery["next_attempt_at"].is_string(), "{delivery}");
 
     let attempts_while_disabled = failing.received().len();
     patch(

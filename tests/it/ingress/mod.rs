@@ -1,6 +1,7 @@
 //! Inbound webhooks against the running server, in both modes (SPEC §3).
 
 mod durability;
+mod event_log;
 mod official;
 mod protocol;
 mod rotation;

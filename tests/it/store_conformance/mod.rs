@@ -1,6 +1,7 @@
 //! One suite, both store backends: each case runs against PostgreSQL and SQLite.
 
 mod delivery;
+mod event_log;
 mod orgs;
 mod run_events;
 mod runs;

@@ -24,7 +24,7 @@ conformance!(
 
 /// One event (and its run) as a batch of one: what ingress's group commit does for a
 /// batch that holds a single webhook.
-async fn record_event(
+pub(super) async fn record_event(
     store: &dyn Store,
     event: &hookgate::store::NewEvent,
     run: Option<&hookgate::store::NewRun>,
@@ -37,11 +37,11 @@ async fn record_event(
     Ok(outcomes.pop().expect("one outcome per event"))
 }
 
-fn audit(org: &hookgate::store::OrgSlug, action: AuditAction) -> AuditEntry {
+pub(super) fn audit(org: &hookgate::store::OrgSlug, action: AuditAction) -> AuditEntry {
     AuditEntry::new(org, "operator".into(), action, "x", serde_json::json!({}))
 }
 
-fn source(org: &hookgate::store::OrgSlug) -> Source {
+pub(super) fn source(org: &hookgate::store::OrgSlug) -> Source {
     let now = Utc::now();
     Source {
         id: hookgate::id::new_id("src"),
@@ -52,12 +52,13 @@ fn source(org: &hookgate::store::OrgSlug) -> Source {
         enabled: true,
         event_filter: vec!["push".into()],
         max_body_bytes: 1024,
+        quiet_after_s: None,
         created_at: now,
         updated_at: now,
     }
 }
 
-fn secret(owner: &str, at: chrono::DateTime<Utc>) -> StoredSecret {
+pub(super) fn secret(owner: &str, at: chrono::DateTime<Utc>) -> StoredSecret {
     StoredSecret {
         id: hookgate::id::new_id("sec"),
         owner_id: owner.into(),
@@ -69,7 +70,7 @@ fn secret(owner: &str, at: chrono::DateTime<Utc>) -> StoredSecret {
     }
 }
 
-async fn source_with_secret(store: &dyn Store) -> (Source, StoredSecret) {
+pub(super) async fn source_with_secret(store: &dyn Store) -> (Source, StoredSecret) {
     let acme = org(store, "acme").await;
     let source = source(&acme);
     let secret = secret(&source.id, Utc::now());
@@ -80,7 +81,7 @@ async fn source_with_secret(store: &dyn Store) -> (Source, StoredSecret) {
     (source, secret)
 }
 
-fn event(
+pub(super) fn event(
     source: &Source,
     secret_id: &str,
     dedup: Option<&str>,
@@ -393,6 +394,7 @@ async fn claimed_webhook_runs_carry_the_message_built_at_acceptance(store: Arc<d
                     source_id: &source.id,
                     verifier: "github",
                     event_id: &event.id,
+                    replay: false,
                 }),
                 received_at: now,
                 body,

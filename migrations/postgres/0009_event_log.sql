@@ -1,0 +1,18 @@
+-- The ingress event log (SPEC §11): each event names its run, counts the duplicates
+-- it answered, keeps its body's size after the body itself expires, and can be found
+-- by the sender's delivery id (its de-dup key).
+ALTER TABLE events
+    ADD COLUMN run_id text,
+    ADD COLUMN body_bytes integer,
+    ADD COLUMN body_expired boolean NOT NULL DEFAULT false,
+    ADD COLUMN duplicates integer NOT NULL DEFAULT 0,
+    ADD COLUMN last_duplicate_at timestamptz;
+UPDATE events e SET run_id = r.id FROM runs r WHERE r.event_id = e.id;
+UPDATE events SET body_bytes = octet_length(body);
+ALTER TABLE events ALTER COLUMN body_bytes SET NOT NULL;
+CREATE INDEX events_by_dedup_key ON events (source_id, dedup_key) WHERE dedup_key IS NOT NULL;
+-- Quiet sources: an alarm when a source stops receiving.
+ALTER TABLE sources ADD COLUMN quiet_after_s integer;
+-- A run's events in order (SPEC §12): `seq` 1, 2, … per run.
+ALTER TABLE run_events ADD COLUMN seq integer;
+CREATE INDEX run_events_by_run ON run_events (run_id, seq) WHERE run_id IS NOT NULL;

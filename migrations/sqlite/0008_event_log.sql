@@ -1,0 +1,17 @@
+-- The ingress event log (SPEC §11): each event names its run, counts the duplicates
+-- it answered, keeps its body's size after the body itself expires, and can be found
+-- by the sender's delivery id (its de-dup key).
+ALTER TABLE events ADD COLUMN run_id TEXT;
+ALTER TABLE events ADD COLUMN body_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN body_expired INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN last_duplicate_at INTEGER;
+UPDATE events SET run_id = (SELECT r.id FROM runs r WHERE r.event_id = events.id);
+UPDATE events SET body_bytes = length(body);
+CREATE INDEX events_by_dedup_key ON events (source_id, dedup_key) WHERE dedup_key IS NOT NULL;
+CREATE INDEX events_by_org ON events (org, id);
+-- Quiet sources: an alarm when a source stops receiving.
+ALTER TABLE sources ADD COLUMN quiet_after_s INTEGER;
+-- A run's events in order (SPEC §12): `seq` 1, 2, … per run.
+ALTER TABLE run_events ADD COLUMN seq INTEGER;
+CREATE INDEX run_events_by_run ON run_events (run_id, seq) WHERE run_id IS NOT NULL;
