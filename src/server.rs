@@ -182,9 +182,16 @@ impl App {
         }
         // Not tied to `background` either (see the ingress writers below): the HTTP
         // handlers hold it, and it stops once they are done.
+        let run_wakes = crate::runs::RunWakes::default();
+        if self.config.roles.contains(&Role::Api) {
+            let store = Arc::clone(&self.store);
+            let (wake, stop) = (run_wakes.callback(), background.clone());
+            workers.spawn(async move { store.listen_run_events(wake, stop).await });
+        }
         let run_event_writer = RunEventWriter::spawn(
             Arc::clone(&self.store),
             Arc::clone(&delivery_wake),
+            run_wakes.clone(),
             self.config.run_events,
             &workers,
         );
@@ -195,6 +202,7 @@ impl App {
             let ordered = RunEventWriter::spawn(
                 Arc::clone(&self.store),
                 Arc::clone(&delivery_wake),
+                run_wakes.clone(),
                 GroupCommitConfig {
                     writers: 1,
                     ..self.config.run_events
@@ -231,6 +239,7 @@ impl App {
             run_event_writer,
             trusted_proxies: self.config.trusted_proxies.clone(),
             metrics_elsewhere: self.config.metrics_listen.is_some(),
+            run_wakes,
         });
         let metrics_server = metrics_listener.map(|metrics_listener| {
             if let Ok(address) = metrics_listener.local_addr() {

@@ -13,6 +13,11 @@ ALTER TABLE events ALTER COLUMN body_bytes SET NOT NULL;
 CREATE INDEX events_by_dedup_key ON events (source_id, dedup_key) WHERE dedup_key IS NOT NULL;
 -- Quiet sources: an alarm when a source stops receiving.
 ALTER TABLE sources ADD COLUMN quiet_after_s integer;
--- A run's events in order (SPEC §12): `seq` 1, 2, … per run.
+-- A run's events in order (SPEC §12): `seq` 1, 2, … per (org, run), in the order
+-- hookgate recorded them; earlier events are numbered by when they were received.
 ALTER TABLE run_events ADD COLUMN seq integer;
-CREATE INDEX run_events_by_run ON run_events (run_id, seq) WHERE run_id IS NOT NULL;
+UPDATE run_events e SET seq = n.seq
+FROM (SELECT org, id, row_number() OVER (PARTITION BY org, run_id ORDER BY received_at, id) AS seq
+      FROM run_events WHERE run_id IS NOT NULL) n
+WHERE e.org = n.org AND e.id = n.id;
+CREATE UNIQUE INDEX run_events_by_run ON run_events (org, run_id, seq) WHERE run_id IS NOT NULL;

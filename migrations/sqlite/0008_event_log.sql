@@ -12,6 +12,13 @@ CREATE INDEX events_by_dedup_key ON events (source_id, dedup_key) WHERE dedup_ke
 CREATE INDEX events_by_org ON events (org, id);
 -- Quiet sources: an alarm when a source stops receiving.
 ALTER TABLE sources ADD COLUMN quiet_after_s INTEGER;
--- A run's events in order (SPEC §12): `seq` 1, 2, … per run.
+-- A run's events in order (SPEC §12): `seq` 1, 2, … per (org, run), in the order
+-- hookgate recorded them; earlier events are numbered by when they were received.
 ALTER TABLE run_events ADD COLUMN seq INTEGER;
-CREATE INDEX run_events_by_run ON run_events (run_id, seq) WHERE run_id IS NOT NULL;
+UPDATE run_events SET seq = (
+    SELECT count(*) FROM run_events p
+    WHERE p.org = run_events.org AND p.run_id = run_events.run_id
+      AND (p.received_at < run_events.received_at
+           OR (p.received_at = run_events.received_at AND p.id <= run_events.id)))
+WHERE run_id IS NOT NULL;
+CREATE UNIQUE INDEX run_events_by_run ON run_events (org, run_id, seq) WHERE run_id IS NOT NULL;

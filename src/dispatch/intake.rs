@@ -10,7 +10,8 @@
 use crate::group_commit::{CommitError, Committer, GroupCommit, GroupCommitConfig};
 use crate::queue::{Handled, RunEventHandler};
 use crate::run_events::IncomingRunEvent;
-use crate::store::{RecordedRunEvent, RunEvent, RunEventWrite, Store, StoreError};
+use crate::runs::RunWakes;
+use crate::store::{RecordedRunEvent, RunEvent, RunEventWrite, RunWake, Store, StoreError};
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
@@ -23,10 +24,12 @@ use tokio_util::task::TaskTracker;
 pub type IntakeError = CommitError<StoreError>;
 
 /// Records batches through [`DeliveryStore::record_run_events`](crate::store::DeliveryStore::record_run_events)
-/// and wakes the delivery workers when a batch created deliveries.
+/// and wakes the delivery workers when a batch created deliveries, and the live
+/// readers of the runs it moved.
 struct RunEventLog {
     store: Arc<dyn Store>,
     delivery_wake: Arc<Notify>,
+    run_wakes: RunWakes,
 }
 
 #[async_trait]
@@ -40,6 +43,19 @@ impl Committer for RunEventLog {
         // One wake per batch: the claim loop then claims the whole batch's deliveries.
         if recorded.iter().any(|r| r.deliveries > 0) {
             self.delivery_wake.notify_one();
+        }
+        // This instance's live readers; other instances hear of it from the store.
+        let moved: Vec<(String, String)> = batch
+            .iter()
+            .zip(&recorded)
+            .filter(|(_, recorded)| recorded.new)
+            .filter_map(|(write, _)| {
+                let event = &write.event;
+                event.run_id.clone().map(|run| (event.org.to_string(), run))
+            })
+            .collect();
+        if !moved.is_empty() {
+            self.run_wakes.wake(RunWake::Runs(moved));
         }
         Ok(recorded)
     }
@@ -61,12 +77,14 @@ impl RunEventWriter {
     pub fn spawn(
         store: Arc<dyn Store>,
         delivery_wake: Arc<Notify>,
+        run_wakes: RunWakes,
         config: GroupCommitConfig,
         tracker: &TaskTracker,
     ) -> Self {
         let log = RunEventLog {
             store,
             delivery_wake,
+            run_wakes,
         };
         Self {
             group: GroupCommit::spawn(log, config, tracker),

@@ -25,6 +25,7 @@ mod orgs;
 mod runs;
 mod secrets;
 mod sources;
+mod timeline;
 mod timestamp;
 
 pub use listener::{serve, EdgeLimits};
@@ -63,6 +64,7 @@ struct Inner {
     trusted_proxies: Vec<crate::cidr::Cidr>,
     outages: health::Outages,
     metrics_elsewhere: bool,
+    run_wakes: crate::runs::RunWakes,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -85,6 +87,8 @@ pub struct Services {
     pub trusted_proxies: Vec<crate::cidr::Cidr>,
     /// `/metrics` is served by [`metrics_router`] on its own listener, not here.
     pub metrics_elsewhere: bool,
+    /// News of run timelines, for live streams.
+    pub run_wakes: crate::runs::RunWakes,
 }
 
 impl AppState {
@@ -111,6 +115,7 @@ impl AppState {
                 trusted_proxies: services.trusted_proxies,
                 outages: health::Outages::default(),
                 metrics_elsewhere: services.metrics_elsewhere,
+                run_wakes: services.run_wakes,
             }),
         }
     }
@@ -158,6 +163,10 @@ impl AppState {
         self.inner.delivery_wake.notify_one();
     }
 
+    pub fn run_wakes(&self) -> &crate::runs::RunWakes {
+        &self.inner.run_wakes
+    }
+
     pub fn trusted_proxies(&self) -> &[crate::cidr::Cidr] {
         &self.inner.trusted_proxies
     }
@@ -180,6 +189,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(ingress::routes())
         .merge(ingress_events::routes())
         .merge(runs::routes())
+        .merge(timeline::routes())
         .merge(endpoints::routes())
         .merge(events::routes())
         .merge(deliveries::routes())

@@ -2,8 +2,10 @@
 //! relay publishes, made the same way whatever started it (a webhook, the API).
 
 mod message;
+mod wakes;
 
 pub use message::{run_request, Origin, RunFields};
+pub use wakes::{RunWakes, RunWatch};
 
 use crate::store::{NewRun, OrgSlug};
 use bytes::Bytes;

@@ -21,7 +21,8 @@ pub use model::{
     EndpointHealth, EventDisposition, EventWrite, Idempotency, IngressEvent, IngressEventFilter,
     IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
     RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter,
-    RunStatus, Scope, Source, SourcePatch, StoredSecret, TriggerOutcome,
+    RunStatus, RunWake, RunWakeFn, Scope, Source, SourcePatch, StoredSecret, TimelineEvent,
+    TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -78,6 +79,11 @@ pub trait Store:
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Until `stop`, tells `wake` of run events other instances commit (PostgreSQL:
+    /// LISTEN/NOTIFY, reconnecting as needed; then every run is woken, as some news
+    /// may have been missed). Embedded mode is one process: nothing to hear.
+    async fn listen_run_events(&self, wake: RunWakeFn, stop: tokio_util::sync::CancellationToken);
 }
 
 /// Orgs, API keys and the audit log.
@@ -225,6 +231,14 @@ pub trait EventLogStore {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Option<String>, StoreError>;
+    /// A run's timeline after `after_seq`, in order, at most `limit` events.
+    async fn run_timeline(
+        &self,
+        org: &OrgSlug,
+        run_id: &str,
+        after_seq: u32,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError>;
     /// How many enabled sources are quiet at `now` (see `Source::is_quiet`).
     async fn count_quiet_sources(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
     /// When each of these sources last received an event, for those that ever did.

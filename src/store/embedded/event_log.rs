@@ -6,7 +6,7 @@ use super::{corrupt, from_millis, millis, optional_time, query_all, EmbeddedStor
 use crate::id::id_floor;
 use crate::store::{
     parse_slug, Delivery, EventDisposition, EventLogStore, IngressEvent, IngressEventFilter,
-    IngressEventRecord, OrgSlug, Page, PageRequest, RunEventSummary, StoreError,
+    IngressEventRecord, OrgSlug, Page, PageRequest, RunEventSummary, StoreError, TimelineEvent,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -155,6 +155,35 @@ impl EventLogStore for EmbeddedStore {
                 )?;
             }
             Ok(last)
+        })
+        .await
+    }
+
+    async fn run_timeline(
+        &self,
+        org: &OrgSlug,
+        run_id: &str,
+        after_seq: u32,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        let (org, run_id) = (org.as_str().to_owned(), run_id.to_owned());
+        self.with_conn(move |conn| {
+            query_all(
+                conn,
+                "SELECT seq, id, type, occurred_at, data FROM run_events
+                 WHERE org = ?1 AND run_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+                params![org, run_id, after_seq, limit as i64],
+                |row| {
+                    let data: String = row.get(4)?;
+                    Ok(TimelineEvent {
+                        seq: row.get(0)?,
+                        event_id: row.get(1)?,
+                        event_type: row.get(2)?,
+                        occurred_at: from_millis(row.get(3)?)?,
+                        data: serde_json::from_str(&data).map_err(corrupt)?,
+                    })
+                },
+            )
         })
         .await
     }

@@ -241,6 +241,14 @@ impl Store for EmbeddedStore {
         self.with_conn(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
     }
+
+    async fn listen_run_events(
+        &self,
+        _wake: crate::store::RunWakeFn,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        stop.cancelled().await;
+    }
 }
 
 #[cfg(test)]

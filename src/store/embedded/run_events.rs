@@ -78,9 +78,14 @@ fn record_run_event(
     let event = &write.event;
     let inserted = tx
         .prepare_cached(
+            // `seq`: the next after the run's last; one writer at a time, so no gaps.
             "INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data,
-                                     received_at, traceparent)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (org, id) DO NOTHING",
+                                     received_at, traceparent, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                     CASE WHEN ?4 IS NULL THEN NULL ELSE
+                         (SELECT coalesce(max(seq), 0) + 1 FROM run_events
+                          WHERE org = ?1 AND run_id = ?4) END)
+             ON CONFLICT (org, id) DO NOTHING",
         )?
         .execute(params![
             event.org.as_str(),

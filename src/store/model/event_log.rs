@@ -55,3 +55,75 @@ pub struct RunEventSummary {
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
 }
+
+/// One event of a run's timeline (SPEC §12).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEvent {
+    /// 1, 2, … per run, in the order hookgate recorded the run's events.
+    pub seq: u32,
+    pub event_id: String,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+/// Runs whose timelines moved: these (org, run) pairs, or any run at all (after a
+/// listener reconnects, or when the pairs did not fit one notification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunWake {
+    Runs(Vec<(String, String)>),
+    All,
+}
+
+impl RunWake {
+    pub fn touches(&self, org: &str, run_id: &str) -> bool {
+        match self {
+            RunWake::All => true,
+            RunWake::Runs(runs) => runs.iter().any(|(o, r)| o == org && r == run_id),
+        }
+    }
+
+    /// A NOTIFY payload (`org/run` pairs, space-separated; empty = every run).
+    pub fn parse(payload: &str) -> Self {
+        let runs: Vec<(String, String)> = payload
+            .split_whitespace()
+            .filter_map(|pair| pair.split_once('/'))
+            .map(|(org, run)| (org.to_owned(), run.to_owned()))
+            .collect();
+        if runs.is_empty() {
+            RunWake::All
+        } else {
+            RunWake::Runs(runs)
+        }
+    }
+}
+
+/// Told of every [`RunWake`] a store's listener hears.
+pub type RunWakeFn = std::sync::Arc<dyn Fn(RunWake) + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::RunWake;
+
+    #[test]
+    fn a_notification_names_the_runs_it_moved_or_every_run() {
+        let cases = [
+            (
+                "acme/run_1 acme/run_2",
+                vec![("acme", "run_1", true), ("acme", "run_3", false)],
+            ),
+            (
+                "globex/run_1",
+                vec![("acme", "run_1", false), ("globex", "run_1", true)],
+            ),
+            ("", vec![("acme", "run_9", true)]),
+            ("garbage", vec![("acme", "run_9", true)]),
+        ];
+        for (payload, checks) in cases {
+            let wake = RunWake::parse(payload);
+            for (org, run, touched) in checks {
+                assert_eq!(wake.touches(org, run), touched, "{payload:?} {org}/{run}");
+            }
+        }
+    }
+}

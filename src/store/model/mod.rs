@@ -15,7 +15,10 @@ pub use delivery::{
     endpoint_health, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
     DueDelivery, Endpoint, EndpointHealth, RecordedRunEvent, RunEvent, RunEventWrite,
 };
-pub use event_log::{IngressEvent, IngressEventFilter, IngressEventRecord, RunEventSummary};
+pub use event_log::{
+    IngressEvent, IngressEventFilter, IngressEventRecord, RunEventSummary, RunWake, RunWakeFn,
+    TimelineEvent,
+};
 pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected};
 pub use run::{
     Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter, RunStatus, TriggerOutcome,

@@ -45,6 +45,14 @@ impl RunStatus {
     }
 
     /// The run status a scheduler event type moves a run to, if any.
+    /// Completed, failed or cancelled: nothing more happens to the run.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+
     pub fn after_event(event_type: &str) -> Option<Self> {
         match event_type {
             "run.started" | "run.running" => Some(RunStatus::Running),

@@ -10,7 +10,7 @@ use super::{corrupt, PostgresStore};
 use crate::id::id_floor;
 use crate::store::{
     parse_slug, Delivery, EventDisposition, EventLogStore, IngressEvent, IngressEventFilter,
-    IngressEventRecord, OrgSlug, Page, PageRequest, RunEventSummary, StoreError,
+    IngressEventRecord, OrgSlug, Page, PageRequest, RunEventSummary, StoreError, TimelineEvent,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -182,6 +182,40 @@ impl EventLogStore for PostgresStore {
             )
             .await?;
         Ok(row.get(0))
+    }
+
+    async fn run_timeline(
+        &self,
+        org: &OrgSlug,
+        run_id: &str,
+        after_seq: u32,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT seq, id, type, occurred_at, data FROM run_events
+                 WHERE org = $1 AND run_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+            )
+            .await?;
+        let after = i32::try_from(after_seq).unwrap_or(i32::MAX);
+        let rows = client
+            .query(
+                &statement,
+                &[&org.as_str(), &run_id, &after, &(limit as i64)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TimelineEvent {
+                    seq: u32::try_from(row.get::<_, i32>(0)).map_err(corrupt)?,
+                    event_id: row.get(1),
+                    event_type: row.get(2),
+                    occurred_at: row.get(3),
+                    data: row.get(4),
+                })
+            })
+            .collect()
     }
 
     async fn count_quiet_sources(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -5,6 +5,7 @@ mod endpoints;
 mod event_log;
 mod ingress;
 mod keyset;
+mod listen;
 mod migrate;
 mod orgs;
 mod run_events;
@@ -26,6 +27,8 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct PostgresStore {
     pool: Pool,
+    /// For connections of its own (the run event listener).
+    config: tokio_postgres::Config,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -73,7 +76,7 @@ impl PostgresStore {
     pub async fn connect(database_url: &str, pool_size: usize) -> Result<Self, StoreError> {
         let pg_config: tokio_postgres::Config = database_url.parse().map_err(unavailable)?;
         let manager = Manager::from_config(
-            pg_config,
+            pg_config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -88,7 +91,10 @@ impl PostgresStore {
             .post_create(session::tune_new_sessions())
             .build()
             .map_err(unavailable)?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            config: pg_config,
+        };
         let mut client = store.client().await?;
         migrate::migrate(&mut client).await?;
         Ok(store)
@@ -152,5 +158,13 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.client().await?.simple_query("SELECT 1").await?;
         Ok(())
+    }
+
+    async fn listen_run_events(
+        &self,
+        wake: crate::store::RunWakeFn,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        listen::listen(self.config.clone(), wake, stop).await;
     }
 }

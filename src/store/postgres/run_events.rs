@@ -5,6 +5,7 @@ use super::{corrupt, PostgresStore};
 use crate::id::new_id;
 use crate::store::{RecordedRunEvent, RunEventWrite, RunStatus, StoreError};
 use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
 use tokio_postgres::types::ToSql;
 
 /// Records a batch of run events (each (org, id) once; a replayed one is skipped) and
@@ -15,13 +16,14 @@ use tokio_postgres::types::ToSql;
 const RECORD_EVENTS_SQL: &str = "WITH batch AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::timestamptz[], $7::jsonb[], $8::timestamptz[], $9::text[],
-                              $10::text[], $11::int4[])
+                              $10::text[], $11::int4[], $12::int4[])
              AS b(org, id, type, run_id, workflow_id, occurred_at, data, received_at,
-                  traceparent, only_endpoint, ord)
+                  traceparent, only_endpoint, ord, seq)
      ), recorded AS (
          INSERT INTO run_events (org, id, type, run_id, workflow_id, occurred_at, data,
-                                 received_at, traceparent)
-         SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at, traceparent
+                                 received_at, traceparent, seq)
+         SELECT org, id, type, run_id, workflow_id, occurred_at, data, received_at, traceparent,
+                seq
          FROM batch
          ON CONFLICT (org, id) DO NOTHING
          RETURNING org, id
@@ -77,10 +79,11 @@ struct EventColumns<'a> {
     traceparent: Vec<Option<&'a str>>,
     only_endpoint: Vec<Option<&'a str>>,
     ord: Vec<i32>,
+    seq: Vec<Option<i32>>,
 }
 
 impl<'a> EventColumns<'a> {
-    fn new(batch: &'a [RunEventWrite], positions: &[usize]) -> Self {
+    fn new(batch: &'a [RunEventWrite], positions: &[usize], seqs: &[Option<i32>]) -> Self {
         let writes = || positions.iter().map(|i| &batch[*i]);
         let events = || writes().map(|w| &w.event);
         Self {
@@ -98,10 +101,11 @@ impl<'a> EventColumns<'a> {
                 .iter()
                 .map(|i| i32::try_from(*i).unwrap_or(i32::MAX))
                 .collect(),
+            seq: positions.iter().map(|i| seqs[*i]).collect(),
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 12] {
         [
             &self.org,
             &self.id,
@@ -114,6 +118,7 @@ impl<'a> EventColumns<'a> {
             &self.traceparent,
             &self.only_endpoint,
             &self.ord,
+            &self.seq,
         ]
     }
 }
@@ -201,6 +206,121 @@ impl<'a> FanOut<'a> {
     }
 }
 
+/// Each event's `seq` in its run (by batch position; `None` for events without a run
+/// and for replays): the next numbers after the run's last, in the order the batch
+/// holds them. Runs are locked (a transaction-scoped advisory lock per (org, run), in
+/// key order) before their last seq is read, so concurrent batches of one run, on any
+/// instance, number one after the other without gaps.
+async fn assign_seqs(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &[RunEventWrite],
+    firsts: &[usize],
+) -> Result<Vec<Option<i32>>, StoreError> {
+    let mut seqs = vec![None; batch.len()];
+    let mut in_runs: Vec<usize> = firsts
+        .iter()
+        .copied()
+        .filter(|&i| batch[i].event.run_id.is_some())
+        .collect();
+    if in_runs.is_empty() {
+        return Ok(seqs);
+    }
+    in_runs.sort_unstable();
+    let mut runs: Vec<(&str, &str)> = in_runs
+        .iter()
+        .filter_map(|&i| {
+            let event = &batch[i].event;
+            event.run_id.as_deref().map(|run| (event.org.as_str(), run))
+        })
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let (run_orgs, run_ids): (Vec<&str>, Vec<&str>) = runs.iter().copied().unzip();
+    let (event_orgs, event_ids): (Vec<&str>, Vec<&str>) = in_runs
+        .iter()
+        .map(|&i| (batch[i].event.org.as_str(), batch[i].event.id.as_str()))
+        .unzip();
+    let run_params: [&(dyn ToSql + Sync); 2] = [&run_orgs, &run_ids];
+    let event_params: [&(dyn ToSql + Sync); 2] = [&event_orgs, &event_ids];
+    // Sent together on one connection, so they run in this order in one round trip.
+    let (_, last_rows, seen_rows) = tokio::try_join!(
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('hookgate.run_seq/' || k.o || '/' || k.r, 0))
+             FROM unnest($1::text[], $2::text[]) AS k(o, r)",
+            &run_params,
+        ),
+        tx.query(
+            "SELECT k.o, k.r, (SELECT max(e.seq) FROM run_events e
+                               WHERE e.org = k.o AND e.run_id = k.r)
+             FROM unnest($1::text[], $2::text[]) AS k(o, r)",
+            &run_params,
+        ),
+        tx.query(
+            "SELECT e.org, e.id FROM run_events e
+             JOIN unnest($1::text[], $2::text[]) AS b(o, i) ON e.org = b.o AND e.id = b.i",
+            &event_params,
+        ),
+    )?;
+    let mut last: HashMap<(String, String), i32> = last_rows
+        .iter()
+        .map(|row| {
+            (
+                (row.get::<_, String>(0), row.get::<_, String>(1)),
+                row.get::<_, Option<i32>>(2).unwrap_or(0),
+            )
+        })
+        .collect();
+    let seen: HashSet<(String, String)> = seen_rows
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    for i in in_runs {
+        let event = &batch[i].event;
+        if seen.contains(&(event.org.to_string(), event.id.clone())) {
+            continue;
+        }
+        let run = event.run_id.clone().unwrap_or_default();
+        let counter = last.entry((event.org.to_string(), run)).or_insert(0);
+        *counter += 1;
+        seqs[i] = Some(*counter);
+    }
+    Ok(seqs)
+}
+
+/// The (org, run) pairs whose timelines a batch moved (recorded events with a run).
+fn woken_runs<'a>(
+    batch: &'a [RunEventWrite],
+    routes: &[Option<Vec<String>>],
+) -> Vec<(&'a str, &'a str)> {
+    let mut runs: Vec<(&str, &str)> = batch
+        .iter()
+        .zip(routes)
+        .filter(|(_, recorded)| recorded.is_some())
+        .filter_map(|(write, _)| {
+            let event = &write.event;
+            event.run_id.as_deref().map(|run| (event.org.as_str(), run))
+        })
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    runs
+}
+
+/// The NOTIFY payload: `org/run` pairs, space-separated; empty ("re-read every run")
+/// when they would not fit PostgreSQL's 8000-byte payload.
+fn notification(runs: &[(&str, &str)]) -> String {
+    let text = runs
+        .iter()
+        .map(|(org, run)| format!("{org}/{run}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.len() < 7_900 {
+        text
+    } else {
+        String::new()
+    }
+}
+
 impl PostgresStore {
     /// [`DeliveryStore::record_run_events`](crate::store::DeliveryStore::record_run_events):
     /// the events recorded and fanned out to deliveries, in one transaction.
@@ -219,8 +339,9 @@ impl PostgresStore {
             tx.prepare_cached(RECORD_EVENTS_SQL),
             tx.prepare_cached(FAN_OUT_SQL)
         )?;
+        let seqs = assign_seqs(&tx, batch, &firsts).await?;
         let rows = tx
-            .query(&record, &EventColumns::new(batch, &firsts).params())
+            .query(&record, &EventColumns::new(batch, &firsts, &seqs).params())
             .await?;
         // Replayed events (in the store or earlier in the batch) have no row.
         let mut routes: Vec<Option<Vec<String>>> = vec![None; batch.len()];
@@ -235,6 +356,15 @@ impl PostgresStore {
         let fan_out_rows = FanOut::new(batch, &routes);
         if !fan_out_rows.is_empty() {
             tx.execute(&fan_out, &fan_out_rows.params()).await?;
+        }
+        let woken = woken_runs(batch, &routes);
+        if !woken.is_empty() {
+            // Delivered at commit, to every instance's listener (`listen.rs`).
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&super::listen::CHANNEL, &notification(&woken)],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(routes

@@ -3,6 +3,7 @@
 mod consumer;
 mod faults;
 mod relay;
+mod timeline;
 pub mod trigger;
 
 use crate::ingress::{now, signed, source_body};
