@@ -21,3 +21,5 @@ FROM (SELECT org, id, row_number() OVER (PARTITION BY org, run_id ORDER BY recei
       FROM run_events WHERE run_id IS NOT NULL) n
 WHERE e.org = n.org AND e.id = n.id;
 CREATE UNIQUE INDEX run_events_by_run ON run_events (org, run_id, seq) WHERE run_id IS NOT NULL;
+-- What exactly a sampled rejection failed on, for the SRE (never a secret or a body).
+ALTER TABLE ingress_rejections ADD COLUMN detail text;

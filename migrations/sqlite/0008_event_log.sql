@@ -22,3 +22,5 @@ UPDATE run_events SET seq = (
            OR (p.received_at = run_events.received_at AND p.id <= run_events.id)))
 WHERE run_id IS NOT NULL;
 CREATE UNIQUE INDEX run_events_by_run ON run_events (org, run_id, seq) WHERE run_id IS NOT NULL;
+-- What exactly a sampled rejection failed on, for the SRE (never a secret or a body).
+ALTER TABLE ingress_rejections ADD COLUMN detail TEXT;

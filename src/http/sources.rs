@@ -144,6 +144,9 @@ pub struct RejectionView {
     reason: String,
     /// Names of the headers the request carried (never values).
     headers_present: Vec<String>,
+    /// Which check failed and by how much, e.g. `timestamp 412 s old, tolerance 300 s`
+    /// or `signature matches none of 2 active secrets (fingerprints …)`.
+    detail: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -522,6 +525,7 @@ async fn list_rejections(
                 at: r.at,
                 reason: r.reason,
                 headers_present: r.headers_present,
+                detail: r.detail,
             })
             .collect(),
     }))

@@ -6,6 +6,7 @@
 //! the request and a body reader, and maps [`Receipt`] and [`Refusal`] to responses.
 
 mod cache;
+mod detail;
 mod forwarded;
 mod janitor;
 mod kept;
@@ -138,6 +139,8 @@ struct ActiveSecret {
     /// Checked again at each verification, so a grace period ends on time even for a
     /// cached source.
     expires_at: Option<DateTime<Utc>>,
+    /// As the API shows it, for rejection details.
+    fingerprint: String,
 }
 
 impl ActiveSource {
@@ -153,14 +156,18 @@ impl ActiveSource {
             _ => return Err(Refusal::UnknownSource),
         };
         let stored = store.list_secrets(&source.id).await?;
-        let expiry: std::collections::HashMap<&str, Option<DateTime<Utc>>> = stored
+        let known: std::collections::HashMap<&str, (Option<DateTime<Utc>>, &str)> = stored
             .iter()
-            .map(|s| (s.id.as_str(), s.expires_at))
+            .map(|s| (s.id.as_str(), (s.expires_at, s.fingerprint.as_str())))
             .collect();
         let secrets = open_active(keyring, &stored, now)
             .into_iter()
             .map(|(id, secret)| ActiveSecret {
-                expires_at: expiry.get(id.as_str()).copied().flatten(),
+                expires_at: known.get(id.as_str()).and_then(|(at, _)| *at),
+                fingerprint: known
+                    .get(id.as_str())
+                    .map(|(_, fingerprint)| (*fingerprint).to_owned())
+                    .unwrap_or_default(),
                 prepared: PreparedSecret::new(&source.verifier, secret.expose()),
                 id,
                 secret,
@@ -171,6 +178,15 @@ impl ActiveSource {
             credential_headers: credential_headers(&source.verifier),
             source,
         })
+    }
+
+    /// Fingerprints of the secrets a request at `now` is verified against.
+    pub fn fingerprints(&self, now: DateTime<Utc>) -> Vec<String> {
+        self.secrets
+            .iter()
+            .filter(|active| active.expires_at.is_none_or(|at| at > now))
+            .map(|active| active.fingerprint.clone())
+            .collect()
     }
 
     pub fn verify<'a>(
@@ -288,9 +304,10 @@ async fn record(
     }
 }
 
-/// The sample line for a rejected request: header names only.
+/// The sample line for a rejected request: header names (never values) and what
+/// failed.
 pub fn rejection_sample(
-    source_id: &str,
+    active: &ActiveSource,
     rejection: &Rejection,
     headers: &HeaderMap,
     at: DateTime<Utc>,
@@ -300,9 +317,10 @@ pub fn rejection_sample(
     names.dedup();
     Rejected {
         id: new_id("rej"),
-        source_id: source_id.to_owned(),
+        source_id: active.source.id.clone(),
         at,
         reason: rejection.code().to_owned(),
+        detail: detail::rejection_detail(rejection, &names, &active.fingerprints(at)),
         headers_present: names,
     }
 }

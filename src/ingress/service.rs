@@ -154,7 +154,7 @@ impl Ingress {
         {
             return;
         }
-        let sample = super::rejection_sample(&active.source.id, rejection, headers, now);
+        let sample = super::rejection_sample(active, rejection, headers, now);
         let store = Arc::clone(&self.store);
         tokio::spawn(async move {
             if let Err(error) = store.record_rejection(&sample, REJECTIONS_KEPT).await {

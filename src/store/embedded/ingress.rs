@@ -141,14 +141,15 @@ impl IngressStore for EmbeddedStore {
             let headers = serde_json::to_string(&rejected.headers_present).map_err(corrupt)?;
             let tx = conn.transaction()?;
             tx.execute(
-                "INSERT INTO ingress_rejections (id, source_id, at, reason, headers_present)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO ingress_rejections (id, source_id, at, reason, headers_present, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     rejected.id,
                     rejected.source_id,
                     millis(&rejected.at),
                     rejected.reason,
-                    headers
+                    headers,
+                    rejected.detail,
                 ],
             )?;
             tx.execute(
@@ -171,7 +172,7 @@ impl IngressStore for EmbeddedStore {
         self.with_conn(move |conn| {
             query_all(
                 conn,
-                "SELECT id, source_id, at, reason, headers_present FROM ingress_rejections
+                "SELECT id, source_id, at, reason, headers_present, detail FROM ingress_rejections
                  WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2",
                 params![source_id, limit as i64],
                 |row| {
@@ -182,6 +183,7 @@ impl IngressStore for EmbeddedStore {
                         at: from_millis(row.get("at")?)?,
                         reason: row.get("reason")?,
                         headers_present: serde_json::from_str(&headers).map_err(corrupt)?,
+                        detail: row.get::<_, Option<String>>("detail")?.unwrap_or_default(),
                     })
                 },
             )

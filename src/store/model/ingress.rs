@@ -99,4 +99,7 @@ pub struct Rejected {
     pub reason: String,
     /// Names of the request's headers, lower-case, sorted.
     pub headers_present: Vec<String>,
+    /// Which check failed and by how much (SPEC §11): never a secret, a signature
+    /// value or the body.
+    pub detail: String,
 }

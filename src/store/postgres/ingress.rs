@@ -502,14 +502,15 @@ impl IngressStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute(
-            "INSERT INTO ingress_rejections (id, source_id, at, reason, headers_present)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO ingress_rejections (id, source_id, at, reason, headers_present, detail)
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &rejected.id,
                 &rejected.source_id,
                 &rejected.at,
                 &rejected.reason,
                 &rejected.headers_present,
+                &rejected.detail,
             ],
         )
         .await?;
@@ -532,7 +533,7 @@ impl IngressStore for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, source_id, at, reason, headers_present FROM ingress_rejections
+                "SELECT id, source_id, at, reason, headers_present, detail FROM ingress_rejections
                  WHERE source_id = $1 ORDER BY id DESC LIMIT $2",
                 &[&source_id, &(limit as i64)],
             )
@@ -545,6 +546,7 @@ impl IngressStore for PostgresStore {
                 at: row.get("at"),
                 reason: row.get("reason"),
                 headers_present: row.get("headers_present"),
+                detail: row.get::<_, Option<String>>("detail").unwrap_or_default(),
             })
             .collect())
     }

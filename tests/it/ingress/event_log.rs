@@ -2,7 +2,7 @@
 //! read back byte for byte with redacted headers, followed to its run, its run events
 //! and their deliveries, and replayed into a new run that reaches the broker.
 
-use super::signed;
+use super::{now, signed, source_body, verifier_cases};
 use crate::hooks::{endpoint, publish, ALLOW_LOOPBACK};
 use crate::in_both_modes;
 use crate::support::consumer::RunsConsumer;
@@ -17,6 +17,7 @@ in_both_modes!(
     github_webhook_is_found_by_its_delivery_id_read_back_followed_and_replayed,
     ignored_and_handshake_events_are_listed_but_not_replayable,
     a_source_is_quiet_until_an_event_arrives,
+    rejections_say_what_failed_for_every_verifier,
 );
 
 const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
@@ -339,5 +340,81 @@ async fn a_source_is_quiet_until_an_event_arrives(mode: Mode) {
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    server.stop().await.unwrap();
+}
+
+/// The newest rejection sample of a source, once it is written (off the request path).
+async fn newest_rejection(server: &TestServer, source_id: &str) -> Value {
+    let path = format!("/v1/sources/{source_id}/rejections");
+    for _ in 0..100 {
+        let listed = get(server, &path).await;
+        if let Some(first) = listed["data"].get(0) {
+            return first.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no rejection sampled for {source_id}");
+}
+
+async fn rejections_say_what_failed_for_every_verifier(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    for (verifier, body) in verifier_cases() {
+        let kind = verifier["type"].as_str().unwrap().to_owned();
+        // A forgery: signed with another secret.
+        let (forged_source, secret) = server
+            .create_source("acme", source_body(&verifier, None))
+            .await;
+        let other = if kind == "standard_webhooks" {
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        } else {
+            "whsec_not-the-secret-0123456789"
+        };
+        let forged = signed(&verifier, other, &body, now(), "m1");
+        let refused = server.send_webhook(&forged_source, &forged, &body).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{kind}");
+        let secrets = get(&server, &format!("/v1/sources/{forged_source}/secrets")).await;
+        let fingerprint = secrets["data"][0]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let sample = newest_rejection(&server, &forged_source).await;
+        let detail = sample["detail"].as_str().unwrap();
+        let what = if kind == "bearer" {
+            "token"
+        } else {
+            "signature"
+        };
+        assert_eq!(
+            detail,
+            format!("{what} does not match the active secret (fingerprint {fingerprint})"),
+            "{kind}"
+        );
+        assert!(
+            !detail.contains(&secret) && !sample.to_string().contains(&secret),
+            "{kind}"
+        );
+
+        // Nothing signed at all: the missing header is named beside those present.
+        let (bare_source, _) = server
+            .create_source("acme", source_body(&verifier, None))
+            .await;
+        let unsigned = server
+            .send_webhook(
+                &bare_source,
+                &[("X-Unrelated".to_owned(), "1".to_owned())],
+                &body,
+            )
+            .await;
+        assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED, "{kind}");
+        let sample = newest_rejection(&server, &bare_source).await;
+        let detail = sample["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("header ")
+                && detail.contains(" missing; present: ")
+                && detail.contains("x-unrelated"),
+            "{kind}: {detail}"
+        );
+    }
     server.stop().await.unwrap();
 }

@@ -321,6 +321,7 @@ async fn keeps_only_the_newest_rejections(store: Arc<dyn Store>) {
             at: Utc::now(),
             reason: format!("reason_{n}"),
             headers_present: vec!["content-type".into(), "x-hub-signature-256".into()],
+            detail: format!("detail {n}"),
         };
         ids.push(rejected.id.clone());
         store.record_rejection(&rejected, 3).await.unwrap();
@@ -328,6 +329,7 @@ async fn keeps_only_the_newest_rejections(store: Arc<dyn Store>) {
     let kept = store.list_rejections(source_id, 10).await.unwrap();
     let reasons: Vec<&str> = kept.iter().map(|r| r.reason.as_str()).collect();
     assert_eq!(reasons, ["reason_4", "reason_3", "reason_2"]);
+    assert_eq!(kept[0].detail, "detail 4");
     assert_eq!(
         kept[0].headers_present,
         vec!["content-type".to_owned(), "x-hub-signature-256".to_owned()]
