@@ -23,3 +23,6 @@ WHERE e.org = n.org AND e.id = n.id;
 CREATE UNIQUE INDEX run_events_by_run ON run_events (org, run_id, seq) WHERE run_id IS NOT NULL;
 -- What exactly a sampled rejection failed on, for the SRE (never a secret or a body).
 ALTER TABLE ingress_rejections ADD COLUMN detail text;
+-- Cancel requests (SPEC §12): when one was asked for. Its message waits in the outbox
+-- beside runs' own, under its message id `<run_id>.cancel`.
+ALTER TABLE runs ADD COLUMN cancel_requested_at timestamptz;

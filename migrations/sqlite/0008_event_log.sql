@@ -24,3 +24,19 @@ WHERE run_id IS NOT NULL;
 CREATE UNIQUE INDEX run_events_by_run ON run_events (org, run_id, seq) WHERE run_id IS NOT NULL;
 -- What exactly a sampled rejection failed on, for the SRE (never a secret or a body).
 ALTER TABLE ingress_rejections ADD COLUMN detail TEXT;
+-- Cancel requests (SPEC §12): when one was asked for. Its message waits in the outbox
+-- beside runs' own, under its message id `<run_id>.cancel`; such a row carries its
+-- message itself, so the outbox no longer refers to runs.
+ALTER TABLE runs ADD COLUMN cancel_requested_at INTEGER;
+CREATE TABLE outbox_new (
+    run_id            TEXT PRIMARY KEY,
+    enqueued_at       INTEGER NOT NULL,
+    claim_expires_at  INTEGER,
+    workflow_id       TEXT,
+    message           BLOB,
+    message_headers   TEXT
+);
+INSERT INTO outbox_new (run_id, enqueued_at, claim_expires_at)
+    SELECT run_id, enqueued_at, claim_expires_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;

@@ -66,7 +66,7 @@ async fn publish_event(
 
 /// 503 + Retry-After when the group commit is full or stopped, as ingress answers
 /// overload; a store failure maps like any other.
-fn intake_error(error: IntakeError) -> ApiError {
+pub(super) fn intake_error(error: IntakeError) -> ApiError {
     match error {
         IntakeError::Full => {
             let mut error = ApiError::unavailable("run events");

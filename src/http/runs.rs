@@ -7,7 +7,9 @@ use super::AppState;
 use crate::auth::{Principal, Scope};
 use crate::id::new_id;
 use crate::runs::{new_run, RunSpec};
-use crate::store::{Idempotency, Run, RunFilter, RunStatus, TriggerOutcome};
+use crate::store::{
+    CancelOutcome, Idempotency, Run, RunEvent, RunFilter, RunStatus, TriggerOutcome,
+};
 use crate::trace::child_traceparent;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -25,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_run))
         .routes(routes!(list_runs))
         .routes(routes!(trigger_run))
+        .routes(routes!(cancel_run))
 }
 
 /// Longest accepted `Idempotency-Key`.
@@ -54,6 +57,9 @@ pub struct RunView {
     updated_at: DateTime<Utc>,
     #[serde(serialize_with = "super::timestamp::micros_or_null")]
     published_at: Option<DateTime<Utc>>,
+    /// When a cancel was asked for; the run is `cancelled` once the scheduler says so.
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
+    cancel_requested_at: Option<DateTime<Utc>>,
 }
 
 impl From<Run> for RunView {
@@ -71,8 +77,89 @@ impl From<Run> for RunView {
             created_at: run.created_at,
             updated_at: run.updated_at,
             published_at: run.published_at,
+            cancel_requested_at: run.cancel_requested_at,
         }
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CancelledRunView {
+    id: String,
+    status: RunStatus,
+    #[serde(serialize_with = "super::timestamp::micros_or_null")]
+    cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CancelAnswer {
+    run: CancelledRunView,
+}
+
+/// Ask the scheduler to cancel a run (`run:cancel`): a `run.cancel_requested.{workflow_id}`
+/// message goes out through the outbox, once however often this is called (202). A run
+/// that has ended answers 200 and nothing is sent.
+#[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs", params(("id" = String, Path)),
+    responses((status = 202, body = CancelAnswer, description = "requested (now or before)"),
+              (status = 200, body = CancelAnswer, description = "the run has ended: nothing to cancel")))]
+async fn cancel_run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
+    let run = state
+        .store()
+        .find_run(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    principal.allows(&run.org, Scope::RunCancel)?;
+    let now = Utc::now();
+    let traceparent = child_traceparent(
+        headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        rand::random(),
+    );
+    let actor = principal.actor();
+    let request = crate::runs::cancel_request(&run, &actor, now, traceparent);
+    let (status, run) = match state.store().request_cancel(&request).await? {
+        CancelOutcome::NotFound => return Err(ApiError::not_found()),
+        CancelOutcome::Ended(run) => (StatusCode::OK, run),
+        CancelOutcome::Requested(run) => {
+            state.wake_relay();
+            (StatusCode::ACCEPTED, run)
+        }
+        CancelOutcome::AlreadyRequested(run) => (StatusCode::ACCEPTED, run),
+    };
+    if status == StatusCode::ACCEPTED {
+        // hookgate's own event in the run's timeline; its fixed id makes a repeated
+        // request (or one after a failed first try) record it once.
+        let requested_at = run.cancel_requested_at.unwrap_or(now);
+        let event = RunEvent {
+            id: format!("{}.cancel_requested", run.id),
+            org: run.org.clone(),
+            event_type: "run.cancel_requested".into(),
+            run_id: Some(run.id.clone()),
+            workflow_id: Some(run.workflow_id.clone()),
+            occurred_at: requested_at,
+            data: serde_json::json!({"actor": actor}),
+            received_at: now,
+            traceparent: None,
+        };
+        state
+            .run_event_writer()
+            .try_record(event)
+            .await
+            .map_err(super::events::intake_error)?;
+    }
+    Ok((
+        status,
+        Json(CancelAnswer {
+            run: CancelledRunView {
+                id: run.id,
+                status: run.status,
+                cancel_requested_at: run.cancel_requested_at,
+            },
+        }),
+    ))
 }
 
 /// A run's status: queued → published → the scheduler's states (`run:read`).

@@ -36,7 +36,10 @@ pub type RunEventHandler = Arc<
     dyn Fn(Bytes, Option<String>) -> BoxFuture<'static, BoxFuture<'static, Handled>> + Send + Sync,
 >;
 
-/// One run request as it goes onto the wire (SPEC §4).
+/// The end of a cancel request's message id: `<run_id>.cancel` (SPEC §12).
+pub const CANCEL_SUFFIX: &str = ".cancel";
+
+/// One run request as it goes onto the wire (SPEC §4), or a cancel request (§12).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunMessage {
     /// Also the AMQP `message_id`: consumers de-duplicate on it.
@@ -48,8 +51,14 @@ pub struct RunMessage {
 }
 
 impl RunMessage {
+    /// `run.requested.{workflow_id}`, or for a cancel request (message id
+    /// `<run_id>.cancel`) `run.cancel_requested.{workflow_id}`.
     pub fn routing_key(&self) -> String {
-        format!("run.requested.{}", self.workflow_id)
+        if self.run_id.ends_with(CANCEL_SUFFIX) {
+            format!("run.cancel_requested.{}", self.workflow_id)
+        } else {
+            format!("run.requested.{}", self.workflow_id)
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! A new run (SPEC §4): the record committed with its outbox row and the message the
 //! relay publishes, made the same way whatever started it (a webhook, the API).
 
+mod cancel;
 mod message;
 mod wakes;
 
+pub use cancel::cancel_request;
 pub use message::{run_request, Origin, RunFields};
 pub use wakes::{RunWakes, RunWatch};
 

@@ -17,12 +17,12 @@ mod postgres;
 pub use embedded::EmbeddedStore;
 pub use model::{
     endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction,
-    AuditEntry, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
-    EndpointHealth, EventDisposition, EventWrite, Idempotency, IngressEvent, IngressEventFilter,
-    IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
-    RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter,
-    RunStatus, RunWake, RunWakeFn, Scope, Source, SourcePatch, StoredSecret, TimelineEvent,
-    TriggerOutcome,
+    AuditEntry, CancelOutcome, CancelRequest, ClaimLimits, Delivery, DeliveryFilter,
+    DeliveryStatus, DueDelivery, Endpoint, EndpointHealth, EventDisposition, EventWrite,
+    Idempotency, IngressEvent, IngressEventFilter, IngressEventRecord, NewEvent, NewRun, Org,
+    OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected, Rotation, Run,
+    RunEvent, RunEventSummary, RunEventWrite, RunFilter, RunStatus, RunWake, RunWakeFn, Scope,
+    Source, SourcePatch, StoredSecret, TimelineEvent, TriggerOutcome,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -262,6 +262,9 @@ pub trait RunStore {
     /// replay, which someone asked for).
     async fn create_run_audited(&self, run: &NewRun, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
+    /// Marks the run's cancel as requested and puts its message in the outbox, in one
+    /// transaction, unless it was requested before or the run has ended.
+    async fn request_cancel(&self, request: &CancelRequest) -> Result<CancelOutcome, StoreError>;
     async fn list_runs(
         &self,
         org: &OrgSlug,

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 const RUN_COLUMNS: &str = "id, org, workflow_id, trigger_type, source_id, event_id, status, \
-                           created_at, updated_at, published_at";
+                           created_at, updated_at, published_at, cancel_requested_at";
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
@@ -35,6 +35,7 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, StoreError> {
         created_at: from_millis(row.get("created_at")?)?,
         updated_at: from_millis(row.get("updated_at")?)?,
         published_at: published_at.map(from_millis).transpose()?,
+        cancel_requested_at: super::optional_time(row.get("cancel_requested_at")?)?,
     })
 }
 
@@ -100,6 +101,52 @@ impl RunStore for EmbeddedStore {
             super::insert_audit(&tx, &audit)?;
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn request_cancel(
+        &self,
+        request: &crate::store::CancelRequest,
+    ) -> Result<crate::store::CancelOutcome, StoreError> {
+        use crate::store::CancelOutcome;
+        let request = request.clone();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let Some(run) = find_run(&tx, &request.run_id)? else {
+                return Ok(CancelOutcome::NotFound);
+            };
+            if run.status.is_terminal() {
+                return Ok(CancelOutcome::Ended(run));
+            }
+            if run.cancel_requested_at.is_some() {
+                return Ok(CancelOutcome::AlreadyRequested(run));
+            }
+            let at = millis(&request.requested_at);
+            tx.execute(
+                "UPDATE runs SET cancel_requested_at = ?2 WHERE id = ?1",
+                params![request.run_id, at],
+            )?;
+            let headers: serde_json::Map<String, serde_json::Value> = request
+                .message_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            tx.execute(
+                "INSERT INTO outbox (run_id, enqueued_at, workflow_id, message, message_headers)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    request.message_id,
+                    at,
+                    request.workflow_id,
+                    request.message.as_ref(),
+                    serde_json::Value::Object(headers).to_string(),
+                ],
+            )?;
+            let run = find_run(&tx, &request.run_id)?
+                .ok_or_else(|| corrupt("run vanished during its cancel"))?;
+            tx.commit()?;
+            Ok(CancelOutcome::Requested(run))
         })
         .await
     }
@@ -192,8 +239,11 @@ impl RunStore for EmbeddedStore {
             let tx = conn.transaction()?;
             let items = query_all(
                 &tx,
-                "SELECT o.run_id, r.workflow_id, r.message, r.message_headers, o.enqueued_at
-                 FROM outbox o JOIN runs r ON r.id = o.run_id
+                // A run's own message is in its row; a cancel request carries its own.
+                "SELECT o.run_id, coalesce(o.workflow_id, r.workflow_id),
+                        coalesce(o.message, r.message),
+                        coalesce(o.message_headers, r.message_headers), o.enqueued_at
+                 FROM outbox o LEFT JOIN runs r ON r.id = o.run_id
                  WHERE o.claim_expires_at IS NULL OR o.claim_expires_at < ?1
                  ORDER BY o.run_id LIMIT ?2",
                 params![millis(&now), limit as i64],

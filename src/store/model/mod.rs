@@ -21,7 +21,8 @@ pub use event_log::{
 };
 pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected};
 pub use run::{
-    Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter, RunStatus, TriggerOutcome,
+    CancelOutcome, CancelRequest, Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter,
+    RunStatus, TriggerOutcome,
 };
 pub use scope::Scope;
 pub use secret::{Rotation, StoredSecret};

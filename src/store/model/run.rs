@@ -89,6 +89,32 @@ pub struct Run {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// When someone asked to cancel it (the run is `cancelled` once the scheduler says).
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+/// A cancel request's message, for the outbox (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelRequest {
+    pub run_id: String,
+    /// `<run_id>.cancel`: the outbox key and the AMQP `message_id`.
+    pub message_id: String,
+    pub workflow_id: String,
+    pub message: Bytes,
+    pub message_headers: Vec<(String, String)>,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// Asked now: its message is in the outbox.
+    Requested(Run),
+    /// Asked before: nothing new.
+    AlreadyRequested(Run),
+    /// Completed, failed or cancelled already: nothing to do.
+    Ended(Run),
+    NotFound,
 }
 
 /// A run claimed from the outbox for publishing.

@@ -39,10 +39,12 @@ pub enum Scope {
     SecretRotate,
     #[serde(rename = "audit:read")]
     AuditRead,
+    #[serde(rename = "run:cancel")]
+    RunCancel,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 11] = [
+    pub const ALL: [Scope; 12] = [
         Scope::RunTrigger,
         Scope::RunRead,
         Scope::SourceRead,
@@ -54,6 +56,7 @@ impl Scope {
         Scope::DeliveryRetry,
         Scope::SecretRotate,
         Scope::AuditRead,
+        Scope::RunCancel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +72,7 @@ impl Scope {
             Scope::DeliveryRetry => "delivery:retry",
             Scope::SecretRotate => "secret:rotate",
             Scope::AuditRead => "audit:read",
+            Scope::RunCancel => "run:cancel",
         }
     }
 }

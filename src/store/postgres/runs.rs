@@ -22,7 +22,7 @@ pub(super) use run_status;
 const RUN_COLUMNS: &str = concat!(
     "id, org, workflow_id, trigger_type, source_id, event_id, ",
     run_status!(),
-    " AS status, created_at, updated_at, published_at"
+    " AS status, created_at, updated_at, published_at, cancel_requested_at"
 );
 
 /// The stored status and publication a status filter means (see [`run_status!`]).
@@ -48,6 +48,7 @@ fn run_from_row(row: &Row) -> Result<Run, StoreError> {
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
         published_at: row.get("published_at"),
+        cancel_requested_at: row.get("cancel_requested_at"),
     })
 }
 
@@ -140,6 +141,49 @@ impl RunStore for PostgresStore {
         super::insert_audit(&tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn request_cancel(
+        &self,
+        request: &crate::store::CancelRequest,
+    ) -> Result<crate::store::CancelOutcome, StoreError> {
+        use crate::store::CancelOutcome;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // The row lock makes a second request wait for the first, then see it.
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1 FOR UPDATE");
+        let Some(row) = tx.query_opt(&sql, &[&request.run_id]).await? else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let run = run_from_row(&row)?;
+        if run.status.is_terminal() {
+            return Ok(CancelOutcome::Ended(run));
+        }
+        if run.cancel_requested_at.is_some() {
+            return Ok(CancelOutcome::AlreadyRequested(run));
+        }
+        tx.execute(
+            "UPDATE runs SET cancel_requested_at = $2 WHERE id = $1",
+            &[&request.run_id, &request.requested_at],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO outbox (run_id, enqueued_at, workflow_id, message, message_headers)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &request.message_id,
+                &request.requested_at,
+                &request.workflow_id,
+                &request.message.as_ref(),
+                &headers_json(&request.message_headers),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CancelOutcome::Requested(Run {
+            cancel_requested_at: Some(request.requested_at),
+            ..run
+        }))
     }
 
     async fn trigger_run(

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 in_both_modes!(
+    cancel_is_requested_once_through_the_outbox_and_an_ended_run_answers_200,
     timeline_lists_a_runs_events_in_seq_order_page_by_page,
     stream_replays_follows_live_resumes_without_gap_and_ends_after_the_terminal_event,
 );
@@ -234,4 +235,84 @@ async fn an_event_recorded_on_one_instance_reaches_a_stream_on_another() {
     assert!(stream.next(LIVE).await.is_none());
     a.stop().await.unwrap();
     b.stop().await.unwrap();
+}
+
+async fn cancel_is_requested_once_through_the_outbox_and_an_ended_run_answers_200(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let mut cancels = match mode {
+        Mode::Production => Some(
+            crate::support::consumer::RunsConsumer::bind_to(
+                server.exchange_prefix.as_deref().unwrap(),
+                "run.cancel_requested.#",
+            )
+            .await,
+        ),
+        Mode::Embedded => None,
+    };
+    let run_id = new_run(&server).await;
+    report(&server, &run_id, "run.started").await;
+    let path = format!("/v1/runs/{run_id}/cancel");
+    let first = server.post(&path, OPERATOR_TOKEN, json!({})).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    assert_eq!(first.body["run"]["id"], run_id.as_str());
+    assert_eq!(first.body["run"]["status"], "running");
+    let requested_at = first.body["run"]["cancel_requested_at"].clone();
+    assert!(requested_at.is_string(), "{}", first.body);
+    let second = server.post(&path, OPERATOR_TOKEN, json!({})).await;
+    assert_eq!(second.status, StatusCode::ACCEPTED);
+    assert_eq!(second.body, first.body, "idempotent: the same answer");
+
+    if let Some(cancels) = cancels.as_mut() {
+        let message = cancels
+            .next(Duration::from_secs(10))
+            .await
+            .expect("a cancel message");
+        assert_eq!(message.message_id, format!("{run_id}.cancel"));
+        assert_eq!(message.routing_key, "run.cancel_requested.wf_deploy");
+        assert!(message.persistent);
+        assert_eq!(message.body["run_id"], run_id.as_str());
+        assert_eq!(message.body["org"], "acme");
+        assert_eq!(message.body["workflow_id"], "wf_deploy");
+        assert_eq!(message.body["actor"], "operator");
+        assert!(message.body["requested_at"].is_string());
+        assert!(
+            cancels.next(Duration::from_millis(500)).await.is_none(),
+            "the second request published nothing"
+        );
+    }
+    let timeline = server
+        .get(&format!("/v1/runs/{run_id}/events"), OPERATOR_TOKEN)
+        .await;
+    let types: Vec<&str> = timeline.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["run.started", "run.cancel_requested"],
+        "once, in order"
+    );
+
+    report(&server, &run_id, "run.cancelled").await;
+    let run = server
+        .get(&format!("/v1/runs/{run_id}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(run.body["status"], "cancelled");
+    assert_eq!(run.body["cancel_requested_at"], requested_at);
+    let ended = server.post(&path, OPERATOR_TOKEN, json!({})).await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
+    assert_eq!(ended.body["run"]["status"], "cancelled");
+
+    let reader = server.mint_key("acme", &["run:read"]).await;
+    let denied = server.post(&path, &reader, json!({})).await;
+    assert_eq!(
+        (denied.status, denied.error_code()),
+        (StatusCode::FORBIDDEN, "scope_denied")
+    );
+    let canceller = server.mint_key("acme", &["run:cancel"]).await;
+    let allowed = server.post(&path, &canceller, json!({})).await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    server.stop().await.unwrap();
 }

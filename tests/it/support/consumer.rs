@@ -25,6 +25,11 @@ impl RunsConsumer {
     /// Declares `<prefix>.runs` (as hookgate would) and binds a private queue to it,
     /// so nothing published after this returns is missed.
     pub async fn bind(prefix: &str) -> Self {
+        Self::bind_to(prefix, "run.requested.#").await
+    }
+
+    /// Bound with another routing key, e.g. `run.cancel_requested.#`.
+    pub async fn bind_to(prefix: &str, routing_key: &str) -> Self {
         let connection =
             lapin::Connection::connect(super::AMQP_URL, lapin::ConnectionProperties::default())
                 .await
@@ -59,7 +64,7 @@ impl RunsConsumer {
             .queue_bind(
                 queue.name().as_str(),
                 &exchange,
-                "run.requested.#",
+                routing_key,
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
