@@ -92,7 +92,8 @@ pub enum Operator {
     /// API keys: mint, list and revoke (operator token).
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Inbound sources: create, list, show, rotate and expire secrets, rejections.
+    /// Inbound sources: create, update, list, show, the webhooks received, rotate and
+    /// expire secrets, rejections.
     #[command(subcommand)]
     Sources(SourcesCommand),
     /// Execution-hook endpoints: create, list, show, secrets, test, enable/disable, recover.
@@ -101,7 +102,8 @@ pub enum Operator {
     /// Deliveries to endpoints and their attempts: list, show, retry one or many.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
-    /// Run events: publish one, to be delivered to the org's matching endpoints.
+    /// Received webhooks (list, show with their lineage, replay) and run events
+    /// (publish one, to be delivered to the org's matching endpoints).
     #[command(subcommand)]
     Events(EventsCommand),
     /// Workflow runs started by webhooks and the trigger API: list, show.

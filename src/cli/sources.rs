@@ -1,21 +1,47 @@
 //! `hookgate sources …` over `/v1/orgs/{org}/sources` and `/v1/sources/{id}` (SPEC §3.1,
-//! §5, §7.1).
+//! §5, §7.1, §11: quiet sources and the webhooks a source received).
 
+use super::events::{event_table, EventStatus};
 use super::secrets::{rotated, secret_table, Rotation};
-use super::table::{cell, time, Table};
+use super::table::{cell, seconds, time, Table};
 use super::verifier::{VerifierArgs, VerifierArgsError};
-use super::{joined_json, next_page, ApiArgs, Page};
+use super::{joined_json, next_page, wire, ApiArgs, Page};
+use crate::duration;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 #[derive(Subcommand, Debug)]
 pub enum SourcesCommand {
     /// Create a source; prints its id, ingress URL and secret (the secret only this once).
     Create(CreateArgs),
+    /// Change when a source counts as quiet; prints the source.
+    Update {
+        source_id: String,
+        #[command(flatten)]
+        quiet: QuietChange,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// List an org's sources.
     List {
         #[arg(long)]
         org: String,
+        /// Only the quiet sources: those that received nothing for their --quiet-after.
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        page: Page,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// The webhooks a source received, newest first: outcome, sender's delivery id,
+    /// run, duplicates (`hookgate events show <id>` for one with its lineage).
+    Events {
+        source_id: String,
+        /// Only events with this outcome.
+        #[arg(long)]
+        status: Option<EventStatus>,
         #[command(flatten)]
         page: Page,
         #[command(flatten)]
@@ -72,8 +98,51 @@ pub struct CreateArgs {
     /// Largest accepted body in bytes (the API's default: 1 MiB).
     #[arg(long, value_name = "N")]
     max_body_bytes: Option<u64>,
+    /// Count the source as quiet once it received nothing for this long: `30m`, `1h`,
+    /// `7d` or seconds, at most 365d (default: never).
+    #[arg(long, value_parser = parse_quiet_after, value_name = "DURATION")]
+    quiet_after: Option<u32>,
     #[command(flatten)]
     api: ApiArgs,
+}
+
+/// `sources update`: a new quiet threshold, or none.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct QuietChange {
+    /// Count the source as quiet once it received nothing for this long: `30m`, `1h`,
+    /// `7d` or seconds, at most 365d.
+    #[arg(long, value_parser = parse_quiet_after, value_name = "DURATION")]
+    quiet_after: Option<u32>,
+    /// Never count the source as quiet.
+    #[arg(long)]
+    no_quiet_after: bool,
+}
+
+impl QuietChange {
+    /// The body of `PATCH /v1/sources/{id}`: null clears the threshold.
+    fn body(&self) -> Value {
+        json!({ "quiet_after_s": self.quiet_after })
+    }
+}
+
+/// The longest `quiet_after_s` the API takes: a year.
+const MAX_QUIET_AFTER_S: u64 = 365 * 86_400;
+
+/// `--quiet-after`: a duration with unit or bare seconds, whole seconds from 1s to 365d
+/// (what the API takes), as seconds.
+fn parse_quiet_after(value: &str) -> Result<u32, String> {
+    let after = match value.trim().parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => duration::parse(value)?,
+    };
+    if after.subsec_nanos() != 0 {
+        return Err(format!("`{value}` is not a whole number of seconds"));
+    }
+    match u32::try_from(after.as_secs()) {
+        Ok(seconds) if (1..=MAX_QUIET_AFTER_S).contains(&u64::from(seconds)) => Ok(seconds),
+        _ => Err(format!("`{value}` is not between 1s and 365d")),
+    }
 }
 
 impl CreateArgs {
@@ -93,6 +162,9 @@ impl CreateArgs {
         if let Some(max) = self.max_body_bytes {
             body["max_body_bytes"] = json!(max);
         }
+        if let Some(after) = self.quiet_after {
+            body["quiet_after_s"] = json!(after);
+        }
         Ok(body)
     }
 }
@@ -107,12 +179,50 @@ pub async fn run(command: SourcesCommand) -> anyhow::Result<()> {
                 .await?;
             args.api.print(&reply, created);
         }
-        SourcesCommand::List { org, page, api } => {
+        SourcesCommand::Update {
+            source_id,
+            quiet,
+            api,
+        } => {
             let reply = api
                 .client()?
-                .get(&["v1", "orgs", &org, "sources"], &page.query())
+                .patch(&["v1", "sources", &source_id], &quiet.body())
+                .await?;
+            api.print(&reply, |source| source_fields(source).to_string());
+        }
+        SourcesCommand::List {
+            org,
+            quiet,
+            page,
+            api,
+        } => {
+            let mut query = Vec::new();
+            if quiet {
+                query.push(("quiet", "true".to_owned()));
+            }
+            query.extend(page.query());
+            let reply = api
+                .client()?
+                .get(&["v1", "orgs", &org, "sources"], &query)
                 .await?;
             api.print(&reply, source_table);
+        }
+        SourcesCommand::Events {
+            source_id,
+            status,
+            page,
+            api,
+        } => {
+            let mut query = Vec::new();
+            if let Some(status) = status {
+                query.push(("status", wire(status)));
+            }
+            query.extend(page.query());
+            let reply = api
+                .client()?
+                .get(&["v1", "sources", &source_id, "events"], &query)
+                .await?;
+            api.print(&reply, |list| event_table(list, false));
         }
         SourcesCommand::Show { source_id, api } => {
             let client = api.client()?;
@@ -165,13 +275,23 @@ fn created(reply: &Value) -> String {
     table
         .row(["source", &cell(&reply["source"]["id"])])
         .row(["ingress url", &cell(&reply["ingress_url"])])
-        .row(["secret", &cell(&reply["secret"])]);
+        .row(["secret", &cell(&reply["secret"])])
+        .row(["quiet after", &seconds(&reply["source"]["quiet_after_s"])]);
     format!("{table}(the secret is shown this once: give it to the sender now)\n")
 }
 
 fn source_table(list: &Value) -> String {
     let mut table = Table::new([
-        "ID", "NAME", "VERIFIER", "WORKFLOW", "ENABLED", "EVENTS", "CREATED",
+        "ID",
+        "NAME",
+        "VERIFIER",
+        "WORKFLOW",
+        "ENABLED",
+        "EVENTS",
+        "QUIET AFTER",
+        "LAST EVENT",
+        "QUIET",
+        "CREATED",
     ]);
     for source in list["data"].as_array().into_iter().flatten() {
         table.row([
@@ -181,6 +301,9 @@ fn source_table(list: &Value) -> String {
             cell(&source["workflow_id"]),
             cell(&source["enabled"]),
             events(&source["event_filter"]),
+            seconds(&source["quiet_after_s"]),
+            time(&source["last_event_at"]),
+            cell(&source["quiet"]),
             time(&source["created_at"]),
         ]);
     }
@@ -195,6 +318,11 @@ fn events(filter: &Value) -> String {
 }
 
 fn shown(source: &Value, secrets: &Value) -> String {
+    format!("{}\n{}", source_fields(source), secret_table(secrets))
+}
+
+/// A source object as `name  value` lines.
+fn source_fields(source: &Value) -> Table {
     let mut fields = Table::fields();
     fields
         .row(["id", &cell(&source["id"])])
@@ -205,10 +333,13 @@ fn shown(source: &Value, secrets: &Value) -> String {
         .row(["enabled", &cell(&source["enabled"])])
         .row(["events", &events(&source["event_filter"])])
         .row(["max body bytes", &cell(&source["max_body_bytes"])])
+        .row(["quiet after", &seconds(&source["quiet_after_s"])])
+        .row(["last event", &time(&source["last_event_at"])])
+        .row(["quiet", &cell(&source["quiet"])])
         .row(["ingress url", &cell(&source["ingress_url"])])
         .row(["created", &time(&source["created_at"])])
         .row(["updated", &time(&source["updated_at"])]);
-    format!("{fields}\n{}", secret_table(secrets))
+    fields
 }
 
 /// The verifier object without its `type`, as compact JSON; `-` when there is nothing.
@@ -277,26 +408,90 @@ mod tests {
                 "push,pull_request",
                 "--max-body-bytes",
                 "2048",
+                "--quiet-after",
+                "6h",
             ]),
             json!({"name": "gh", "workflow_id": "wf",
                    "verifier": {"type": "bearer", "header": "X-Token"}, "secret": "s3",
-                   "event_filter": ["push", "pull_request"], "max_body_bytes": 2048})
+                   "event_filter": ["push", "pull_request"], "max_body_bytes": 2048,
+                   "quiet_after_s": 21600})
         );
     }
 
+    fn update(args: &[&str]) -> Result<Value, clap::Error> {
+        let argv = ["hookgate", "sources", "update", "src_1"];
+        let cli = crate::cli::Cli::try_parse_from(argv.iter().chain(args))?;
+        match cli.command {
+            crate::cli::Command::Operator(crate::cli::Operator::Sources(
+                SourcesCommand::Update { quiet, .. },
+            )) => Ok(quiet.body()),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
-    fn source_list_shows_one_row_per_source_with_verifier_type_and_all_events() {
+    fn update_sets_or_clears_the_quiet_threshold_and_needs_exactly_one_of_them() {
+        assert_eq!(
+            update(&["--quiet-after", "1h"]).unwrap(),
+            json!({"quiet_after_s": 3600})
+        );
+        assert_eq!(
+            update(&["--no-quiet-after"]).unwrap(),
+            json!({"quiet_after_s": null})
+        );
+        assert!(update(&[]).is_err(), "nothing to change");
+        assert!(update(&["--quiet-after", "1h", "--no-quiet-after"]).is_err());
+    }
+
+    #[test]
+    fn quiet_after_takes_whole_seconds_from_one_second_to_a_year() {
+        for (value, seconds) in [
+            ("1h", 3600),
+            ("90", 90),
+            ("7d", 604_800),
+            ("365d", 31_536_000),
+        ] {
+            assert_eq!(parse_quiet_after(value), Ok(seconds), "{value}");
+        }
+        for bad in ["0", "0s", "366d", "1500ms", "soon", "-1h", "99999999999d"] {
+            assert!(parse_quiet_after(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn source_list_shows_one_row_per_source_with_verifier_type_events_and_quietness() {
         let list = json!({"data": [{
+            "id": "src_2", "name": "stripe", "verifier": {"type": "stripe"},
+            "workflow_id": "wf_bill", "enabled": true, "event_filter": [],
+            "quiet_after_s": 3600, "last_event_at": "2024-05-01T10:00:00Z", "quiet": true,
+            "created_at": "2024-05-01T09:00:00Z"
+        }, {
             "id": "src_1", "name": "gh", "verifier": {"type": "github"},
             "workflow_id": "wf_deploy", "enabled": true, "event_filter": [],
+            "quiet_after_s": null, "last_event_at": null, "quiet": false,
             "created_at": "2024-05-01T12:00:00.5Z"
         }], "next_cursor": "abc"});
         assert_eq!(
             source_table(&list),
-            "ID     NAME  VERIFIER  WORKFLOW   ENABLED  EVENTS  CREATED\n\
-             src_1  gh    github    wf_deploy  true     (all)   2024-05-01 12:00:00Z\n\
+            "ID     NAME    VERIFIER  WORKFLOW   ENABLED  EVENTS  QUIET AFTER  LAST EVENT            QUIET  CREATED\n\
+             src_2  stripe  stripe    wf_bill    true     (all)   1h           2024-05-01 10:00:00Z  true   2024-05-01 09:00:00Z\n\
+             src_1  gh      github    wf_deploy  true     (all)   -            -                     false  2024-05-01 12:00:00Z\n\
              (more: --cursor abc)\n"
         );
+    }
+
+    #[test]
+    fn source_fields_show_the_quiet_threshold_the_last_event_and_whether_quiet() {
+        let source = json!({"id": "src_1", "quiet_after_s": 5400,
+                            "last_event_at": "2024-05-01T12:00:00Z", "quiet": false});
+        let fields = source_fields(&source).to_string();
+        for line in [
+            "quiet after       90m\n",
+            "last event        2024-05-01 12:00:00Z\n",
+            "quiet             false\n",
+        ] {
+            assert!(fields.contains(line), "{line:?} in\n{fields}");
+        }
     }
 
     #[test]

@@ -15,9 +15,13 @@ pub struct Table {
 
 impl Table {
     /// A table whose first row is `header`.
-    pub fn new<const N: usize>(header: [&str; N]) -> Self {
+    pub fn new<I, S>(header: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut table = Self::default();
-        table.rows.push(header.iter().map(|h| clean(h)).collect());
+        table.row(header);
         table
     }
 
@@ -71,9 +75,84 @@ impl fmt::Display for Table {
     }
 }
 
+/// A tree of labels drawn with box-drawing branches, each label on one line and
+/// escaped like a cell:
+///
+/// ```text
+/// root
+/// ├─ child
+/// │  └─ grandchild
+/// └─ last child
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    label: String,
+    children: Vec<Tree>,
+}
+
+impl Tree {
+    pub fn new(label: impl AsRef<str>) -> Self {
+        Self {
+            label: clean(label.as_ref()),
+            children: Vec::new(),
+        }
+    }
+
+    pub fn child(mut self, child: Tree) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    pub fn children(mut self, children: impl IntoIterator<Item = Tree>) -> Self {
+        self.children.extend(children);
+        self
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>, indent: &str) -> fmt::Result {
+        for (i, child) in self.children.iter().enumerate() {
+            let last = i + 1 == self.children.len();
+            let (branch, next) = if last {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            writeln!(
+                f,
+                "{}",
+                format!("{indent}{branch}{}", child.label).trim_end()
+            )?;
+            child.write(f, &format!("{indent}{next}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Tree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.label.trim_end())?;
+        self.write(f, "")
+    }
+}
+
+/// Free text of many lines (a request body) as it is, line breaks and tabs kept, every
+/// other control or bidirectional formatting character escaped as in a cell (a carriage
+/// return too: it would let a line overwrite what came before it). Ends with a line
+/// break unless empty.
+pub fn text(text: &str) -> String {
+    let mut shown = text
+        .split('\n')
+        .map(|line| line.split('\t').map(clean).collect::<Vec<_>>().join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !shown.is_empty() && !shown.ends_with('\n') {
+        shown.push('\n');
+    }
+    shown
+}
+
 /// Control characters (escape sequences, line breaks) and bidirectional formatting
 /// characters shown escaped, never interpreted.
-fn clean(text: &str) -> String {
+pub fn clean(text: &str) -> String {
     if !text.chars().any(needs_escape) {
         return text.to_owned();
     }
@@ -123,6 +202,19 @@ pub fn cell(value: &Value) -> String {
 pub fn count(n: &Value, one: &str, many: &str) -> String {
     let noun = if n.as_u64() == Some(1) { one } else { many };
     format!("{} {noun}", cell(n))
+}
+
+/// A number of seconds from the API in the largest unit that divides it (`90s`, `15m`,
+/// `1h`, `7d`); null or missing as `-`.
+pub fn seconds(value: &Value) -> String {
+    let Some(n) = value.as_u64() else {
+        return cell(value);
+    };
+    let (amount, unit) = [(86_400, "d"), (3_600, "h"), (60, "m")]
+        .into_iter()
+        .find(|(size, _)| n > 0 && n % size == 0)
+        .map_or((n, "s"), |(size, unit)| (n / size, unit));
+    format!("{amount}{unit}")
 }
 
 /// An RFC 3339 timestamp shortened to whole seconds in UTC (`2024-05-01 12:00:00Z`);
@@ -264,6 +356,50 @@ mod tests {
         assert_eq!(count(&json!(1), "delivery", "deliveries"), "1 delivery");
         assert_eq!(count(&json!(0), "delivery", "deliveries"), "0 deliveries");
         assert_eq!(count(&json!(12), "delivery", "deliveries"), "12 deliveries");
+    }
+
+    #[test]
+    fn trees_draw_branches_and_carry_on_the_parent_line_under_non_last_children() {
+        let tree = Tree::new("root")
+            .child(Tree::new("a").child(Tree::new("a1")).child(Tree::new("a2")))
+            .child(Tree::new("b").child(Tree::new("b1")));
+        let lines = [
+            "root", //
+            "├─ a",
+            "│  ├─ a1",
+            "│  └─ a2",
+            "└─ b",
+            "   └─ b1",
+        ];
+        assert_eq!(tree.to_string(), format!("{}\n", lines.join("\n")));
+        assert_eq!(Tree::new("alone").to_string(), "alone\n");
+    }
+
+    #[test]
+    fn tree_labels_are_escaped_like_cells() {
+        let tree = Tree::new("evt\u{1b}[2J").child(Tree::new("a\nb\u{202e}"));
+        assert_eq!(tree.to_string(), "evt\\u{1b}[2J\n└─ a\\nb\\u{202e}\n");
+    }
+
+    #[test]
+    fn text_keeps_line_breaks_and_tabs_and_escapes_the_rest() {
+        assert_eq!(text("{\n\t\"a\": 1\n}"), "{\n\t\"a\": 1\n}\n");
+        assert_eq!(text("line\n"), "line\n");
+        assert_eq!(text(""), "");
+        assert_eq!(
+            text("ok\u{1b}[31m\r\nevil\u{202e}txt"),
+            "ok\\u{1b}[31m\\r\nevil\\u{202e}txt\n"
+        );
+    }
+
+    #[test]
+    fn seconds_use_the_largest_unit_that_divides_them() {
+        assert_eq!(seconds(&json!(3600)), "1h");
+        assert_eq!(seconds(&json!(5400)), "90m");
+        assert_eq!(seconds(&json!(604800)), "7d");
+        assert_eq!(seconds(&json!(61)), "61s");
+        assert_eq!(seconds(&json!(0)), "0s");
+        assert_eq!(seconds(&json!(null)), "-");
     }
 
     #[test]
