@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod cli_events;
 mod cli_hooks;
 mod data_dir;
 mod delivery_client;
