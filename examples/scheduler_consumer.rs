@@ -1,5 +1,6 @@
 //! Example consumer for the scheduler team (docs/amqp.md): a durable quorum queue bound
-//! to `hookgate.runs`, manual acks, bounded prefetch, de-duplication on `message_id`.
+//! to `hookgate.runs` for run requests and cancel requests, manual acks, bounded
+//! prefetch, de-duplication on `message_id`.
 //!
 //! Run: `cargo run --example scheduler_consumer -- amqp://guest:guest@127.0.0.1:5672/%2f`
 //! The integration tests run `consume` against a live hookgate.
@@ -50,9 +51,19 @@ impl RecentIds {
     }
 }
 
-/// Consumes run requests from `queue` (declared as a durable quorum queue bound to
-/// `exchange` with `run.requested.#`) and calls `handle(message_id, body)` once per
-/// run id. A message is acked only after `handle` returns true; false requeues it.
+/// What a message asks of the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// `run.requested.{workflow_id}`: start the run.
+    Run,
+    /// `run.cancel_requested.{workflow_id}`: stop the run if it is still going.
+    Cancel,
+}
+
+/// Consumes from `queue` (declared as a durable quorum queue bound to `exchange` with
+/// `run.requested.#` and `run.cancel_requested.#`) and calls
+/// `handle(request, message_id, body)` once per message id. A message is acked only
+/// after `handle` returns true; false requeues it.
 pub async fn consume<F>(
     url: &str,
     exchange: &str,
@@ -60,7 +71,7 @@ pub async fn consume<F>(
     mut handle: F,
 ) -> Result<(), lapin::Error>
 where
-    F: FnMut(&str, &serde_json::Value) -> bool,
+    F: FnMut(Request, &str, &serde_json::Value) -> bool,
 {
     let connection = Connection::connect(url, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
@@ -91,15 +102,17 @@ where
             arguments,
         )
         .await?;
-    channel
-        .queue_bind(
-            queue,
-            exchange,
-            "run.requested.#",
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    for routing_key in ["run.requested.#", "run.cancel_requested.#"] {
+        channel
+            .queue_bind(
+                queue,
+                exchange,
+                routing_key,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
     channel
         .basic_qos(PREFETCH, BasicQosOptions::default())
         .await?;
@@ -134,7 +147,16 @@ where
             delivery.ack(BasicAckOptions::default()).await?; // a redelivery: already handled
             continue;
         }
-        if handle(&message_id, &body) {
+        let request = if delivery
+            .routing_key
+            .as_str()
+            .starts_with("run.cancel_requested.")
+        {
+            Request::Cancel
+        } else {
+            Request::Run
+        };
+        if handle(request, &message_id, &body) {
             delivery.ack(BasicAckOptions::default()).await?;
         } else {
             delivery
@@ -158,11 +180,19 @@ async fn main() -> Result<(), lapin::Error> {
         &url,
         "hookgate.runs",
         "scheduler.run-requests",
-        |id, body| {
-            println!(
-                "run {id}: workflow {} for org {}",
-                body["workflow_id"], body["org"]
-            );
+        |request, id, body| {
+            match request {
+                Request::Run => println!(
+                    "run {id}: workflow {} for org {}",
+                    body["workflow_id"], body["org"]
+                ),
+                // A real scheduler stops the run if it is still going, then reports
+                // `run.cancelled` on hookgate.run-events.
+                Request::Cancel => println!(
+                    "cancel {}: asked by {} at {}",
+                    body["run_id"], body["actor"], body["requested_at"]
+                ),
+            }
             true
         },
     )

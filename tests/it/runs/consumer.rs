@@ -24,7 +24,7 @@ fn recent_ids_remembers_a_bounded_window() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn example_consumer_receives_a_github_run_matching_the_schema() {
+async fn example_consumer_receives_a_github_run_and_its_cancel_request_matching_the_schemas() {
     let server = TestServer::start(Mode::Production).await;
     let prefix = server.exchange_prefix.clone().unwrap();
     let exchange = format!("{prefix}.runs");
@@ -33,8 +33,8 @@ async fn example_consumer_receives_a_github_run_matching_the_schema() {
     let consumer = tokio::spawn({
         let (exchange, queue) = (exchange.clone(), queue.clone());
         async move {
-            scheduler_consumer::consume(AMQP_URL, &exchange, &queue, move |id, body| {
-                sender.send((id.to_owned(), body.clone())).is_ok()
+            scheduler_consumer::consume(AMQP_URL, &exchange, &queue, move |request, id, body| {
+                sender.send((request, id.to_owned(), body.clone())).is_ok()
             })
             .await
         }
@@ -49,13 +49,39 @@ async fn example_consumer_receives_a_github_run_matching_the_schema() {
             body,
         )
         .await;
-    let (message_id, message) = tokio::time::timeout(Duration::from_secs(20), received.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(message_id, receipt.body["run_id"].as_str().unwrap());
+    let (request, message_id, message) =
+        tokio::time::timeout(Duration::from_secs(20), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(request, scheduler_consumer::Request::Run);
+    let run_id = receipt.body["run_id"].as_str().unwrap();
+    assert_eq!(message_id, run_id);
     assert_eq!(message["input"]["repository"]["full_name"], "acme/app");
     assert_matches_documented_schema(&message);
+
+    // Cancelling the run reaches the same consumer as a cancel request.
+    let cancel = server
+        .post(
+            &format!("/v1/runs/{run_id}/cancel"),
+            crate::support::server::OPERATOR_TOKEN,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        cancel.status,
+        reqwest::StatusCode::ACCEPTED,
+        "{}",
+        cancel.body
+    );
+    let (request, message_id, message) =
+        tokio::time::timeout(Duration::from_secs(20), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(request, scheduler_consumer::Request::Cancel);
+    assert_eq!(message_id, format!("{run_id}.cancel"));
+    super::trigger::assert_matches_schema(&message, "docs/run-cancel-requested.schema.json");
     consumer.abort();
     delete_queue(&queue).await;
     server.stop().await.unwrap();

@@ -16,6 +16,11 @@ in_both_modes!(trigger_api_is_idempotent_per_key_and_enforces_its_scope);
 /// Validates `message` against docs/run-requested.schema.json with the Python
 /// `jsonschema` package from the test venv.
 pub fn assert_matches_documented_schema(message: &Value) {
+    assert_matches_schema(message, "docs/run-requested.schema.json");
+}
+
+/// Validates `message` against a JSON schema under the repository root.
+pub fn assert_matches_schema(message: &Value, schema: &str) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = root.join("target/senders-venv/bin/python");
     assert!(
@@ -24,7 +29,7 @@ pub fn assert_matches_documented_schema(message: &Value) {
     );
     let mut child = Command::new(python)
         .arg(root.join("tests/senders/validate_schema.py"))
-        .arg(root.join("docs/run-requested.schema.json"))
+        .arg(root.join(schema))
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
