@@ -26,3 +26,7 @@ ALTER TABLE ingress_rejections ADD COLUMN detail text;
 -- Cancel requests (SPEC §12): when one was asked for. Its message waits in the outbox
 -- beside runs' own, under its message id `<run_id>.cancel`.
 ALTER TABLE runs ADD COLUMN cancel_requested_at timestamptz;
+-- Retries (SPEC §12): a run started again from another keeps its input when nothing
+-- else does (API-triggered runs and retries; a webhook's input is its event's body),
+-- and names the run it retries.
+ALTER TABLE runs ADD COLUMN input bytea, ADD COLUMN retry_of text;

@@ -40,3 +40,8 @@ INSERT INTO outbox_new (run_id, enqueued_at, claim_expires_at)
     SELECT run_id, enqueued_at, claim_expires_at FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
+-- Retries (SPEC §12): a run started again from another keeps its input when nothing
+-- else does (API-triggered runs and retries; a webhook's input is its event's body),
+-- and names the run it retries.
+ALTER TABLE runs ADD COLUMN input BLOB;
+ALTER TABLE runs ADD COLUMN retry_of TEXT;

@@ -422,6 +422,7 @@ async fn replay_event(
         input: body,
         headers: &forwarded,
         traceparent,
+        retry_of: None,
     });
     let audit = AuditEntry::new(
         &event.org,
@@ -445,7 +446,7 @@ async fn replay_event(
 }
 
 /// The kept headers back as a header map, for the forwarded-header selection.
-fn stored_headers(kept: &serde_json::Map<String, serde_json::Value>) -> HeaderMap {
+pub(super) fn stored_headers(kept: &serde_json::Map<String, serde_json::Value>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in kept {
         let (Ok(name), Some(Ok(value))) = (

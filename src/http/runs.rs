@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_runs))
         .routes(routes!(trigger_run))
         .routes(routes!(cancel_run))
+        .routes(routes!(retry_run))
 }
 
 /// Longest accepted `Idempotency-Key`.
@@ -42,6 +43,8 @@ pub struct TriggerView {
     kind: String,
     source_id: Option<String>,
     event_id: Option<String>,
+    /// The run a `retry` starts again.
+    retry_of: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -73,6 +76,7 @@ impl From<Run> for RunView {
                 kind: run.trigger_type,
                 source_id: run.source_id,
                 event_id: run.event_id,
+                retry_of: run.retry_of,
             },
             created_at: run.created_at,
             updated_at: run.updated_at,
@@ -80,6 +84,119 @@ impl From<Run> for RunView {
             cancel_requested_at: run.cancel_requested_at,
         }
     }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RetriedRunView {
+    id: String,
+    status: RunStatus,
+    retry_of: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RetryAnswer {
+    run: RetriedRunView,
+}
+
+/// Start a failed or cancelled run again, with the same input, as a new run with
+/// `trigger.type = "retry"` (`run:trigger`).
+#[utoipa::path(post, path = "/v1/runs/{id}/retry", tag = "runs", params(("id" = String, Path)),
+    responses((status = 201, body = RetryAnswer),
+              (status = 409, description = "run_not_retryable (not failed or cancelled), or payload_expired (its input is past retention)")))]
+async fn retry_run(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<RetryAnswer>), ApiError> {
+    let run = state
+        .store()
+        .find_run(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    principal.allows(&run.org, Scope::RunTrigger)?;
+    if !matches!(run.status, RunStatus::Failed | RunStatus::Cancelled) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "run_not_retryable",
+            format!(
+                "{} is {}: only a failed or cancelled run is retried",
+                run.id,
+                run.status.as_str()
+            ),
+        ));
+    }
+    let expired = || {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "payload_expired",
+            format!("{}: its input is past the payload retention", run.id),
+        )
+    };
+    // A webhook run's input is its event's body; other runs keep their own.
+    let (input, forwarded) = match &run.event_id {
+        Some(event_id) => {
+            let record = state
+                .store()
+                .find_ingress_event(event_id)
+                .await?
+                .ok_or_else(expired)?;
+            let body = record.body.ok_or_else(expired)?;
+            let extra = match &run.source_id {
+                Some(source_id) => state
+                    .store()
+                    .find_source(source_id)
+                    .await?
+                    .map(|s| {
+                        s.verifier
+                            .configured_headers()
+                            .into_iter()
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let names: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let kept = super::ingress_events::stored_headers(&record.headers);
+            (body, crate::ingress::forwarded_headers(&kept, &names))
+        }
+        None => (
+            state
+                .store()
+                .run_input(&run.id)
+                .await?
+                .ok_or_else(expired)?,
+            serde_json::Map::new(),
+        ),
+    };
+    let traceparent = child_traceparent(
+        headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        rand::random(),
+    );
+    let retry = new_run(RunSpec {
+        id: new_id("run"),
+        org: &run.org,
+        workflow_id: &run.workflow_id,
+        origin: None,
+        at: Utc::now(),
+        input: &input,
+        headers: &forwarded,
+        traceparent,
+        retry_of: Some(&run.id),
+    });
+    state.store().trigger_run(&retry, None).await?;
+    state.wake_relay();
+    Ok((
+        StatusCode::CREATED,
+        Json(RetryAnswer {
+            run: RetriedRunView {
+                id: retry.id,
+                status: RunStatus::Queued,
+                retry_of: run.id,
+            },
+        }),
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -333,6 +450,7 @@ async fn trigger_run(
         input: input.as_bytes(),
         headers: &serde_json::Map::new(),
         traceparent,
+        retry_of: None,
     });
     let (status, replayed) = match state
         .store()

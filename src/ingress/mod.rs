@@ -256,6 +256,7 @@ async fn record(
             input: &body,
             headers: &selected,
             traceparent: traceparent.clone(),
+            retry_of: None,
         })
     });
     // Built after the message, so the selected headers move into the event uncloned.

@@ -14,6 +14,8 @@ struct Trigger<'a> {
     verifier: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     event_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_of: Option<&'a str>,
     received_at: String,
 }
 
@@ -67,6 +69,8 @@ pub struct RunFields<'a> {
     pub received_at: DateTime<Utc>,
     pub body: &'a [u8],
     pub headers: &'a serde_json::Map<String, serde_json::Value>,
+    /// The run a retry starts again (`trigger.type = "retry"`).
+    pub retry_of: Option<&'a str>,
 }
 
 /// The JSON body of the AMQP message.
@@ -84,7 +88,11 @@ pub fn run_request(fields: &RunFields<'_>) -> Vec<u8> {
         org: fields.org,
         workflow_id: fields.workflow_id,
         trigger: Trigger {
-            kind: origin.map_or("api", Origin::trigger_type),
+            kind: match fields.retry_of {
+                Some(_) => "retry",
+                None => origin.map_or("api", Origin::trigger_type),
+            },
+            retry_of: fields.retry_of,
             source_id: origin.map(|o| o.source_id),
             verifier: origin.map(|o| o.verifier),
             event_id: origin.map(|o| o.event_id),
@@ -121,6 +129,7 @@ mod tests {
             received_at: Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(),
             body,
             headers,
+            retry_of: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct RunSpec<'a> {
     pub headers: &'a serde_json::Map<String, serde_json::Value>,
     /// The run's `traceparent` (already a child of the caller's, see `crate::trace`).
     pub traceparent: String,
+    /// The run a retry starts again.
+    pub retry_of: Option<&'a str>,
 }
 
 /// The run record with its AMQP message and headers, ready to commit.
@@ -39,7 +41,10 @@ pub fn new_run(spec: RunSpec<'_>) -> NewRun {
         received_at: spec.at,
         body: spec.input,
         headers: spec.headers,
+        retry_of: spec.retry_of,
     });
+    // Kept where nothing else keeps the input: a webhook's is its event's body.
+    let keeps_input = spec.origin.is_none() || spec.retry_of.is_some();
     let mut message_headers = vec![
         ("traceparent".to_owned(), spec.traceparent),
         ("hookgate-org".to_owned(), spec.org.to_string()),
@@ -51,11 +56,16 @@ pub fn new_run(spec: RunSpec<'_>) -> NewRun {
         id: spec.id,
         org: spec.org.clone(),
         workflow_id: spec.workflow_id.to_owned(),
-        trigger_type: spec.origin.map_or("api", |o| o.trigger_type()),
+        trigger_type: match spec.retry_of {
+            Some(_) => "retry",
+            None => spec.origin.map_or("api", |o| o.trigger_type()),
+        },
         source_id: spec.origin.map(|o| o.source_id.to_owned()),
         event_id: spec.origin.map(|o| o.event_id.to_owned()),
         message: Bytes::from(message),
         message_headers,
         created_at: spec.at,
+        input: keeps_input.then(|| Bytes::copy_from_slice(spec.input)),
+        retry_of: spec.retry_of.map(str::to_owned),
     }
 }

@@ -262,6 +262,8 @@ pub trait RunStore {
     /// replay, which someone asked for).
     async fn create_run_audited(&self, run: &NewRun, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn find_run(&self, id: &str) -> Result<Option<Run>, StoreError>;
+    /// The input a run keeps itself (API-triggered runs and retries), if any.
+    async fn run_input(&self, id: &str) -> Result<Option<bytes::Bytes>, StoreError>;
     /// Marks the run's cancel as requested and puts its message in the outbox, in one
     /// transaction, unless it was requested before or the run has ended.
     async fn request_cancel(&self, request: &CancelRequest) -> Result<CancelOutcome, StoreError>;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 const RUN_COLUMNS: &str = "id, org, workflow_id, trigger_type, source_id, event_id, status, \
-                           created_at, updated_at, published_at, cancel_requested_at";
+                           created_at, updated_at, published_at, cancel_requested_at, retry_of";
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
@@ -36,6 +36,7 @@ fn run_from_row(row: &Row<'_>) -> Result<Run, StoreError> {
         updated_at: from_millis(row.get("updated_at")?)?,
         published_at: published_at.map(from_millis).transpose()?,
         cancel_requested_at: super::optional_time(row.get("cancel_requested_at")?)?,
+        retry_of: row.get("retry_of")?,
     })
 }
 
@@ -52,8 +53,8 @@ pub(super) fn insert_run(
         .collect();
     tx.execute(
         "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
-                           message, message_headers, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?9)",
+                           message, message_headers, created_at, updated_at, input, retry_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?9, ?10, ?11)",
         params![
             run.id,
             run.org.as_str(),
@@ -64,6 +65,8 @@ pub(super) fn insert_run(
             run.message.as_ref(),
             serde_json::Value::Object(headers).to_string(),
             millis(&run.created_at),
+            run.input.as_deref(),
+            run.retry_of,
         ],
     )?;
     tx.execute(
@@ -101,6 +104,19 @@ impl RunStore for EmbeddedStore {
             super::insert_audit(&tx, &audit)?;
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn run_input(&self, id: &str) -> Result<Option<Bytes>, StoreError> {
+        let id = id.to_owned();
+        self.with_conn(move |conn| {
+            let input: Option<Option<Vec<u8>>> = conn
+                .query_row("SELECT input FROM runs WHERE id = ?1", params![id], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            Ok(input.flatten().map(Bytes::from))
         })
         .await
     }

@@ -18,6 +18,11 @@ pub struct NewRun {
     /// The AMQP headers (`traceparent`, `hookgate-org`, `hookgate-source`).
     pub message_headers: Vec<(String, String)>,
     pub created_at: DateTime<Utc>,
+    /// Its input, kept for a retry when nothing else keeps it (API-triggered runs and
+    /// retries; a webhook run's input is its event's body).
+    pub input: Option<Bytes>,
+    /// The run this one retries.
+    pub retry_of: Option<String>,
 }
 
 /// Run states (SPEC §4): ours until published, then the scheduler's.
@@ -91,6 +96,8 @@ pub struct Run {
     pub published_at: Option<DateTime<Utc>>,
     /// When someone asked to cancel it (the run is `cancelled` once the scheduler says).
     pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// The run this one retries.
+    pub retry_of: Option<String>,
 }
 
 /// A cancel request's message, for the outbox (SPEC §12).

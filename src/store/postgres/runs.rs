@@ -22,7 +22,7 @@ pub(super) use run_status;
 const RUN_COLUMNS: &str = concat!(
     "id, org, workflow_id, trigger_type, source_id, event_id, ",
     run_status!(),
-    " AS status, created_at, updated_at, published_at, cancel_requested_at"
+    " AS status, created_at, updated_at, published_at, cancel_requested_at, retry_of"
 );
 
 /// The stored status and publication a status filter means (see [`run_status!`]).
@@ -49,6 +49,7 @@ fn run_from_row(row: &Row) -> Result<Run, StoreError> {
         updated_at: row.get("updated_at"),
         published_at: row.get("published_at"),
         cancel_requested_at: row.get("cancel_requested_at"),
+        retry_of: row.get("retry_of"),
     })
 }
 
@@ -95,8 +96,8 @@ pub(super) async fn insert_run(
     tx.execute(
         &tx.prepare_cached(
             "INSERT INTO runs (id, org, workflow_id, trigger_type, source_id, event_id, status,
-                               created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7)",
+                               created_at, updated_at, input, retry_of)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $8, $9)",
         )
         .await?,
         &[
@@ -107,6 +108,8 @@ pub(super) async fn insert_run(
             &run.source_id,
             &run.event_id,
             &run.created_at,
+            &run.input.as_deref(),
+            &run.retry_of,
         ],
     )
     .await?;
@@ -141,6 +144,16 @@ impl RunStore for PostgresStore {
         super::insert_audit(&tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn run_input(&self, id: &str) -> Result<Option<Bytes>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT input FROM runs WHERE id = $1", &[&id])
+            .await?;
+        Ok(row
+            .and_then(|row| row.get::<_, Option<Vec<u8>>>(0))
+            .map(Bytes::from))
     }
 
     async fn request_cancel(

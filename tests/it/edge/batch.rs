@@ -43,6 +43,8 @@ fn write(dedup_key: &str) -> EventWrite {
             message: Bytes::from_static(b"{}"),
             message_headers: vec![],
             created_at: now,
+            input: None,
+            retry_of: None,
         }),
     }
 }

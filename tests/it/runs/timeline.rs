@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 in_both_modes!(
+    a_failed_run_is_retried_with_its_input_and_a_running_one_is_refused,
     cancel_is_requested_once_through_the_outbox_and_an_ended_run_answers_200,
     timeline_lists_a_runs_events_in_seq_order_page_by_page,
     stream_replays_follows_live_resumes_without_gap_and_ends_after_the_terminal_event,
@@ -314,5 +315,67 @@ async fn cancel_is_requested_once_through_the_outbox_and_an_ended_run_answers_20
     let canceller = server.mint_key("acme", &["run:cancel"]).await;
     let allowed = server.post(&path, &canceller, json!({})).await;
     assert_eq!(allowed.status, StatusCode::OK);
+    server.stop().await.unwrap();
+}
+
+async fn a_failed_run_is_retried_with_its_input_and_a_running_one_is_refused(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let mut runs = match mode {
+        Mode::Production => Some(
+            crate::support::consumer::RunsConsumer::bind(
+                server.exchange_prefix.as_deref().unwrap(),
+            )
+            .await,
+        ),
+        Mode::Embedded => None,
+    };
+    server.create_org("acme").await;
+    let triggered = server
+        .post(
+            "/v1/orgs/acme/workflows/wf_deploy/runs",
+            OPERATOR_TOKEN,
+            json!({"input": {"n": 1, "note": "again"}}),
+        )
+        .await;
+    let run_id = triggered.body["run"]["id"].as_str().unwrap().to_owned();
+    report(&server, &run_id, "run.started").await;
+    let path = format!("/v1/runs/{run_id}/retry");
+    let refused = server.post(&path, OPERATOR_TOKEN, json!({})).await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (StatusCode::CONFLICT, "run_not_retryable"),
+        "{}",
+        refused.body
+    );
+    report(&server, &run_id, "run.failed").await;
+    let retried = server.post(&path, OPERATOR_TOKEN, json!({})).await;
+    assert_eq!(retried.status, StatusCode::CREATED, "{}", retried.body);
+    assert_eq!(retried.body["run"]["status"], "queued");
+    assert_eq!(retried.body["run"]["retry_of"], run_id.as_str());
+    let retry_id = retried.body["run"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(retry_id, run_id);
+    let shown = server
+        .get(&format!("/v1/runs/{retry_id}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(shown.body["trigger"]["type"], "retry");
+    assert_eq!(shown.body["trigger"]["retry_of"], run_id.as_str());
+
+    if let Some(runs) = runs.as_mut() {
+        let mut found = None;
+        while let Some(message) = runs.next(Duration::from_secs(10)).await {
+            if message.message_id == retry_id {
+                found = Some(message);
+                break;
+            }
+        }
+        let message = found.expect("the retry reached RabbitMQ");
+        crate::runs::trigger::assert_matches_documented_schema(&message.body);
+        assert_eq!(message.body["trigger"]["type"], "retry");
+        assert_eq!(message.body["trigger"]["retry_of"], run_id.as_str());
+        assert_eq!(message.body["input"], json!({"n": 1, "note": "again"}));
+    }
+    let reader = server.mint_key("acme", &["run:read"]).await;
+    let denied = server.post(&path, &reader, json!({})).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
     server.stop().await.unwrap();
 }

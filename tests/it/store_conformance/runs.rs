@@ -32,6 +32,8 @@ pub(super) fn api_run(org: &OrgSlug, workflow: &str) -> NewRun {
             ("hookgate-org".into(), org.to_string()),
         ],
         created_at: Utc::now(),
+        input: Some(Bytes::from_static(b"{}")),
+        retry_of: None,
     }
 }
 

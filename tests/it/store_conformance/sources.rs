@@ -114,6 +114,8 @@ pub fn run_for(event: &NewEvent) -> NewRun {
         message: Bytes::from_static(b"{\"run\":1}"),
         message_headers: vec![("hookgate-org".into(), event.org.to_string())],
         created_at: event.received_at,
+        input: None,
+        retry_of: None,
     }
 }
 
@@ -400,6 +402,7 @@ async fn claimed_webhook_runs_carry_the_message_built_at_acceptance(store: Arc<d
                 }),
                 received_at: now,
                 body,
+                retry_of: None,
                 headers: &headers,
             }));
             EventWrite {
