@@ -189,7 +189,7 @@ impl RunStore for EmbeddedStore {
                     }
                     let original = find_run(&tx, &run_id)?
                         .ok_or_else(|| corrupt("idempotency key points at no run"))?;
-                    return Ok(TriggerOutcome::Replayed(original));
+                    return Ok(TriggerOutcome::Replayed(Box::new(original)));
                 }
             }
             insert_run(&tx, &run, None)?;

@@ -152,7 +152,7 @@ pub struct Idempotency {
 pub enum TriggerOutcome {
     Created,
     /// Same key, same body: the run created the first time.
-    Replayed(Run),
+    Replayed(Box<Run>),
     /// Same key, another body.
     KeyReused,
 }

@@ -239,7 +239,7 @@ impl RunStore for PostgresStore {
                 }
                 let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
                 let original = client.query_one(&sql, &[&run_id]).await?;
-                return Ok(TriggerOutcome::Replayed(run_from_row(&original)?));
+                return Ok(TriggerOutcome::Replayed(Box::new(run_from_row(&original)?)));
             }
         }
         tx.commit().await?;
