@@ -36,9 +36,6 @@ pub type RunEventHandler = Arc<
     dyn Fn(Bytes, Option<String>) -> BoxFuture<'static, BoxFuture<'static, Handled>> + Send + Sync,
 >;
 
-/// The end of a cancel request's message id: `<run_id>.cancel` (SPEC §12).
-pub const CANCEL_SUFFIX: &str = ".cancel";
-
 /// One run request as it goes onto the wire (SPEC §4), or a cancel request (§12).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunMessage {
@@ -54,7 +51,7 @@ impl RunMessage {
     /// `run.requested.{workflow_id}`, or for a cancel request (message id
     /// `<run_id>.cancel`) `run.cancel_requested.{workflow_id}`.
     pub fn routing_key(&self) -> String {
-        if self.run_id.ends_with(CANCEL_SUFFIX) {
+        if self.run_id.ends_with(crate::runs::CANCEL_SUFFIX) {
             format!("run.cancel_requested.{}", self.workflow_id)
         } else {
             format!("run.requested.{}", self.workflow_id)

@@ -1,10 +1,13 @@
 //! A cancel request (SPEC §12): the `run.cancel_requested.{workflow_id}` message the
 //! scheduler receives through the outbox, with the guarantees of a run request (§4).
 
-use crate::queue::CANCEL_SUFFIX;
 use crate::store::{CancelRequest, Run};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
+
+/// The end of a cancel request's message id, `<run_id>.cancel`: its outbox key and AMQP
+/// `message_id`; the relay routes such a message as a cancel request.
+pub const CANCEL_SUFFIX: &str = ".cancel";
 
 /// The message for cancelling `run`, asked by `actor` at `at`; `traceparent` joins the
 /// caller's trace.

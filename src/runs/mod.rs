@@ -5,7 +5,7 @@ mod cancel;
 mod message;
 mod wakes;
 
-pub use cancel::cancel_request;
+pub use cancel::{cancel_request, CANCEL_SUFFIX};
 pub use message::{run_request, Origin, RunFields};
 pub use wakes::{RunWakes, RunWatch};
 
