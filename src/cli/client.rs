@@ -1,8 +1,11 @@
 //! The operator CLI's only HTTP client: one method per verb over the REST API (SPEC §7),
-//! errors as the API's envelope (SPEC §8) gave them.
+//! errors as the API's envelope (SPEC §8) gave them, and [`Client::event_stream`], a
+//! Server-Sent Events response read chunk by chunk.
 
+use bytes::Bytes;
 use clap::Args;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -36,6 +39,13 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
+    /// An open event stream broke off (or stayed silent past the read timeout).
+    #[error("the stream from {url} broke off")]
+    StreamBroken {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     /// The API refused the request; its error envelope.
     #[error("{code}: {message} (HTTP {status}, request id {request_id}){hint}")]
     Api {
@@ -46,6 +56,9 @@ pub enum ClientError {
         /// Extra advice from the CLI, e.g. that no token was given.
         hint: &'static str,
     },
+    /// A 2xx answer to a request for an event stream that is not one.
+    #[error("{url} did not answer with an event stream (text/event-stream)")]
+    NotAStream { url: String },
     /// Something answered that is not hookgate's API (a proxy page, a wrong port).
     #[error("{url} answered HTTP {status} without a hookgate error envelope: {body}")]
     Unexpected {
@@ -55,13 +68,54 @@ pub enum ClientError {
     },
 }
 
-/// A successful response: the parsed body, and its text as received (for `--json`).
-/// An empty body (204) is `Value::Null` and an empty text.
+impl ClientError {
+    /// Whether trying the same request again later may succeed: the API could not be
+    /// reached, or answered with a server error or 429. A refusal (401, 403, 404, 422)
+    /// stays one.
+    pub fn is_transient(&self) -> bool {
+        let transient = |status: u16| status >= 500 || status == 429;
+        match self {
+            Self::Network { .. } | Self::StreamBroken { .. } => true,
+            Self::Api { status, .. } | Self::Unexpected { status, .. } => transient(*status),
+            Self::BadUrl { .. } | Self::BadSegment(_) | Self::NotAStream { .. } => false,
+        }
+    }
+}
+
+/// A successful response: its status, the parsed body, and its text as received (for
+/// `--json`). An empty body (204) is `Value::Null` and an empty text.
 #[derive(Debug)]
 pub struct Reply {
+    pub status: u16,
     pub value: Value,
     pub text: String,
 }
+
+/// An open `text/event-stream` response, read as its bytes arrive.
+pub struct EventStream {
+    url: Url,
+    response: Response,
+}
+
+impl EventStream {
+    /// The next bytes of the stream as they arrived (split anywhere); `None` once the
+    /// server has ended it.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        self.response
+            .chunk()
+            .await
+            .map_err(|source| ClientError::StreamBroken {
+                url: self.url.to_string(),
+                source,
+            })
+    }
+}
+
+/// Longest a request may take, answer included (an event stream excepted).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest an answer may stay silent between two reads: an event stream sends a comment
+/// at least every 15 s, so three missed ones mean the connection is gone.
+const READ_TIMEOUT: Duration = Duration::from_secs(45);
 
 pub struct Client {
     base: Url,
@@ -79,9 +133,11 @@ impl Client {
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(bad("must be an http:// or https:// URL".to_owned()));
         }
+        // No overall timeout on the client: requests take REQUEST_TIMEOUT each, and an
+        // event stream, open as long as its run goes on, only READ_TIMEOUT per read.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .read_timeout(READ_TIMEOUT)
             .user_agent(concat!("hookgate-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|source| ClientError::Network {
@@ -111,6 +167,51 @@ impl Client {
         self.send(Method::DELETE, path, &[], None).await
     }
 
+    /// `GET path` as a Server-Sent Events stream (`Accept: text/event-stream`), resuming
+    /// after `last_event_id` when given. Anything but a 2xx event stream is an error, as
+    /// for the other calls.
+    pub async fn event_stream(
+        &self,
+        path: &[&str],
+        last_event_id: Option<u64>,
+    ) -> Result<EventStream, ClientError> {
+        let url = join(&self.base, path)?;
+        let mut request = self
+            .request(Method::GET, &url)
+            .header(ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| ClientError::Network {
+                url: url.to_string(),
+                source,
+            })?;
+        let is_stream = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if response.status().is_success() && is_stream {
+            return Ok(EventStream { url, response });
+        }
+        // A 2xx that is not a stream: a server that does not stream this.
+        self.reply(&url, response).await?;
+        Err(ClientError::NotAStream {
+            url: url.to_string(),
+        })
+    }
+
+    fn request(&self, method: Method, url: &Url) -> RequestBuilder {
+        let request = self.http.request(method, url.clone());
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -122,18 +223,26 @@ impl Client {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
+        let mut request = self.request(method, &url).timeout(REQUEST_TIMEOUT);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| ClientError::Network {
+                url: url.to_string(),
+                source,
+            })?;
+        self.reply(&url, response).await
+    }
+
+    /// A response read to its end: the reply of a 2xx, else the API's error.
+    async fn reply(&self, url: &Url, response: Response) -> Result<Reply, ClientError> {
         let network = |source| ClientError::Network {
             url: url.to_string(),
             source,
         };
-        let mut request = self.http.request(method, url.clone());
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(network)?;
         let status = response.status();
         let header_request_id = response
             .headers()
@@ -148,13 +257,17 @@ impl Client {
         };
         if status.is_success() {
             return match parsed {
-                Ok(value) => Ok(Reply { value, text }),
-                Err(_) => Err(unexpected(&url, status, &text)),
+                Ok(value) => Ok(Reply {
+                    status: status.as_u16(),
+                    value,
+                    text,
+                }),
+                Err(_) => Err(unexpected(url, status, &text)),
             };
         }
         let envelope = parsed.ok().and_then(|v| v.get("error").cloned());
         let Some(error) = envelope.filter(|e| e["code"].is_string()) else {
-            return Err(unexpected(&url, status, &text));
+            return Err(unexpected(url, status, &text));
         };
         let hint = if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
             "; no token was given: set HOOKGATE_TOKEN or --token"

@@ -1,14 +1,16 @@
 //! The `hookgate` command line: `serve`, `migrate`, and the operator CLI of SPEC §9
 //! (`orgs`, `keys`, `sources`, `endpoints`, `deliveries`, `events`, `runs`, `audit`: a
 //! thin client over the REST API; `sign`: signed test requests). One file per command group; HTTP calls
-//! only in `client.rs`, formatting only in `table.rs`. `anyhow` is allowed here, as in
-//! `main.rs`.
+//! only in `client.rs`, formatting only in `table.rs`. `sse.rs` parses Server-Sent Events
+//! (pure) and `follow.rs` reads a run's event stream to the run's end, reconnecting where
+//! it stopped. `anyhow` is allowed here, as in `main.rs`.
 
 mod audit;
 mod client;
 mod deliveries;
 mod endpoints;
 mod events;
+mod follow;
 mod keys;
 mod orgs;
 mod runs;
@@ -16,6 +18,7 @@ mod secrets;
 mod sign;
 mod since;
 mod sources;
+mod sse;
 mod table;
 mod verifier;
 
@@ -106,7 +109,8 @@ pub enum Operator {
     /// (publish one, to be delivered to the org's matching endpoints).
     #[command(subcommand)]
     Events(EventsCommand),
-    /// Workflow runs started by webhooks and the trigger API: list, show.
+    /// Workflow runs started by webhooks and the trigger API: list, show, their events
+    /// (listed or followed live), cancel.
     #[command(subcommand)]
     Runs(RunsCommand),
     /// An org's audit log, newest first: who changed keys, sources, endpoints, secrets.

@@ -75,6 +75,43 @@ impl fmt::Display for Table {
     }
 }
 
+/// Rows printed one at a time as they arrive (a followed stream), so no column can be
+/// sized by its widest cell: each is padded to a fixed width instead, and a wider cell
+/// pushes the rest of its line right. Cells are escaped as in a [`Table`]; the last
+/// column is not padded.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    widths: Vec<usize>,
+}
+
+impl Columns {
+    /// Columns at least `widths` wide (the last width is not used).
+    pub fn new(widths: &[usize]) -> Self {
+        Self {
+            widths: widths.to_vec(),
+        }
+    }
+
+    /// One line of `cells`, ending in a line break.
+    pub fn line<I, S>(&self, cells: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<String> = cells.into_iter().map(|c| clean(c.as_ref())).collect();
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < cells.len() {
+                let width = self.widths.get(i).copied().unwrap_or(0);
+                let pad = width.saturating_sub(cell.chars().count());
+                line.extend(std::iter::repeat_n(' ', pad + 2));
+            }
+        }
+        format!("{}\n", line.trim_end())
+    }
+}
+
 /// A tree of labels drawn with box-drawing branches, each label on one line and
 /// escaped like a cell:
 ///
@@ -356,6 +393,19 @@ mod tests {
         assert_eq!(count(&json!(1), "delivery", "deliveries"), "1 delivery");
         assert_eq!(count(&json!(0), "delivery", "deliveries"), "0 deliveries");
         assert_eq!(count(&json!(12), "delivery", "deliveries"), "12 deliveries");
+    }
+
+    #[test]
+    fn streamed_columns_pad_to_their_width_and_let_wider_cells_push_right() {
+        let columns = Columns::new(&[3, 5, 0]);
+        assert_eq!(columns.line(["SEQ", "TYPE", "DATA"]), "SEQ  TYPE   DATA\n");
+        assert_eq!(columns.line(["1", "a", "{}"]), "1    a      {}\n");
+        assert_eq!(columns.line(["1000", "longer", "x"]), "1000  longer  x\n");
+        assert_eq!(columns.line(["2", "b", ""]), "2    b\n");
+        assert_eq!(
+            columns.line(["3", "e\u{1b}[2J", "\u{202e}x"]),
+            "3    e\\u{1b}[2J  \\u{202e}x\n"
+        );
     }
 
     #[test]
