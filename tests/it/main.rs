@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod cli_events;
 mod cli_hooks;
+mod cli_runs;
 mod data_dir;
 mod delivery_client;
 mod delivery_signing;
