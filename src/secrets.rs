@@ -5,10 +5,7 @@ use crate::crypto::{Keyring, Secret};
 use crate::id::new_id;
 use crate::store::{Rotation, StoredSecret};
 use crate::verify::VerifierKind;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use std::time::Duration;
 
 /// Unexpired secrets, opened. One that cannot be opened (wrong master key, tampering)
@@ -36,22 +33,9 @@ pub const MAX_GRACE: Duration = Duration::from_secs(30 * 86_400);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(86_400);
 const MAX_SECRET_BYTES: usize = 1024;
 
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; n];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes
-}
-
-/// A new secret in the form the verifier's senders expect.
+/// A new secret in the form the verifier's senders expect (the scheme says which).
 pub fn generate(kind: VerifierKind) -> Secret {
-    let value = match kind {
-        // Standard Webhooks: whsec_ + base64 of the raw key (24–64 bytes; we use 32).
-        VerifierKind::StandardWebhooks => format!("whsec_{}", STANDARD.encode(random_bytes(32))),
-        // Stripe keys the HMAC with the whole whsec_… string.
-        VerifierKind::Stripe => format!("whsec_{}", hex::encode(random_bytes(24))),
-        _ => hex::encode(random_bytes(32)),
-    };
-    Secret::new(value)
+    Secret::new(kind.new_secret(&mut rand::thread_rng()))
 }
 
 /// A sender-provided secret, checked for the verifier's format. The error never
@@ -63,13 +47,7 @@ pub fn accept_provided(kind: VerifierKind, value: &str) -> Result<Secret, &'stat
     if value.trim() != value || value.chars().any(char::is_control) {
         return Err("must not contain surrounding whitespace or control characters");
     }
-    if kind == VerifierKind::StandardWebhooks {
-        let key = value.strip_prefix("whsec_").unwrap_or(value);
-        match STANDARD.decode(key) {
-            Ok(bytes) if bytes.len() >= 16 => {}
-            _ => return Err("must be whsec_ followed by base64 of at least 16 bytes"),
-        }
-    }
+    kind.check_secret(value)?;
     Ok(Secret::new(value))
 }
 
@@ -111,6 +89,8 @@ pub fn rotation(
 mod tests {
     use super::*;
     use crate::crypto::MasterKey;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
 
     #[test]
     fn generated_secrets_have_the_senders_format() {

@@ -6,7 +6,7 @@
 
 use super::client::{self, DEFAULT_URL};
 use super::verifier::VerifierArgs;
-use crate::verify::{self, SignError, VerifierConfig};
+use crate::verify::{self, EventName, SignError, VerifierConfig};
 use anyhow::Context;
 use clap::Args;
 use http::HeaderValue;
@@ -88,12 +88,10 @@ pub fn sender_headers(input: &SignInput<'_>) -> Result<Vec<(String, String)>, Si
         input.msg_id,
     )?;
     let kind = input.verifier.kind().as_str();
-    let (event_header, default) = match input.verifier {
-        VerifierConfig::Github => (Some("X-GitHub-Event"), Some("push")),
-        VerifierConfig::Shopify => (Some("X-Shopify-Topic"), Some("orders/create")),
-        VerifierConfig::Hmac(c) => (c.event_header.as_deref(), None),
-        VerifierConfig::Bearer(c) => (c.event_header.as_deref(), None),
-        VerifierConfig::Stripe | VerifierConfig::StandardWebhooks | VerifierConfig::Slack => {
+    let (event_header, default) = match input.verifier.event_name() {
+        EventName::Header { name, example } => (Some(name), example),
+        EventName::Unnamed => (None, None),
+        EventName::Body => {
             if input.event.is_some() {
                 return Err(SignOutputError::EventInBody(kind));
             }

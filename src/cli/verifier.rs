@@ -1,7 +1,8 @@
 //! `--verifier` and `--verifier-json`, shared by `sources create` and `sign`: together
 //! they make the `verifier` object of SPEC §7.1.
 
-use crate::verify::VerifierConfig;
+use crate::verify::{VerifierConfig, VerifierKind};
+use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value};
 
@@ -30,29 +31,23 @@ pub struct VerifierArgs {
     pub verifier_json: Option<String>,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerifierType {
-    Github,
-    Stripe,
-    #[value(name = "standard_webhooks", alias = "standard-webhooks")]
-    StandardWebhooks,
-    Shopify,
-    Slack,
-    Hmac,
-    Bearer,
-}
+/// A verifier type, as `--verifier TYPE` names it.
+pub type VerifierType = VerifierKind;
 
-impl VerifierType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Github => "github",
-            Self::Stripe => "stripe",
-            Self::StandardWebhooks => "standard_webhooks",
-            Self::Shopify => "shopify",
-            Self::Slack => "slack",
-            Self::Hmac => "hmac",
-            Self::Bearer => "bearer",
-        }
+/// `--verifier` takes every type of the verifier table by its API name, and with `-`
+/// for `_` (`standard-webhooks`) as a hidden alias.
+impl ValueEnum for VerifierKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        Self::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let name = self.as_str();
+        let value = PossibleValue::new(name);
+        Some(match name.contains('_') {
+            true => value.alias(name.replace('_', "-")),
+            false => value,
+        })
     }
 }
 

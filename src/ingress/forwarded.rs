@@ -2,40 +2,29 @@
 
 use http::HeaderMap;
 
-/// Sender headers worth passing to the workflow. Signatures and credentials are never
-/// on this list.
-const FORWARDED_HEADERS: &[&str] = &[
-    "content-type",
-    "user-agent",
-    "x-github-event",
-    "x-github-delivery",
-    "x-github-hook-id",
-    "x-github-hook-installation-target-id",
-    "x-github-hook-installation-target-type",
-    "x-shopify-topic",
-    "x-shopify-shop-domain",
-    "x-shopify-webhook-id",
-    "x-shopify-api-version",
-    "x-shopify-triggered-at",
-    "x-shopify-event-id",
-    "webhook-id",
-    "webhook-timestamp",
-    "svix-id",
-    "svix-timestamp",
-    "x-slack-request-timestamp",
-    "x-slack-retry-num",
-    "x-slack-retry-reason",
-];
+use crate::verify::VerifierKind;
+
+/// Headers worth passing to the workflow whoever the sender is.
+const COMMON_HEADERS: &[&str] = &["content-type", "user-agent"];
 
 /// The forwarded headers present in `headers`, plus `extra` names (a source's configured
 /// event or de-dup header), lower-cased. Values that are not text are skipped.
+///
+/// Forwarded are the common headers and every scheme's
+/// [`forwarded_headers`](VerifierKind::forwarded_headers), whatever the source's scheme
+/// (a `bearer` source may well receive GitHub's). Signatures and credentials are never
+/// on these lists (`verify`'s tests hold every scheme to that).
 pub fn forwarded_headers(
     headers: &HeaderMap,
     extra: &[&str],
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut selected = serde_json::Map::new();
-    let wanted = FORWARDED_HEADERS
+    let senders = VerifierKind::ALL
         .iter()
+        .flat_map(|kind| kind.forwarded_headers());
+    let wanted = COMMON_HEADERS
+        .iter()
+        .chain(senders)
         .copied()
         .chain(extra.iter().copied());
     for name in wanted {

@@ -7,14 +7,43 @@
 use std::borrow::Cow;
 
 use http::{header::AUTHORIZATION, HeaderMap, HeaderName};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::config::{header_name, BearerConfig};
-use super::error::Rejection;
+use super::config::{check_header_name, header_name, optional_header_name};
+use super::error::{ConfigError, Rejection, SignError};
 use super::headers::{optional_field, required};
 use super::mac::{any_eq, attempt, first_matching_secret};
 use super::prepared::PreparedSecret;
+use super::scheme::{checked, EventName, Headers, Scheme};
 use super::{SecretCandidate, Verified};
+
+/// The scheme's options: a shared token sent verbatim by the sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BearerConfig {
+    /// `Authorization` expects `Bearer <token>`; any other header carries the raw token.
+    #[serde(default = "default_bearer_header")]
+    pub header: String,
+    #[serde(default)]
+    pub dedup_header: Option<String>,
+    #[serde(default)]
+    pub event_header: Option<String>,
+}
+
+impl Default for BearerConfig {
+    fn default() -> Self {
+        Self {
+            header: default_bearer_header(),
+            dedup_header: None,
+            event_header: None,
+        }
+    }
+}
+
+fn default_bearer_header() -> String {
+    "Authorization".to_owned()
+}
 
 /// The token in a header value; `None` when `Authorization` does not hold a Bearer token.
 pub(crate) fn parse_token<'v>(header: &HeaderName, value: &'v str) -> Option<&'v str> {
@@ -27,7 +56,7 @@ pub(crate) fn parse_token<'v>(header: &HeaderName, value: &'v str) -> Option<&'v
     valid.then_some(token)
 }
 
-pub(crate) fn verify<'a>(
+fn verify<'a>(
     config: &BearerConfig,
     secrets: &[SecretCandidate<'a>],
     headers: &'a HeaderMap,
@@ -60,4 +89,94 @@ pub(crate) fn verify<'a>(
         signed_at: None,
         handshake: None,
     })
+}
+
+/// The `bearer` scheme (its line in `schemes.rs`).
+pub(crate) struct Bearer;
+
+impl Scheme for Bearer {
+    type Options = BearerConfig;
+    // The operator names the headers: the token's in the options, never forwarded; the
+    // event and de-dup ones in `configured_headers`.
+    const FORWARDED: &'static [&'static str] = &[];
+    const SIGNATURE_HEADERS: &'static [&'static str] = &[];
+
+    fn validate(options: &BearerConfig) -> Result<(), ConfigError> {
+        check_header_name("header", &options.header)?;
+        optional_header_name("dedup_header", options.dedup_header.as_deref())?;
+        optional_header_name("event_header", options.event_header.as_deref())?;
+        Ok(())
+    }
+
+    fn verify<'a>(
+        options: &'a BearerConfig,
+        secrets: &[SecretCandidate<'a>],
+        headers: &'a HeaderMap,
+        _body: &'a [u8],
+        _now: i64,
+    ) -> Result<Verified<'a>, Rejection> {
+        verify(options, secrets, headers)
+    }
+
+    fn prepare(_options: &BearerConfig, secret: &[u8]) -> PreparedSecret {
+        PreparedSecret::for_token(secret)
+    }
+
+    fn sign(
+        options: &BearerConfig,
+        secret: &[u8],
+        _body: &[u8],
+        _now: i64,
+        msg_id: &str,
+    ) -> Result<Headers, SignError> {
+        Self::validate(options).map_err(SignError::InvalidConfig)?;
+        let token = std::str::from_utf8(secret).map_err(|_| SignError::InvalidSecret)?;
+        let is_authorization = options.header.eq_ignore_ascii_case("authorization");
+        let value = if is_authorization {
+            format!("Bearer {token}")
+        } else {
+            token.to_owned()
+        };
+        // A token that would not survive the round trip through the verifier is refused.
+        let parsed = HeaderName::from_bytes(options.header.as_bytes())
+            .ok()
+            .and_then(|name| parse_token(&name, value.trim()).map(str::to_owned));
+        if parsed.as_deref() != Some(token) {
+            return Err(SignError::InvalidSecret);
+        }
+        let mut headers = vec![(options.header.clone(), value)];
+        if let Some(dedup) = &options.dedup_header {
+            headers.push((dedup.clone(), checked(msg_id, "dedup_header")?));
+        }
+        Ok(headers)
+    }
+
+    fn event_name(options: &BearerConfig) -> EventName<'_> {
+        match options.event_header.as_deref() {
+            Some(name) => EventName::Header {
+                name,
+                example: None,
+            },
+            None => EventName::Unnamed,
+        }
+    }
+
+    fn configured_headers(options: &BearerConfig) -> [Option<&str>; 2] {
+        [
+            options.event_header.as_deref(),
+            options.dedup_header.as_deref(),
+        ]
+    }
+
+    #[cfg(any(test, fuzzing))]
+    fn examples() -> Vec<BearerConfig> {
+        vec![
+            BearerConfig::default(),
+            BearerConfig {
+                header: "X-Token".to_owned(),
+                dedup_header: Some("X-Delivery".to_owned()),
+                event_header: None,
+            },
+        ]
+    }
 }

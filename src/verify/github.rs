@@ -6,9 +6,11 @@
 
 use http::{HeaderMap, HeaderName};
 
-use super::error::Rejection;
+use super::error::{Rejection, SignError};
 use super::headers::{optional_field, single};
-use super::mac::{any_eq, attempt, first_matching_secret, lower_hex32, secret_sha256};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
+use super::prepared::PreparedSecret;
+use super::scheme::{header, EventName, Headers, Scheme};
 use super::{Handshake, SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-hub-signature-256");
@@ -26,7 +28,7 @@ pub(crate) fn parse_signature(value: &str) -> Option<&str> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
 }
 
-pub(crate) fn verify<'a>(
+fn verify<'a>(
     secrets: &[SecretCandidate<'a>],
     headers: &'a HeaderMap,
     body: &[u8],
@@ -57,4 +59,56 @@ pub(crate) fn verify<'a>(
         signed_at: None,
         handshake,
     })
+}
+
+/// GitHub's scheme (its line in `schemes.rs`).
+pub(crate) struct Github;
+
+impl Scheme for Github {
+    type Options = ();
+    const FORWARDED: &'static [&'static str] = &[
+        "x-github-event",
+        "x-github-delivery",
+        "x-github-hook-id",
+        "x-github-hook-installation-target-id",
+        "x-github-hook-installation-target-type",
+    ];
+    const SIGNATURE_HEADERS: &'static [&'static str] = &["x-hub-signature-256", "x-hub-signature"];
+
+    fn verify<'a>(
+        _: &'a (),
+        secrets: &[SecretCandidate<'a>],
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        _now: i64,
+    ) -> Result<Verified<'a>, Rejection> {
+        verify(secrets, headers, body)
+    }
+
+    fn prepare(_: &(), secret: &[u8]) -> PreparedSecret {
+        PreparedSecret::for_hmac_sha256(secret)
+    }
+
+    fn sign(
+        _: &(),
+        secret: &[u8],
+        body: &[u8],
+        _now: i64,
+        msg_id: &str,
+    ) -> Result<Headers, SignError> {
+        let delivery = header("X-GitHub-Delivery", msg_id)?;
+        let mac = hmac_sha256(secret, &[body]).ok_or(SignError::InvalidSecret)?;
+        let signature = header(
+            "X-Hub-Signature-256",
+            &format!("{PREFIX}{}", hex::encode(mac)),
+        )?;
+        Ok(vec![delivery, signature])
+    }
+
+    fn event_name(_: &()) -> EventName<'static> {
+        EventName::Header {
+            name: "X-GitHub-Event",
+            example: Some("push"),
+        }
+    }
 }

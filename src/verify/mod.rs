@@ -8,6 +8,9 @@
 //!
 //! Each scheme lives in its own private file and follows the sender's official library
 //! wherever one exists; each file's header comment names the library and the choices.
+//! A file's unit struct implements [`Scheme`](scheme::Scheme) (what the scheme is: its
+//! headers, verifier, signer, secret format), and its line in `schemes.rs` makes it a
+//! `verifier.type`.
 
 mod bearer;
 mod body;
@@ -18,6 +21,8 @@ mod headers;
 mod hmac_generic;
 mod mac;
 mod prepared;
+mod scheme;
+mod schemes;
 mod shopify;
 mod sign;
 mod slack;
@@ -41,12 +46,17 @@ use std::fmt;
 
 use http::HeaderMap;
 
-pub use config::{
-    BearerConfig, HmacConfig, MacAlgorithm, MacEncoding, VerifierConfig, VerifierKind,
-};
+pub use bearer::BearerConfig;
+pub use config::{MacAlgorithm, MacEncoding};
 pub use error::{ConfigError, Rejection, SignError};
+pub use hmac_generic::HmacConfig;
 pub use prepared::PreparedSecret;
-pub use sign::{sign, standard_webhooks_signature, standard_webhooks_signature_with, SigningKey};
+pub use scheme::EventName;
+pub use schemes::{VerifierConfig, VerifierKind};
+pub use sign::sign;
+pub use standard_webhooks::{
+    standard_webhooks_signature, standard_webhooks_signature_with, SigningKey,
+};
 
 /// One active secret of a source, as stored (plaintext). For `stripe` and
 /// `standard_webhooks` this is the full `whsec_…` string's bytes.
@@ -127,15 +137,5 @@ pub fn verify<'a>(
     if secrets.is_empty() {
         return Err(Rejection::NoActiveSecret);
     }
-    match config {
-        VerifierConfig::Github => github::verify(secrets, headers, body),
-        VerifierConfig::Stripe => stripe::verify(secrets, headers, body, now_unix_s),
-        VerifierConfig::StandardWebhooks => {
-            standard_webhooks::verify(secrets, headers, body, now_unix_s)
-        }
-        VerifierConfig::Shopify => shopify::verify(secrets, headers, body),
-        VerifierConfig::Slack => slack::verify(secrets, headers, body, now_unix_s),
-        VerifierConfig::Hmac(c) => hmac_generic::verify(c, secrets, headers, body, now_unix_s),
-        VerifierConfig::Bearer(c) => bearer::verify(c, secrets, headers),
-    }
+    config.verify_request(secrets, headers, body, now_unix_s)
 }

@@ -18,8 +18,8 @@ use hmac::digest::KeyInit;
 use hmac::Hmac;
 use sha2::{Digest as _, Sha256, Sha512};
 
-use super::config::{MacAlgorithm, VerifierConfig};
 use super::whsec;
+use super::VerifierConfig;
 
 /// One secret, made ready for one verifier configuration. Derived from the secret, so as
 /// sensitive as the secret itself: it is never printed.
@@ -35,32 +35,46 @@ enum Ready {
     Sha512(Box<Hmac<Sha512>>),
     /// SHA-256 of a bearer token, the form tokens are compared in.
     TokenDigest([u8; 32]),
-    /// Nothing prepared (a `whsec_` secret that is not base64): verifications compute
-    /// from the plain secret, which gives the usual refusal.
+    /// Nothing prepared (a `whsec_` secret that is not base64, or a scheme with nothing
+    /// to prepare): verifications compute from the plain secret.
     Nothing,
 }
 
 impl PreparedSecret {
     /// Prepares `secret` (as stored: for `stripe` and `standard_webhooks` the whole
-    /// `whsec_…` string) for `config`.
+    /// `whsec_…` string) for `config`, as its scheme says
+    /// ([`Scheme::prepare`](super::scheme::Scheme::prepare)).
     pub fn new(config: &VerifierConfig, secret: &[u8]) -> Self {
-        let raw_sha256 = || keyed::<Hmac<Sha256>>(secret).map_or(Ready::Nothing, Ready::Sha256);
-        let ready = match config {
-            VerifierConfig::Github
-            | VerifierConfig::Stripe
-            | VerifierConfig::Shopify
-            | VerifierConfig::Slack => raw_sha256(),
-            VerifierConfig::Hmac(c) => match c.algorithm {
-                MacAlgorithm::Sha256 => raw_sha256(),
-                MacAlgorithm::Sha512 => keyed::<Hmac<Sha512>>(secret)
-                    .map_or(Ready::Nothing, |mac| Ready::Sha512(Box::new(mac))),
-            },
-            VerifierConfig::StandardWebhooks => {
-                whsec::keyed(secret).map_or(Ready::Nothing, Ready::WhsecSha256)
-            }
-            VerifierConfig::Bearer(_) => Ready::TokenDigest(Sha256::digest(secret).into()),
-        };
-        Self(ready)
+        config.prepare(secret)
+    }
+
+    /// HMAC-SHA256 keyed with the secret's own bytes.
+    pub(crate) fn for_hmac_sha256(secret: &[u8]) -> Self {
+        Self(keyed::<Hmac<Sha256>>(secret).map_or(Ready::Nothing, Ready::Sha256))
+    }
+
+    /// HMAC-SHA256 keyed with the key inside a `whsec_…` secret.
+    pub(crate) fn for_whsec_hmac_sha256(secret: &[u8]) -> Self {
+        Self(whsec::keyed(secret).map_or(Ready::Nothing, Ready::WhsecSha256))
+    }
+
+    /// HMAC-SHA512 keyed with the secret's own bytes.
+    pub(crate) fn for_hmac_sha512(secret: &[u8]) -> Self {
+        Self(
+            keyed::<Hmac<Sha512>>(secret)
+                .map_or(Ready::Nothing, |mac| Ready::Sha512(Box::new(mac))),
+        )
+    }
+
+    /// The SHA-256 of a token compared as a digest.
+    pub(crate) fn for_token(secret: &[u8]) -> Self {
+        Self(Ready::TokenDigest(Sha256::digest(secret).into()))
+    }
+
+    /// Nothing made ready: the scheme computes from the plain secret.
+    #[allow(dead_code)] // for schemes with nothing to prepare; none yet
+    pub(crate) fn nothing() -> Self {
+        Self(Ready::Nothing)
     }
 
     /// The HMAC-SHA256 keyed with the secret's own bytes, if prepared so.

@@ -9,22 +9,24 @@
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
 
-use super::error::Rejection;
+use super::error::{Rejection, SignError};
 use super::headers::{optional_field, required};
 use super::mac::{
     any_eq, attempt, canonical_base64_32, first_matching_secret, hmac_sha256, secret_sha256,
 };
+use super::prepared::PreparedSecret;
+use super::scheme::{header, EventName, Headers, Scheme};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-shopify-hmac-sha256");
 pub(crate) static WEBHOOK_ID: HeaderName = HeaderName::from_static("x-shopify-webhook-id");
 pub(crate) static TOPIC: HeaderName = HeaderName::from_static("x-shopify-topic");
 
-pub(crate) fn signature_for(key: &[u8], body: &[u8]) -> Option<String> {
+fn signature_for(key: &[u8], body: &[u8]) -> Option<String> {
     hmac_sha256(key, &[body]).map(|mac| base64::engine::general_purpose::STANDARD.encode(mac))
 }
 
-pub(crate) fn verify<'a>(
+fn verify<'a>(
     secrets: &[SecretCandidate<'a>],
     headers: &'a HeaderMap,
     body: &[u8],
@@ -47,4 +49,56 @@ pub(crate) fn verify<'a>(
         signed_at: None,
         handshake: None,
     })
+}
+
+/// Shopify's scheme (its line in `schemes.rs`).
+pub(crate) struct Shopify;
+
+impl Scheme for Shopify {
+    type Options = ();
+    const FORWARDED: &'static [&'static str] = &[
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-webhook-id",
+        "x-shopify-api-version",
+        "x-shopify-triggered-at",
+        "x-shopify-event-id",
+    ];
+    const SIGNATURE_HEADERS: &'static [&'static str] = &["x-shopify-hmac-sha256"];
+
+    fn verify<'a>(
+        _: &'a (),
+        secrets: &[SecretCandidate<'a>],
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        _now: i64,
+    ) -> Result<Verified<'a>, Rejection> {
+        verify(secrets, headers, body)
+    }
+
+    fn prepare(_: &(), secret: &[u8]) -> PreparedSecret {
+        PreparedSecret::for_hmac_sha256(secret)
+    }
+
+    fn sign(
+        _: &(),
+        secret: &[u8],
+        body: &[u8],
+        _now: i64,
+        msg_id: &str,
+    ) -> Result<Headers, SignError> {
+        let webhook_id = header("X-Shopify-Webhook-Id", msg_id)?;
+        let signature = signature_for(secret, body).ok_or(SignError::InvalidSecret)?;
+        Ok(vec![
+            webhook_id,
+            header("X-Shopify-Hmac-Sha256", &signature)?,
+        ])
+    }
+
+    fn event_name(_: &()) -> EventName<'static> {
+        EventName::Header {
+            name: "X-Shopify-Topic",
+            example: Some("orders/create"),
+        }
+    }
 }

@@ -12,21 +12,26 @@
 //! - each `v1` value is compared with the padded standard base64 of the digest.
 
 use std::borrow::Cow;
+use std::fmt;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use hmac::Hmac;
 use http::{HeaderMap, HeaderName};
+use rand::RngCore;
 use sha2::Sha256;
 
 use super::body;
-use super::error::Rejection;
+use super::error::{Rejection, SignError};
 use super::headers::Lines;
 use super::mac::{
     any_eq, attempt, base64_32, canonical_base64_32, finish_sha256, first_matching_secret,
     hmac_sha256, Attempt, Decimal,
 };
 use super::prepared::PreparedSecret;
+use super::scheme::{header, random_bytes, EventName, Headers, Scheme};
 use super::timestamp::{parse_unix_seconds, within};
-use super::whsec::with_key;
+use super::whsec::{self, with_key};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static ID: HeaderName = HeaderName::from_static("webhook-id");
@@ -48,12 +53,7 @@ pub(crate) fn v1_signatures(value: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The base64 `v1` signature (without `v1,`) from a keyed HMAC state, on the stack.
-pub(crate) fn signature_from(
-    keyed: &Hmac<Sha256>,
-    msg_id: &str,
-    timestamp: i64,
-    body: &[u8],
-) -> [u8; 44] {
+fn signature_from(keyed: &Hmac<Sha256>, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; 44] {
     let ts = Decimal::new(timestamp);
     base64_32(&finish_sha256(keyed.clone(), &signed(msg_id, &ts, body)))
 }
@@ -99,7 +99,7 @@ fn pick(headers: &HeaderMap) -> Result<[&str; 3], Rejection> {
     Ok(picked)
 }
 
-pub(crate) fn verify<'a>(
+fn verify<'a>(
     secrets: &[SecretCandidate<'a>],
     headers: &'a HeaderMap,
     body: &'a [u8],
@@ -141,4 +141,130 @@ pub(crate) fn verify<'a>(
         signed_at: Some(timestamp),
         handshake: None,
     })
+}
+
+/// The Standard Webhooks `webhook-signature` value: one `v1,<b64>` per secret, joined by
+/// single spaces, so receivers holding any one of the secrets verify (SPEC §5 rotation).
+/// `secrets` are full `whsec_…` strings.
+pub fn standard_webhooks_signature(
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+    secrets: &[&[u8]],
+) -> Result<String, SignError> {
+    let keys = secrets
+        .iter()
+        .map(|secret| SigningKey::new(secret))
+        .collect::<Result<Vec<_>, _>>()?;
+    standard_webhooks_signature_with(msg_id, timestamp, body, &keys)
+}
+
+/// [`standard_webhooks_signature`] from keys made ready beforehand.
+pub fn standard_webhooks_signature_with(
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+    keys: &[SigningKey],
+) -> Result<String, SignError> {
+    if keys.is_empty() {
+        return Err(SignError::NoSecret);
+    }
+    // `v1,` + 44 base64 characters, and a space between two.
+    let mut value = String::with_capacity(keys.len() * 49);
+    for key in keys {
+        let signature = signature_from(&key.0, msg_id, timestamp, body);
+        if !value.is_empty() {
+            value.push(' ');
+        }
+        value.push_str("v1,");
+        // Base64 is ASCII, so this cannot fail; refuse rather than panic all the same.
+        value.push_str(std::str::from_utf8(&signature).map_err(|_| SignError::InvalidSecret)?);
+    }
+    Ok(value)
+}
+
+/// An outbound `whsec_…` secret made ready to sign with: its base64 decoded and the
+/// HMAC key schedule computed once (the delivery workers do it once per endpoint per
+/// claimed batch), so each attempt's signature starts from a copy of that state rather
+/// than decoding the secret again. Derived from the secret, so as sensitive: it is never
+/// printed.
+#[derive(Clone)]
+pub struct SigningKey(Hmac<Sha256>);
+
+impl SigningKey {
+    /// `InvalidSecret` when the part after `whsec_` is not base64 or is empty, as every
+    /// Standard Webhooks library refuses it.
+    pub fn new(secret: &[u8]) -> Result<Self, SignError> {
+        whsec::keyed(secret)
+            .map(Self)
+            .ok_or(SignError::InvalidSecret)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+/// The Standard Webhooks scheme, Svix's included (its line in `schemes.rs`).
+pub(crate) struct StandardWebhooks;
+
+impl Scheme for StandardWebhooks {
+    type Options = ();
+    const FORWARDED: &'static [&'static str] = &[
+        "webhook-id",
+        "webhook-timestamp",
+        "svix-id",
+        "svix-timestamp",
+    ];
+    const SIGNATURE_HEADERS: &'static [&'static str] = &["webhook-signature", "svix-signature"];
+
+    fn verify<'a>(
+        _: &'a (),
+        secrets: &[SecretCandidate<'a>],
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        now: i64,
+    ) -> Result<Verified<'a>, Rejection> {
+        verify(secrets, headers, body, now)
+    }
+
+    fn prepare(_: &(), secret: &[u8]) -> PreparedSecret {
+        PreparedSecret::for_whsec_hmac_sha256(secret)
+    }
+
+    fn sign(
+        _: &(),
+        secret: &[u8],
+        body: &[u8],
+        now: i64,
+        msg_id: &str,
+    ) -> Result<Headers, SignError> {
+        Ok(vec![
+            header("webhook-id", msg_id)?,
+            header("webhook-timestamp", &now.to_string())?,
+            header(
+                "webhook-signature",
+                &standard_webhooks_signature(msg_id, now, body, &[secret])?,
+            )?,
+        ])
+    }
+
+    fn event_name(_: &()) -> EventName<'static> {
+        EventName::Body
+    }
+
+    /// `whsec_` + base64 of the raw key (the libraries take 24 to 64 bytes; 32 here).
+    fn new_secret(random: &mut dyn RngCore) -> String {
+        format!("whsec_{}", STANDARD.encode(random_bytes::<32>(random)))
+    }
+
+    fn check_secret(value: &str) -> Result<(), &'static str> {
+        let key = value.strip_prefix("whsec_").unwrap_or(value);
+        match STANDARD.decode(key) {
+            Ok(bytes) if bytes.len() >= 16 => Ok(()),
+            _ => Err("must be whsec_ followed by base64 of at least 16 bytes"),
+        }
+    }
 }

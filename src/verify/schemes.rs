@@ -1,0 +1,33 @@
+//! The table of schemes: one line per `verifier.type` (SPEC §3.2, §3.4), and the only
+//! list of them. It makes `VerifierConfig` (and its wire shape), `VerifierKind`, and
+//! every question asked of a kind or a configuration (verify, prepare a secret, sign,
+//! make or check a secret, which headers travel with the run): a `match` over these
+//! lines calling the scheme's [`Scheme`] impl. Order matters only to people: it is the
+//! order of `VerifierKind::ALL` and of the names in serde's "expected one of" message.
+
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use super::bearer::BearerConfig;
+use super::error::{ConfigError, Rejection, SignError};
+use super::hmac_generic::HmacConfig;
+use super::prepared::PreparedSecret;
+use super::scheme::{schemes, EventName, Headers, Scheme};
+use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
+use super::{SecretCandidate, Verified};
+
+schemes! {
+    // A sender's own scheme, verified as its official library does: `{"type": "<name>"}`.
+    without_options {
+        Github           = "github"            => github::Github,
+        Stripe           = "stripe"            => stripe::Stripe,
+        StandardWebhooks = "standard_webhooks" => standard_webhooks::StandardWebhooks,
+        Shopify          = "shopify"           => shopify::Shopify,
+        Slack            = "slack"             => slack::Slack,
+    }
+    // A scheme the operator describes: `{"type": "<name>", …options}`.
+    with_options {
+        Hmac(HmacConfig)     = "hmac"   => hmac_generic::Hmac,
+        Bearer(BearerConfig) = "bearer" => bearer::Bearer,
+    }
+}
