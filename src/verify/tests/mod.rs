@@ -7,6 +7,7 @@ mod config;
 mod corpus;
 mod github;
 mod hmac_generic;
+mod schemes;
 mod shopify;
 mod sign;
 mod slack;

@@ -2,10 +2,13 @@
 //! official libraries: the library's verdict is the expectation, except for the cases
 //! marked `deviation`, where hookgate deliberately differs (the reason is in the file).
 
+use std::fs;
+use std::path::Path;
+
 use serde::Deserialize;
 
 use super::{accept, check, reject, Case, Expect};
-use crate::verify::VerifierConfig;
+use crate::verify::{VerifierConfig, VerifierKind};
 
 #[derive(Deserialize)]
 struct File<'a> {
@@ -122,4 +125,34 @@ fn matches_shopify_api_verdicts_on_documented_shopify_signatures() {
         "shopify",
         VerifierConfig::Shopify,
     );
+}
+
+/// Every file in tests/vectors/, replayed against the scheme it names (a new scheme's
+/// file needs no test of its own); and every sender's own scheme has one.
+#[test]
+fn replays_every_vector_file_and_every_sender_scheme_has_one() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let mut replayed = Vec::new();
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        // `replay` borrows the cases for the test's length, as from `include_str!`.
+        let json: &'static str = Box::leak(fs::read_to_string(&path).unwrap().into_boxed_str());
+        let file: File<'static> = serde_json::from_str(json).unwrap();
+        let config: VerifierConfig =
+            serde_json::from_value(serde_json::json!({"type": file.scheme}))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(path.file_stem().unwrap(), file.scheme, "{}", path.display());
+        replay(json, file.scheme, config);
+        replayed.push(file.scheme);
+    }
+    for config in VerifierConfig::examples() {
+        let wire = serde_json::to_value(&config).unwrap();
+        let without_options = wire.as_object().unwrap().len() == 1;
+        let kind: VerifierKind = config.kind();
+        assert!(
+            !without_options || replayed.contains(&kind.as_str()),
+            "no tests/vectors/{}.json",
+            kind.as_str()
+        );
+    }
 }
