@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 #[derive(Args, Debug, Clone)]
 pub struct VerifierArgs {
-    /// How the sender signs its requests: as GitHub, Stripe, Standard Webhooks, Shopify
-    /// or Slack do, or a scheme of your own (hmac, bearer).
+    /// How the sender signs its requests: as the sender of that name does (github,
+    /// stripe, …), or by a scheme of your own (hmac, bearer).
     #[arg(long, value_enum, value_name = "TYPE")]
     pub verifier: VerifierType,
     /// Options for hmac and bearer as a JSON object, e.g.
@@ -152,5 +152,23 @@ mod tests {
         let error = args(VerifierType::Hmac, None).to_config().unwrap_err();
         let cause = std::error::Error::source(&error).unwrap().to_string();
         assert!(cause.contains("header"), "{cause}");
+    }
+
+    #[test]
+    fn verifier_takes_every_type_by_its_api_name_or_with_dashes() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            verifier: VerifierArgs,
+        }
+        let parse = |name: &str| Cli::try_parse_from(["t", "--verifier", name]);
+        for &kind in VerifierKind::ALL {
+            assert_eq!(parse(kind.as_str()).unwrap().verifier.verifier, kind);
+            let dashed = kind.as_str().replace('_', "-");
+            assert_eq!(parse(&dashed).unwrap().verifier.verifier, kind);
+        }
+        assert!(parse("sha1").is_err());
+        assert!(parse("GitHub").is_err());
     }
 }

@@ -280,7 +280,9 @@ pub(crate) enum Attempt {
 }
 
 /// Runs `attempt` for every candidate (no early exit, so timing does not tell which
-/// position matched) and returns the id of the first that matched.
+/// position matched) and returns the id of the first that matched. Inlined into each
+/// scheme's verifier, as the loop and the scheme's MAC belong together.
+#[inline]
 pub(crate) fn first_matching_secret<'s>(
     secrets: &[SecretCandidate<'s>],
     mismatch: Rejection,

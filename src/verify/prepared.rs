@@ -43,7 +43,7 @@ enum Ready {
 impl PreparedSecret {
     /// Prepares `secret` (as stored: for `stripe` and `standard_webhooks` the whole
     /// `whsec_…` string) for `config`, as its scheme says
-    /// ([`Scheme::prepare`](super::scheme::Scheme::prepare)).
+    /// (`Scheme::prepare`).
     pub fn new(config: &VerifierConfig, secret: &[u8]) -> Self {
         config.prepare(secret)
     }

@@ -31,7 +31,7 @@ pub(crate) trait Scheme {
     const FORWARDED: &'static [&'static str];
 
     /// Headers carrying a signature or token, lower case. They never travel with the
-    /// run; a test holds every scheme's `sign` output to `FORWARDED` ∪ these.
+    /// run; a test holds what each sender's scheme sends to `FORWARDED` ∪ these.
     const SIGNATURE_HEADERS: &'static [&'static str];
 
     /// Checks what serde cannot: header names, templates, field combinations.
@@ -55,7 +55,7 @@ pub(crate) trait Scheme {
     fn prepare(options: &Self::Options, secret: &[u8]) -> PreparedSecret;
 
     /// The headers the sender sends with `body` at `now`, `msg_id` as its delivery id
-    /// where it sends one; never the event name, which no sender signs (see
+    /// where it sends one; never an event-name header, which no sender signs (see
     /// [`event_name`](Self::event_name)). Values must read back unchanged ([`header`]).
     fn sign(
         options: &Self::Options,
@@ -116,7 +116,7 @@ pub(crate) fn random_bytes<const N: usize>(random: &mut dyn RngCore) -> [u8; N] 
     bytes
 }
 
-/// One header of [`Scheme::sign`]'s output, checked with [`checked`].
+/// One header of `Scheme::sign`'s output, checked with [`checked`].
 pub(crate) fn header(name: &'static str, value: &str) -> Result<(String, String), SignError> {
     Ok((name.to_owned(), checked(value, name)?))
 }
@@ -200,7 +200,7 @@ macro_rules! schemes {
                 }
             }
 
-            /// The sender's headers that travel with the run ([`Scheme::FORWARDED`]).
+            /// The sender's headers that travel with the run (`Scheme::FORWARDED`).
             pub fn forwarded_headers(self) -> &'static [&'static str] {
                 match self {
                     $( Self::$plain => <$plain_scheme as Scheme>::FORWARDED, )*
@@ -208,7 +208,7 @@ macro_rules! schemes {
                 }
             }
 
-            /// Headers that carry a signature or token ([`Scheme::SIGNATURE_HEADERS`]).
+            /// Headers that carry a signature or token (`Scheme::SIGNATURE_HEADERS`).
             pub fn signature_headers(self) -> &'static [&'static str] {
                 match self {
                     $( Self::$plain => <$plain_scheme as Scheme>::SIGNATURE_HEADERS, )*
@@ -216,7 +216,7 @@ macro_rules! schemes {
                 }
             }
 
-            /// A new secret in the sender's format ([`Scheme::new_secret`]).
+            /// A new secret in the sender's format (`Scheme::new_secret`).
             pub fn new_secret(self, random: &mut dyn rand::RngCore) -> String {
                 match self {
                     $( Self::$plain => <$plain_scheme as Scheme>::new_secret(random), )*
@@ -225,7 +225,7 @@ macro_rules! schemes {
             }
 
             /// A provided secret checked for the sender's format
-            /// ([`Scheme::check_secret`]).
+            /// (`Scheme::check_secret`).
             pub fn check_secret(self, value: &str) -> Result<(), &'static str> {
                 match self {
                     $( Self::$plain => <$plain_scheme as Scheme>::check_secret(value), )*
@@ -250,7 +250,7 @@ macro_rules! schemes {
                 }
             }
 
-            /// Where the sender names the event ([`Scheme::event_name`]).
+            /// Where the sender names the event (`Scheme::event_name`).
             pub fn event_name(&self) -> EventName<'_> {
                 match self {
                     $( Self::$plain => <$plain_scheme as Scheme>::event_name(&()), )*
@@ -271,7 +271,8 @@ macro_rules! schemes {
                 named.into_iter().flatten().collect()
             }
 
-            /// [`Scheme::verify`]; `verify()` is the entry.
+            /// `Scheme::verify`; `verify()` is the entry.
+            #[inline]
             pub(super) fn verify_request<'a>(
                 &'a self,
                 secrets: &[SecretCandidate<'a>],
@@ -289,7 +290,7 @@ macro_rules! schemes {
                 }
             }
 
-            /// [`Scheme::prepare`]; `PreparedSecret::new` is the entry.
+            /// `Scheme::prepare`; `PreparedSecret::new` is the entry.
             pub(super) fn prepare(&self, secret: &[u8]) -> PreparedSecret {
                 match self {
                     $( Self::$plain => <$plain_scheme as Scheme>::prepare(&(), secret), )*
@@ -297,7 +298,7 @@ macro_rules! schemes {
                 }
             }
 
-            /// [`Scheme::sign`]; `sign()` is the entry.
+            /// `Scheme::sign`; `sign()` is the entry.
             pub(super) fn sign_request(
                 &self,
                 secret: &[u8],
@@ -316,7 +317,7 @@ macro_rules! schemes {
             }
 
             /// Each scheme without options, then the examples of the schemes with
-            /// options ([`Scheme::examples`]), for the tests and fuzz targets.
+            /// options (`Scheme::examples`), for the tests and fuzz targets.
             #[cfg(any(test, fuzzing))]
             pub fn examples() -> Vec<Self> {
                 let mut examples = vec![ $( Self::$plain, )* ];

@@ -1,6 +1,6 @@
 //! Signers: the headers a real sender would send. Used by `hookgate sign`, by outbound
 //! execution hooks (Standard Webhooks: [`SigningKey`](super::SigningKey)) and by tests.
-//! Each scheme signs in its own file ([`Scheme::sign`](super::scheme::Scheme::sign)).
+//! Each scheme signs in its own file (`Scheme::sign`).
 
 use super::error::SignError;
 use super::VerifierConfig;

@@ -3,6 +3,8 @@
 //! format consistent with itself, its configurations exercised by the fuzz targets.
 
 use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
 
 use http::HeaderName;
 use rand::rngs::StdRng;
@@ -134,4 +136,16 @@ fn generated_secrets_are_accepted_as_provided_and_sign_requests_that_verify() {
         let verified = verify(&config, &[candidate], &map, BODY, NOW);
         assert!(verified.is_ok(), "{config:?}: {verified:?}");
     }
+}
+
+/// A run's message names its verifier (`trigger.verifier`, SPEC §4), and the published
+/// schema of that message lists the names: a new kind is added there too.
+#[test]
+fn the_run_message_schema_lists_every_kind() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/run-requested.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let listed = &schema["properties"]["trigger"]["properties"]["verifier"]["enum"];
+    let names: Vec<&str> = VerifierKind::ALL.iter().map(|kind| kind.as_str()).collect();
+    assert_eq!(*listed, serde_json::json!(names));
 }
