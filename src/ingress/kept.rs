@@ -11,18 +11,9 @@ const DROPPED: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 /// What a redacted value reads as.
 pub const REDACTED: &str = "[redacted]";
 
-/// The headers whose values prove the request, per verifier (lower-case).
+/// The headers whose values prove the request under `verifier` (lower case).
 pub fn credential_headers(verifier: &VerifierConfig) -> Vec<String> {
-    let fixed: &[&str] = match verifier {
-        VerifierConfig::Github => &["x-hub-signature-256", "x-hub-signature"],
-        VerifierConfig::Stripe => &["stripe-signature"],
-        VerifierConfig::StandardWebhooks => &["webhook-signature", "svix-signature"],
-        VerifierConfig::Shopify => &["x-shopify-hmac-sha256"],
-        VerifierConfig::Slack => &["x-slack-signature"],
-        VerifierConfig::Hmac(config) => return vec![config.header.to_ascii_lowercase()],
-        VerifierConfig::Bearer(config) => return vec![config.header.to_ascii_lowercase()],
-    };
-    fixed.iter().map(|name| (*name).to_owned()).collect()
+    verifier.signature_headers()
 }
 
 /// Every header of the request, lower-cased, repeated ones joined with `, `: dropped
@@ -104,5 +95,10 @@ mod tests {
         let kept = kept_headers(&request, &credential_headers(&bearer));
         assert_eq!(kept["x-token"], REDACTED);
         assert_eq!(kept["accept"], "a, b");
+        let hmac: VerifierConfig = serde_json::from_value(
+            serde_json::json!({"type": "hmac", "header": "X-Token", "encoding": "hex"}),
+        )
+        .unwrap();
+        assert_eq!(credential_headers(&hmac), ["x-token"]);
     }
 }

@@ -161,6 +161,10 @@ impl Scheme for Bearer {
         }
     }
 
+    fn configured_signature_header(options: &BearerConfig) -> Option<&str> {
+        Some(&options.header)
+    }
+
     fn configured_headers(options: &BearerConfig) -> [Option<&str>; 2] {
         [
             options.event_header.as_deref(),

@@ -314,6 +314,10 @@ impl Scheme for Hmac {
         }
     }
 
+    fn configured_signature_header(options: &HmacConfig) -> Option<&str> {
+        Some(&options.header)
+    }
+
     fn configured_headers(options: &HmacConfig) -> [Option<&str>; 2] {
         [
             options.event_header.as_deref(),

@@ -74,6 +74,12 @@ pub(crate) trait Scheme {
         [None, None]
     }
 
+    /// The header the options name for the signature or token (a configured scheme's;
+    /// a sender's own are `SIGNATURE_HEADERS`).
+    fn configured_signature_header(_options: &Self::Options) -> Option<&str> {
+        None
+    }
+
     /// A new secret in the form the sender's dashboard or library expects.
     fn new_secret(random: &mut dyn RngCore) -> String {
         hex::encode(random_bytes::<32>(random))
@@ -269,6 +275,27 @@ macro_rules! schemes {
                     } )*
                 };
                 named.into_iter().flatten().collect()
+            }
+
+            /// Every header that proves a request under this configuration, lower case:
+            /// the scheme's signature headers and the one its options name. The event
+            /// log keeps their values as `[redacted]`.
+            pub fn signature_headers(&self) -> Vec<String> {
+                let (fixed, configured) = match self {
+                    $( Self::$plain => (
+                        <$plain_scheme as Scheme>::SIGNATURE_HEADERS,
+                        <$plain_scheme as Scheme>::configured_signature_header(&()),
+                    ), )*
+                    $( Self::$opt(options) => (
+                        <$opt_scheme as Scheme>::SIGNATURE_HEADERS,
+                        <$opt_scheme as Scheme>::configured_signature_header(options),
+                    ), )*
+                };
+                fixed
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .chain(configured.map(str::to_ascii_lowercase))
+                    .collect()
             }
 
             /// `Scheme::verify`; `verify()` is the entry.
