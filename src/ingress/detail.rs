@@ -32,6 +32,13 @@ pub fn rejection_detail(
         Rejection::MissingHeader(name) => format!("header {name} missing; present: {}", present()),
         Rejection::SignatureMismatch => none_of("signature"),
         Rejection::TokenMismatch => none_of("token"),
+        Rejection::TimestampOutOfTolerance { age_s, tolerance_s } if *age_s < 0 => {
+            let ahead = age_s.unsigned_abs();
+            format!("timestamp {ahead} s in the future, tolerance {tolerance_s} s")
+        }
+        Rejection::TimestampOutOfTolerance { age_s, tolerance_s } => {
+            format!("timestamp {age_s} s old, tolerance {tolerance_s} s")
+        }
         Rejection::NoActiveSecret => "the source has no unexpired secret: rotate one in".to_owned(),
         other => other.to_string(),
     }
@@ -47,7 +54,25 @@ mod tests {
         let present = vec!["content-type".to_owned(), "x-hub-signature".to_owned()];
         let two = vec!["1a2b3c4d".to_owned(), "5e6f7a8b".to_owned()];
         let one = vec!["1a2b3c4d".to_owned()];
-        let cases: [(Rejection, &[String], &[String], &str); 6] = [
+        let cases: [(Rejection, &[String], &[String], &str); 8] = [
+            (
+                Rejection::TimestampOutOfTolerance {
+                    age_s: 412,
+                    tolerance_s: 300,
+                },
+                &present,
+                &one,
+                "timestamp 412 s old, tolerance 300 s",
+            ),
+            (
+                Rejection::TimestampOutOfTolerance {
+                    age_s: -900,
+                    tolerance_s: 300,
+                },
+                &present,
+                &one,
+                "timestamp 900 s in the future, tolerance 300 s",
+            ),
             (
                 Rejection::MissingHeader(HeaderName::from_static("x-hub-signature-256")),
                 &present,

@@ -335,7 +335,10 @@ mod tests {
         let cases = [
             (Refusal::Rejected(Rejection::SignatureMismatch), "rejected"),
             (
-                Refusal::Rejected(Rejection::TimestampOutOfTolerance),
+                Refusal::Rejected(Rejection::TimestampOutOfTolerance {
+                    age_s: 400,
+                    tolerance_s: 300,
+                }),
                 "rejected",
             ),
             (

@@ -22,8 +22,10 @@ pub enum Rejection {
     SignatureMismatch,
     #[error("token does not match any active secret")]
     TokenMismatch,
+    /// `age_s` is how long before verification it was signed (negative: in the
+    /// future); `tolerance_s` the window it fell out of.
     #[error("signature timestamp outside the accepted window")]
-    TimestampOutOfTolerance,
+    TimestampOutOfTolerance { age_s: i64, tolerance_s: u64 },
     /// GitHub's SHA-1 `X-Hub-Signature` without `X-Hub-Signature-256`; SHA-1 is not accepted.
     #[error("only the legacy SHA-1 signature was sent; X-Hub-Signature-256 is required")]
     LegacySignatureOnly,
@@ -51,7 +53,7 @@ impl Rejection {
             Self::UnsupportedVersion(_) => "signature_version_unsupported",
             Self::SignatureMismatch => "signature_invalid",
             Self::TokenMismatch => "token_invalid",
-            Self::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
+            Self::TimestampOutOfTolerance { .. } => "timestamp_out_of_tolerance",
             Self::LegacySignatureOnly => "signature_legacy_unsupported",
             Self::EmptyBody => "body_missing",
             Self::NoActiveSecret => "no_active_secret",

@@ -22,7 +22,7 @@ use super::mac::{
 use super::prepared::PreparedSecret;
 use super::scheme::{checked, EventName, Headers, Scheme};
 use super::template::{Segment, Template};
-use super::timestamp::{parse_unix_seconds, within};
+use super::timestamp::{check_window, parse_unix_seconds};
 use super::{SecretCandidate, Verified};
 
 /// The scheme's options: the `verifier` object of SPEC §7.1 beside `"type": "hmac"`.
@@ -221,9 +221,7 @@ fn verify<'a>(
             let raw = required(headers, name)?;
             let ts =
                 parse_unix_seconds(raw).ok_or_else(|| name.reject(Rejection::MalformedHeader))?;
-            if !within(ts, now, config.tolerance_s, Some(config.tolerance_s)) {
-                return Err(Rejection::TimestampOutOfTolerance);
-            }
+            check_window(ts, now, config.tolerance_s, Some(config.tolerance_s))?;
             (raw, Some(ts))
         }
         None => ("", None),

@@ -14,7 +14,7 @@ use super::headers::Lines;
 use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
-use super::timestamp::{parse_unix_seconds, within};
+use super::timestamp::{check_window, parse_unix_seconds};
 use super::{Handshake, SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-slack-signature");
@@ -63,9 +63,7 @@ fn verify<'a>(
         .and_then(|hex| lower_hex32(hex.as_bytes()));
     let timestamp =
         parse_timestamp(raw_ts).ok_or_else(|| Rejection::MalformedHeader(TIMESTAMP.clone()))?;
-    if !within(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S)) {
-        return Err(Rejection::TimestampOutOfTolerance);
-    }
+    check_window(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S))?;
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let expected = secret_sha256(secret, &signed(raw_ts, body));
         attempt(expected.is_some_and(|e| any_eq(&e, received)))

@@ -30,7 +30,7 @@ use super::mac::{
 };
 use super::prepared::PreparedSecret;
 use super::scheme::{header, random_bytes, EventName, Headers, Scheme};
-use super::timestamp::{parse_unix_seconds, within};
+use super::timestamp::{check_window, parse_unix_seconds};
 use super::whsec::{self, with_key};
 use super::{SecretCandidate, Verified};
 
@@ -108,9 +108,7 @@ fn verify<'a>(
     let [msg_id, raw_ts, signatures] = pick(headers)?;
     let timestamp =
         parse_unix_seconds(raw_ts).ok_or_else(|| Rejection::MalformedHeader(TIMESTAMP.clone()))?;
-    if !within(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S)) {
-        return Err(Rejection::TimestampOutOfTolerance);
-    }
+    check_window(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S))?;
     let mut v1s = v1_signatures(signatures);
     let Some(first) = v1s.next() else {
         return Err(Rejection::UnsupportedVersion(SIGNATURE.clone()));

@@ -19,7 +19,7 @@ use super::mac::{
 };
 use super::prepared::PreparedSecret;
 use super::scheme::{header, random_bytes, EventName, Headers, Scheme};
-use super::timestamp::{parse_unix_seconds, within};
+use super::timestamp::{check_window, parse_unix_seconds};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("stripe-signature");
@@ -120,9 +120,7 @@ fn verify<'a>(
             true => any_eq(&e, parsed.v1().filter_map(|v1| lower_hex32(v1.as_bytes()))),
         }))
     })?;
-    if !within(parsed.timestamp, now, TOLERANCE_S, None) {
-        return Err(Rejection::TimestampOutOfTolerance);
-    }
+    check_window(parsed.timestamp, now, TOLERANCE_S, None)?;
     let fields = body::fields(body, Wanted::ID.and(Wanted::KIND));
     Ok(Verified {
         secret_id,

@@ -11,6 +11,23 @@ pub(crate) fn parse_unix_seconds(text: &str) -> Option<i64> {
     })
 }
 
+/// `within`, refusing with how far off the timestamp is.
+pub(crate) fn check_window(
+    signed_at: i64,
+    now: i64,
+    past_s: u64,
+    future_s: Option<u64>,
+) -> Result<(), super::Rejection> {
+    if within(signed_at, now, past_s, future_s) {
+        return Ok(());
+    }
+    let age = i128::from(now) - i128::from(signed_at);
+    Err(super::Rejection::TimestampOutOfTolerance {
+        age_s: i64::try_from(age).unwrap_or(if age < 0 { i64::MIN } else { i64::MAX }),
+        tolerance_s: past_s,
+    })
+}
+
 /// Whether `signed_at` is at most `past_s` seconds before `now` and at most `future_s`
 /// seconds after it (`None` = unbounded). Both bounds are inclusive, as in every library.
 pub(crate) fn within(signed_at: i64, now: i64, past_s: u64, future_s: Option<u64>) -> bool {

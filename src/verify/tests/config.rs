@@ -192,7 +192,10 @@ fn rejection_codes_are_stable_snake_case_and_unique() {
         Rejection::UnsupportedVersion(name),
         Rejection::SignatureMismatch,
         Rejection::TokenMismatch,
-        Rejection::TimestampOutOfTolerance,
+        Rejection::TimestampOutOfTolerance {
+            age_s: 400,
+            tolerance_s: 300,
+        },
         Rejection::LegacySignatureOnly,
         Rejection::EmptyBody,
         Rejection::NoActiveSecret,

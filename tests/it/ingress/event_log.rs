@@ -415,6 +415,25 @@ async fn rejections_say_what_failed_for_every_verifier(mode: Mode) {
                 && detail.contains("x-unrelated"),
             "{kind}: {detail}"
         );
+
+        // Signed 412 s ago: schemes with a replay window say by how much it missed.
+        if ["stripe", "standard_webhooks", "slack", "hmac"].contains(&kind.as_str()) {
+            let (stale_source, secret) = server
+                .create_source("acme", source_body(&verifier, None))
+                .await;
+            let stale = signed(&verifier, &secret, &body, now() - 412, "m3");
+            let refused = server.send_webhook(&stale_source, &stale, &body).await;
+            assert_eq!(refused.error_code(), "timestamp_out_of_tolerance", "{kind}");
+            let sample = newest_rejection(&server, &stale_source).await;
+            let detail = sample["detail"].as_str().unwrap();
+            assert!(
+                ["timestamp 412 s old", "timestamp 413 s old"]
+                    .iter()
+                    .any(|start| detail.starts_with(start))
+                    && detail.ends_with(", tolerance 300 s"),
+                "{kind}: {detail}"
+            );
+        }
     }
     server.stop().await.unwrap();
 }
