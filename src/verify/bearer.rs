@@ -105,6 +105,19 @@ impl Scheme for Bearer {
         check_header_name("header", &options.header)?;
         optional_header_name("dedup_header", options.dedup_header.as_deref())?;
         optional_header_name("event_header", options.event_header.as_deref())?;
+        // The token's header read as a de-dup key or event name would be stored with
+        // the event and forwarded with the run: the secret, in the clear.
+        for (field, named) in [
+            ("dedup_header", &options.dedup_header),
+            ("event_header", &options.event_header),
+        ] {
+            if named
+                .as_deref()
+                .is_some_and(|name| name.eq_ignore_ascii_case(&options.header))
+            {
+                return Err(ConfigError::new(field, "must not be the token's header"));
+            }
+        }
         Ok(())
     }
 

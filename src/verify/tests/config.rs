@@ -168,6 +168,21 @@ fn validate_names_the_offending_field() {
                 ..BearerConfig::default()
             }),
         ),
+        (
+            "event_header",
+            VerifierConfig::Bearer(BearerConfig {
+                event_header: Some("authorization".to_owned()),
+                ..BearerConfig::default()
+            }),
+        ),
+        (
+            "dedup_header",
+            VerifierConfig::Bearer(BearerConfig {
+                header: "X-Token".to_owned(),
+                dedup_header: Some("x-token".to_owned()),
+                ..BearerConfig::default()
+            }),
+        ),
     ];
     for (field, config) in cases {
         let err = config.validate().expect_err(field);
