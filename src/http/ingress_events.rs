@@ -398,10 +398,7 @@ async fn replay_event(
         None => None,
     }
     .unwrap_or_else(|| source.workflow_id.clone());
-    let forwarded = forwarded_headers(
-        &stored_headers(&record.headers),
-        &source.verifier.configured_headers(),
-    );
+    let forwarded = forwarded_again(&record.headers, Some(&source.verifier));
     let traceparent = child_traceparent(
         request_headers
             .get("traceparent")
@@ -445,8 +442,18 @@ async fn replay_event(
     ))
 }
 
+/// The headers a run made again from a recorded event carries: those of the event's
+/// kept headers that a webhook's run forwards (with `verifier`'s configured ones).
+pub(super) fn forwarded_again(
+    kept: &serde_json::Map<String, serde_json::Value>,
+    verifier: Option<&crate::verify::VerifierConfig>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let configured = verifier.map(|v| v.configured_headers()).unwrap_or_default();
+    forwarded_headers(&stored_headers(kept), &configured)
+}
+
 /// The kept headers back as a header map, for the forwarded-header selection.
-pub(super) fn stored_headers(kept: &serde_json::Map<String, serde_json::Value>) -> HeaderMap {
+fn stored_headers(kept: &serde_json::Map<String, serde_json::Value>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in kept {
         let (Ok(name), Some(Ok(value))) = (

@@ -142,24 +142,13 @@ async fn retry_run(
                 .await?
                 .ok_or_else(expired)?;
             let body = record.body.ok_or_else(expired)?;
-            let extra = match &run.source_id {
-                Some(source_id) => state
-                    .store()
-                    .find_source(source_id)
-                    .await?
-                    .map(|s| {
-                        s.verifier
-                            .configured_headers()
-                            .into_iter()
-                            .map(str::to_owned)
-                            .collect::<Vec<_>>()
-                    })
-                    .unwrap_or_default(),
-                None => Vec::new(),
+            let source = match &run.source_id {
+                Some(source_id) => state.store().find_source(source_id).await?,
+                None => None,
             };
-            let names: Vec<&str> = extra.iter().map(String::as_str).collect();
-            let kept = super::ingress_events::stored_headers(&record.headers);
-            (body, crate::ingress::forwarded_headers(&kept, &names))
+            let verifier = source.as_ref().map(|s| &s.verifier);
+            let forwarded = super::ingress_events::forwarded_again(&record.headers, verifier);
+            (body, forwarded)
         }
         None => (
             state
