@@ -7,6 +7,8 @@
 //! cargo build --release --bin hookgate --bin hookgate-load
 //! target/release/hookgate-load ingress --connections 64 --duration 20s
 //! target/release/hookgate-load ingress --connections 64 --duration 20s --rate 5000
+//! target/release/hookgate-load ingress --connections 256 --duration 12s \
+//!     --versus /tmp/limit-target/release/limit-pipeline
 //! target/release/hookgate-load delivery --events 2000 --endpoints 2
 //! target/release/hookgate-load soak --rate 2000 --duration 10m
 //! ```
@@ -27,6 +29,7 @@ mod report;
 mod sampler;
 mod servers;
 mod stack;
+mod versus;
 mod wire;
 
 use std::path::PathBuf;
@@ -117,6 +120,13 @@ struct IngressArgs {
     /// Skip the bare-server baseline.
     #[arg(long)]
     no_bare: bool,
+    /// Instead of one hookgate run: alternate hookgate with this built limit-pipeline
+    /// binary (../shared/perf/limit-pipeline) on the same load and print the ratios.
+    #[arg(long, value_name = "LIMIT_PIPELINE")]
+    versus: Option<PathBuf>,
+    /// Pairs of trials with --versus.
+    #[arg(long, default_value_t = 3, requires = "versus")]
+    pairs: usize,
 }
 
 #[derive(Args)]
@@ -200,7 +210,16 @@ fn main() -> anyhow::Result<()> {
                 let pace = args.rate.map_or(Pace::Max, Pace::Rate);
                 let mut load = load(&args.common, args.duration, pace)?;
                 load.bare = !args.no_bare;
-                ingress::run(&options, &load).await
+                match args.versus {
+                    Some(binary) => {
+                        let versus = versus::Versus {
+                            binary,
+                            pairs: args.pairs.max(1),
+                        };
+                        versus::run(&options, &load, &versus).await
+                    }
+                    None => ingress::run(&options, &load).await,
+                }
             }
             Mode::Soak(args) => {
                 let mut load = load(&args.common, args.duration, Pace::Rate(args.rate))?;

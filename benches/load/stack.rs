@@ -74,7 +74,7 @@ pub async fn postgres(url: &str) -> anyhow::Result<tokio_postgres::Client> {
 }
 
 /// `postgres://…/postgres` with the database name replaced.
-fn database_url(admin_url: &str, database: &str) -> anyhow::Result<String> {
+pub fn database_url(admin_url: &str, database: &str) -> anyhow::Result<String> {
     let (base, query) = admin_url
         .split_once('?')
         .map_or((admin_url, None), |(b, q)| (b, Some(q)));
