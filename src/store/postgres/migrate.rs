@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "event_log",
         include_str!("../../../migrations/postgres/0009_event_log.sql"),
     ),
+    (
+        10,
+        "event_body_expiry",
+        include_str!("../../../migrations/postgres/0010_event_body_expiry.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.
