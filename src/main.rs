@@ -74,9 +74,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The start banner for a terminal: the URL, and a new operator token shown once.
+/// The start banner for a terminal: the URL, the console's, and a new operator token
+/// shown once.
 fn print_banner(app: &App, url: &str) {
     println!("hookgate listening on {url}");
+    println!("console: {url}/console (sign in with the operator token or an API key)");
     if let Some(token) = &app.new_operator_token {
         println!(
             "operator token (shown once; also stored in {}):\n  {}",
@@ -112,6 +114,7 @@ fn print_json_banner(app: &App, url: &str) {
         "level": "INFO",
         "message": "hookgate listening",
         "url": url,
+        "console_url": format!("{url}/console"),
         "operator_token": operator_token,
     });
     println!("{line}");

@@ -196,13 +196,22 @@ impl AccessLine<'_> {
     }
 }
 
-/// Replaces the body of an error response with the envelope.
+/// Replaces the body of an error response with the envelope; an HTML page (the
+/// console's own error page, meant for a person) is kept as it is.
 fn render_error(response: Response, request_id: &str) -> (Response, ApiError) {
-    let (mut parts, _body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let error = parts
         .extensions
         .remove::<ApiError>()
         .unwrap_or_else(|| ApiError::for_status(parts.status));
+    let is_html = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        return (Response::from_parts(parts, body), error);
+    }
     let body = error.envelope(request_id).to_string();
     parts
         .headers

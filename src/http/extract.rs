@@ -152,31 +152,40 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthenticated)?;
-        let slot = parts
-            .extensions
-            .get::<super::context::PrincipalSlot>()
-            .cloned();
-        if tokens_match(token.as_bytes(), state.operator_token().expose()) {
-            if let Some(slot) = slot {
-                slot.set("operator");
-            }
-            return Ok(Principal::Operator);
-        }
-        if !token.starts_with("hg_") {
-            return Err(ApiError::unauthenticated());
-        }
-        match state
-            .store()
-            .find_api_key_by_hash(&token_hash(token.as_bytes()))
+        let principal = principal_for_token(state, token)
             .await?
-        {
-            Some(key) if key.revoked_at.is_none() => {
-                if let Some(slot) = slot {
-                    slot.set(&key.id);
-                }
-                Ok(Principal::ApiKey(key))
-            }
-            _ => Err(ApiError::unauthenticated()),
+            .ok_or_else(ApiError::unauthenticated)?;
+        if let Some(slot) = parts.extensions.get::<super::context::PrincipalSlot>() {
+            slot.set(&principal_label(&principal));
         }
+        Ok(principal)
+    }
+}
+
+/// Who a bearer token stands for: the operator (constant-time compare) or an unrevoked
+/// API key. The one resolution the REST API and the console's sign-in share.
+pub async fn principal_for_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Principal>, ApiError> {
+    if tokens_match(token.as_bytes(), state.operator_token().expose()) {
+        return Ok(Some(Principal::Operator));
+    }
+    if !token.starts_with("hg_") {
+        return Ok(None);
+    }
+    Ok(state
+        .store()
+        .find_api_key_by_hash(&token_hash(token.as_bytes()))
+        .await?
+        .filter(|key| key.revoked_at.is_none())
+        .map(Principal::ApiKey))
+}
+
+/// The access line's principal: `operator` or the key id, never a token.
+pub fn principal_label(principal: &Principal) -> String {
+    match principal {
+        Principal::Operator => "operator".to_owned(),
+        Principal::ApiKey(key) => key.id.clone(),
     }
 }

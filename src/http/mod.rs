@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod body_deadline;
 mod client_address;
+mod console;
 mod context;
 mod deliveries;
 mod endpoints;
@@ -221,6 +222,7 @@ pub fn router(state: AppState) -> Router {
     let json = document.to_json().unwrap_or_else(|_| "{}".to_owned());
     let _ = state.inner.openapi_json.set(json);
     router
+        .merge(console::routes())
         .fallback(|| async { error::ApiError::no_route() })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

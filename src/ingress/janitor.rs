@@ -1,6 +1,7 @@
 //! Housekeeping of the ingress event log (SPEC §11): bodies past the payload retention
-//! are dropped in bounded batches (the rows stay listed with `body_expired`), and the
-//! quiet-sources gauge is refreshed.
+//! are dropped in bounded batches (the rows stay listed with `body_expired`), the
+//! quiet-sources gauge is refreshed, and console sessions idle past their limit are
+//! deleted (they already sign nobody in; this keeps the table small).
 //!
 //! In PostgreSQL a dropped body is a HOT update of its row (`events` keeps 30 % of each
 //! page free, migration 0010): 8 µs of database CPU per body, so a batch of 500 takes a
@@ -51,6 +52,15 @@ impl EventLogJanitor {
                         .set(i64::try_from(count).unwrap_or(i64::MAX));
                 }
                 Err(error) => tracing::warn!(%error, "cannot count quiet sources"),
+            }
+            match self
+                .store
+                .delete_idle_console_sessions(now - crate::store::CONSOLE_SESSION_IDLE)
+                .await
+            {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "deleted idle console sessions"),
+                Err(error) => tracing::warn!(%error, "cannot delete idle console sessions"),
             }
             let before = now - retention;
             let mut expired_batches = 0u64;

@@ -17,12 +17,13 @@ mod postgres;
 pub use embedded::EmbeddedStore;
 pub use model::{
     endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction,
-    AuditEntry, CancelOutcome, CancelRequest, ClaimLimits, Delivery, DeliveryFilter,
-    DeliveryStatus, DueDelivery, Endpoint, EndpointHealth, EventDisposition, EventWrite,
-    Idempotency, IngressEvent, IngressEventFilter, IngressEventRecord, NewEvent, NewRun, Org,
-    OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected, Rotation, Run,
-    RunEvent, RunEventSummary, RunEventWrite, RunFilter, RunStatus, RunWake, RunWakeFn, Scope,
-    Source, SourcePatch, StoredSecret, TimelineEvent, TriggerOutcome,
+    AuditEntry, CancelOutcome, CancelRequest, ClaimLimits, ConsoleSession, Delivery,
+    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EndpointHealth, EventDisposition,
+    EventWrite, Idempotency, IngressEvent, IngressEventFilter, IngressEventRecord, NewEvent,
+    NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected,
+    Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter, RunStatus, RunWake,
+    RunWakeFn, Scope, SessionHolder, Source, SourcePatch, StoredSecret, TimelineEvent,
+    TriggerOutcome, CONSOLE_SESSION_IDLE,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -73,6 +74,7 @@ pub trait Store:
     + RunStore
     + EndpointStore
     + DeliveryStore
+    + ConsoleSessionStore
     + Send
     + Sync
     + 'static
@@ -122,6 +124,29 @@ pub trait OrgStore {
         org: &OrgSlug,
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError>;
+}
+
+/// Console sign-ins (SPEC §13), looked up by the hash of their cookie.
+#[async_trait]
+pub trait ConsoleSessionStore {
+    async fn insert_console_session(&self, session: &ConsoleSession) -> Result<(), StoreError>;
+    async fn find_console_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<ConsoleSession>, StoreError>;
+    /// Moves `last_seen_at` forward (the idle clock).
+    async fn touch_console_session(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Ends the session; false when there was none.
+    async fn delete_console_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes sessions idle since before `idle_since`; returns how many.
+    async fn delete_idle_console_sessions(
+        &self,
+        idle_since: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Sources: the receiving side's configuration.

@@ -7,6 +7,7 @@ mod cli;
 mod cli_events;
 mod cli_hooks;
 mod cli_runs;
+mod console;
 mod data_dir;
 mod delivery_client;
 mod delivery_signing;

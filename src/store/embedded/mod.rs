@@ -5,6 +5,7 @@
 //! (single writer is SQLite's model anyway). The store holds the data dir's lock
 //! ([`DataDirLock`]), so one process at a time uses a data dir.
 
+mod console;
 mod deliveries;
 mod endpoints;
 mod event_log;
@@ -54,6 +55,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (
         8,
         include_str!("../../../migrations/sqlite/0008_event_log.sql"),
+    ),
+    (
+        9,
+        include_str!("../../../migrations/sqlite/0009_console_sessions.sql"),
     ),
 ];
 

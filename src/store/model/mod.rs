@@ -1,6 +1,7 @@
 //! Records the store keeps. Plain data; validation of user input happens in the
 //! constructors and handlers so that nothing invalid reaches a backend.
 
+mod console;
 mod core;
 mod delivery;
 mod event_log;
@@ -11,6 +12,7 @@ mod secret;
 mod source;
 
 pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
+pub use console::{ConsoleSession, SessionHolder, CONSOLE_SESSION_IDLE};
 pub use delivery::{
     endpoint_health, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
     DueDelivery, Endpoint, EndpointHealth, RecordedRunEvent, RunEvent, RunEventWrite,

@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "event_body_expiry",
         include_str!("../../../migrations/postgres/0010_event_body_expiry.sql"),
     ),
+    (
+        11,
+        "console_sessions",
+        include_str!("../../../migrations/postgres/0011_console_sessions.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

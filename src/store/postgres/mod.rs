@@ -1,5 +1,6 @@
 //! PostgreSQL backend: production mode, shared by any number of instances.
 
+mod console;
 mod deliveries;
 mod endpoints;
 mod event_log;

@@ -1,5 +1,6 @@
 //! One suite, both store backends: each case runs against PostgreSQL and SQLite.
 
+mod console;
 mod delivery;
 mod event_log;
 mod orgs;

@@ -1,0 +1,383 @@
+//! The console's pages: each gathers what it shows through the store operations the
+//! REST API uses, behind the same `Principal` checks, and renders one template.
+
+use super::session::{self, ConsoleUser};
+use super::ConsoleError;
+use crate::auth::{Principal, Scope};
+use crate::http::extract::principal_for_token;
+use crate::http::orgs::visible_org;
+use crate::http::AppState;
+use crate::store::{
+    IngressEvent, IngressEventFilter, Org, OrgSlug, OutboxStats, PageRequest, Rejected, Source,
+    StoredSecret,
+};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// Rows a console table shows per page.
+const PAGE_ROWS: usize = 50;
+/// Rejection samples shown on a source's page.
+const REJECTIONS_SHOWN: usize = 20;
+
+/// What every signed-in page's header shows.
+struct Chrome {
+    who: String,
+    csrf: String,
+    nav_orgs: Vec<String>,
+}
+
+impl Chrome {
+    fn of(user: &ConsoleUser) -> Self {
+        let (who, nav_orgs) = match &user.principal {
+            Principal::Operator => ("operator".to_owned(), Vec::new()),
+            Principal::ApiKey(key) => (
+                format!("{} ({})", key.name, key.id),
+                vec![key.org.as_str().to_owned()],
+            ),
+        };
+        Chrome {
+            who,
+            csrf: user.session.csrf_token.clone(),
+            nav_orgs,
+        }
+    }
+}
+
+fn render(template: &impl Template) -> Result<Html<String>, ConsoleError> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|_| ConsoleError::Forbidden("the page could not be rendered"))
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage<'a> {
+    status: String,
+    message: &'a str,
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> String {
+    ErrorPage {
+        status: status.to_string(),
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| status.to_string())
+}
+
+#[derive(Template)]
+#[template(path = "console/sign_in.html")]
+struct SignInPage<'a> {
+    problem: Option<&'a str>,
+}
+
+pub async fn sign_in_form() -> Result<Html<String>, ConsoleError> {
+    render(&SignInPage { problem: None })
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    token: String,
+}
+
+/// Checks the token as the REST API does (operator token or an unrevoked API key) and
+/// opens a session; the token itself is not kept.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, ConsoleError> {
+    if session::is_cross_origin(&headers) {
+        return Err(ConsoleError::Forbidden("a sign-in from another site"));
+    }
+    let Some(principal) = principal_for_token(&state, form.token.trim()).await? else {
+        let page = render(&SignInPage {
+            problem: Some("That token is not the operator token or a valid API key."),
+        })?;
+        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    };
+    let (cookie, _) = session::open(&state, &principal, Utc::now()).await?;
+    let secure = state.public_url().starts_with("https://");
+    let cookie = session::session_cookie(cookie.expose_str().unwrap_or_default(), secure);
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(SET_COOKIE, cookie), (LOCATION, "/console".to_owned())],
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: ConsoleUser,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ConsoleError> {
+    if session::is_cross_origin(&headers) {
+        return Err(ConsoleError::Forbidden("a form posted from another site"));
+    }
+    user.check_csrf(&form.csrf)?;
+    state
+        .store()
+        .delete_console_session(&user.session.token_hash)
+        .await?;
+    let secure = state.public_url().starts_with("https://");
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (SET_COOKIE, session::cleared_cookie(secure)),
+            (LOCATION, "/console/sign-in".to_owned()),
+        ],
+    )
+        .into_response())
+}
+
+struct OrgRow {
+    slug: String,
+    name: String,
+    /// Sources on the first page ("200+" beyond), when the caller may read them.
+    sources: Option<String>,
+    quiet: usize,
+}
+
+struct OutboxFigures {
+    backlog: u64,
+    oldest: Option<DateTime<Utc>>,
+}
+
+#[derive(Template)]
+#[template(path = "console/overview.html")]
+struct OverviewPage {
+    who: String,
+    csrf: String,
+    nav_orgs: Vec<String>,
+    orgs: Vec<OrgRow>,
+    outbox: Option<OutboxFigures>,
+}
+
+/// Sources of `org` with when each last received, for the pages that list them.
+async fn sources_with_last_event(
+    state: &AppState,
+    org: &OrgSlug,
+    page: &PageRequest,
+) -> Result<(Vec<(Source, Option<DateTime<Utc>>)>, Option<String>), ConsoleError> {
+    let sources = state.store().list_sources(org, page).await?;
+    let ids: Vec<String> = sources.items.iter().map(|s| s.id.clone()).collect();
+    let mut last: HashMap<String, DateTime<Utc>> = state
+        .store()
+        .last_event_at(&ids)
+        .await?
+        .into_iter()
+        .collect();
+    let rows = sources
+        .items
+        .into_iter()
+        .map(|source| {
+            let at = last.remove(&source.id);
+            (source, at)
+        })
+        .collect();
+    Ok((rows, sources.next))
+}
+
+pub async fn overview(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+) -> Result<Html<String>, ConsoleError> {
+    let orgs: Vec<Org> = match &user.principal {
+        Principal::Operator => {
+            state
+                .store()
+                .list_orgs(&PageRequest::first(PageRequest::MAX_LIMIT))
+                .await?
+                .items
+        }
+        Principal::ApiKey(key) => state
+            .store()
+            .find_org(&key.org)
+            .await?
+            .into_iter()
+            .collect(),
+    };
+    let now = Utc::now();
+    let mut rows = Vec::with_capacity(orgs.len());
+    for org in orgs {
+        let (sources, quiet) = if user.principal.allows(&org.slug, Scope::SourceRead).is_ok() {
+            let (sources, next) = sources_with_last_event(
+                &state,
+                &org.slug,
+                &PageRequest::first(PageRequest::MAX_LIMIT),
+            )
+            .await?;
+            let quiet = sources
+                .iter()
+                .filter(|(source, at)| source.is_quiet(*at, now))
+                .count();
+            let count = if next.is_some() {
+                format!("{}+", sources.len())
+            } else {
+                sources.len().to_string()
+            };
+            (Some(count), quiet)
+        } else {
+            (None, 0)
+        };
+        rows.push(OrgRow {
+            slug: org.slug.as_str().to_owned(),
+            name: org.name,
+            sources,
+            quiet,
+        });
+    }
+    // The outbox is the whole instance's, not an org's: the operator's to see.
+    let outbox = if user.is_operator() {
+        let OutboxStats {
+            backlog,
+            oldest_enqueued_at,
+        } = state.store().outbox_stats().await?;
+        Some(OutboxFigures {
+            backlog,
+            oldest: oldest_enqueued_at,
+        })
+    } else {
+        None
+    };
+    let chrome = Chrome::of(&user);
+    render(&OverviewPage {
+        who: chrome.who,
+        csrf: chrome.csrf,
+        nav_orgs: chrome.nav_orgs,
+        orgs: rows,
+        outbox,
+    })
+}
+
+struct SourceRow {
+    id: String,
+    name: String,
+    verifier: &'static str,
+    enabled: bool,
+    quiet: bool,
+    last_event_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Template)]
+#[template(path = "console/org.html")]
+struct OrgPage {
+    who: String,
+    csrf: String,
+    nav_orgs: Vec<String>,
+    org: String,
+    sources: Vec<SourceRow>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CursorQuery {
+    cursor: Option<String>,
+}
+
+pub async fn org(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(org): Path<String>,
+    Query(query): Query<CursorQuery>,
+) -> Result<Html<String>, ConsoleError> {
+    let org = visible_org(&state, &user.principal, &org).await?;
+    user.principal.allows(&org, Scope::SourceRead)?;
+    let page = crate::http::extract::ListParams {
+        limit: Some(PAGE_ROWS),
+        cursor: query.cursor,
+    }
+    .page()?;
+    let (sources, next) = sources_with_last_event(&state, &org, &page).await?;
+    let now = Utc::now();
+    let chrome = Chrome::of(&user);
+    render(&OrgPage {
+        who: chrome.who,
+        csrf: chrome.csrf,
+        nav_orgs: chrome.nav_orgs,
+        org: org.as_str().to_owned(),
+        sources: sources
+            .into_iter()
+            .map(|(source, at)| SourceRow {
+                quiet: source.is_quiet(at, now),
+                verifier: source.verifier.kind().as_str(),
+                id: source.id,
+                name: source.name,
+                enabled: source.enabled,
+                last_event_at: at,
+            })
+            .collect(),
+        next: next.and_then(|n| crate::http::extract::cursor(Some(n))),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "console/source.html")]
+struct SourcePage {
+    who: String,
+    csrf: String,
+    nav_orgs: Vec<String>,
+    org: String,
+    source: Source,
+    verifier: &'static str,
+    ingress_url: String,
+    secrets: Vec<StoredSecret>,
+    events: Vec<IngressEvent>,
+    rejections: Vec<Rejected>,
+}
+
+pub async fn source(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Html<String>, ConsoleError> {
+    let org = visible_org(&state, &user.principal, &org).await?;
+    user.principal.allows(&org, Scope::SourceRead)?;
+    let source = state
+        .store()
+        .find_source(&id)
+        .await?
+        .filter(|source| source.org == org)
+        .ok_or(ConsoleError::NotFound)?;
+    let secrets = state.store().list_secrets(&source.id).await?;
+    let filter = IngressEventFilter {
+        source_id: Some(source.id.clone()),
+        ..IngressEventFilter::default()
+    };
+    let events = state
+        .store()
+        .list_ingress_events(&org, &filter, &PageRequest::first(PAGE_ROWS))
+        .await?
+        .items;
+    let rejections = state
+        .store()
+        .list_rejections(&source.id, REJECTIONS_SHOWN)
+        .await?;
+    let chrome = Chrome::of(&user);
+    render(&SourcePage {
+        who: chrome.who,
+        csrf: chrome.csrf,
+        nav_orgs: chrome.nav_orgs,
+        org: org.as_str().to_owned(),
+        verifier: source.verifier.kind().as_str(),
+        ingress_url: format!("{}/v1/ingress/{}", state.public_url(), source.id),
+        source,
+        secrets,
+        events,
+        rejections,
+    })
+}
