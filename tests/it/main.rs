@@ -8,6 +8,7 @@ mod cli_events;
 mod cli_hooks;
 mod cli_runs;
 mod console;
+mod console_browser;
 mod data_dir;
 mod delivery_client;
 mod delivery_signing;

@@ -30,6 +30,8 @@ const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'sel
 
 const SCRIPT: &str = include_str!("../../../assets/console/console.js");
 const STYLESHEET: &str = include_str!("../../../assets/console/console.css");
+/// Linked from every page, so a browser never asks for `/favicon.ico` (a 404).
+const ICON: &str = include_str!("../../../assets/console/favicon.svg");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -43,11 +45,16 @@ pub fn routes() -> Router<AppState> {
         .route("/console/orgs/{org}/sources/{id}", get(pages::source))
         .route("/console/assets/console.js", get(script))
         .route("/console/assets/console.css", get(stylesheet))
+        .route("/console/assets/favicon.svg", get(icon))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
 async fn script() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT)
+}
+
+async fn icon() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "image/svg+xml")], ICON)
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -64,7 +71,9 @@ async fn security_headers(request: Request, next: Next) -> Response {
     );
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Console URLs name ids: no other site learns them. (Not `no-referrer`: under it
+    // a browser sends `Origin: null` even on the console's own form posts.)
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     // Pages show secrets once and per-user data: never from a cache.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

@@ -1,0 +1,162 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright.
+
+Run by tests/it/console_browser.rs against a server it started and filled through the
+REST API. Input on stdin (JSON): base URL, operator token, a read-only API key, the
+org, a source id, an event id and the sender's delivery id. Exits non-zero with a
+message on the first failed check. With --screenshots DIR it also saves a screenshot
+of each page (docs/console/ holds the ones the README shows).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+class Session:
+    """One browser context: records console errors and any request off the origin."""
+
+    def __init__(self, browser, base, viewport):
+        self.base = base
+        self.context = browser.new_context(viewport=viewport)
+        self.page = self.context.new_page()
+        self.errors = []
+        self.foreign = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("request", self._request)
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _request(self, request):
+        if not request.url.startswith(self.base):
+            self.foreign.append(request.url)
+
+    def goto(self, path):
+        return self.page.goto(self.base + path)
+
+    def sign_in(self, token):
+        self.goto("/console")
+        check(self.page.url.endswith("/console/sign-in"), f"not sent to sign in: {self.page.url}")
+        self.page.get_by_label("Token").fill(token)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url(self.base + "/console")
+
+    def sign_out(self):
+        self.page.get_by_role("button", name="Sign out").click()
+        self.page.wait_for_url(self.base + "/console/sign-in")
+
+    def assert_clean(self, label):
+        check(not self.errors, f"{label}: browser console errors {self.errors}")
+        check(not self.foreign, f"{label}: requests left the origin: {self.foreign}")
+
+    def shot(self, directory, name):
+        if directory:
+            self.page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
+
+    def close(self):
+        self.context.close()
+
+
+def operator_tour(browser, given, screenshots):
+    session = Session(browser, given["base"], {"width": 1280, "height": 800})
+    page = session.page
+    session.goto("/console/sign-in")
+    session.shot(screenshots, "sign-in")
+    session.sign_in(given["operator_token"])
+    check(page.get_by_role("heading", name="Overview").is_visible(), "no overview heading")
+    check(page.get_by_text("Outbox backlog").is_visible(), "operator sees no outbox figures")
+    check(given["operator_token"] not in page.content(), "the operator token is on the page")
+    session.shot(screenshots, "overview")
+
+    # Keyboard: the first Tab reaches the skip link, and focus is visible.
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    check(focused == "Skip to content", f"first Tab focused {focused!r}")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    check(outline != "none", "focus is not visible")
+
+    page.get_by_role("link", name=given["org"]).first.click()
+    page.wait_for_url(f"{given['base']}/console/orgs/{given['org']}")
+    check(page.get_by_text(given["source_id"]).first.is_visible(), "source id not listed")
+    session.shot(screenshots, "sources")
+
+    page.get_by_role("link", name="console-source").click()
+    page.wait_for_url(f"**/sources/{given['source_id']}")
+    content = page.content()
+    for expected in (given["event_id"], given["delivery_id"], "signature_invalid", "/v1/ingress/"):
+        check(expected in content, f"source page lacks {expected}")
+    check(given["secret"] not in content, "the source's secret is on the page")
+    # Times read relative and absolute, with the zone.
+    first_time = page.locator("time").first.text_content()
+    check(" ago · " in first_time and first_time.endswith("UTC"), f"time shown as {first_time!r}")
+    session.shot(screenshots, "source")
+
+    # A phone-width screen: the page does not scroll sideways (tables scroll inside).
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    check(overflow <= 0, f"page is {overflow}px wider than a phone screen")
+    session.shot(screenshots, "source-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    session.sign_out()
+    session.goto("/console")
+    check(page.url.endswith("/console/sign-in"), "still signed in after sign-out")
+    session.assert_clean("operator")
+    session.close()
+
+
+def read_only_tour(browser, given):
+    session = Session(browser, given["base"], {"width": 1280, "height": 800})
+    page = session.page
+    session.sign_in(given["read_only_key"])
+    check(not page.get_by_text("Outbox backlog").count(), "a key sees the instance's outbox")
+    session.goto(f"/console/orgs/{given['org']}/sources/{given['source_id']}")
+    check(page.get_by_text(given["event_id"]).count() > 0, "read-only key cannot read events")
+    check(page.locator("form[method=post]").count() == 1, "a read-only key sees action forms")
+    # A forged action from this signed-in browser, without the session's CSRF token.
+    answer = page.request.post(given["base"] + "/console/sign-out", form={"csrf": "forged"})
+    check(answer.status == 403, f"forged form answered {answer.status}")
+    session.assert_clean("read-only key")
+    session.close()
+
+
+def main():
+    screenshots = None
+    if len(sys.argv) == 3 and sys.argv[1] == "--screenshots":
+        screenshots = sys.argv[2]
+        Path(screenshots).mkdir(parents=True, exist_ok=True)
+    given = json.load(sys.stdin)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            operator_tour(browser, given, screenshots)
+            read_only_tour(browser, given)
+        finally:
+            browser.close()
+    print("console browser checks passed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as failure:
+        print(f"console browser check failed: {failure}", file=sys.stderr)
+        sys.exit(1)
