@@ -33,23 +33,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct IngressEventView {
-    id: String,
-    source_id: String,
+    pub(super) id: String,
+    pub(super) source_id: String,
     #[serde(serialize_with = "super::timestamp::micros")]
-    received_at: DateTime<Utc>,
+    pub(super) received_at: DateTime<Utc>,
     /// accepted, ignored or handshake.
-    status: &'static str,
-    event_name: Option<String>,
+    pub(super) status: &'static str,
+    pub(super) event_name: Option<String>,
     /// The sender's delivery id, when its scheme has one.
-    dedup_key: Option<String>,
-    run_id: Option<String>,
+    pub(super) dedup_key: Option<String>,
+    pub(super) run_id: Option<String>,
     /// Later requests with the same de-dup key, answered as duplicates of this one.
-    duplicates: u32,
+    pub(super) duplicates: u32,
     #[serde(serialize_with = "super::timestamp::micros_or_null")]
-    last_duplicate_at: Option<DateTime<Utc>>,
-    body_bytes: u64,
+    pub(super) last_duplicate_at: Option<DateTime<Utc>>,
+    pub(super) body_bytes: u64,
     /// The body is past the payload retention and no longer kept.
-    body_expired: bool,
+    pub(super) body_expired: bool,
 }
 
 impl From<IngressEvent> for IngressEventView {
@@ -180,38 +180,38 @@ async fn list_org_events(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifiedBy {
-    secret_id: String,
+    pub(super) secret_id: String,
     /// The secret's fingerprint (never the secret); null once the secret is deleted.
-    fingerprint: Option<String>,
+    pub(super) fingerprint: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LineageRunEvent {
     /// Its place in the run's timeline, from 1.
-    seq: u32,
+    pub(super) seq: u32,
     #[serde(rename = "type")]
-    event_type: String,
+    pub(super) event_type: String,
     #[serde(serialize_with = "super::timestamp::micros")]
-    occurred_at: DateTime<Utc>,
+    pub(super) occurred_at: DateTime<Utc>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LineageRun {
-    id: String,
-    status: RunStatus,
+    pub(super) id: String,
+    pub(super) status: RunStatus,
     #[serde(serialize_with = "super::timestamp::micros_or_null")]
-    published_at: Option<DateTime<Utc>>,
-    events: Vec<LineageRunEvent>,
+    pub(super) published_at: Option<DateTime<Utc>>,
+    pub(super) events: Vec<LineageRunEvent>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LineageDelivery {
-    id: String,
-    endpoint_id: String,
-    event_type: String,
+    pub(super) id: String,
+    pub(super) endpoint_id: String,
+    pub(super) event_type: String,
     /// As stored: pending, delivered or failed.
-    status: &'static str,
-    attempts: u32,
+    pub(super) status: &'static str,
+    pub(super) attempts: u32,
 }
 
 impl From<Delivery> for LineageDelivery {
@@ -230,27 +230,30 @@ impl From<Delivery> for LineageDelivery {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Lineage {
     #[serde(serialize_with = "super::timestamp::micros")]
-    received_at: DateTime<Utc>,
-    verified_by: VerifiedBy,
+    pub(super) received_at: DateTime<Utc>,
+    pub(super) verified_by: VerifiedBy,
     /// Null for ignored and handshake events.
-    run: Option<LineageRun>,
-    deliveries: Vec<LineageDelivery>,
+    pub(super) run: Option<LineageRun>,
+    pub(super) deliveries: Vec<LineageDelivery>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct IngressEventDetail {
+    /// The event's org (in the URL of each console link; not part of the answer).
+    #[serde(skip)]
+    pub(super) org: crate::store::OrgSlug,
     #[serde(flatten)]
-    event: IngressEventView,
+    pub(super) event: IngressEventView,
     /// The request's headers: credentials dropped, signatures `[redacted]`.
     #[schema(value_type = Object)]
-    headers: serde_json::Map<String, serde_json::Value>,
+    pub(super) headers: serde_json::Map<String, serde_json::Value>,
     /// The body as received, when it is UTF-8 text.
     #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
+    pub(super) body: Option<String>,
     /// The body as received, base64, when it is not UTF-8 text.
     #[serde(skip_serializing_if = "Option::is_none")]
-    body_base64: Option<String>,
-    lineage: Lineage,
+    pub(super) body_base64: Option<String>,
+    pub(super) lineage: Lineage,
 }
 
 async fn event_for(
@@ -276,7 +279,17 @@ async fn get_event(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<IngressEventDetail>, ApiError> {
-    let record = event_for(&state, &principal, &id, Scope::SourceRead).await?;
+    Ok(Json(event_detail(&state, &principal, &id).await?))
+}
+
+/// An event with its headers, body and lineage, as `principal` may read it; the REST
+/// API and the console's event page both show this.
+pub(super) async fn event_detail(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<IngressEventDetail, ApiError> {
+    let record = event_for(state, principal, id, Scope::SourceRead).await?;
     let event = &record.event;
     let fingerprint = state
         .store()
@@ -315,13 +328,14 @@ async fn get_event(
         run,
         deliveries: deliveries.into_iter().map(Into::into).collect(),
     };
-    Ok(Json(IngressEventDetail {
+    Ok(IngressEventDetail {
+        org: record.event.org.clone(),
         event: record.event.into(),
         headers: record.headers,
         body,
         body_base64,
         lineage,
-    }))
+    })
 }
 
 fn lineage_run(run: Run, events: Vec<crate::store::RunEventSummary>) -> LineageRun {
@@ -343,15 +357,15 @@ fn lineage_run(run: Run, events: Vec<crate::store::RunEventSummary>) -> LineageR
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReplayedRun {
-    id: String,
-    status: RunStatus,
+    pub(super) id: String,
+    pub(super) status: RunStatus,
     /// The event replayed.
-    replay_of: String,
+    pub(super) replay_of: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Replayed {
-    run: ReplayedRun,
+    pub(super) run: ReplayedRun,
 }
 
 /// Run the event's workflow again from its stored body and headers, as a new run with
@@ -367,7 +381,22 @@ async fn replay_event(
     Path(id): Path<String>,
     request_headers: HeaderMap,
 ) -> Result<(StatusCode, Json<Replayed>), ApiError> {
-    let record = event_for(&state, &principal, &id, Scope::RunTrigger).await?;
+    let traceparent = request_headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    let replayed = replay(&state, &principal, &id, traceparent).await?;
+    Ok((StatusCode::CREATED, Json(replayed)))
+}
+
+/// A new run of the event's workflow from its stored body and headers (`run:trigger`),
+/// audited; the REST API and the console's replay button both call this.
+pub(super) async fn replay(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    parent_traceparent: Option<&str>,
+) -> Result<Replayed, ApiError> {
+    let record = event_for(state, principal, id, Scope::RunTrigger).await?;
     let event = &record.event;
     let conflict = |code, message: &str| {
         ApiError::new(
@@ -399,12 +428,7 @@ async fn replay_event(
     }
     .unwrap_or_else(|| source.workflow_id.clone());
     let forwarded = forwarded_again(&record.headers, Some(&source.verifier));
-    let traceparent = child_traceparent(
-        request_headers
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok()),
-        rand::random(),
-    );
+    let traceparent = child_traceparent(parent_traceparent, rand::random());
     let run = new_run(RunSpec {
         id: new_id("run"),
         org: &event.org,
@@ -430,16 +454,13 @@ async fn replay_event(
     );
     state.store().create_run_audited(&run, &audit).await?;
     state.wake_relay();
-    Ok((
-        StatusCode::CREATED,
-        Json(Replayed {
-            run: ReplayedRun {
-                id: run.id,
-                status: RunStatus::Queued,
-                replay_of: event.id.clone(),
-            },
-        }),
-    ))
+    Ok(Replayed {
+        run: ReplayedRun {
+            id: run.id,
+            status: RunStatus::Queued,
+            replay_of: event.id.clone(),
+        },
+    })
 }
 
 /// The headers a run made again from a recorded event carries: those of the event's

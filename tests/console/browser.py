@@ -116,6 +116,17 @@ def operator_tour(browser, given, screenshots):
     session.shot(screenshots, "source-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 
+    # The search box takes the sender's delivery id and lands on the event's page.
+    page.get_by_label("Find any id").fill(given["delivery_id"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/events/{given['event_id']}")
+    check(page.get_by_role("heading", name="Lineage").is_visible(), "no lineage on the event page")
+    check(page.get_by_text("[redacted]").count() > 0, "signature header not shown redacted")
+    session.shot(screenshots, "event")
+    page.get_by_role("button", name="Replay as a new run").click()
+    page.wait_for_url("**replayed=run_*")
+    check(page.get_by_role("status").inner_text().startswith("Replayed as run"), "no replay notice")
+
     session.sign_out()
     session.goto("/console")
     check(page.url.endswith("/console/sign-in"), "still signed in after sign-out")
@@ -130,6 +141,9 @@ def read_only_tour(browser, given):
     check(not page.get_by_text("Outbox backlog").count(), "a key sees the instance's outbox")
     session.goto(f"/console/orgs/{given['org']}/sources/{given['source_id']}")
     check(page.get_by_text(given["event_id"]).count() > 0, "read-only key cannot read events")
+    session.goto(f"/console/events/{given['event_id']}")
+    check(page.get_by_role("heading", name="Lineage").is_visible(), "read-only key sees no lineage")
+    check(not page.get_by_role("button", name="Replay as a new run").count(), "read-only key can replay")
     check(page.locator("form[method=post]").count() == 1, "a read-only key sees action forms")
     # A forged action from this signed-in browser, without the session's CSRF token.
     answer = page.request.post(given["base"] + "/console/sign-out", form={"csrf": "forged"})

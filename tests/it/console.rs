@@ -16,7 +16,43 @@ in_both_modes!(
     an_api_key_session_ends_when_the_key_is_revoked,
     a_key_sees_only_its_org_and_only_with_the_scope,
     source_page_shows_secrets_events_and_rejections_but_no_secret_value,
+    event_page_shows_lineage_headers_and_body_and_replays_into_a_new_run,
+    a_read_only_key_gets_no_replay_button_and_a_forged_replay_is_refused,
+    search_finds_a_page_from_any_id,
 );
+
+/// An org with a GitHub source and one accepted webhook; returns (source id, event id,
+/// run id, the sender's delivery id).
+async fn one_accepted_event(server: &TestServer) -> (String, String, String, String) {
+    server.create_org("acme").await;
+    let verifier = json!({"type": "github"});
+    let secret = "console-event-secret-0123456789";
+    let (source_id, _) = server
+        .create_source("acme", source_body(&verifier, Some(secret)))
+        .await;
+    let body = br#"{"ref":"refs/heads/main","pusher":{"name":"octocat"}}"#;
+    let delivery = "9a4e1f00-0000-4000-8000-0000000e7e47".to_owned();
+    let accepted = server
+        .send_webhook(
+            &source_id,
+            &signed(
+                &verifier,
+                secret,
+                body,
+                chrono::Utc::now().timestamp(),
+                &delivery,
+            ),
+            body,
+        )
+        .await;
+    assert!(accepted.status.is_success(), "{}", accepted.body);
+    (
+        source_id,
+        accepted.body["event_id"].as_str().unwrap().to_owned(),
+        accepted.body["run"]["id"].as_str().unwrap().to_owned(),
+        delivery,
+    )
+}
 
 /// A browser without a cookie jar of its own: the tests carry the cookie by hand so
 /// they can see exactly what is set.
@@ -326,5 +362,125 @@ async fn source_page_shows_secrets_events_and_rejections_but_no_secret_value(mod
             .0,
         StatusCode::NOT_FOUND
     );
+    server.stop().await.unwrap();
+}
+
+async fn event_page_shows_lineage_headers_and_body_and_replays_into_a_new_run(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let (_, event_id, run_id, delivery) = one_accepted_event(&server).await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let (status, page) = browser.page(&format!("/console/events/{event_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    for expected in [
+        run_id.as_str(),
+        delivery.as_str(),
+        "x-hub-signature-256",
+        "[redacted]",
+        // The JSON body, indented for reading (and escaped as HTML).
+        "&#34;pusher&#34;: {",
+        "Replay as a new run",
+    ] {
+        assert!(page.contains(expected), "{expected} missing: {page}");
+    }
+    assert!(
+        !page.contains("sha256="),
+        "a signature value is on the page"
+    );
+
+    let csrf = csrf_of(&page);
+    let replayed = browser
+        .post_form(
+            &format!("/console/events/{event_id}/replay"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
+    let location = replayed.headers()[LOCATION].to_str().unwrap().to_owned();
+    let new_run = location.split("replayed=").nth(1).unwrap().to_owned();
+    assert!(
+        new_run.starts_with("run_") && new_run != run_id,
+        "{location}"
+    );
+    let (_, after) = browser.page(&location).await;
+    assert!(
+        after.contains(&format!("Replayed as run <code>{new_run}</code>")),
+        "{after}"
+    );
+    // The same replay as the API's: a run of its own, and the audit entry.
+    let run = server
+        .get(&format!("/v1/runs/{new_run}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.body);
+    let audit = server.get("/v1/orgs/acme/audit", OPERATOR_TOKEN).await;
+    assert_eq!(
+        audit.body["data"][0]["action"], "ingress_event.replayed",
+        "{}",
+        audit.body
+    );
+    assert_eq!(audit.body["data"][0]["actor"], "operator");
+    server.stop().await.unwrap();
+}
+
+async fn a_read_only_key_gets_no_replay_button_and_a_forged_replay_is_refused(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let (_, event_id, _, _) = one_accepted_event(&server).await;
+    let reader = server.mint_key("acme", &["source:read"]).await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(&reader).await;
+    let (status, page) = browser.page(&format!("/console/events/{event_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains("Replay as a new run"), "{page}");
+    // With the session's own CSRF token: the scope check still refuses it.
+    let forged = browser
+        .post_form(
+            &format!("/console/events/{event_id}/replay"),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let audit = server.get("/v1/orgs/acme/audit", OPERATOR_TOKEN).await;
+    assert!(
+        !audit.body.to_string().contains("ingress_event.replayed"),
+        "{}",
+        audit.body
+    );
+    server.stop().await.unwrap();
+}
+
+async fn search_finds_a_page_from_any_id(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let (source_id, event_id, run_id, delivery) = one_accepted_event(&server).await;
+    server.create_org("other").await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let event_page = format!("/console/events/{event_id}");
+    for (query, expected) in [
+        (event_id.as_str(), event_page.clone()),
+        (run_id.as_str(), event_page.clone()),
+        (delivery.as_str(), event_page.clone()),
+        (
+            source_id.as_str(),
+            format!("/console/orgs/acme/sources/{source_id}"),
+        ),
+    ] {
+        let found = browser.get(&format!("/console/search?q={query}")).await;
+        assert_eq!(found.status(), StatusCode::SEE_OTHER, "{query}");
+        assert_eq!(found.headers()[LOCATION], expected.as_str(), "{query}");
+    }
+    let (status, nothing) = browser.page("/console/search?q=no-such-id").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(nothing.contains("Nothing found"), "{nothing}");
+
+    // Another org's key finds nothing of acme's, not even by its exact ids.
+    let outsider = server.mint_key("other", &["source:read"]).await;
+    let mut other = Browser::new(&server);
+    other.sign_in(&outsider).await;
+    for query in [event_id.as_str(), run_id.as_str(), delivery.as_str()] {
+        let (status, page) = other.page(&format!("/console/search?q={query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert!(page.contains("Nothing found"), "{query}: {page}");
+    }
+    assert_eq!(other.page(&event_page).await.0, StatusCode::NOT_FOUND);
     server.stop().await.unwrap();
 }

@@ -4,6 +4,7 @@
 //! disk at run time. Pages reach data through the same store operations and the same
 //! `Principal` scope checks as the REST API.
 
+mod events;
 mod pages;
 mod session;
 
@@ -43,6 +44,12 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign-out", axum::routing::post(pages::sign_out))
         .route("/console/orgs/{org}", get(pages::org))
         .route("/console/orgs/{org}/sources/{id}", get(pages::source))
+        .route("/console/events/{id}", get(events::event))
+        .route(
+            "/console/events/{id}/replay",
+            axum::routing::post(events::replay_event),
+        )
+        .route("/console/search", get(events::search))
         .route("/console/assets/console.js", get(script))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/assets/favicon.svg", get(icon))

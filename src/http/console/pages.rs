@@ -27,14 +27,14 @@ const PAGE_ROWS: usize = 50;
 const REJECTIONS_SHOWN: usize = 20;
 
 /// What every signed-in page's header shows.
-struct Chrome {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+pub(super) struct Chrome {
+    pub(super) who: String,
+    pub(super) csrf: String,
+    pub(super) nav_orgs: Vec<String>,
 }
 
 impl Chrome {
-    fn of(user: &ConsoleUser) -> Self {
+    pub(super) fn of(user: &ConsoleUser) -> Self {
         let (who, nav_orgs) = match &user.principal {
             Principal::Operator => ("operator".to_owned(), Vec::new()),
             Principal::ApiKey(key) => (
@@ -50,7 +50,7 @@ impl Chrome {
     }
 }
 
-fn render(template: &impl Template) -> Result<Html<String>, ConsoleError> {
+pub(super) fn render(template: &impl Template) -> Result<Html<String>, ConsoleError> {
     template
         .render()
         .map(Html)
