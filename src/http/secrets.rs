@@ -93,8 +93,8 @@ pub struct PreviousSecret {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RotatedSecret {
     /// The new secret: shown this once.
-    secret: String,
-    secret_id: String,
+    pub(super) secret: String,
+    pub(super) secret_id: String,
     previous: Vec<PreviousSecret>,
 }
 

@@ -218,7 +218,7 @@ fn validate_max_body(value: u64) -> Result<u64, ApiError> {
 }
 
 /// The source, if the caller may act on it with `scope` (404 otherwise).
-async fn source_for(
+pub(super) async fn source_for(
     state: &AppState,
     principal: &Principal,
     id: &str,
@@ -233,7 +233,7 @@ async fn source_for(
     Ok(source)
 }
 
-fn owner(source: &Source) -> secrets::Owner<'_> {
+pub(super) fn owner(source: &Source) -> secrets::Owner<'_> {
     secrets::Owner {
         org: &source.org,
         id: &source.id,

@@ -116,6 +116,16 @@ def operator_tour(browser, given, screenshots):
     session.shot(screenshots, "source-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 
+    # Rotate: the new secret is on the next page only, with a copy button.
+    page.get_by_role("button", name="Rotate secret").click()
+    page.wait_for_url("**/secrets/rotate")
+    check(page.get_by_text("shown on this page only").is_visible(), "no once-only notice")
+    new_secret = page.locator("code.secret").inner_text()
+    check(len(new_secret) >= 32, f"new secret {new_secret!r}")
+    page.get_by_role("link", name="Back to the source").click()
+    check(new_secret not in page.content(), "the new secret is shown again")
+    check(page.get_by_role("button", name="Expire secret").count() == 2, "expected two live secrets")
+
     # The search box takes the sender's delivery id and lands on the event's page.
     page.get_by_label("Find any id").fill(given["delivery_id"])
     page.keyboard.press("Enter")
@@ -145,6 +155,7 @@ def read_only_tour(browser, given):
     check(page.get_by_role("heading", name="Lineage").is_visible(), "read-only key sees no lineage")
     check(not page.get_by_role("button", name="Replay as a new run").count(), "read-only key can replay")
     check(page.locator("form[method=post]").count() == 1, "a read-only key sees action forms")
+    check(not page.get_by_role("button", name="Rotate secret").count(), "a read-only key can rotate")
     # A forged action from this signed-in browser, without the session's CSRF token.
     answer = page.request.post(given["base"] + "/console/sign-out", form={"csrf": "forged"})
     check(answer.status == 403, f"forged form answered {answer.status}")

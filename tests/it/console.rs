@@ -19,6 +19,7 @@ in_both_modes!(
     event_page_shows_lineage_headers_and_body_and_replays_into_a_new_run,
     a_read_only_key_gets_no_replay_button_and_a_forged_replay_is_refused,
     search_finds_a_page_from_any_id,
+    rotating_shows_the_new_secret_once_and_expiring_stops_the_old_one,
 );
 
 /// An org with a GitHub source and one accepted webhook; returns (source id, event id,
@@ -482,5 +483,98 @@ async fn search_finds_a_page_from_any_id(mode: Mode) {
         assert!(page.contains("Nothing found"), "{query}: {page}");
     }
     assert_eq!(other.page(&event_page).await.0, StatusCode::NOT_FOUND);
+    server.stop().await.unwrap();
+}
+
+async fn rotating_shows_the_new_secret_once_and_expiring_stops_the_old_one(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let verifier = json!({"type": "github"});
+    let old = "console-rotate-old-secret-0123456789";
+    let (source_id, _) = server
+        .create_source("acme", source_body(&verifier, Some(old)))
+        .await;
+    let source_page = format!("/console/orgs/acme/sources/{source_id}");
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let send = |secret: String, n: u32| {
+        let headers = signed(
+            &verifier,
+            &secret,
+            body,
+            chrono::Utc::now().timestamp(),
+            &format!("0c0ffee0-0000-4000-8000-{n:012}"),
+        );
+        let (server, source_id) = (&server, source_id.clone());
+        async move { server.send_webhook(&source_id, &headers, body).await.status }
+    };
+
+    // A key that may read but not rotate sees no buttons, and a forged rotate fails.
+    let reader = server.mint_key("acme", &["source:read"]).await;
+    let mut reading = Browser::new(&server);
+    reading.sign_in(&reader).await;
+    let (_, page) = reading.page(&source_page).await;
+    assert!(
+        !page.contains("Rotate secret") && !page.contains("Expire now"),
+        "{page}"
+    );
+    let forged = reading
+        .post_form(
+            &format!("{source_page}/secrets/rotate"),
+            &[("csrf", &csrf_of(&page)), ("grace_hours", "24")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let (_, page) = browser.page(&source_page).await;
+    assert!(page.contains("Rotate secret"), "{page}");
+    let rotated = browser
+        .post_form(
+            &format!("{source_page}/secrets/rotate"),
+            &[("csrf", &csrf_of(&page)), ("grace_hours", "24")],
+        )
+        .await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
+    let shown = rotated.text().await.unwrap();
+    let marker = r#"<code class="secret">"#;
+    let start = shown.find(marker).expect("the new secret") + marker.len();
+    let new = shown[start..].split('<').next().unwrap().to_owned();
+    assert!(new.len() >= 32, "{new}");
+    assert!(!shown.contains(old));
+    // Both verify during the grace period; the source page never shows the new value.
+    assert_eq!(send(new.clone(), 1).await, StatusCode::ACCEPTED);
+    assert_eq!(send(old.to_owned(), 2).await, StatusCode::ACCEPTED);
+    let (_, page) = browser.page(&source_page).await;
+    assert!(!page.contains(&new), "the new secret is shown again");
+    let audit = server.get("/v1/orgs/acme/audit", OPERATOR_TOKEN).await;
+    assert_eq!(
+        audit.body["data"][0]["action"], "secret_rotated",
+        "{}",
+        audit.body
+    );
+
+    // Expire the old one at once: it stops verifying, the new one goes on.
+    let secrets = server
+        .get(&format!("/v1/sources/{source_id}/secrets"), OPERATOR_TOKEN)
+        .await;
+    let old_id = secrets.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| !s["expires_at"].is_null())
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let expired = browser
+        .post_form(
+            &format!("{source_page}/secrets/{old_id}/expire"),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(expired.status(), StatusCode::SEE_OTHER);
+    assert_eq!(expired.headers()[LOCATION], source_page.as_str());
+    assert_eq!(send(old.to_owned(), 3).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(new, 4).await, StatusCode::ACCEPTED);
     server.stop().await.unwrap();
 }

@@ -6,6 +6,7 @@
 
 mod events;
 mod pages;
+mod secrets;
 mod session;
 
 use super::error::ApiError;
@@ -44,6 +45,14 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign-out", axum::routing::post(pages::sign_out))
         .route("/console/orgs/{org}", get(pages::org))
         .route("/console/orgs/{org}/sources/{id}", get(pages::source))
+        .route(
+            "/console/orgs/{org}/sources/{id}/secrets/rotate",
+            axum::routing::post(secrets::rotate),
+        )
+        .route(
+            "/console/orgs/{org}/sources/{id}/secrets/{secret_id}/expire",
+            axum::routing::post(secrets::expire),
+        )
         .route("/console/events/{id}", get(events::event))
         .route(
             "/console/events/{id}/replay",

@@ -338,6 +338,9 @@ struct SourcePage {
     secrets: Vec<StoredSecret>,
     events: Vec<IngressEvent>,
     rejections: Vec<Rejected>,
+    /// Rotate and expire buttons: only for a caller with `secret:rotate`.
+    can_rotate: bool,
+    now: DateTime<Utc>,
 }
 
 pub async fn source(
@@ -375,6 +378,8 @@ pub async fn source(
         org: org.as_str().to_owned(),
         verifier: source.verifier.kind().as_str(),
         ingress_url: format!("{}/v1/ingress/{}", state.public_url(), source.id),
+        can_rotate: user.principal.allows(&org, Scope::SecretRotate).is_ok(),
+        now: Utc::now(),
         source,
         secrets,
         events,

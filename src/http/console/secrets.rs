@@ -1,0 +1,102 @@
+//! A source's secrets from the console: rotate (the new secret shown on this one page,
+//! never again) and expire. The REST API's own operations: same scope
+//! (`secret:rotate`), same audit entries.
+
+use super::pages::{render, Chrome};
+use super::session::{self, ConsoleUser};
+use super::ConsoleError;
+use crate::auth::Scope;
+use crate::http::orgs::visible_org;
+use crate::http::secrets::{self, RotateSecret};
+use crate::http::sources::{owner, source_for};
+use crate::http::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "console/rotated.html")]
+struct RotatedPage {
+    who: String,
+    csrf: String,
+    nav_orgs: Vec<String>,
+    org: String,
+    source_id: String,
+    source_name: String,
+    secret: String,
+    grace_hours: u64,
+}
+
+#[derive(Deserialize)]
+pub struct RotateForm {
+    csrf: String,
+    /// How long the previous secrets keep verifying.
+    grace_hours: u64,
+}
+
+fn refuse_cross_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
+    if session::is_cross_origin(headers) {
+        return Err(ConsoleError::Forbidden("a form posted from another site"));
+    }
+    Ok(())
+}
+
+pub async fn rotate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: ConsoleUser,
+    Path((org, id)): Path<(String, String)>,
+    Form(form): Form<RotateForm>,
+) -> Result<Html<String>, ConsoleError> {
+    refuse_cross_origin(&headers)?;
+    user.check_csrf(&form.csrf)?;
+    let org = visible_org(&state, &user.principal, &org).await?;
+    let source = source_for(&state, &user.principal, &id, Scope::SecretRotate).await?;
+    if source.org != org {
+        return Err(ConsoleError::NotFound);
+    }
+    let request = RotateSecret {
+        grace_period_s: Some(form.grace_hours.saturating_mul(3600)),
+        secret: None,
+    };
+    let rotated = secrets::rotate(&state, &user.principal, &owner(&source), &request).await?;
+    let chrome = Chrome::of(&user);
+    render(&RotatedPage {
+        who: chrome.who,
+        csrf: chrome.csrf,
+        nav_orgs: chrome.nav_orgs,
+        org: org.as_str().to_owned(),
+        source_id: source.id,
+        source_name: source.name,
+        secret: rotated.secret,
+        grace_hours: form.grace_hours,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn expire(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: ConsoleUser,
+    Path((org, id, secret_id)): Path<(String, String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ConsoleError> {
+    refuse_cross_origin(&headers)?;
+    user.check_csrf(&form.csrf)?;
+    let org = visible_org(&state, &user.principal, &org).await?;
+    let source = source_for(&state, &user.principal, &id, Scope::SecretRotate).await?;
+    if source.org != org {
+        return Err(ConsoleError::NotFound);
+    }
+    secrets::expire(&state, &user.principal, &owner(&source), &secret_id).await?;
+    let location = format!("/console/orgs/{}/sources/{}", org.as_str(), source.id);
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+}
