@@ -88,7 +88,7 @@ impl From<Run> for RunView {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RetriedRunView {
-    id: String,
+    pub(super) id: String,
     status: RunStatus,
     retry_of: String,
 }
@@ -109,9 +109,22 @@ async fn retry_run(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<RetryAnswer>), ApiError> {
+    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let run = retry(&state, &principal, &id, traceparent).await?;
+    Ok((StatusCode::CREATED, Json(RetryAnswer { run })))
+}
+
+/// A failed or cancelled run started again with the same input (`run:trigger`); the
+/// REST API and the console's retry button both call this.
+pub(super) async fn retry(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    parent_traceparent: Option<&str>,
+) -> Result<RetriedRunView, ApiError> {
     let run = state
         .store()
-        .find_run(&id)
+        .find_run(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     principal.allows(&run.org, Scope::RunTrigger)?;
@@ -159,10 +172,7 @@ async fn retry_run(
             serde_json::Map::new(),
         ),
     };
-    let traceparent = child_traceparent(
-        headers.get("traceparent").and_then(|v| v.to_str().ok()),
-        rand::random(),
-    );
+    let traceparent = child_traceparent(parent_traceparent, rand::random());
     let retry = new_run(RunSpec {
         id: new_id("run"),
         org: &run.org,
@@ -176,16 +186,11 @@ async fn retry_run(
     });
     state.store().trigger_run(&retry, None).await?;
     state.wake_relay();
-    Ok((
-        StatusCode::CREATED,
-        Json(RetryAnswer {
-            run: RetriedRunView {
-                id: retry.id,
-                status: RunStatus::Queued,
-                retry_of: run.id,
-            },
-        }),
-    ))
+    Ok(RetriedRunView {
+        id: retry.id,
+        status: RunStatus::Queued,
+        retry_of: run.id,
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -213,17 +218,36 @@ async fn cancel_run(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<CancelAnswer>), ApiError> {
+    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let (status, run) = cancel(&state, &principal, &id, traceparent).await?;
+    Ok((
+        status,
+        Json(CancelAnswer {
+            run: CancelledRunView {
+                id: run.id,
+                status: run.status,
+                cancel_requested_at: run.cancel_requested_at,
+            },
+        }),
+    ))
+}
+
+/// Asks the scheduler to cancel the run (`run:cancel`): 202 with the run when asked
+/// (now or before), 200 when it had ended. The REST API and the console both call this.
+pub(super) async fn cancel(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    parent_traceparent: Option<&str>,
+) -> Result<(StatusCode, crate::store::Run), ApiError> {
     let run = state
         .store()
-        .find_run(&id)
+        .find_run(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     principal.allows(&run.org, Scope::RunCancel)?;
     let now = Utc::now();
-    let traceparent = child_traceparent(
-        headers.get("traceparent").and_then(|v| v.to_str().ok()),
-        rand::random(),
-    );
+    let traceparent = child_traceparent(parent_traceparent, rand::random());
     let actor = principal.actor();
     let request = crate::runs::cancel_request(&run, &actor, now, traceparent);
     let (status, run) = match state.store().request_cancel(&request).await? {
@@ -256,16 +280,7 @@ async fn cancel_run(
             .await
             .map_err(super::events::intake_error)?;
     }
-    Ok((
-        status,
-        Json(CancelAnswer {
-            run: CancelledRunView {
-                id: run.id,
-                status: run.status,
-                cancel_requested_at: run.cancel_requested_at,
-            },
-        }),
-    ))
+    Ok((status, run))
 }
 
 /// A run's status: queued → published → the scheduler's states (`run:read`).

@@ -140,19 +140,7 @@ async fn run_events(
         (None, None) => params.after.unwrap_or(0),
     };
     if wants_stream(&headers) {
-        let watch = state.run_wakes().watch(run.org.as_str(), &run.id);
-        let stream = TimelineStream {
-            store: Arc::clone(&state.inner.store),
-            org: run.org,
-            run_id: run.id,
-            after,
-            pending: VecDeque::new(),
-            watch,
-            ended: false,
-        };
-        return Ok(Sse::new(stream.into_stream())
-            .keep_alive(KeepAlive::new().interval(HEARTBEAT))
-            .into_response());
+        return Ok(live_stream(&state, run, after, true));
     }
     let limit = params.limit.unwrap_or(PAGE);
     if !(1..=200).contains(&limit) {
@@ -178,6 +166,33 @@ async fn run_events(
     .into_response())
 }
 
+/// The run's timeline after seq `after` as Server-Sent Events, past events first, then
+/// live ones; the REST API and the console's run page both serve this. With
+/// `named_events` each carries its type as the SSE `event:` (the REST API's stream);
+/// without, every event is a plain message, which a browser's `EventSource` hands to
+/// one handler whatever the type (the scheduler's types are open-ended).
+pub(super) fn live_stream(
+    state: &AppState,
+    run: crate::store::Run,
+    after: u32,
+    named_events: bool,
+) -> Response {
+    let watch = state.run_wakes().watch(run.org.as_str(), &run.id);
+    let stream = TimelineStream {
+        store: Arc::clone(&state.inner.store),
+        org: run.org,
+        run_id: run.id,
+        after,
+        pending: VecDeque::new(),
+        watch,
+        ended: false,
+        named_events,
+    };
+    Sse::new(stream.into_stream())
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
+        .into_response()
+}
+
 /// One reader's place in a run's timeline.
 struct TimelineStream {
     store: Arc<dyn Store>,
@@ -189,6 +204,8 @@ struct TimelineStream {
     pending: VecDeque<TimelineEvent>,
     watch: RunWatch,
     ended: bool,
+    /// Send each event's type as its SSE `event:` name.
+    named_events: bool,
 }
 
 impl TimelineStream {
@@ -211,7 +228,7 @@ impl TimelineStream {
                     self.ended = true;
                     self.pending.clear();
                 }
-                return Some(sse_event(event));
+                return Some(sse_event(event, self.named_events));
             }
             if self.ended {
                 return None;
@@ -252,12 +269,14 @@ impl TimelineStream {
     }
 }
 
-fn sse_event(event: TimelineEvent) -> Event {
+fn sse_event(event: TimelineEvent, named: bool) -> Event {
     let (seq, event_type) = (event.seq, event.event_type.clone());
     let view = TimelineEventView::from(event);
     let data = serde_json::to_string(&view).unwrap_or_else(|_| "{}".to_owned());
-    Event::default()
-        .id(seq.to_string())
-        .event(event_type)
-        .data(data)
+    let sse = Event::default().id(seq.to_string()).data(data);
+    if named {
+        sse.event(event_type)
+    } else {
+        sse
+    }
 }

@@ -9,6 +9,7 @@ of each page (docs/console/ holds the ones the README shows).
 
 import json
 import sys
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -75,6 +76,18 @@ class Session:
         self.context.close()
 
 
+def report_run_event(given, event_type):
+    """What the scheduler would report, through the REST intake."""
+    body = json.dumps({"type": event_type, "run_id": given["run_id"],
+                       "workflow_id": "wf_deploy", "data": {"step": event_type}}).encode()
+    request = urllib.request.Request(
+        f"{given['base']}/v1/orgs/{given['org']}/events", data=body, method="POST",
+        headers={"authorization": f"Bearer {given['operator_token']}",
+                 "content-type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        check(answer.status == 202, f"run event answered {answer.status}")
+
+
 def operator_tour(browser, given, screenshots):
     session = Session(browser, given["base"], {"width": 1280, "height": 800})
     page = session.page
@@ -136,6 +149,16 @@ def operator_tour(browser, given, screenshots):
     page.get_by_role("button", name="Replay as a new run").click()
     page.wait_for_url("**replayed=run_*")
     check(page.get_by_role("status").inner_text().startswith("Replayed as run"), "no replay notice")
+
+    # The run's page follows its timeline live: an event reported now shows up as a row.
+    session.goto(f"/console/runs/{given['run_id']}")
+    check(page.get_by_role("heading", name="Timeline").is_visible(), "no timeline")
+    report_run_event(given, "run.started")
+    page.locator("#timeline-rows tr", has_text="run.started").wait_for(timeout=10000)
+    report_run_event(given, "run.completed")
+    page.locator("#timeline-rows tr", has_text="run.completed").wait_for(timeout=10000)
+    check("has ended" in page.locator("#live").inner_text(), "the end of the run is not shown")
+    session.shot(screenshots, "run")
 
     session.sign_out()
     session.goto("/console")

@@ -20,7 +20,33 @@ in_both_modes!(
     a_read_only_key_gets_no_replay_button_and_a_forged_replay_is_refused,
     search_finds_a_page_from_any_id,
     rotating_shows_the_new_secret_once_and_expiring_stops_the_old_one,
+    run_pages_list_by_status_show_the_timeline_and_cancel_and_retry,
+    the_console_stream_sends_every_event_type_as_a_plain_message,
 );
+
+async fn trigger_run(server: &TestServer) -> String {
+    let reply = server
+        .post(
+            "/v1/orgs/acme/workflows/wf_deploy/runs",
+            OPERATOR_TOKEN,
+            json!({"input": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    reply.body["run"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn report(server: &TestServer, run_id: &str, event_type: &str) {
+    let reply = server
+        .post(
+            "/v1/orgs/acme/events",
+            OPERATOR_TOKEN,
+            json!({"type": event_type, "run_id": run_id, "workflow_id": "wf_deploy",
+                   "data": {"step": event_type}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+}
 
 /// An org with a GitHub source and one accepted webhook; returns (source id, event id,
 /// run id, the sender's delivery id).
@@ -458,7 +484,7 @@ async fn search_finds_a_page_from_any_id(mode: Mode) {
     let event_page = format!("/console/events/{event_id}");
     for (query, expected) in [
         (event_id.as_str(), event_page.clone()),
-        (run_id.as_str(), event_page.clone()),
+        (run_id.as_str(), format!("/console/runs/{run_id}")),
         (delivery.as_str(), event_page.clone()),
         (
             source_id.as_str(),
@@ -576,5 +602,130 @@ async fn rotating_shows_the_new_secret_once_and_expiring_stops_the_old_one(mode:
     assert_eq!(expired.headers()[LOCATION], source_page.as_str());
     assert_eq!(send(old.to_owned(), 3).await, StatusCode::UNAUTHORIZED);
     assert_eq!(send(new, 4).await, StatusCode::ACCEPTED);
+    server.stop().await.unwrap();
+}
+
+async fn run_pages_list_by_status_show_the_timeline_and_cancel_and_retry(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let running = trigger_run(&server).await;
+    let failing = trigger_run(&server).await;
+    report(&server, &running, "run.started").await;
+    report(&server, &failing, "run.started").await;
+    report(&server, &failing, "run.failed").await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let failed_listed = crate::support::eventually(std::time::Duration::from_secs(10), || {
+        let browser = &browser;
+        let failing = failing.clone();
+        async move {
+            let (_, page) = browser.page("/console/orgs/acme/runs?status=failed").await;
+            page.contains(&failing)
+        }
+    })
+    .await;
+    assert!(failed_listed, "the failed run is not listed as failed");
+    let (_, failed_only) = browser.page("/console/orgs/acme/runs?status=failed").await;
+    assert!(!failed_only.contains(&running), "{failed_only}");
+
+    let (status, page) = browser.page(&format!("/console/runs/{running}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("run.started"), "{page}");
+    assert!(
+        page.contains("Cancel run") && !page.contains("Retry as a new run"),
+        "{page}"
+    );
+    let cancelled = browser
+        .post_form(
+            &format!("/console/runs/{running}/cancel"),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
+    let (_, after) = browser
+        .page(cancelled.headers()[LOCATION].to_str().unwrap())
+        .await;
+    assert!(after.contains("Cancel requested"), "{after}");
+    let run = server
+        .get(&format!("/v1/runs/{running}"), OPERATOR_TOKEN)
+        .await;
+    assert!(!run.body["cancel_requested_at"].is_null(), "{}", run.body);
+
+    let (_, failed_page) = browser.page(&format!("/console/runs/{failing}")).await;
+    assert!(failed_page.contains("Retry as a new run"), "{failed_page}");
+    let retried = browser
+        .post_form(
+            &format!("/console/runs/{failing}/retry"),
+            &[("csrf", &csrf_of(&failed_page))],
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    let new_run = retried.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/console/runs/")
+        .to_owned();
+    let (_, new_page) = browser.page(&format!("/console/runs/{new_run}")).await;
+    assert!(
+        new_page.contains(&format!("/console/runs/{failing}")),
+        "{new_page}"
+    );
+    let api = server
+        .get(&format!("/v1/runs/{new_run}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(
+        api.body["trigger"]["retry_of"],
+        failing.as_str(),
+        "{}",
+        api.body
+    );
+
+    // A key that may read runs sees neither button, and its forged cancel is refused.
+    let reader = server.mint_key("acme", &["run:read"]).await;
+    let mut reading = Browser::new(&server);
+    reading.sign_in(&reader).await;
+    let (_, page) = reading.page(&format!("/console/runs/{failing}")).await;
+    assert!(!page.contains("Retry as a new run"), "{page}");
+    let forged = reading
+        .post_form(
+            &format!("/console/runs/{failing}/retry"),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    server.stop().await.unwrap();
+}
+
+async fn the_console_stream_sends_every_event_type_as_a_plain_message(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let run_id = trigger_run(&server).await;
+    report(&server, &run_id, "run.started").await;
+    report(&server, &run_id, "run.step_retried").await;
+    report(&server, &run_id, "run.completed").await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    // The stream ends after the terminal event, so the whole body can be read.
+    let response = browser
+        .get(&format!("/console/runs/{run_id}/events?after=1"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let text = tokio::time::timeout(std::time::Duration::from_secs(10), response.text())
+        .await
+        .expect("the stream ends after run.completed")
+        .unwrap();
+    assert!(!text.contains("event:"), "{text}");
+    assert!(text.contains("id: 2") && text.contains("id: 3"), "{text}");
+    assert!(!text.contains("id: 1\n"), "{text}");
+    assert!(text.contains("run.step_retried"), "{text}");
+    // Without a session: the sign-in page, not the stream.
+    let anonymous = Browser::new(&server)
+        .get(&format!("/console/runs/{run_id}/events"))
+        .await;
+    assert!(redirects_to_sign_in(&anonymous));
     server.stop().await.unwrap();
 }

@@ -58,6 +58,7 @@ async fn console_works_in_chromium_for_the_operator_and_a_read_only_key() {
         "org": "acme",
         "source_id": source_id,
         "event_id": accepted.body["event_id"],
+        "run_id": accepted.body["run"]["id"],
         "delivery_id": delivery_id,
         "secret": secret,
     });

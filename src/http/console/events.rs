@@ -183,11 +183,8 @@ pub async fn search(
     }
     if q.starts_with("run_") {
         if let Some(run) = state.store().find_run(q).await? {
-            if let (Ok(()), Some(event_id)) = (
-                user.principal.allows(&run.org, Scope::SourceRead),
-                run.event_id,
-            ) {
-                return Ok(see_other(format!("/console/events/{}", encoded(&event_id))));
+            if user.principal.allows(&run.org, Scope::RunRead).is_ok() {
+                return Ok(see_other(format!("/console/runs/{}", encoded(q))));
             }
         }
     }

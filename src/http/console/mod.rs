@@ -6,6 +6,7 @@
 
 mod events;
 mod pages;
+mod runs;
 mod secrets;
 mod session;
 
@@ -59,6 +60,17 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(events::replay_event),
         )
         .route("/console/search", get(events::search))
+        .route("/console/orgs/{org}/runs", get(runs::list))
+        .route("/console/runs/{id}", get(runs::show))
+        .route("/console/runs/{id}/events", get(runs::stream))
+        .route(
+            "/console/runs/{id}/cancel",
+            axum::routing::post(runs::cancel_run),
+        )
+        .route(
+            "/console/runs/{id}/retry",
+            axum::routing::post(runs::retry_run),
+        )
         .route("/console/assets/console.js", get(script))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/assets/favicon.svg", get(icon))
