@@ -11,6 +11,7 @@
 //!     --versus /tmp/limit-target/release/limit-pipeline
 //! target/release/hookgate-load delivery --events 2000 --endpoints 2
 //! target/release/hookgate-load soak --rate 2000 --duration 10m
+//! target/release/hookgate-load stream --readers 1000 --runs 1000 --rate 2000 --duration 30s
 //! ```
 
 // The tool shares the machine with what it measures: every cycle its allocator saves is
@@ -29,6 +30,7 @@ mod report;
 mod sampler;
 mod servers;
 mod stack;
+mod stream;
 mod versus;
 mod wire;
 
@@ -81,6 +83,9 @@ enum Mode {
     Soak(SoakArgs),
     /// Run events fanned out to K endpoints on a verifying local receiver.
     Delivery(DeliveryArgs),
+    /// SSE readers of run timelines while run events flow: memory per idle reader and
+    /// publish → reader latency.
+    Stream(StreamArgs),
 }
 
 #[derive(Args)]
@@ -156,6 +161,27 @@ struct DeliveryArgs {
     publishers: usize,
     /// Give up waiting when no delivery arrived for this long.
     #[arg(long, default_value = "30s", value_parser = duration)]
+    idle: Duration,
+}
+
+#[derive(Args)]
+struct StreamArgs {
+    /// Concurrent Server-Sent Events readers.
+    #[arg(long, default_value_t = 1000)]
+    readers: usize,
+    /// Runs the readers spread over (reader k reads run k mod runs).
+    #[arg(long, default_value_t = 1000)]
+    runs: usize,
+    /// Run events per second, round-robin over the runs.
+    #[arg(long, default_value_t = 2000.0)]
+    rate: f64,
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    duration: Duration,
+    /// How long the connected readers idle before their memory is measured.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    settle: Duration,
+    /// Give up waiting for the last events when none arrived for this long.
+    #[arg(long, default_value = "15s", value_parser = duration)]
     idle: Duration,
 }
 
@@ -236,6 +262,23 @@ fn main() -> anyhow::Result<()> {
                     idle: args.idle,
                 };
                 delivery::run(&options, &args).await
+            }
+            Mode::Stream(args) => {
+                if args.readers == 0 || args.runs == 0 {
+                    anyhow::bail!("--readers and --runs must be at least 1");
+                }
+                if !(args.rate.is_finite() && args.rate > 0.0) {
+                    anyhow::bail!("--rate must be a positive number");
+                }
+                let args = stream::Args {
+                    readers: args.readers,
+                    runs: args.runs,
+                    rate: args.rate,
+                    duration: args.duration,
+                    settle: args.settle,
+                    idle: args.idle,
+                };
+                stream::run(&options, &args).await
             }
         }
     })
