@@ -58,7 +58,12 @@ fn now_us() -> u64 {
 /// What all readers share: the latency histogram and running totals.
 #[derive(Default)]
 struct Shared {
+    /// Publish → the reader parsed the event.
     latency: Mutex<Histogram>,
+    /// hookgate took the event in (its `occurred_at`, set on intake when the publisher
+    /// leaves it out) → the reader parsed it: the group commit, the wake and the read,
+    /// without the broker or HTTP hop.
+    from_intake: Mutex<Histogram>,
     /// Readers whose response headers arrived (the stream is open).
     connected: AtomicU64,
     /// Load events parsed by all readers.
@@ -288,6 +293,15 @@ async fn measure_streams(stack: &mut Stack, args: &Args) -> anyhow::Result<()> {
         "publish → reader parsed the event (includes the broker or HTTP hop and the group commit)",
     );
     report::latency("publish → reader latency", &latency);
+    let from_intake = shared
+        .from_intake
+        .lock()
+        .map_err(|_| anyhow!("latency histogram poisoned"))?
+        .clone();
+    report::latency(
+        "hookgate took it in (occurred_at) → reader latency",
+        &from_intake,
+    );
     line(
         "cpu while events flow (cores)",
         procfs::cpu_line(&cpu_before, &cpu_after, wall, ticks),
@@ -421,6 +435,13 @@ async fn read(
                 shared.received.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut latency) = shared.latency.lock() {
                     latency.record_us(at.saturating_sub(sent));
+                }
+                let taken_in = event["occurred_at"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .and_then(|t| u64::try_from(t.timestamp_micros()).ok());
+                if let (Some(taken_in), Ok(mut latency)) = (taken_in, shared.from_intake.lock()) {
+                    latency.record_us(at.saturating_sub(taken_in));
                 }
             }
         }
