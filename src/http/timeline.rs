@@ -187,6 +187,8 @@ pub(super) fn live_stream(
         watch,
         ended: false,
         named_events,
+        read_now: true,
+        check_end: true,
     };
     Sse::new(stream.into_stream())
         .keep_alive(KeepAlive::new().interval(HEARTBEAT))
@@ -206,6 +208,10 @@ struct TimelineStream {
     ended: bool,
     /// Send each event's type as its SSE `event:` name.
     named_events: bool,
+    /// Whether the store may hold events not read yet (see [`TimelineStream::next`]).
+    read_now: bool,
+    /// Whether an empty read should ask if the run has ended.
+    check_end: bool,
 }
 
 impl TimelineStream {
@@ -219,6 +225,13 @@ impl TimelineStream {
     }
 
     /// The next event to send, waiting for one; `None` ends the stream.
+    ///
+    /// The store is read again only when a wake or the poll timer says so: a page
+    /// shorter than [`PAGE`] held everything committed when it was read, and a commit
+    /// after that has woken the watch (which keeps the wake until it is awaited). Reading
+    /// once more after every page, and asking for the run's status after every empty
+    /// read, made three queries of every wake where one does; with 1,000 live readers
+    /// those queries held back the run-event intake's commits (BENCHMARKS.md).
     async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.pending.pop_front() {
@@ -233,30 +246,42 @@ impl TimelineStream {
             if self.ended {
                 return None;
             }
-            match self
-                .store
-                .run_timeline(&self.org, &self.run_id, self.after, PAGE)
-                .await
-            {
-                Ok(events) if !events.is_empty() => {
-                    self.pending.extend(events);
-                    continue;
-                }
-                Ok(_) => {
-                    if self.run_has_ended().await {
+            if self.read_now {
+                match self
+                    .store
+                    .run_timeline(&self.org, &self.run_id, self.after, PAGE)
+                    .await
+                {
+                    Ok(events) => {
+                        // A full page may have more behind it: read on once it is sent.
+                        self.read_now = events.len() >= PAGE;
+                        if !events.is_empty() {
+                            self.pending.extend(events);
+                            continue;
+                        }
+                    }
+                    Err(error) => {
+                        // The client resumes with Last-Event-ID once the store is back.
+                        tracing::warn!(%error, run.id = %self.run_id, "run event stream cannot read");
                         return None;
                     }
                 }
-                Err(error) => {
-                    // The client resumes with Last-Event-ID once the store is back.
-                    tracing::warn!(%error, run.id = %self.run_id, "run event stream cannot read");
+                // Nothing new: a reader that resumed after the terminal event, or whose
+                // run ended some other way, has nothing more to wait for. Asked on the
+                // first read and on the poll timer, not after every wake.
+                if self.check_end && self.run_has_ended().await {
                     return None;
                 }
             }
             tokio::select! {
-                () = self.watch.moved() => {}
-                () = tokio::time::sleep(POLL) => {}
+                () = self.watch.moved() => {
+                    self.check_end = false;
+                }
+                () = tokio::time::sleep(POLL) => {
+                    self.check_end = true;
+                }
             }
+            self.read_now = true;
         }
     }
 
