@@ -306,19 +306,32 @@ fn woken_runs<'a>(
     runs
 }
 
-/// The NOTIFY payload: `org/run` pairs, space-separated; empty ("re-read every run")
-/// when they would not fit PostgreSQL's 8000-byte payload.
-fn notification(runs: &[(&str, &str)]) -> String {
-    let text = runs
-        .iter()
-        .map(|(org, run)| format!("{org}/{run}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if text.len() < 7_900 {
-        text
-    } else {
-        String::new()
+/// Longest NOTIFY payload written: PostgreSQL refuses 8000 bytes and more.
+const NOTIFY_PAYLOAD_MAX: usize = 7_900;
+
+/// The NOTIFY payloads: `org/run` pairs, space-separated, as many payloads as it takes
+/// to stay under PostgreSQL's limit. One payload saying "re-read every run" instead
+/// woke every live reader for a large batch (about 200 runs and more), and large
+/// batches come when intake is behind, so the extra reads made it fall further behind.
+fn notifications(runs: &[(&str, &str)]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut text = String::new();
+    for (org, run) in runs {
+        let pair_len = org.len() + 1 + run.len();
+        if !text.is_empty() && text.len() + 1 + pair_len > NOTIFY_PAYLOAD_MAX {
+            payloads.push(std::mem::take(&mut text));
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(org);
+        text.push('/');
+        text.push_str(run);
     }
+    if !text.is_empty() {
+        payloads.push(text);
+    }
+    payloads
 }
 
 impl PostgresStore {
@@ -361,8 +374,8 @@ impl PostgresStore {
         if !woken.is_empty() {
             // Delivered at commit, to every instance's listener (`listen.rs`).
             tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&super::listen::CHANNEL, &notification(&woken)],
+                "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                &[&super::listen::CHANNEL, &notifications(&woken)],
             )
             .await?;
         }
@@ -374,5 +387,39 @@ impl PostgresStore {
                 deliveries: endpoints.as_ref().map_or(0, Vec::len),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{notifications, NOTIFY_PAYLOAD_MAX};
+    use crate::store::RunWake;
+
+    #[test]
+    fn notifications_name_every_run_in_payloads_under_the_limit() {
+        assert!(notifications(&[]).is_empty());
+        assert_eq!(
+            notifications(&[("acme", "run_1"), ("acme", "run_2")]),
+            ["acme/run_1 acme/run_2"]
+        );
+        let ids: Vec<String> = (0..1_000)
+            .map(|i| format!("run_01JTESTRUNIDENTIFIER{i:05}"))
+            .collect();
+        let runs: Vec<(&str, &str)> = ids.iter().map(|id| ("acme", id.as_str())).collect();
+        let payloads = notifications(&runs);
+        assert!(payloads.len() > 1);
+        let mut heard = Vec::new();
+        for payload in &payloads {
+            assert!(payload.len() <= NOTIFY_PAYLOAD_MAX);
+            match RunWake::parse(payload) {
+                RunWake::Runs(pairs) => heard.extend(pairs),
+                RunWake::All => panic!("a payload names its runs"),
+            }
+        }
+        let want: Vec<(String, String)> = runs
+            .iter()
+            .map(|(o, r)| ((*o).to_owned(), (*r).to_owned()))
+            .collect();
+        assert_eq!(heard, want);
     }
 }
