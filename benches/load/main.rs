@@ -12,6 +12,7 @@
 //! target/release/hookgate-load delivery --events 2000 --endpoints 2
 //! target/release/hookgate-load soak --rate 2000 --duration 10m
 //! target/release/hookgate-load stream --readers 1000 --runs 1000 --rate 2000 --duration 30s
+//! target/release/hookgate-load readpath --events 2000000 --runs 1000000 --attempts 5000000
 //! ```
 
 // The tool shares the machine with what it measures: every cycle its allocator saves is
@@ -26,6 +27,7 @@ mod driver;
 mod histogram;
 mod ingress;
 mod procfs;
+mod readpath;
 mod report;
 mod sampler;
 mod servers;
@@ -86,6 +88,9 @@ enum Mode {
     /// SSE readers of run timelines while run events flow: memory per idle reader and
     /// publish → reader latency.
     Stream(StreamArgs),
+    /// Fill the database (set-based SQL) and time the list, filter and lineage reads
+    /// over HTTP, with the plan of each (SPEC §10's read-path target).
+    Readpath(ReadpathArgs),
 }
 
 #[derive(Args)]
@@ -185,6 +190,28 @@ struct StreamArgs {
     idle: Duration,
 }
 
+#[derive(Args)]
+struct ReadpathArgs {
+    /// Ingress events (SPEC §10: 2,000,000).
+    #[arg(long, default_value_t = 200_000)]
+    events: u64,
+    /// Runs, linked from the newest accepted events (SPEC §10: 1,000,000).
+    #[arg(long, default_value_t = 100_000)]
+    runs: u64,
+    /// Delivery attempts, 1 to 5 per delivery (SPEC §10: 5,000,000).
+    #[arg(long, default_value_t = 500_000)]
+    attempts: u64,
+    /// Audit log entries.
+    #[arg(long, default_value_t = 200_000)]
+    audit: u64,
+    /// Days the timestamps are spread over.
+    #[arg(long, default_value_t = 10)]
+    days: u64,
+    /// Timed requests per read shape.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+}
+
 fn duration(value: &str) -> Result<Duration, String> {
     hookgate::duration::parse(value)
 }
@@ -279,6 +306,17 @@ fn main() -> anyhow::Result<()> {
                     idle: args.idle,
                 };
                 stream::run(&options, &args).await
+            }
+            Mode::Readpath(args) => {
+                let args = readpath::Args {
+                    events: args.events,
+                    runs: args.runs,
+                    attempts: args.attempts,
+                    audit: args.audit,
+                    days: args.days,
+                    requests: args.requests,
+                };
+                readpath::run(&options, &args).await
             }
         }
     })
