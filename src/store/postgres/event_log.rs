@@ -1,9 +1,11 @@
 //! The ingress event log read back in PostgreSQL (SPEC §11).
 //!
-//! No index of its own beyond the de-dup key's: an org's events are read as a merge
-//! of its sources' newest events (one backward scan of `events_by_source` per source,
-//! `LATERAL`), which stays a few index pages per source at any table size and costs
-//! the ingress hot path nothing.
+//! An org's events are read as a merge of its sources' newest events (one backward
+//! scan per source, `LATERAL`), which stays a few index pages per source at any table
+//! size: `events_by_source` for every event, `events_by_dedup_key` for a sender's
+//! delivery id, `events_by_source_unaccepted` (migration 0012) for ignored and
+//! handshake events, which are few. The ingress hot path's accepted events skip that
+//! last index.
 
 use super::deliveries::{delivery_from_row, DELIVERY_COLUMNS};
 use super::{corrupt, PostgresStore};
@@ -15,6 +17,8 @@ use crate::store::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 const EVENT_COLUMNS: &str = "e.id, e.org, e.source_id, e.received_at, e.disposition, \
@@ -53,41 +57,58 @@ impl EventLogStore for PostgresStore {
     ) -> Result<Page<IngressEvent>, StoreError> {
         // Sources of the org (deleted ones too: their events stay listed), each read
         // newest first up to the page size; the merge keeps the newest of them all.
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM sources s CROSS JOIN LATERAL (
-                 SELECT * FROM events e
-                 WHERE e.source_id = s.id
-                   AND ($3::text IS NULL OR e.disposition = $3)
-                   AND ($4::text IS NULL OR e.dedup_key = $4)
-                   AND ($5::text IS NULL OR e.id >= $5)
-                   AND ($6::timestamptz IS NULL OR e.received_at >= $6)
-                   AND ($7::text IS NULL OR e.id < $7)
-                 ORDER BY e.id DESC LIMIT $8) e
-             WHERE s.org = $1 AND ($2::text IS NULL OR s.id = $2)
-             ORDER BY e.id DESC LIMIT $8"
-        );
+        // Only the filters given appear in the statement, so each combination is a
+        // statement of its own: the store prepares it once per connection, and the
+        // generic plan PostgreSQL settles on after five executions then serves that
+        // combination alone (one statement with `$n IS NULL OR …` for every filter got
+        // one plan for all of them, e.g. a walk of every event of a source to find one
+        // de-dup key).
         let status = filter.status.map(EventDisposition::as_str);
         let floor = filter
             .since
             .map(|since| id_floor("evt", since.timestamp_millis()));
         let probe = page.limit as i64 + 1;
+        let org_slug = org.as_str();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&org_slug, &probe];
+        let mut sources = String::from("s.org = $1");
+        let mut events = String::from("e.source_id = s.id");
+        if let Some(source_id) = &filter.source_id {
+            params.push(source_id);
+            let _ = write!(sources, " AND s.id = ${}", params.len());
+        }
+        if let Some(status) = &status {
+            params.push(status);
+            let _ = write!(events, " AND e.disposition = ${}", params.len());
+            if *status != EventDisposition::Accepted.as_str() {
+                // Literal, so that every plan of the statement can prove it reads
+                // only what `events_by_source_unaccepted` holds (migration 0012).
+                events.push_str(" AND e.disposition <> 'accepted'");
+            }
+        }
+        if let Some(dedup_key) = &filter.dedup_key {
+            params.push(dedup_key);
+            let _ = write!(events, " AND e.dedup_key = ${}", params.len());
+        }
+        if let (Some(floor), Some(since)) = (&floor, &filter.since) {
+            params.push(floor);
+            let _ = write!(events, " AND e.id >= ${}", params.len());
+            params.push(since);
+            let _ = write!(events, " AND e.received_at >= ${}", params.len());
+        }
+        if let Some(before) = &page.before {
+            params.push(before);
+            let _ = write!(events, " AND e.id < ${}", params.len());
+        }
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM sources s CROSS JOIN LATERAL (
+                 SELECT * FROM events e WHERE {events}
+                 ORDER BY e.id DESC LIMIT $2) e
+             WHERE {sources}
+             ORDER BY e.id DESC LIMIT $2"
+        );
         let client = self.client().await?;
         let statement = client.prepare_cached(&sql).await?;
-        let rows = client
-            .query(
-                &statement,
-                &[
-                    &org.as_str(),
-                    &filter.source_id,
-                    &status,
-                    &filter.dedup_key,
-                    &floor,
-                    &filter.since,
-                    &page.before,
-                    &probe,
-                ],
-            )
-            .await?;
+        let rows = client.query(&statement, &params).await?;
         let items = rows.iter().map(event_from_row).collect::<Result<_, _>>()?;
         Ok(Page::from_overfetch(
             items,

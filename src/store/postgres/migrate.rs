@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "console_sessions",
         include_str!("../../../migrations/postgres/0011_console_sessions.sql"),
     ),
+    (
+        12,
+        "read_path_indexes",
+        include_str!("../../../migrations/postgres/0012_read_path_indexes.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

@@ -122,6 +122,30 @@ async fn lists_events_newest_first_across_sources_by_dedup_key_status_and_since(
         .unwrap();
     assert!(none.items.is_empty());
 
+    // Every filter together, and the statuses that are not `accepted` (read from their
+    // own index in PostgreSQL).
+    let ignored = IngressEventFilter {
+        source_id: Some(first_source.id.clone()),
+        status: Some(EventDisposition::Ignored),
+        dedup_key: Some("d-4".into()),
+        since: Some(now - Duration::minutes(1)),
+    };
+    let listed = store
+        .list_ingress_events(org, &ignored, &page(50))
+        .await
+        .unwrap();
+    let listed: Vec<&str> = listed.items.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(listed, [&ids[4]]);
+    let handshakes = IngressEventFilter {
+        status: Some(EventDisposition::Handshake),
+        ..IngressEventFilter::default()
+    };
+    let none = store
+        .list_ingress_events(org, &handshakes, &page(50))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+
     let record = store.find_ingress_event(&ids[0]).await.unwrap().unwrap();
     assert_eq!(record.body.as_deref(), Some(b"{}".as_slice()));
     assert_eq!(record.headers["x-github-event"], "push");
