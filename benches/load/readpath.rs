@@ -979,21 +979,53 @@ const RUN_COLUMNS: &str = "id, org, workflow_id, trigger_type, source_id, event_
      CASE WHEN status = 'queued' AND published_at IS NOT NULL THEN 'published' ELSE status END \
      AS status, created_at, updated_at, published_at, cancel_requested_at, retry_of";
 
-/// `EventLogStore::list_ingress_events` (`store/postgres/event_log.rs`).
-fn ingress_events_sql() -> String {
-    format!(
+/// `EventLogStore::list_ingress_events` (`store/postgres/event_log.rs`): only the
+/// filters given (here: not `NULL`) appear in the statement, numbered as the store
+/// numbers them.
+fn ingress_events(
+    org: &str,
+    source: &str,
+    status: &str,
+    dedup: &str,
+    floor_and_since: Option<(&str, &str)>,
+    before: &str,
+) -> (String, Vec<String>) {
+    let mut params = vec![org.to_owned(), "51".to_owned()];
+    let mut sources = String::from("s.org = $1");
+    let mut events = String::from("e.source_id = s.id");
+    if source != NULL {
+        params.push(source.to_owned());
+        let _ = write!(sources, " AND s.id = ${}", params.len());
+    }
+    if status != NULL {
+        params.push(status.to_owned());
+        let _ = write!(events, " AND e.disposition = ${}", params.len());
+        if status != "'accepted'" {
+            events.push_str(" AND e.disposition <> 'accepted'");
+        }
+    }
+    if dedup != NULL {
+        params.push(dedup.to_owned());
+        let _ = write!(events, " AND e.dedup_key = ${}", params.len());
+    }
+    if let Some((floor, since)) = floor_and_since {
+        params.push(floor.to_owned());
+        let _ = write!(events, " AND e.id >= ${}", params.len());
+        params.push(format!("{since}::timestamptz"));
+        let _ = write!(events, " AND e.received_at >= ${}", params.len());
+    }
+    if before != NULL {
+        params.push(before.to_owned());
+        let _ = write!(events, " AND e.id < ${}", params.len());
+    }
+    let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM sources s CROSS JOIN LATERAL (
-             SELECT * FROM events e
-             WHERE e.source_id = s.id
-               AND ($3::text IS NULL OR e.disposition = $3)
-               AND ($4::text IS NULL OR e.dedup_key = $4)
-               AND ($5::text IS NULL OR e.id >= $5)
-               AND ($6::timestamptz IS NULL OR e.received_at >= $6)
-               AND ($7::text IS NULL OR e.id < $7)
-             ORDER BY e.id DESC LIMIT $8) e
-         WHERE s.org = $1 AND ($2::text IS NULL OR s.id = $2)
-         ORDER BY e.id DESC LIMIT $8"
-    )
+             SELECT * FROM events e WHERE {events}
+             ORDER BY e.id DESC LIMIT $2) e
+         WHERE {sources}
+         ORDER BY e.id DESC LIMIT $2"
+    );
+    (sql, params)
 }
 
 /// `PostgresStore::keyset_page` around `select` with `n` parameters.
@@ -1046,16 +1078,14 @@ fn queries(s: &Samples) -> Vec<Query> {
                   floor: String,
                   since: String,
                   before: String| {
-        vec![
-            org.clone(),
-            source,
-            status.to_owned(),
-            dedup,
-            floor,
-            since,
-            before,
-            "51".to_owned(),
-        ]
+        let floor_and_since = (floor != NULL).then_some((floor.as_str(), since.as_str()));
+        ingress_events(&org, &source, status, &dedup, floor_and_since, &before)
+    };
+    let qe = |name: &'static str, (sql, params): (String, Vec<String>)| Query {
+        name,
+        sql,
+        params,
+        cached: true,
     };
     let q = |name: &'static str, sql: String, params: Vec<String>, cached: bool| Query {
         name,
@@ -1108,9 +1138,8 @@ fn queries(s: &Samples) -> Vec<Query> {
         };
     let endpoint = one(&s.endpoints);
     vec![
-        q(
+        qe(
             "org events, first page",
-            ingress_events_sql(),
             events(
                 NULL.into(),
                 NULL,
@@ -1119,11 +1148,9 @@ fn queries(s: &Samples) -> Vec<Query> {
                 NULL.into(),
                 NULL.into(),
             ),
-            true,
         ),
-        q(
+        qe(
             "org events, source_id=",
-            ingress_events_sql(),
             events(
                 one(&s.sources),
                 NULL,
@@ -1132,11 +1159,9 @@ fn queries(s: &Samples) -> Vec<Query> {
                 NULL.into(),
                 NULL.into(),
             ),
-            true,
         ),
-        q(
+        qe(
             "org events, status=ignored",
-            ingress_events_sql(),
             events(
                 NULL.into(),
                 "'ignored'",
@@ -1145,11 +1170,9 @@ fn queries(s: &Samples) -> Vec<Query> {
                 NULL.into(),
                 NULL.into(),
             ),
-            true,
         ),
-        q(
+        qe(
             "org events, status=handshake",
-            ingress_events_sql(),
             events(
                 NULL.into(),
                 "'handshake'",
@@ -1158,11 +1181,9 @@ fn queries(s: &Samples) -> Vec<Query> {
                 NULL.into(),
                 NULL.into(),
             ),
-            true,
         ),
-        q(
+        qe(
             "org events, dedup_key=",
-            ingress_events_sql(),
             events(
                 NULL.into(),
                 NULL,
@@ -1171,11 +1192,9 @@ fn queries(s: &Samples) -> Vec<Query> {
                 NULL.into(),
                 NULL.into(),
             ),
-            true,
         ),
-        q(
+        qe(
             "org events, since= & status=handshake",
-            ingress_events_sql(),
             events(
                 NULL.into(),
                 "'handshake'",
@@ -1184,11 +1203,9 @@ fn queries(s: &Samples) -> Vec<Query> {
                 since,
                 NULL.into(),
             ),
-            true,
         ),
-        q(
+        qe(
             "org events, deep page (cursor)",
-            ingress_events_sql(),
             events(
                 NULL.into(),
                 NULL,
@@ -1197,7 +1214,6 @@ fn queries(s: &Samples) -> Vec<Query> {
                 NULL.into(),
                 deep,
             ),
-            true,
         ),
         q(
             "event detail",
