@@ -1405,6 +1405,7 @@ fn plan_scans(plan: &[String]) -> Vec<String> {
     let mut scans: Vec<String> = Vec::new();
     for node in plan {
         let node = node.trim().trim_start_matches("->").trim();
+        let node = node.trim_start_matches("Parallel ");
         let is_scan = node.starts_with("Seq Scan")
             || node.starts_with("Index Scan")
             || node.starts_with("Index Only Scan")
