@@ -259,16 +259,25 @@ impl RunStore for PostgresStore {
         filter: &RunFilter,
         page: &PageRequest,
     ) -> Result<Page<Run>, StoreError> {
-        let select = format!(
-            "SELECT {RUN_COLUMNS} FROM runs
-             WHERE org = $1 AND ($2::text IS NULL OR status = $2)
-               AND ($4::boolean IS NULL OR (published_at IS NOT NULL) = $4)
-               AND ($3::text IS NULL OR workflow_id = $3)"
-        );
         let (status, published) = match filter.status.map(stored_status) {
             Some((status, published)) => (Some(status), published),
             None => (None, None),
         };
+        // A queued run is one whose message still waits in the outbox (its row is
+        // written with the run and deleted as the run is marked published): the small
+        // outbox finds them, where walking the org's runs for the few unpublished ones
+        // read every run when none was queued (196 ms at 1 M runs).
+        let waiting = if published == Some(false) {
+            " AND id IN (SELECT run_id FROM outbox)"
+        } else {
+            ""
+        };
+        let select = format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE org = $1 AND ($2::text IS NULL OR status = $2)
+               AND ($4::boolean IS NULL OR (published_at IS NOT NULL) = $4)
+               AND ($3::text IS NULL OR workflow_id = $3){waiting}"
+        );
         self.keyset_page(
             &select,
             "id",
