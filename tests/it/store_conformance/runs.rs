@@ -227,6 +227,23 @@ async fn lists_runs_by_status_and_workflow(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].status, RunStatus::Queued);
+    // Queued: the run still waiting for the broker, and not the published one.
+    let queued = RunFilter {
+        status: Some(RunStatus::Queued),
+        workflow_id: None,
+    };
+    let listed = store
+        .list_runs(&acme, &queued, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        [b.id.as_str()]
+    );
     let first_page = store
         .list_runs(&acme, &RunFilter::default(), &PageRequest::first(1))
         .await
