@@ -25,10 +25,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MintKey {
-    name: String,
+    pub(super) name: String,
     /// Empty or absent: every scope.
     #[serde(default)]
-    scopes: Vec<Scope>,
+    pub(super) scopes: Vec<Scope>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,13 +56,13 @@ impl From<ApiKey> for ApiKeyView {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MintedKey {
-    id: String,
-    name: String,
+    pub(super) id: String,
+    pub(super) name: String,
     scopes: Vec<Scope>,
     #[serde(serialize_with = "super::timestamp::micros")]
     created_at: DateTime<Utc>,
     /// The key itself: shown this once, stored only as a hash.
-    key: String,
+    pub(super) key: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -85,7 +85,19 @@ async fn mint_key(
     Path(org): Path<String>,
     ApiJson(body): ApiJson<MintKey>,
 ) -> Result<(StatusCode, Json<MintedKey>), ApiError> {
-    let org = visible_org(&state, &principal, &org).await?;
+    let minted = mint(&state, &principal, &org, body).await?;
+    Ok((StatusCode::CREATED, Json(minted)))
+}
+
+/// A new API key of `org` (operator only), audited; its token is in the answer and
+/// nowhere else. The REST API and the console both call this.
+pub(super) async fn mint(
+    state: &AppState,
+    principal: &Principal,
+    org: &str,
+    body: MintKey,
+) -> Result<MintedKey, ApiError> {
+    let org = visible_org(state, principal, org).await?;
     principal.operator_for(&org)?;
     let mut scopes = body.scopes;
     scopes.sort();
@@ -110,16 +122,13 @@ async fn mint_key(
         .store()
         .insert_api_key(&key, &token_hash(token.expose()), &audit)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(MintedKey {
-            id: key.id,
-            name: key.name,
-            scopes: key.scopes,
-            created_at: key.created_at,
-            key: token.expose_str().unwrap_or_default().to_owned(),
-        }),
-    ))
+    Ok(MintedKey {
+        id: key.id,
+        name: key.name,
+        scopes: key.scopes,
+        created_at: key.created_at,
+        key: token.expose_str().unwrap_or_default().to_owned(),
+    })
 }
 
 /// List an org's API keys, metadata only (operator token only).
@@ -154,9 +163,20 @@ async fn revoke_key(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    revoke(&state, &principal, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes the key at once (operator only), audited; idempotent. Its console sessions
+/// end with it. The REST API and the console both call this.
+pub(super) async fn revoke(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<crate::store::OrgSlug, ApiError> {
     let key = state
         .store()
-        .find_api_key(&id)
+        .find_api_key(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     principal.operator_for(&key.org)?;
@@ -171,5 +191,5 @@ async fn revoke_key(
         .store()
         .revoke_api_key(&key.id, Utc::now(), &audit)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(key.org)
 }

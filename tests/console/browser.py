@@ -160,6 +160,19 @@ def operator_tour(browser, given, screenshots):
     check("has ended" in page.locator("#live").inner_text(), "the end of the run is not shown")
     session.shot(screenshots, "run")
 
+    # The audit log shows what was done above, and the API keys page mints a key once.
+    session.goto(f"/console/orgs/{given['org']}/audit")
+    check(page.get_by_text("ingress_event.replayed").count() > 0, "the replay is not in the audit log")
+    session.shot(screenshots, "audit")
+    session.goto(f"/console/orgs/{given['org']}/api-keys")
+    page.get_by_label("Name").fill("dashboards")
+    page.get_by_label("run:read").check()
+    page.get_by_role("button", name="Mint key").click()
+    check(page.locator("code.secret").inner_text().startswith("hg_"), "no new key shown")
+    session.goto(f"/console/orgs/{given['org']}/api-keys")
+    check(page.locator("code.secret").count() == 0, "the new key is shown again")
+    session.shot(screenshots, "api-keys")
+
     session.sign_out()
     session.goto("/console")
     check(page.url.endswith("/console/sign-in"), "still signed in after sign-out")

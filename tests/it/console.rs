@@ -22,6 +22,7 @@ in_both_modes!(
     rotating_shows_the_new_secret_once_and_expiring_stops_the_old_one,
     run_pages_list_by_status_show_the_timeline_and_cancel_and_retry,
     the_console_stream_sends_every_event_type_as_a_plain_message,
+    api_keys_are_minted_shown_once_and_revoked_and_the_audit_log_lists_it,
 );
 
 async fn trigger_run(server: &TestServer) -> String {
@@ -727,5 +728,80 @@ async fn the_console_stream_sends_every_event_type_as_a_plain_message(mode: Mode
         .get(&format!("/console/runs/{run_id}/events"))
         .await;
     assert!(redirects_to_sign_in(&anonymous));
+    server.stop().await.unwrap();
+}
+
+async fn api_keys_are_minted_shown_once_and_revoked_and_the_audit_log_lists_it(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let (status, page) = browser.page("/console/orgs/acme/api-keys").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let csrf = csrf_of(&page);
+    let none = browser
+        .post_form(
+            "/console/orgs/acme/api-keys",
+            &[("csrf", &csrf), ("name", "no scopes")],
+        )
+        .await;
+    assert_eq!(none.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let minted = browser
+        .post_form(
+            "/console/orgs/acme/api-keys",
+            &[
+                ("csrf", &csrf),
+                ("name", "on-call"),
+                ("scope", "run:read"),
+                ("scope", "audit:read"),
+            ],
+        )
+        .await;
+    assert_eq!(minted.status(), StatusCode::OK);
+    let shown = minted.text().await.unwrap();
+    let marker = r#"<code class="secret">"#;
+    let start = shown.find(marker).expect("the new key") + marker.len();
+    let key = shown[start..].split('<').next().unwrap().to_owned();
+    assert!(key.starts_with("hg_"), "{key}");
+    assert!(shown.contains("run:read, audit:read") || shown.contains("audit:read, run:read"));
+    let (_, again) = browser.page("/console/orgs/acme/api-keys").await;
+    assert!(!again.contains(&key), "the key is shown again");
+    assert_eq!(
+        server.get("/v1/orgs/acme/runs", &key).await.status,
+        StatusCode::OK
+    );
+
+    // The key itself may read the audit log but not manage keys.
+    let mut holder = Browser::new(&server);
+    holder.sign_in(&key).await;
+    let (status, audit) = holder.page("/console/orgs/acme/audit").await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    assert!(
+        audit.contains("api_key_minted") && audit.contains("org_created"),
+        "{audit}"
+    );
+    assert_eq!(
+        holder.page("/console/orgs/acme/api-keys").await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let id_marker = "New key <code>";
+    let start = shown.find(id_marker).unwrap() + id_marker.len();
+    let id = shown[start..].split('<').next().unwrap().to_owned();
+    let revoked = browser
+        .post_form(
+            &format!("/console/api-keys/{id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(revoked.headers()[LOCATION], "/console/orgs/acme/api-keys");
+    assert_eq!(
+        server.get("/v1/orgs/acme/runs", &key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(redirects_to_sign_in(&holder.get("/console").await));
+    let (_, after) = browser.page("/console/orgs/acme/api-keys").await;
+    assert!(after.contains("revoked"), "{after}");
     server.stop().await.unwrap();
 }

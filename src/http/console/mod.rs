@@ -4,6 +4,7 @@
 //! disk at run time. Pages reach data through the same store operations and the same
 //! `Principal` scope checks as the REST API.
 
+mod admin;
 mod events;
 mod pages;
 mod runs;
@@ -61,6 +62,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/search", get(events::search))
         .route("/console/orgs/{org}/runs", get(runs::list))
+        .route("/console/orgs/{org}/audit", get(admin::audit))
+        .route(
+            "/console/orgs/{org}/api-keys",
+            get(admin::keys).post(admin::mint_key),
+        )
+        .route(
+            "/console/api-keys/{id}/revoke",
+            axum::routing::post(admin::revoke_key),
+        )
         .route("/console/runs/{id}", get(runs::show))
         .route("/console/runs/{id}/events", get(runs::stream))
         .route(
