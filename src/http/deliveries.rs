@@ -159,10 +159,10 @@ pub enum DeliveryState {
 }
 
 /// What selects a state in the store: `(status, tried, endpoint_enabled)`.
-type StoredFilter = (DeliveryStatus, Option<bool>, Option<bool>);
+pub(super) type StoredFilter = (DeliveryStatus, Option<bool>, Option<bool>);
 
 impl DeliveryState {
-    const ALL: [Self; 5] = [
+    pub(super) const ALL: [Self; 5] = [
         Self::Pending,
         Self::Retrying,
         Self::Delivered,
@@ -170,7 +170,7 @@ impl DeliveryState {
         Self::Disabled,
     ];
 
-    fn of(status: DeliveryStatus, attempts: u32, endpoint_enabled: bool) -> Self {
+    pub(super) fn of(status: DeliveryStatus, attempts: u32, endpoint_enabled: bool) -> Self {
         match status {
             DeliveryStatus::Pending if !endpoint_enabled => Self::Disabled,
             DeliveryStatus::Pending if attempts > 0 => Self::Retrying,
@@ -180,7 +180,7 @@ impl DeliveryState {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Retrying => "retrying",
@@ -191,7 +191,7 @@ impl DeliveryState {
     }
 
     /// The stored status, `tried` and endpoint filters that select this state.
-    fn filter(self) -> StoredFilter {
+    pub(super) fn filter(self) -> StoredFilter {
         match self {
             Self::Pending => (DeliveryStatus::Pending, Some(false), Some(true)),
             Self::Retrying => (DeliveryStatus::Pending, Some(true), Some(true)),
@@ -202,7 +202,7 @@ impl DeliveryState {
     }
 }
 
-fn parse_state(value: Option<&str>) -> Result<Option<DeliveryState>, ApiError> {
+pub(super) fn parse_state(value: Option<&str>) -> Result<Option<DeliveryState>, ApiError> {
     value
         .map(|s| {
             DeliveryState::ALL
@@ -306,7 +306,18 @@ async fn retry_delivery(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Retried>), ApiError> {
-    let delivery = delivery_for(&state, &principal, &id, Scope::DeliveryRetry).await?;
+    let retried = retry_one(&state, &principal, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(Retried { retried })))
+}
+
+/// Makes the delivery due now, whatever its state (`delivery:retry`); the REST API and
+/// the console's retry button both call this.
+pub(super) async fn retry_one(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<u64, ApiError> {
+    let delivery = delivery_for(state, principal, id, Scope::DeliveryRetry).await?;
     let retried = state
         .store()
         .retry_deliveries(
@@ -317,7 +328,7 @@ async fn retry_delivery(
         )
         .await?;
     state.wake_delivery();
-    Ok((StatusCode::ACCEPTED, Json(Retried { retried })))
+    Ok(retried)
 }
 
 /// Retry every delivery matching a filter (default: all failed ones) (`delivery:retry`).

@@ -194,7 +194,7 @@ fn validate_schedule(schedule: &str) -> Result<Option<String>, ApiError> {
     Ok(Some(schedule.to_owned()))
 }
 
-async fn endpoint_for(
+pub(super) async fn endpoint_for(
     state: &AppState,
     principal: &Principal,
     id: &str,
@@ -450,7 +450,24 @@ async fn send_test(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
-    let endpoint = endpoint_for(&state, &principal, &id, Scope::EndpointWrite).await?;
+    let (event_id, deliveries) = send_test_event(&state, &principal, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Queued {
+            event_id: Some(event_id),
+            deliveries,
+        }),
+    ))
+}
+
+/// An `endpoint.test` event for this endpoint alone (`endpoint:write`); returns its id
+/// and the deliveries it made. The REST API and the console both call this.
+pub(super) async fn send_test_event(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<(String, u64), ApiError> {
+    let endpoint = endpoint_for(state, principal, id, Scope::EndpointWrite).await?;
     let now = Utc::now();
     let event = RunEvent {
         id: new_id("evt"),
@@ -468,13 +485,7 @@ async fn send_test(
         .record_run_event(&event, Some(&endpoint.id))
         .await?;
     state.wake_delivery();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Queued {
-            event_id: Some(event.id),
-            deliveries: recorded.deliveries as u64,
-        }),
-    ))
+    Ok((event.id, recorded.deliveries as u64))
 }
 
 /// Retry this endpoint's failed deliveries since a time, e.g. after an outage (`delivery:retry`).

@@ -23,6 +23,7 @@ in_both_modes!(
     run_pages_list_by_status_show_the_timeline_and_cancel_and_retry,
     the_console_stream_sends_every_event_type_as_a_plain_message,
     api_keys_are_minted_shown_once_and_revoked_and_the_audit_log_lists_it,
+    endpoint_pages_show_deliveries_and_attempts_and_retry_makes_a_new_attempt,
 );
 
 async fn trigger_run(server: &TestServer) -> String {
@@ -803,5 +804,100 @@ async fn api_keys_are_minted_shown_once_and_revoked_and_the_audit_log_lists_it(m
     assert!(redirects_to_sign_in(&holder.get("/console").await));
     let (_, after) = browser.page("/console/orgs/acme/api-keys").await;
     assert!(after.contains("revoked"), "{after}");
+    server.stop().await.unwrap();
+}
+
+async fn endpoint_pages_show_deliveries_and_attempts_and_retry_makes_a_new_attempt(mode: Mode) {
+    use crate::hooks::{endpoint, ALLOW_LOOPBACK};
+    use crate::support::receiver::TestReceiver;
+    let server = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
+    let receiver = TestReceiver::start().await;
+    // The first attempt fails with a 500 the console must show; the retry succeeds.
+    receiver.answer(&[500]);
+    let (endpoint_id, secret) =
+        endpoint(&server, &receiver.url, json!({"retry_schedule": "0s"})).await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let (status, list) = browser.page("/console/orgs/acme/endpoints").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(
+        list.contains(&endpoint_id) && list.contains("healthy"),
+        "{list}"
+    );
+
+    let page_path = format!("/console/endpoints/{endpoint_id}");
+    let (_, page) = browser.page(&page_path).await;
+    assert!(!page.contains(&secret), "the signing secret is on the page");
+    let tested = browser
+        .post_form(&format!("{page_path}/test"), &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(tested.status(), StatusCode::SEE_OTHER);
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    let failed = crate::support::eventually(std::time::Duration::from_secs(10), || {
+        let browser = &browser;
+        let page_path = page_path.clone();
+        async move {
+            let (_, page) = browser.page(&format!("{page_path}?status=failed")).await;
+            page.contains("endpoint.test")
+        }
+    })
+    .await;
+    assert!(failed, "the failed test delivery is not listed as failed");
+    let (_, failed_page) = browser.page(&format!("{page_path}?status=failed")).await;
+    let marker = "/console/deliveries/";
+    let start = failed_page.find(marker).unwrap() + marker.len();
+    let delivery_id = failed_page[start..].split('"').next().unwrap().to_owned();
+
+    let delivery_path = format!("/console/deliveries/{delivery_id}");
+    let (_, delivery) = browser.page(&delivery_path).await;
+    assert!(delivery.contains("Attempt 1: HTTP 500"), "{delivery}");
+    assert!(delivery.contains("webhook-signature"), "{delivery}");
+    assert!(!delivery.contains(&secret), "{delivery}");
+    let retried = browser
+        .post_form(
+            &format!("{delivery_path}/retry"),
+            &[("csrf", &csrf_of(&delivery))],
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::SEE_OTHER);
+    receiver
+        .wait_for(2, std::time::Duration::from_secs(10))
+        .await;
+    let second = crate::support::eventually(std::time::Duration::from_secs(10), || {
+        let browser = &browser;
+        let delivery_path = delivery_path.clone();
+        async move {
+            let (_, page) = browser.page(&delivery_path).await;
+            page.contains("Attempt 2: HTTP 200")
+        }
+    })
+    .await;
+    assert!(second, "the retry made no second attempt");
+
+    // A key with delivery:read alone sees the attempts but no retry, and a forged one fails.
+    let reader = server
+        .mint_key("acme", &["endpoint:read", "delivery:read"])
+        .await;
+    let mut reading = Browser::new(&server);
+    reading.sign_in(&reader).await;
+    let (_, page) = reading.page(&delivery_path).await;
+    assert!(
+        page.contains("Attempt 2") && !page.contains("Retry now"),
+        "{page}"
+    );
+    let forged = reading
+        .post_form(
+            &format!("{delivery_path}/retry"),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let (_, endpoint_page) = reading.page(&page_path).await;
+    assert!(
+        !endpoint_page.contains("Send a test event"),
+        "{endpoint_page}"
+    );
     server.stop().await.unwrap();
 }

@@ -5,6 +5,7 @@
 //! `Principal` scope checks as the REST API.
 
 mod admin;
+mod endpoints;
 mod events;
 mod pages;
 mod runs;
@@ -63,6 +64,17 @@ pub fn routes() -> Router<AppState> {
         .route("/console/search", get(events::search))
         .route("/console/orgs/{org}/runs", get(runs::list))
         .route("/console/orgs/{org}/audit", get(admin::audit))
+        .route("/console/orgs/{org}/endpoints", get(endpoints::list))
+        .route("/console/endpoints/{id}", get(endpoints::show))
+        .route(
+            "/console/endpoints/{id}/test",
+            axum::routing::post(endpoints::send_test),
+        )
+        .route("/console/deliveries/{id}", get(endpoints::delivery))
+        .route(
+            "/console/deliveries/{id}/retry",
+            axum::routing::post(endpoints::retry_delivery),
+        )
         .route(
             "/console/orgs/{org}/api-keys",
             get(admin::keys).post(admin::mint_key),
