@@ -54,7 +54,7 @@ pub struct CreateEndpoint {
     enabled: Option<bool>,
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchEndpoint {
     url: Option<String>,
@@ -68,6 +68,16 @@ pub struct PatchEndpoint {
     retry_schedule: Option<String>,
     /// Re-enabling clears a disable by hookgate; its pending deliveries resume.
     enabled: Option<bool>,
+}
+
+impl PatchEndpoint {
+    /// A change of `enabled` alone (the console's enable and disable buttons).
+    pub(super) fn enabled(enabled: bool) -> Self {
+        Self {
+            enabled: Some(enabled),
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -209,7 +219,7 @@ pub(super) async fn endpoint_for(
     Ok(endpoint)
 }
 
-fn owner(endpoint: &Endpoint) -> secrets::Owner<'_> {
+pub(super) fn owner(endpoint: &Endpoint) -> secrets::Owner<'_> {
     secrets::Owner {
         org: &endpoint.org,
         id: &endpoint.id,
@@ -332,7 +342,19 @@ async fn patch_endpoint(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchEndpoint>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    let mut endpoint = endpoint_for(&state, &principal, &id, Scope::EndpointWrite).await?;
+    Ok(Json(update(&state, &principal, &id, body).await?.into()))
+}
+
+/// Applies `body` to the endpoint (`endpoint:write`), audited; re-enabling clears a
+/// disable by hookgate and wakes the delivery workers. The REST API and the console
+/// both call this.
+pub(super) async fn update(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    body: PatchEndpoint,
+) -> Result<Endpoint, ApiError> {
+    let mut endpoint = endpoint_for(state, principal, id, Scope::EndpointWrite).await?;
     if let Some(url) = body.url {
         endpoint.url = validate_url(&url)?;
     }
@@ -363,7 +385,7 @@ async fn patch_endpoint(
     }
     endpoint.updated_at = Utc::now();
     let entry = audit(
-        &principal,
+        principal,
         &endpoint,
         AuditAction::EndpointUpdated,
         serde_json::json!({"url": endpoint.url, "enabled": endpoint.enabled}),
@@ -374,7 +396,7 @@ async fn patch_endpoint(
     if endpoint.enabled {
         state.wake_delivery();
     }
-    Ok(Json(endpoint.into()))
+    Ok(endpoint)
 }
 
 /// Delete an endpoint; nothing more is delivered to it (`endpoint:write`).
@@ -497,20 +519,7 @@ async fn recover(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Recover>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
-    let endpoint = endpoint_for(&state, &principal, &id, Scope::DeliveryRetry).await?;
-    let filter = DeliveryFilter {
-        endpoint_id: Some(endpoint.id.clone()),
-        status: Some(DeliveryStatus::Failed),
-        tried: None,
-        event_type: None,
-        since: Some(body.since),
-        endpoint_enabled: None,
-    };
-    let retried = state
-        .store()
-        .retry_deliveries(&endpoint.org, &filter, None, Utc::now())
-        .await?;
-    state.wake_delivery();
+    let retried = recover_since(&state, &principal, &id, body.since).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Queued {
@@ -518,4 +527,29 @@ async fn recover(
             deliveries: retried,
         }),
     ))
+}
+
+/// Makes this endpoint's failed deliveries since `since` due again (`delivery:retry`);
+/// returns how many. The REST API and the console both call this.
+pub(super) async fn recover_since(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    since: DateTime<Utc>,
+) -> Result<u64, ApiError> {
+    let endpoint = endpoint_for(state, principal, id, Scope::DeliveryRetry).await?;
+    let filter = DeliveryFilter {
+        endpoint_id: Some(endpoint.id.clone()),
+        status: Some(DeliveryStatus::Failed),
+        tried: None,
+        event_type: None,
+        since: Some(since),
+        endpoint_enabled: None,
+    };
+    let retried = state
+        .store()
+        .retry_deliveries(&endpoint.org, &filter, None, Utc::now())
+        .await?;
+    state.wake_delivery();
+    Ok(retried)
 }

@@ -160,6 +160,17 @@ def operator_tour(browser, given, screenshots):
     check("has ended" in page.locator("#live").inner_text(), "the end of the run is not shown")
     session.shot(screenshots, "run")
 
+    # Endpoints: the list with health, then one endpoint with its actions.
+    session.goto(f"/console/orgs/{given['org']}/endpoints")
+    # It received the run events above and could not be reached: it shows as failing.
+    health = page.locator("tbody tr td:nth-child(3)").first.inner_text()
+    check(health == "healthy" or health.startswith("failing since"), f"endpoint health {health!r}")
+    page.get_by_role("link", name=given["endpoint_id"]).click()
+    page.wait_for_url(f"**/console/endpoints/{given['endpoint_id']}")
+    for button in ("Send a test event", "Disable", "Recover", "Rotate signing secret"):
+        check(page.get_by_role("button", name=button).count() == 1, f"no {button} button")
+    session.shot(screenshots, "endpoint")
+
     # The audit log shows what was done above, and the API keys page mints a key once.
     session.goto(f"/console/orgs/{given['org']}/audit")
     check(page.get_by_text("ingress_event.replayed").count() > 0, "the replay is not in the audit log")

@@ -24,6 +24,7 @@ in_both_modes!(
     the_console_stream_sends_every_event_type_as_a_plain_message,
     api_keys_are_minted_shown_once_and_revoked_and_the_audit_log_lists_it,
     endpoint_pages_show_deliveries_and_attempts_and_retry_makes_a_new_attempt,
+    endpoint_actions_disable_enable_recover_and_rotate,
 );
 
 async fn trigger_run(server: &TestServer) -> String {
@@ -898,6 +899,109 @@ async fn endpoint_pages_show_deliveries_and_attempts_and_retry_makes_a_new_attem
     assert!(
         !endpoint_page.contains("Send a test event"),
         "{endpoint_page}"
+    );
+    server.stop().await.unwrap();
+}
+
+async fn endpoint_actions_disable_enable_recover_and_rotate(mode: Mode) {
+    use crate::hooks::{endpoint, ALLOW_LOOPBACK};
+    use crate::support::receiver::TestReceiver;
+    let server = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[503]);
+    let (endpoint_id, old_secret) =
+        endpoint(&server, &receiver.url, json!({"retry_schedule": "0s"})).await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let page_path = format!("/console/endpoints/{endpoint_id}");
+    let (_, page) = browser.page(&page_path).await;
+    let csrf = csrf_of(&page);
+
+    // One failed delivery, then recover it: a second attempt, now answered 200.
+    let tested = browser
+        .post_form(&format!("{page_path}/test"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(tested.status(), StatusCode::SEE_OTHER);
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    let failed = crate::support::eventually(std::time::Duration::from_secs(10), || {
+        let browser = &browser;
+        let path = format!("{page_path}?status=failed");
+        async move { browser.page(&path).await.1.contains("endpoint.test") }
+    })
+    .await;
+    assert!(failed);
+    let recovered = browser
+        .post_form(
+            &format!("{page_path}/recover"),
+            &[("csrf", &csrf), ("hours", "24")],
+        )
+        .await;
+    assert_eq!(recovered.status(), StatusCode::SEE_OTHER);
+    let (_, notice) = browser
+        .page(recovered.headers()[LOCATION].to_str().unwrap())
+        .await;
+    assert!(
+        notice.contains("1 failed deliveries are due again"),
+        "{notice}"
+    );
+    receiver
+        .wait_for(2, std::time::Duration::from_secs(10))
+        .await;
+
+    // Disable, then enable: the API sees the same state.
+    let disabled = browser
+        .post_form(
+            &format!("{page_path}/enabled"),
+            &[("csrf", &csrf), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
+    let api = server
+        .get(&format!("/v1/endpoints/{endpoint_id}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(api.body["enabled"], false, "{}", api.body);
+    let (_, page) = browser.page(&page_path).await;
+    assert!(page.contains(">Enable</button>"), "{page}");
+    browser
+        .post_form(
+            &format!("{page_path}/enabled"),
+            &[("csrf", &csrf), ("enabled", "true")],
+        )
+        .await;
+    let api = server
+        .get(&format!("/v1/endpoints/{endpoint_id}"), OPERATOR_TOKEN)
+        .await;
+    assert_eq!(api.body["enabled"], true, "{}", api.body);
+
+    // Rotate the signing secret: shown once, never the old one.
+    let rotated = browser
+        .post_form(
+            &format!("{page_path}/secrets/rotate"),
+            &[("csrf", &csrf), ("grace_hours", "24")],
+        )
+        .await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let shown = rotated.text().await.unwrap();
+    let marker = r#"<code class="secret">"#;
+    let start = shown.find(marker).expect("the new secret") + marker.len();
+    let new_secret = shown[start..].split('<').next().unwrap().to_owned();
+    assert!(new_secret.starts_with("whsec_") && new_secret != old_secret);
+    assert!(!shown.contains(&old_secret));
+    let (_, page) = browser.page(&page_path).await;
+    assert!(!page.contains(&new_secret), "the new secret is shown again");
+    let secrets = server
+        .get(
+            &format!("/v1/endpoints/{endpoint_id}/secrets"),
+            OPERATOR_TOKEN,
+        )
+        .await;
+    assert_eq!(
+        secrets.body["data"].as_array().unwrap().len(),
+        2,
+        "{}",
+        secrets.body
     );
     server.stop().await.unwrap();
 }

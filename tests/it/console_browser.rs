@@ -50,6 +50,14 @@ async fn console_works_in_chromium_for_the_operator_and_a_read_only_key() {
         StatusCode::UNAUTHORIZED
     );
     let read_only_key = server.mint_key("acme", &["source:read"]).await;
+    let created = server
+        .post(
+            "/v1/orgs/acme/endpoints",
+            OPERATOR_TOKEN,
+            json!({"url": "https://backend.example.com/hooks", "description": "product backend"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
 
     let given = json!({
         "base": server.url,
@@ -59,6 +67,7 @@ async fn console_works_in_chromium_for_the_operator_and_a_read_only_key() {
         "source_id": source_id,
         "event_id": accepted.body["event_id"],
         "run_id": accepted.body["run"]["id"],
+        "endpoint_id": created.body["endpoint"]["id"],
         "delivery_id": delivery_id,
         "secret": secret,
     });

@@ -7,9 +7,12 @@ use super::session::{self, ConsoleUser};
 use super::ConsoleError;
 use crate::auth::Scope;
 use crate::http::deliveries::{parse_state, retry_one, DeliveryState};
-use crate::http::endpoints::{endpoint_for, send_test_event};
+use crate::http::endpoints::{
+    endpoint_for, owner, recover_since, send_test_event, update, PatchEndpoint,
+};
 use crate::http::extract::{cursor, ListParams};
 use crate::http::orgs::visible_org;
+use crate::http::secrets::{self, RotateSecret};
 use crate::http::AppState;
 use crate::store::{Attempt, Delivery, DeliveryFilter, Endpoint, PageRequest, StoredSecret};
 use askama::Template;
@@ -53,8 +56,10 @@ struct EndpointsPage {
 pub struct ListQuery {
     cursor: Option<String>,
     status: Option<String>,
-    /// What the last action did (`test`), for the page's notice.
+    /// What the last action did (`test`, `recovered`), for the page's notice.
     done: Option<String>,
+    /// How many deliveries a recovery made due again.
+    count: Option<u64>,
 }
 
 pub async fn list(
@@ -104,6 +109,9 @@ struct EndpointPage {
     status: String,
     states: Vec<&'static str>,
     can_test: bool,
+    /// Recover since: `delivery:retry`.
+    can_write_deliveries: bool,
+    can_rotate: bool,
     notice: Option<String>,
 }
 
@@ -161,10 +169,24 @@ pub async fn show(
             .principal
             .allows(&endpoint.org, Scope::EndpointWrite)
             .is_ok(),
-        notice: query
-            .done
-            .filter(|done| done == "test")
-            .map(|_| "Test event queued: its delivery shows below once made.".to_owned()),
+        notice: match query.done.as_deref() {
+            Some("test") => {
+                Some("Test event queued: its delivery shows below once made.".to_owned())
+            }
+            Some("recovered") => Some(format!(
+                "{} failed deliveries are due again.",
+                query.count.unwrap_or(0)
+            )),
+            _ => None,
+        },
+        can_write_deliveries: user
+            .principal
+            .allows(&endpoint.org, Scope::DeliveryRetry)
+            .is_ok(),
+        can_rotate: user
+            .principal
+            .allows(&endpoint.org, Scope::SecretRotate)
+            .is_ok(),
         status: query.status.unwrap_or_default(),
         states: DeliveryState::ALL.iter().map(|s| s.as_str()).collect(),
         endpoint,
@@ -263,4 +285,97 @@ pub async fn send_test(
     send_test_event(&state, &user.principal, &id).await?;
     let location = format!("/console/endpoints/{id}?done=test");
     Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EnableForm {
+    csrf: String,
+    /// `true` to enable, `false` to disable.
+    enabled: bool,
+}
+
+pub async fn set_enabled(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<EnableForm>,
+) -> Result<Response, ConsoleError> {
+    checked(&headers, &user, &form.csrf)?;
+    update(
+        &state,
+        &user.principal,
+        &id,
+        PatchEndpoint::enabled(form.enabled),
+    )
+    .await?;
+    let location = format!("/console/endpoints/{id}");
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RecoverForm {
+    csrf: String,
+    /// Failed deliveries created within this many hours are retried.
+    hours: u32,
+}
+
+pub async fn recover(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<RecoverForm>,
+) -> Result<Response, ConsoleError> {
+    checked(&headers, &user, &form.csrf)?;
+    let since = chrono::Utc::now() - chrono::Duration::hours(i64::from(form.hours));
+    let retried = recover_since(&state, &user.principal, &id, since).await?;
+    let location = format!("/console/endpoints/{id}?done=recovered&count={retried}");
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "console/rotated_endpoint.html")]
+struct RotatedPage {
+    who: String,
+    csrf: String,
+    nav_orgs: Vec<String>,
+    org: String,
+    endpoint_id: String,
+    secret: String,
+    grace_hours: u64,
+}
+
+#[derive(Deserialize)]
+pub struct RotateForm {
+    csrf: String,
+    grace_hours: u64,
+}
+
+/// A new `whsec_` signing secret, shown on this page only; deliveries are signed with
+/// every unexpired secret meanwhile, so the receiver can switch without a failure.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<RotateForm>,
+) -> Result<Html<String>, ConsoleError> {
+    checked(&headers, &user, &form.csrf)?;
+    let endpoint = endpoint_for(&state, &user.principal, &id, Scope::SecretRotate).await?;
+    let request = RotateSecret {
+        grace_period_s: Some(form.grace_hours.saturating_mul(3600)),
+        secret: None,
+    };
+    let rotated = secrets::rotate(&state, &user.principal, &owner(&endpoint), &request).await?;
+    let chrome = Chrome::of(&user);
+    render(&RotatedPage {
+        who: chrome.who,
+        csrf: chrome.csrf,
+        nav_orgs: chrome.nav_orgs,
+        org: endpoint.org.as_str().to_owned(),
+        endpoint_id: endpoint.id,
+        secret: rotated.secret,
+        grace_hours: form.grace_hours,
+    })
 }

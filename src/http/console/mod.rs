@@ -70,6 +70,18 @@ pub fn routes() -> Router<AppState> {
             "/console/endpoints/{id}/test",
             axum::routing::post(endpoints::send_test),
         )
+        .route(
+            "/console/endpoints/{id}/enabled",
+            axum::routing::post(endpoints::set_enabled),
+        )
+        .route(
+            "/console/endpoints/{id}/recover",
+            axum::routing::post(endpoints::recover),
+        )
+        .route(
+            "/console/endpoints/{id}/secrets/rotate",
+            axum::routing::post(endpoints::rotate_secret),
+        )
         .route("/console/deliveries/{id}", get(endpoints::delivery))
         .route(
             "/console/deliveries/{id}/retry",
