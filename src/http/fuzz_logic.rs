@@ -78,3 +78,39 @@ fn forwarded_for(value: &[u8]) {
         Some(untrusted)
     );
 }
+
+/// The console's reading of what a browser sends (`http/console/session.rs`): the
+/// first line is a `Cookie` header, the second an `Origin`, the third a `Host`. The
+/// session cookie read back is one whole value that the header holds, and a request
+/// is same-origin only when its `Origin` names its `Host`.
+pub fn console_session(data: &[u8]) {
+    let mut lines = data.split(|b| *b == b'\n');
+    let mut headers = HeaderMap::new();
+    for name in ["cookie", "origin", "host"] {
+        if let Some(Ok(value)) = lines.next().map(HeaderValue::from_bytes) {
+            headers.insert(name, value);
+        }
+    }
+    if let Some(value) = super::console::session::cookie_value(&headers) {
+        assert!(!value.is_empty() && !value.contains(';'), "{value:?}");
+        let cookie = headers
+            .get("cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(cookie.contains(value), "{value:?} is not in {cookie:?}");
+    }
+    let cross = super::console::session::is_cross_origin(&headers);
+    if !cross {
+        if let (Some(origin), Some(host)) = (headers.get("origin"), headers.get("host")) {
+            let origin = origin.to_str().unwrap_or_default();
+            let host = host.to_str().unwrap_or_default();
+            assert!(
+                origin
+                    .trim_end_matches('/')
+                    .to_ascii_lowercase()
+                    .ends_with(&host.to_ascii_lowercase()),
+                "{origin:?} passed as the origin of {host:?}"
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@ mod events;
 mod pages;
 mod runs;
 mod secrets;
-mod session;
+pub(super) mod session;
 
 use super::error::ApiError;
 use super::AppState;

@@ -21,6 +21,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("verify_any", fuzz_logic::verify_any),
     ("body_fields", fuzz_logic::body_fields),
     ("edge_input", crate::http::fuzz_logic::edge_input),
+    ("console_session", crate::http::fuzz_logic::console_session),
 ];
 
 #[test]
