@@ -57,8 +57,12 @@ pub fn is_fresh(last_seen_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
 /// one the request was sent to. (Browsers send `Origin` on every POST; SameSite=Strict
 /// already keeps the cookie off cross-site requests, this refuses them outright.)
 pub fn is_cross_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let Some(origin) = headers.get(ORIGIN) else {
         return false;
+    };
+    // An Origin no browser would send (not visible ASCII) is not taken for an absent one.
+    let Ok(origin) = origin.to_str() else {
+        return true;
     };
     let host = headers.get(HOST).and_then(|v| v.to_str().ok());
     let origin_host = origin
@@ -259,6 +263,15 @@ mod tests {
             (&[("host", "hookgate.example"), ("origin", "null")], true),
             (&[("origin", "https://hookgate.example")], true),
         ];
+        let mut unreadable = headers(&[("host", "hookgate.example")]);
+        unreadable.insert(
+            ORIGIN,
+            HeaderValue::from_bytes(b"https://\xffhookgate.example").unwrap(),
+        );
+        assert!(
+            is_cross_origin(&unreadable),
+            "an unreadable Origin is cross-origin"
+        );
         for (pairs, want) in cases {
             assert_eq!(is_cross_origin(&headers(pairs)), *want, "{pairs:?}");
         }
