@@ -2,7 +2,9 @@
 //! REST API's own operations and checks (`audit:read`; the operator for keys).
 
 use super::pages::{render, Chrome};
-use super::session::{self, ConsoleUser};
+use super::see_other;
+use super::session::ConsoleUser;
+use super::session::CsrfForm;
 use super::ConsoleError;
 use crate::auth::Scope;
 use crate::http::api_keys::{mint, revoke, MintKey};
@@ -12,9 +14,8 @@ use crate::http::AppState;
 use crate::store::{ApiKey, AuditEntry};
 use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use axum::Form;
 use serde::Deserialize;
 
@@ -105,13 +106,6 @@ pub async fn keys(
     keys_page(&state, &user, &org, None).await
 }
 
-fn checked(headers: &HeaderMap, user: &ConsoleUser, csrf: &str) -> Result<(), ConsoleError> {
-    if session::is_cross_origin(headers) {
-        return Err(ConsoleError::Forbidden("a form posted from another site"));
-    }
-    user.check_csrf(csrf)
-}
-
 /// The mint form: a name, the CSRF token and any number of `scope` checkboxes (a
 /// repeated field, which a struct form cannot hold).
 pub async fn mint_key(
@@ -134,7 +128,7 @@ pub async fn mint_key(
             _ => {}
         }
     }
-    checked(&headers, &user, &csrf)?;
+    user.check_form(&headers, &csrf)?;
     if scopes.is_empty() {
         // The API reads no scopes as every scope; a console form must say so itself.
         return Err(ConsoleError::Api(crate::http::error::ApiError::validation(
@@ -146,11 +140,6 @@ pub async fn mint_key(
     keys_page(&state, &user, &org, Some((minted.id, minted.key))).await
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn revoke_key(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -158,8 +147,8 @@ pub async fn revoke_key(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let org = revoke(&state, &user.principal, &id).await?;
     let location = format!("/console/orgs/{}/api-keys", org.as_str());
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }

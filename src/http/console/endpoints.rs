@@ -3,7 +3,9 @@
 //! response; retry and a test event, through the REST API's own operations.
 
 use super::pages::{render, Chrome};
-use super::session::{self, ConsoleUser};
+use super::see_other;
+use super::session::ConsoleUser;
+use super::session::CsrfForm;
 use super::ConsoleError;
 use crate::auth::Scope;
 use crate::http::deliveries::{parse_state, retry_one, DeliveryState};
@@ -17,9 +19,8 @@ use crate::http::AppState;
 use crate::store::{Attempt, Delivery, DeliveryFilter, Endpoint, PageRequest, StoredSecret};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use axum::Form;
 use serde::Deserialize;
 
@@ -249,18 +250,6 @@ pub async fn delivery(
     })
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
-fn checked(headers: &HeaderMap, user: &ConsoleUser, csrf: &str) -> Result<(), ConsoleError> {
-    if session::is_cross_origin(headers) {
-        return Err(ConsoleError::Forbidden("a form posted from another site"));
-    }
-    user.check_csrf(csrf)
-}
-
 pub async fn retry_delivery(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -268,10 +257,10 @@ pub async fn retry_delivery(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     retry_one(&state, &user.principal, &id).await?;
     let location = format!("/console/deliveries/{id}?retried=1");
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }
 
 pub async fn send_test(
@@ -281,10 +270,10 @@ pub async fn send_test(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     send_test_event(&state, &user.principal, &id).await?;
     let location = format!("/console/endpoints/{id}?done=test");
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }
 
 #[derive(Deserialize)]
@@ -301,7 +290,7 @@ pub async fn set_enabled(
     Path(id): Path<String>,
     Form(form): Form<EnableForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     update(
         &state,
         &user.principal,
@@ -310,7 +299,7 @@ pub async fn set_enabled(
     )
     .await?;
     let location = format!("/console/endpoints/{id}");
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }
 
 #[derive(Deserialize)]
@@ -327,11 +316,11 @@ pub async fn recover(
     Path(id): Path<String>,
     Form(form): Form<RecoverForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let since = chrono::Utc::now() - chrono::Duration::hours(i64::from(form.hours));
     let retried = recover_since(&state, &user.principal, &id, since).await?;
     let location = format!("/console/endpoints/{id}?done=recovered&count={retried}");
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }
 
 #[derive(Template)]
@@ -361,7 +350,7 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
     Form(form): Form<RotateForm>,
 ) -> Result<Html<String>, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let endpoint = endpoint_for(&state, &user.principal, &id, Scope::SecretRotate).await?;
     let request = RotateSecret {
         grace_period_s: Some(form.grace_hours.saturating_mul(3600)),

@@ -3,15 +3,16 @@
 //! from any id hookgate or a sender gave.
 
 use super::pages::{render, Chrome};
-use super::session::{self, ConsoleUser};
+use super::see_other;
+use super::session::ConsoleUser;
+use super::session::CsrfForm;
 use super::ConsoleError;
 use crate::auth::{Principal, Scope};
 use crate::http::ingress_events::{event_detail, replay, IngressEventDetail};
 use crate::store::{IngressEvent, IngressEventFilter, OrgSlug, PageRequest};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -94,11 +95,6 @@ fn readable_body(text: &str) -> String {
         .unwrap_or_else(|| text.to_owned())
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// The REST API's replay (same scope check, same audit entry), then back to the event.
 pub async fn replay_event(
     State(state): State<AppState>,
@@ -107,13 +103,10 @@ pub async fn replay_event(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    if session::is_cross_origin(&headers) {
-        return Err(ConsoleError::Forbidden("a form posted from another site"));
-    }
-    user.check_csrf(&form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let replayed = replay(&state, &user.principal, &id, None).await?;
     let location = format!("/console/events/{id}?replayed={}", replayed.run.id);
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }
 
 #[derive(Template)]
@@ -130,10 +123,6 @@ struct SearchPage {
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
-}
-
-fn see_other(location: String) -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
 }
 
 /// The orgs whose events `principal` may read.

@@ -141,6 +141,11 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// Sends the browser on to `location` after a form did its work (POST → 303 → GET).
+fn see_other(location: String) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
+}
+
 /// Why a console page cannot be shown. Rendered as HTML (the REST API's JSON envelope
 /// is for programs), except `SignInFirst`, which sends the browser to the sign-in page.
 #[derive(Debug, thiserror::Error)]

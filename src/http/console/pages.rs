@@ -1,6 +1,7 @@
 //! The console's pages: each gathers what it shows through the store operations the
 //! REST API uses, behind the same `Principal` checks, and renders one template.
 
+use super::session::CsrfForm;
 use super::session::{self, ConsoleUser};
 use super::ConsoleError;
 use crate::auth::{Principal, Scope};
@@ -114,21 +115,13 @@ pub async fn sign_in(
         .into_response())
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
     user: ConsoleUser,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    if session::is_cross_origin(&headers) {
-        return Err(ConsoleError::Forbidden("a form posted from another site"));
-    }
-    user.check_csrf(&form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     state
         .store()
         .delete_console_session(&user.session.token_hash)

@@ -3,7 +3,9 @@
 //! own operations.
 
 use super::pages::{render, Chrome};
-use super::session::{self, ConsoleUser};
+use super::see_other;
+use super::session::ConsoleUser;
+use super::session::CsrfForm;
 use super::ConsoleError;
 use crate::auth::Scope;
 use crate::http::extract::{cursor, ListParams};
@@ -14,9 +16,8 @@ use crate::http::AppState;
 use crate::store::{Run, RunFilter, RunStatus, TimelineEvent};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use axum::Form;
 use serde::Deserialize;
 
@@ -176,18 +177,6 @@ pub async fn stream(
     Ok(live_stream(&state, run, after, false))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
-fn checked(headers: &HeaderMap, user: &ConsoleUser, csrf: &str) -> Result<(), ConsoleError> {
-    if session::is_cross_origin(headers) {
-        return Err(ConsoleError::Forbidden("a form posted from another site"));
-    }
-    user.check_csrf(csrf)
-}
-
 pub async fn cancel_run(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -195,10 +184,10 @@ pub async fn cancel_run(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let (_, run) = cancel(&state, &user.principal, &id, None).await?;
     let location = format!("/console/runs/{}?done=cancel", run.id);
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }
 
 pub async fn retry_run(
@@ -208,8 +197,8 @@ pub async fn retry_run(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    checked(&headers, &user, &form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let retried = retry(&state, &user.principal, &id, None).await?;
     let location = format!("/console/runs/{}", retried.id);
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }

@@ -3,7 +3,9 @@
 //! (`secret:rotate`), same audit entries.
 
 use super::pages::{render, Chrome};
-use super::session::{self, ConsoleUser};
+use super::see_other;
+use super::session::ConsoleUser;
+use super::session::CsrfForm;
 use super::ConsoleError;
 use crate::auth::Scope;
 use crate::http::orgs::visible_org;
@@ -12,9 +14,8 @@ use crate::http::sources::{owner, source_for};
 use crate::http::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use axum::Form;
 use serde::Deserialize;
 
@@ -38,13 +39,6 @@ pub struct RotateForm {
     grace_hours: u64,
 }
 
-fn refuse_cross_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
-    if session::is_cross_origin(headers) {
-        return Err(ConsoleError::Forbidden("a form posted from another site"));
-    }
-    Ok(())
-}
-
 pub async fn rotate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -52,8 +46,7 @@ pub async fn rotate(
     Path((org, id)): Path<(String, String)>,
     Form(form): Form<RotateForm>,
 ) -> Result<Html<String>, ConsoleError> {
-    refuse_cross_origin(&headers)?;
-    user.check_csrf(&form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let org = visible_org(&state, &user.principal, &org).await?;
     let source = source_for(&state, &user.principal, &id, Scope::SecretRotate).await?;
     if source.org != org {
@@ -77,11 +70,6 @@ pub async fn rotate(
     })
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn expire(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -89,8 +77,7 @@ pub async fn expire(
     Path((org, id, secret_id)): Path<(String, String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ConsoleError> {
-    refuse_cross_origin(&headers)?;
-    user.check_csrf(&form.csrf)?;
+    user.check_form(&headers, &form.csrf)?;
     let org = visible_org(&state, &user.principal, &org).await?;
     let source = source_for(&state, &user.principal, &id, Scope::SecretRotate).await?;
     if source.org != org {
@@ -98,5 +85,5 @@ pub async fn expire(
     }
     secrets::expire(&state, &user.principal, &owner(&source), &secret_id).await?;
     let location = format!("/console/orgs/{}/sources/{}", org.as_str(), source.id);
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response())
+    Ok(see_other(location))
 }

@@ -113,7 +113,26 @@ pub struct ConsoleUser {
     pub session: ConsoleSession,
 }
 
+/// A form that changes nothing but its CSRF token (each action adds its own fields).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
 impl ConsoleUser {
+    /// Refuses a state-changing form posted from another site, or one whose CSRF token
+    /// is not this session's.
+    pub fn check_form(
+        &self,
+        headers: &axum::http::HeaderMap,
+        csrf: &str,
+    ) -> Result<(), ConsoleError> {
+        if is_cross_origin(headers) {
+            return Err(ConsoleError::Forbidden("a form posted from another site"));
+        }
+        self.check_csrf(csrf)
+    }
+
     /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), ConsoleError> {
         if tokens_match(submitted.as_bytes(), self.session.csrf_token.as_bytes()) {
