@@ -8,7 +8,7 @@
 //! few ms and the janitor keeps pace with well over 10k events/s. Dropping whole time
 //! partitions of a separate body table was measured too and costs more: its extra
 //! insert on the ingress path (~14 µs per webhook) outweighs the update it saves
-//! (BENCHMARKS.md, "Expiring payloads").
+//! (BENCHMARKS.md, "Findings behind the current design").
 
 use crate::metrics::Metrics;
 use crate::store::Store;

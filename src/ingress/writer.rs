@@ -12,8 +12,8 @@
 //! A writer that finds only a few events waiting lingers (1 ms by default) for more
 //! before it commits: PostgreSQL's cost is mostly per statement, and at moderate rates
 //! batches were small: with it PostgreSQL used 0.47–0.51 cores instead of 0.59–0.60 at
-//! 5,000/s, and ~13 % less CPU per event at max rate (BENCHMARKS.md, "Ingress group
-//! commit").
+//! 5,000/s, and ~13 % less CPU per event at max rate (BENCHMARKS.md, "Findings
+//! behind the current design").
 //!
 //! Committed runs go straight to this instance's relay through the handoff (their
 //! outbox rows claimed in the same transaction); when the handoff is full or there is

@@ -121,7 +121,7 @@ pub struct CsrfForm {
 
 impl ConsoleUser {
     /// Refuses a state-changing form posted from another site, or one whose CSRF token
-    /// is not this session's.
+    /// is not the one issued at this sign-in.
     pub fn check_form(
         &self,
         headers: &axum::http::HeaderMap,
@@ -133,13 +133,13 @@ impl ConsoleUser {
         self.check_csrf(csrf)
     }
 
-    /// Refuses a form whose CSRF token is not this session's.
+    /// Refuses a form whose CSRF token is not the one issued at this sign-in.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), ConsoleError> {
         if tokens_match(submitted.as_bytes(), self.session.csrf_token.as_bytes()) {
             Ok(())
         } else {
             Err(ConsoleError::Forbidden(
-                "the form's CSRF token is not this session's",
+                "the form's CSRF token does not match this sign-in",
             ))
         }
     }

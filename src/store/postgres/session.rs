@@ -7,7 +7,7 @@
 //! 300–400 MB of them at once when they are 30 s old or at a checkpoint's fsync, and
 //! every commit's WAL flush waits behind that burst (stalls of 150–220 ms; in an A/B at
 //! 5,000/s the p99 was 76–96 ms without this and ~20 ms in two of three runs with it:
-//! BENCHMARKS.md, "Kernel writeback (backend_flush_after)"). PostgreSQL ships
+//! BENCHMARKS.md, "Findings behind the current design"). PostgreSQL ships
 //! it off because for some workloads the kernel's own batching is faster; for a
 //! latency-bound writer it is what the PostgreSQL docs recommend.
 //!
