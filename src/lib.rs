@@ -1,5 +1,6 @@
 //! hookgate: webhook ingress and signed delivery gateway. See ARCHITECTURE.md.
 
+pub mod activity;
 pub mod auth;
 pub mod backoff;
 pub mod bootstrap;

@@ -172,6 +172,9 @@ impl App {
             )?
             .spawn(&workers, background.clone());
         }
+        metrics
+            .activity
+            .spawn_flusher(Arc::clone(&self.store), &workers, background.clone());
         if self.config.roles.contains(&Role::Ingress) {
             crate::ingress::EventLogJanitor {
                 store: Arc::clone(&self.store),

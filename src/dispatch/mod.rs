@@ -490,6 +490,12 @@ impl Dispatcher {
         self.inner
             .metrics
             .delivery_attempt(outcome_label(decision), duration.as_secs_f64());
+        self.inner.metrics.activity.record(
+            &item.endpoint.org,
+            &item.endpoint.id,
+            outcome_label(decision),
+            finished,
+        );
         tracing::info!(
             http.status = response.map(|r| r.status),
             duration_ms = duration.as_millis() as u64,

@@ -4,6 +4,7 @@
 pub mod exposition;
 mod process;
 
+use crate::activity::Activity;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpRequestLabels {
@@ -69,6 +71,8 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_refused: Counter,
     pub connections_timed_out: Family<ReasonLabels, Counter>,
+    /// The same outcomes per source and endpoint, for the console (not exported here).
+    pub activity: Arc<Activity>,
 }
 
 /// Counts a connection as open until dropped.
@@ -206,6 +210,7 @@ impl Metrics {
         ]);
         registry.register("build", "The version and commit of this binary", build);
         Self {
+            activity: Arc::default(),
             connections_open,
             connections_refused,
             connections_timed_out,

@@ -16,14 +16,14 @@ mod postgres;
 
 pub use embedded::EmbeddedStore;
 pub use model::{
-    endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction,
-    AuditEntry, CancelOutcome, CancelRequest, ClaimLimits, ConsoleSession, Delivery,
-    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EndpointHealth, EventDisposition,
-    EventWrite, Idempotency, IngressEvent, IngressEventFilter, IngressEventRecord, NewEvent,
-    NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected,
-    Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter, RunStatus, RunWake,
-    RunWakeFn, Scope, SessionHolder, Source, SourcePatch, StoredSecret, TimelineEvent,
-    TriggerOutcome, CONSOLE_SESSION_IDLE,
+    activity_bucket, endpoint_health, last_uses, AcceptOutcome, ActivityCount, ActivityTotal,
+    ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, CancelOutcome, CancelRequest,
+    ClaimLimits, ConsoleSession, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    EndpointHealth, EventDisposition, EventWrite, Idempotency, IngressEvent, IngressEventFilter,
+    IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
+    RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter,
+    RunStatus, RunWake, RunWakeFn, Scope, SessionHolder, Source, SourcePatch, StoredSecret,
+    TimelineEvent, TriggerOutcome, ACTIVITY_BUCKET, CONSOLE_SESSION_IDLE,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -75,6 +75,7 @@ pub trait Store:
     + EndpointStore
     + DeliveryStore
     + ConsoleSessionStore
+    + ActivityStore
     + Send
     + Sync
     + 'static
@@ -124,6 +125,21 @@ pub trait OrgStore {
         org: &OrgSlug,
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError>;
+}
+
+/// Outcomes per source and endpoint in five-minute buckets (the console's overview).
+#[async_trait]
+pub trait ActivityStore {
+    /// Adds each count to its bucket (instances add up; nothing is overwritten).
+    async fn add_activity(&self, counts: &[ActivityCount]) -> Result<(), StoreError>;
+    /// The outcomes of `orgs`' subjects in buckets starting at or after `since`.
+    async fn activity_since(
+        &self,
+        orgs: &[OrgSlug],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ActivityTotal>, StoreError>;
+    /// Deletes buckets that start before `before`; returns how many rows.
+    async fn prune_activity(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Console sign-ins (SPEC §13), looked up by the hash of their cookie.

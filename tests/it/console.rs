@@ -25,6 +25,7 @@ in_both_modes!(
     api_keys_are_minted_shown_once_and_revoked_and_the_audit_log_lists_it,
     endpoint_pages_show_deliveries_and_attempts_and_retry_makes_a_new_attempt,
     endpoint_actions_disable_enable_recover_and_rotate,
+    overview_counts_each_sources_outcomes_and_each_endpoints_attempts_over_the_last_hour,
 );
 
 async fn trigger_run(server: &TestServer) -> String {
@@ -1002,6 +1003,116 @@ async fn endpoint_actions_disable_enable_recover_and_rotate(mode: Mode) {
         2,
         "{}",
         secrets.body
+    );
+    server.stop().await.unwrap();
+}
+
+/// The numbers in the table row that links to `href`, in column order.
+fn row_counts(html: &str, href: &str) -> Vec<u64> {
+    let start = html
+        .find(&format!("href=\"{href}\""))
+        .unwrap_or_else(|| panic!("no row links to {href}: {html}"));
+    let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+    row.split("<td class=\"num\">")
+        .skip(1)
+        .map(|cell| cell.split('<').next().unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+async fn overview_counts_each_sources_outcomes_and_each_endpoints_attempts_over_the_last_hour(
+    mode: Mode,
+) {
+    use crate::hooks::{endpoint, ALLOW_LOOPBACK};
+    use crate::support::receiver::TestReceiver;
+    let server = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
+    server.create_org("acme").await;
+    let verifier = json!({"type": "github"});
+    let secret = "console-overview-secret-0123456789";
+    let (source_id, _) = server
+        .create_source("acme", source_body(&verifier, Some(secret)))
+        .await;
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let now = chrono::Utc::now().timestamp();
+    let delivery = "5b0e0c1a-0000-4000-8000-00000000beef";
+    let request = signed(&verifier, secret, body, now, delivery);
+    for expected in [StatusCode::ACCEPTED, StatusCode::OK] {
+        let reply = server.send_webhook(&source_id, &request, body).await;
+        assert_eq!(reply.status, expected, "{}", reply.body);
+    }
+    for n in 0..3 {
+        let forged = signed(&verifier, "wrong", body, now, &format!("forged-{n}"));
+        let reply = server.send_webhook(&source_id, &forged, body).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[500]);
+    let (endpoint_id, _) = endpoint(&server, &receiver.url, json!({"retry_schedule": "0s"})).await;
+    let sent = server
+        .post(
+            &format!("/v1/endpoints/{endpoint_id}/test"),
+            OPERATOR_TOKEN,
+            json!({}),
+        )
+        .await;
+    assert!(sent.status.is_success(), "{}", sent.body);
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    // The attempt is counted once its record commits, just after the receiver answered.
+    let counted = crate::support::eventually(std::time::Duration::from_secs(10), || {
+        let browser = &browser;
+        let href = format!("/console/endpoints/{endpoint_id}");
+        async move {
+            let (_, page) = browser.page("/console").await;
+            page.contains(&format!("href=\"{href}\""))
+        }
+    })
+    .await;
+    assert!(counted, "the failed attempt is not on the overview");
+    let (status, overview) = browser.page("/console").await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    // accepted, duplicate, ignored, rejected, misconfigured, other refusals
+    assert_eq!(
+        row_counts(
+            &overview,
+            &format!("/console/orgs/acme/sources/{source_id}")
+        ),
+        vec![1, 1, 0, 3, 0, 0],
+        "{overview}"
+    );
+    // delivered, retrying, failed, gone
+    assert_eq!(
+        row_counts(&overview, &format!("/console/endpoints/{endpoint_id}")),
+        vec![0, 0, 1, 0],
+        "{overview}"
+    );
+    let attention = r#"<strong class="warn">Disabled endpoint</strong>"#;
+    assert!(!overview.contains(attention), "{overview}");
+
+    let disabled = crate::hooks::patch(
+        &server,
+        &format!("/v1/endpoints/{endpoint_id}"),
+        json!({"enabled": false}),
+    )
+    .await;
+    assert_eq!(disabled["enabled"], false, "{disabled}");
+    let (_, overview) = browser.page("/console").await;
+    assert!(overview.contains(attention), "{overview}");
+
+    // A key without source:read or endpoint:read sees the org but none of the counts.
+    let runs_only = server.mint_key("acme", &["run:read"]).await;
+    let mut reader = Browser::new(&server);
+    reader.sign_in(&runs_only).await;
+    let (_, overview) = reader.page("/console").await;
+    assert!(!overview.contains(&source_id), "{overview}");
+    assert!(!overview.contains(&endpoint_id), "{overview}");
+    assert!(
+        overview.contains("No webhook in the last hour"),
+        "{overview}"
     );
     server.stop().await.unwrap();
 }

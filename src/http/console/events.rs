@@ -32,9 +32,7 @@ const SEARCH_ROWS: usize = 20;
 #[derive(Template)]
 #[template(path = "console/event.html")]
 struct EventPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     detail: IngressEventDetail,
     headers: Vec<(String, String)>,
@@ -70,9 +68,7 @@ pub async fn event(
     let body_text = detail.body.as_deref().map(readable_body);
     let chrome = Chrome::of(&user);
     render(&EventPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         can_replay: user.principal.allows(&org, Scope::RunTrigger).is_ok()
             && detail.event.status == "accepted"
@@ -112,9 +108,7 @@ pub async fn replay_event(
 #[derive(Template)]
 #[template(path = "console/search.html")]
 struct SearchPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     query: String,
     events: Vec<IngressEvent>,
 }
@@ -213,9 +207,7 @@ pub async fn search(
     }
     let chrome = Chrome::of(&user);
     Ok(render(&SearchPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         query: q.to_owned(),
         events,
     })?

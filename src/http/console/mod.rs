@@ -7,6 +7,7 @@
 mod admin;
 mod endpoints;
 mod events;
+mod overview;
 mod pages;
 mod runs;
 mod secrets;
@@ -40,7 +41,7 @@ const ICON: &str = include_str!("../../../assets/console/favicon.svg");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/console", get(pages::overview))
+        .route("/console", get(overview::overview))
         .route(
             "/console/sign-in",
             get(pages::sign_in_form).post(pages::sign_in),

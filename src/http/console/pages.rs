@@ -9,8 +9,7 @@ use crate::http::extract::principal_for_token;
 use crate::http::orgs::visible_org;
 use crate::http::AppState;
 use crate::store::{
-    IngressEvent, IngressEventFilter, Org, OrgSlug, OutboxStats, PageRequest, Rejected, Source,
-    StoredSecret,
+    IngressEvent, IngressEventFilter, OrgSlug, PageRequest, Rejected, Source, StoredSecret,
 };
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -137,31 +136,8 @@ pub async fn sign_out(
         .into_response())
 }
 
-struct OrgRow {
-    slug: String,
-    name: String,
-    /// Sources on the first page ("200+" beyond), when the caller may read them.
-    sources: Option<String>,
-    quiet: usize,
-}
-
-struct OutboxFigures {
-    backlog: u64,
-    oldest: Option<DateTime<Utc>>,
-}
-
-#[derive(Template)]
-#[template(path = "console/overview.html")]
-struct OverviewPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
-    orgs: Vec<OrgRow>,
-    outbox: Option<OutboxFigures>,
-}
-
 /// Sources of `org` with when each last received, for the pages that list them.
-async fn sources_with_last_event(
+pub(super) async fn sources_with_last_event(
     state: &AppState,
     org: &OrgSlug,
     page: &PageRequest,
@@ -185,78 +161,6 @@ async fn sources_with_last_event(
     Ok((rows, sources.next))
 }
 
-pub async fn overview(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-) -> Result<Html<String>, ConsoleError> {
-    let orgs: Vec<Org> = match &user.principal {
-        Principal::Operator => {
-            state
-                .store()
-                .list_orgs(&PageRequest::first(PageRequest::MAX_LIMIT))
-                .await?
-                .items
-        }
-        Principal::ApiKey(key) => state
-            .store()
-            .find_org(&key.org)
-            .await?
-            .into_iter()
-            .collect(),
-    };
-    let now = Utc::now();
-    let mut rows = Vec::with_capacity(orgs.len());
-    for org in orgs {
-        let (sources, quiet) = if user.principal.allows(&org.slug, Scope::SourceRead).is_ok() {
-            let (sources, next) = sources_with_last_event(
-                &state,
-                &org.slug,
-                &PageRequest::first(PageRequest::MAX_LIMIT),
-            )
-            .await?;
-            let quiet = sources
-                .iter()
-                .filter(|(source, at)| source.is_quiet(*at, now))
-                .count();
-            let count = if next.is_some() {
-                format!("{}+", sources.len())
-            } else {
-                sources.len().to_string()
-            };
-            (Some(count), quiet)
-        } else {
-            (None, 0)
-        };
-        rows.push(OrgRow {
-            slug: org.slug.as_str().to_owned(),
-            name: org.name,
-            sources,
-            quiet,
-        });
-    }
-    // The outbox is the whole instance's, not an org's: the operator's to see.
-    let outbox = if user.is_operator() {
-        let OutboxStats {
-            backlog,
-            oldest_enqueued_at,
-        } = state.store().outbox_stats().await?;
-        Some(OutboxFigures {
-            backlog,
-            oldest: oldest_enqueued_at,
-        })
-    } else {
-        None
-    };
-    let chrome = Chrome::of(&user);
-    render(&OverviewPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
-        orgs: rows,
-        outbox,
-    })
-}
-
 struct SourceRow {
     id: String,
     name: String,
@@ -269,9 +173,7 @@ struct SourceRow {
 #[derive(Template)]
 #[template(path = "console/org.html")]
 struct OrgPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     sources: Vec<SourceRow>,
     next: Option<String>,
@@ -299,9 +201,7 @@ pub async fn org(
     let now = Utc::now();
     let chrome = Chrome::of(&user);
     render(&OrgPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         sources: sources
             .into_iter()
@@ -321,9 +221,7 @@ pub async fn org(
 #[derive(Template)]
 #[template(path = "console/source.html")]
 struct SourcePage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     source: Source,
     verifier: &'static str,
@@ -365,9 +263,7 @@ pub async fn source(
         .await?;
     let chrome = Chrome::of(&user);
     render(&SourcePage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         verifier: source.verifier.kind().as_str(),
         ingress_url: format!("{}/v1/ingress/{}", state.public_url(), source.id),

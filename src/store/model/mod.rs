@@ -1,6 +1,7 @@
 //! Records the store keeps. Plain data; validation of user input happens in the
 //! constructors and handlers so that nothing invalid reaches a backend.
 
+mod activity;
 mod console;
 mod core;
 mod delivery;
@@ -12,6 +13,7 @@ mod secret;
 mod source;
 
 pub use self::core::{ApiKey, AuditAction, AuditEntry, Org, OrgSlug, Page, PageRequest};
+pub use activity::{activity_bucket, ActivityCount, ActivityTotal, ACTIVITY_BUCKET};
 pub use console::{ConsoleSession, SessionHolder, CONSOLE_SESSION_IDLE};
 pub use delivery::{
     endpoint_health, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,

@@ -1,5 +1,6 @@
 //! One suite, both store backends: each case runs against PostgreSQL and SQLite.
 
+mod activity;
 mod console;
 mod delivery;
 mod event_log;
