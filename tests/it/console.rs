@@ -26,6 +26,7 @@ in_both_modes!(
     endpoint_pages_show_deliveries_and_attempts_and_retry_makes_a_new_attempt,
     endpoint_actions_disable_enable_recover_and_rotate,
     overview_counts_each_sources_outcomes_and_each_endpoints_attempts_over_the_last_hour,
+    a_sources_events_page_by_cursor_from_newest_to_oldest,
 );
 
 async fn trigger_run(server: &TestServer) -> String {
@@ -1114,5 +1115,51 @@ async fn overview_counts_each_sources_outcomes_and_each_endpoints_attempts_over_
         overview.contains("No webhook in the last hour"),
         "{overview}"
     );
+    server.stop().await.unwrap();
+}
+
+async fn a_sources_events_page_by_cursor_from_newest_to_oldest(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let verifier = json!({"type": "github"});
+    let secret = "console-paging-secret-0123456789";
+    let (source_id, _) = server
+        .create_source("acme", source_body(&verifier, Some(secret)))
+        .await;
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let now = chrono::Utc::now().timestamp();
+    let mut event_ids = Vec::new();
+    for n in 0..52 {
+        let delivery = format!("0c0ffee0-0000-4000-8000-{n:012}");
+        let request = signed(&verifier, secret, body, now, &delivery);
+        let reply = server.send_webhook(&source_id, &request, body).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+        event_ids.push(reply.body["event_id"].as_str().unwrap().to_owned());
+    }
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let source_path = format!("/console/orgs/acme/sources/{source_id}");
+    let (_, first) = browser.page(&source_path).await;
+    let listed = |page: &str| {
+        event_ids
+            .iter()
+            .filter(|id| page.contains(&format!("/console/events/{id}")))
+            .count()
+    };
+    assert_eq!(listed(&first), 50);
+    assert!(first.contains(&format!("/console/events/{}", event_ids[51])));
+    assert!(!first.contains(&format!("/console/events/{}", event_ids[0])));
+    let marker = format!("{source_path}?cursor=");
+    let start = first.find(&marker).expect("a link to older events");
+    let older = first[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let (status, second) = browser.page(&older).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(listed(&second), 2);
+    assert!(second.contains(&format!("/console/events/{}", event_ids[0])));
+    assert!(!second.contains("Older events"), "{second}");
     server.stop().await.unwrap();
 }

@@ -228,6 +228,8 @@ struct SourcePage {
     ingress_url: String,
     secrets: Vec<StoredSecret>,
     events: Vec<IngressEvent>,
+    /// The cursor of the next (older) page of events.
+    next_events: Option<String>,
     rejections: Vec<Rejected>,
     /// Rotate and expire buttons: only for a caller with `secret:rotate`.
     can_rotate: bool,
@@ -238,9 +240,15 @@ pub async fn source(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path((org, id)): Path<(String, String)>,
+    Query(query): Query<CursorQuery>,
 ) -> Result<Html<String>, ConsoleError> {
     let org = visible_org(&state, &user.principal, &org).await?;
     user.principal.allows(&org, Scope::SourceRead)?;
+    let page = crate::http::extract::ListParams {
+        limit: Some(PAGE_ROWS),
+        cursor: query.cursor,
+    }
+    .page()?;
     let source = state
         .store()
         .find_source(&id)
@@ -254,9 +262,8 @@ pub async fn source(
     };
     let events = state
         .store()
-        .list_ingress_events(&org, &filter, &PageRequest::first(PAGE_ROWS))
-        .await?
-        .items;
+        .list_ingress_events(&org, &filter, &page)
+        .await?;
     let rejections = state
         .store()
         .list_rejections(&source.id, REJECTIONS_SHOWN)
@@ -271,7 +278,8 @@ pub async fn source(
         now: Utc::now(),
         source,
         secrets,
-        events,
+        events: events.items,
+        next_events: crate::http::extract::cursor(events.next),
         rejections,
     })
 }
