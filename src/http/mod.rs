@@ -66,6 +66,7 @@ struct Inner {
     outages: health::Outages,
     metrics_elsewhere: bool,
     run_wakes: crate::runs::RunWakes,
+    sign_in_throttle: console::SignInThrottle,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -117,6 +118,7 @@ impl AppState {
                 outages: health::Outages::default(),
                 metrics_elsewhere: services.metrics_elsewhere,
                 run_wakes: services.run_wakes,
+                sign_in_throttle: console::SignInThrottle::default(),
             }),
         }
     }
@@ -166,6 +168,10 @@ impl AppState {
 
     pub fn run_wakes(&self) -> &crate::runs::RunWakes {
         &self.inner.run_wakes
+    }
+
+    pub fn sign_in_throttle(&self) -> &console::SignInThrottle {
+        &self.inner.sign_in_throttle
     }
 
     pub fn trusted_proxies(&self) -> &[crate::cidr::Cidr] {

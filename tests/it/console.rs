@@ -27,6 +27,7 @@ in_both_modes!(
     endpoint_actions_disable_enable_recover_and_rotate,
     overview_counts_each_sources_outcomes_and_each_endpoints_attempts_over_the_last_hour,
     a_sources_events_page_by_cursor_from_newest_to_oldest,
+    an_address_with_ten_failed_sign_ins_is_refused_for_a_while,
 );
 
 async fn trigger_run(server: &TestServer) -> String {
@@ -1161,5 +1162,34 @@ async fn a_sources_events_page_by_cursor_from_newest_to_oldest(mode: Mode) {
     assert_eq!(listed(&second), 2);
     assert!(second.contains(&format!("/console/events/{}", event_ids[0])));
     assert!(!second.contains("Older events"), "{second}");
+    server.stop().await.unwrap();
+}
+
+async fn an_address_with_ten_failed_sign_ins_is_refused_for_a_while(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let browser = Browser::new(&server);
+    for _ in 0..10 {
+        let refused = browser
+            .post_form("/console/sign-in", &[("token", "not-a-token")])
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right token waits now, and no session is opened.
+    let throttled = browser
+        .post_form("/console/sign-in", &[("token", OPERATOR_TOKEN)])
+        .await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&wait), "Retry-After: {wait}");
+    assert!(throttled.headers().get(SET_COOKIE).is_none());
+    assert!(throttled
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many failed sign-ins"));
     server.stop().await.unwrap();
 }

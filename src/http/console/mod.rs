@@ -12,6 +12,9 @@ mod pages;
 mod runs;
 mod secrets;
 pub(super) mod session;
+mod throttle;
+
+pub use throttle::SignInThrottle;
 
 use super::error::ApiError;
 use super::AppState;

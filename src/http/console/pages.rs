@@ -5,6 +5,7 @@ use super::session::CsrfForm;
 use super::session::{self, ConsoleUser};
 use super::ConsoleError;
 use crate::auth::{Principal, Scope};
+use crate::http::client_address::client_address;
 use crate::http::extract::principal_for_token;
 use crate::http::orgs::visible_org;
 use crate::http::AppState;
@@ -12,14 +13,16 @@ use crate::store::{
     IngressEvent, IngressEventFilter, OrgSlug, PageRequest, Rejected, Source, StoredSecret,
 };
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
 
 /// Rows a console table shows per page.
 const PAGE_ROWS: usize = 50;
@@ -93,17 +96,38 @@ pub struct SignInForm {
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, ConsoleError> {
     if session::is_cross_origin(&headers) {
         return Err(ConsoleError::Forbidden("a sign-in from another site"));
     }
+    let client = client_address(
+        peer.map(|Extension(ConnectInfo(peer))| peer.ip()),
+        &headers,
+        state.trusted_proxies(),
+    );
+    let throttle = state.sign_in_throttle();
+    if let Err(wait) = throttle.check(client, Instant::now()) {
+        let page = render(&SignInPage {
+            problem: Some("Too many failed sign-ins from this address: wait a few minutes."),
+        })?;
+        let retry_after = wait.as_secs().max(1).to_string();
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(RETRY_AFTER, retry_after)],
+            page,
+        )
+            .into_response());
+    }
     let Some(principal) = principal_for_token(&state, form.token.trim()).await? else {
+        throttle.failed(client, Instant::now());
         let page = render(&SignInPage {
             problem: Some("That token is not the operator token or a valid API key."),
         })?;
         return Ok((StatusCode::UNAUTHORIZED, page).into_response());
     };
+    throttle.succeeded(client);
     let (cookie, _) = session::open(&state, &principal, Utc::now()).await?;
     let secure = state.public_url().starts_with("https://");
     let cookie = session::session_cookie(cookie.expose_str().unwrap_or_default(), secure);
