@@ -98,6 +98,10 @@ def operator_tour(browser, given, screenshots):
     check(page.get_by_text("Outbox backlog").is_visible(), "operator sees no outbox figures")
     check(given["operator_token"] not in page.content(), "the operator token is on the page")
     session.shot(screenshots, "overview")
+    headers = session.goto("/console").headers
+    policy = headers.get("content-security-policy", "")
+    check("script-src 'self'" in policy and "unsafe-inline" not in policy, f"CSP {policy!r}")
+    check(headers.get("x-frame-options") == "DENY", "no X-Frame-Options: DENY")
 
     # Keyboard: the first Tab reaches the skip link, and focus is visible.
     page.keyboard.press("Tab")
@@ -170,6 +174,29 @@ def operator_tour(browser, given, screenshots):
     for button in ("Send a test event", "Disable", "Recover", "Rotate signing secret"):
         check(page.get_by_role("button", name=button).count() == 1, f"no {button} button")
     session.shot(screenshots, "endpoint")
+
+    # The backend refused the first run event's delivery: retried from its page, it
+    # gets a second attempt, which the backend accepts.
+    failed = page.locator("a[href^='/console/deliveries/']")
+    for _ in range(50):
+        session.goto(f"/console/endpoints/{given['endpoint_id']}?status=failed")
+        if failed.count() > 0:
+            break
+        page.wait_for_timeout(200)
+    check(failed.count() > 0, "no failed delivery listed")
+    failed.first.click()
+    page.wait_for_url("**/console/deliveries/*")
+    delivery_url = page.url
+    check(page.get_by_text("Attempt 1: HTTP 500").count() == 1, "the failed attempt is not shown")
+    page.get_by_role("button", name="Retry now").click()
+    check(page.get_by_role("status").inner_text().startswith("Retry queued"), "no retry notice")
+    for _ in range(50):
+        if page.get_by_text("Attempt 2: HTTP 200").count() == 1:
+            break
+        page.wait_for_timeout(200)
+        page.goto(delivery_url)
+    check(page.get_by_text("Attempt 2: HTTP 200").count() == 1, "the retry made no new attempt")
+    session.shot(screenshots, "delivery")
 
     # The audit log shows what was done above, and the API keys page mints a key once.
     session.goto(f"/console/orgs/{given['org']}/audit")
