@@ -485,10 +485,25 @@ async fn search_finds_a_page_from_any_id(mode: Mode) {
     let server = TestServer::start(mode).await;
     let (source_id, event_id, run_id, delivery) = one_accepted_event(&server).await;
     server.create_org("other").await;
+    let (endpoint_id, _) =
+        crate::hooks::endpoint(&server, "https://backend.example.com/hooks", json!({})).await;
+    report(&server, &run_id, "run.started").await;
+    let delivery_id = crate::hooks::deliveries(&server, &endpoint_id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut browser = Browser::new(&server);
     browser.sign_in(OPERATOR_TOKEN).await;
     let event_page = format!("/console/events/{event_id}");
     for (query, expected) in [
+        (
+            endpoint_id.as_str(),
+            format!("/console/endpoints/{endpoint_id}"),
+        ),
+        (
+            delivery_id.as_str(),
+            format!("/console/deliveries/{delivery_id}"),
+        ),
         (event_id.as_str(), event_page.clone()),
         (run_id.as_str(), format!("/console/runs/{run_id}")),
         (delivery.as_str(), event_page.clone()),
@@ -509,7 +524,13 @@ async fn search_finds_a_page_from_any_id(mode: Mode) {
     let outsider = server.mint_key("other", &["source:read"]).await;
     let mut other = Browser::new(&server);
     other.sign_in(&outsider).await;
-    for query in [event_id.as_str(), run_id.as_str(), delivery.as_str()] {
+    for query in [
+        event_id.as_str(),
+        run_id.as_str(),
+        delivery.as_str(),
+        endpoint_id.as_str(),
+        delivery_id.as_str(),
+    ] {
         let (status, page) = other.page(&format!("/console/search?q={query}")).await;
         assert_eq!(status, StatusCode::OK, "{query}");
         assert!(page.contains("Nothing found"), "{query}: {page}");

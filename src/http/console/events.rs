@@ -141,7 +141,8 @@ async fn readable_orgs(
         .collect())
 }
 
-/// Any id to its page: hookgate's own (`evt_`, `run_`, `src_`) by prefix, anything else
+/// Any id to its page: hookgate's own (`evt_`, `run_`, `src_`, `ep_`, `dlv_`) by
+/// prefix (a run event's `evt_` id is not an ingress event's and falls through), anything else
 /// as a sender's delivery id (`X-GitHub-Delivery`, a Stripe `evt_…`, a `webhook-id`).
 pub async fn search(
     State(state): State<AppState>,
@@ -183,6 +184,28 @@ pub async fn search(
                     source.org.as_str(),
                     encoded(&source.id)
                 )));
+            }
+        }
+    }
+    if q.starts_with("ep_") {
+        if let Some(endpoint) = state.store().find_endpoint(q).await? {
+            if user
+                .principal
+                .allows(&endpoint.org, Scope::EndpointRead)
+                .is_ok()
+            {
+                return Ok(see_other(format!("/console/endpoints/{}", encoded(q))));
+            }
+        }
+    }
+    if q.starts_with("dlv_") {
+        if let Some(delivery) = state.store().find_delivery(q).await? {
+            if user
+                .principal
+                .allows(&delivery.org, Scope::DeliveryRead)
+                .is_ok()
+            {
+                return Ok(see_other(format!("/console/deliveries/{}", encoded(q))));
             }
         }
     }
