@@ -84,7 +84,7 @@ pub async fn event(
 }
 
 /// JSON indented for reading; any other text as it came.
-fn readable_body(text: &str) -> String {
+pub(super) fn readable_body(text: &str) -> String {
     serde_json::from_str::<serde_json::Value>(text)
         .ok()
         .and_then(|value| serde_json::to_string_pretty(&value).ok())
