@@ -86,7 +86,8 @@ mod tests {
         let b = Some(IpAddr::from([192, 0, 2, 2]));
         let at = |s: u64| t0 + Duration::from_secs(s);
         // (seconds after t0, address, fails?, expected check before the attempt)
-        let steps: &[(u64, Option<IpAddr>, bool, Result<(), Duration>)] = &[
+        type Step = (u64, Option<IpAddr>, bool, Result<(), Duration>);
+        let steps: &[Step] = &[
             (0, a, true, Ok(())),
             (10, a, true, Ok(())),
             (20, a, true, Ok(())),
