@@ -628,3 +628,25 @@ fn outcome_label(decision: Decision) -> &'static str {
         Decision::DisableEndpoint => "gone",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_attempt_outcome_is_a_series_created_at_start() {
+        let decisions = [
+            Decision::Delivered,
+            Decision::RetryIn(Duration::from_secs(1)),
+            Decision::GiveUp,
+            Decision::DisableEndpoint,
+        ];
+        for decision in decisions {
+            let label = outcome_label(decision);
+            assert!(
+                crate::metrics::labels::DELIVERY_OUTCOMES.contains(&label),
+                "{label}"
+            );
+        }
+    }
+}

@@ -356,6 +356,26 @@ mod tests {
         ];
         for (refusal, outcome) in cases {
             assert_eq!(refusal.outcome(), outcome, "{refusal:?}");
+            assert!(
+                crate::metrics::labels::INGRESS_OUTCOMES.contains(&outcome),
+                "{outcome} is not created at start"
+            );
+        }
+        let more = [
+            Refusal::Store(StoreError::Unavailable("test".into())),
+            Refusal::Body(BodyRefusal::Unreadable),
+        ];
+        for refusal in more {
+            assert!(crate::metrics::labels::INGRESS_OUTCOMES.contains(&refusal.outcome()));
+        }
+        for outcome in [
+            "accepted",
+            "duplicate",
+            "ignored",
+            "handshake",
+            "unstorable",
+        ] {
+            assert!(crate::metrics::labels::INGRESS_OUTCOMES.contains(&outcome));
         }
     }
 }

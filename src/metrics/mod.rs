@@ -51,6 +51,37 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
+/// Every value a labelled counter family can take. Each series is created at 0 when
+/// the registry is, so `rate()` and `increase()` are defined before the first event:
+/// an alert on `increase(…[5m]) > 0` sees the first endpoint ever disabled.
+pub mod labels {
+    /// `hookgate_ingress_requests_total{outcome}` (`Receipt::outcome`, `Refusal::outcome`).
+    pub const INGRESS_OUTCOMES: &[&str] = &[
+        "accepted",
+        "duplicate",
+        "ignored",
+        "handshake",
+        "not_found",
+        "too_large",
+        "unreadable",
+        "misconfigured",
+        "rejected",
+        "unavailable",
+        "overloaded",
+        "unstorable",
+    ];
+    /// `verifier` of a request whose source is unknown.
+    pub const UNKNOWN_VERIFIER: &str = "unknown";
+    /// `hookgate_deliveries_total{outcome}`.
+    pub const DELIVERY_OUTCOMES: &[&str] = &["delivered", "retrying", "failed", "gone"];
+    /// `hookgate_endpoints_disabled_total{reason}`.
+    pub const DISABLED_REASONS: &[&str] = &["gone", "failing"];
+    /// `hookgate_relay_failures_total{reason}`.
+    pub const RELAY_FAILURES: &[&str] = &["unreachable", "nacked", "unroutable"];
+    /// `hookgate_connections_timed_out_total{reason}`.
+    pub const CONNECTION_TIMEOUTS: &[&str] = &["header_read", "keep_alive"];
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpRequestLabels, Counter>,
@@ -209,6 +240,28 @@ impl Metrics {
             ),
         ]);
         registry.register("build", "The version and commit of this binary", build);
+        // Each `get_or_create` below is for its side effect: the series exists at 0.
+        let verifiers = crate::verify::VerifierKind::ALL
+            .iter()
+            .map(|kind| kind.as_str())
+            .chain([labels::UNKNOWN_VERIFIER]);
+        for verifier in verifiers {
+            for outcome in labels::INGRESS_OUTCOMES {
+                let _ = ingress_requests.get_or_create(&IngressLabels { verifier, outcome });
+            }
+        }
+        for outcome in labels::DELIVERY_OUTCOMES {
+            let _ = deliveries.get_or_create(&OutcomeLabels { outcome });
+        }
+        for reason in labels::DISABLED_REASONS {
+            let _ = endpoints_disabled.get_or_create(&ReasonLabels { reason });
+        }
+        for reason in labels::RELAY_FAILURES {
+            let _ = relay_failures.get_or_create(&ReasonLabels { reason });
+        }
+        for reason in labels::CONNECTION_TIMEOUTS {
+            let _ = connections_timed_out.get_or_create(&ReasonLabels { reason });
+        }
         Self {
             activity: Arc::default(),
             connections_open,

@@ -252,3 +252,24 @@ fn error_reason(error: &QueueError) -> &'static str {
         QueueError::Unroutable(_) => "unroutable",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_publish_failure_is_a_series_created_at_start() {
+        let errors = [
+            QueueError::Unreachable("test".into()),
+            QueueError::Nacked,
+            QueueError::Unroutable("test".into()),
+        ];
+        for error in &errors {
+            let reason = error_reason(error);
+            assert!(
+                crate::metrics::labels::RELAY_FAILURES.contains(&reason),
+                "{reason}"
+            );
+        }
+    }
+}
