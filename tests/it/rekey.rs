@@ -382,3 +382,83 @@ async fn admin_rekey_is_refused_to_an_api_key(mode: Mode) {
     );
     server.stop().await.unwrap();
 }
+
+/// Production rolls a rotation across instances (the runbook's order): each instance
+/// first learns the new key as retired, then instances seal with it one by one, the
+/// re-keying runs on one while the other serves, and the old key is dropped last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_rolling_to_a_new_key_verify_each_others_secrets_throughout() {
+    let database = crate::support::postgres_url().await;
+    let prefix = crate::support::amqp_prefix();
+    let learns_new = format!("--master-keys-retired={NEW_KEY}");
+    let a = TestServer::production_flags_pub(&database, &prefix, &[&learns_new]).await;
+    let b = TestServer::production_flags_pub(&database, &prefix, &[&learns_new]).await;
+    a.create_org("acme").await;
+    let (source_id, _) = a
+        .create_source(
+            "acme",
+            source_body(&json!({"type": "github"}), Some(GITHUB_SECRET)),
+        )
+        .await;
+    let b = b
+        .restart_with(|flags, _| {
+            flags.retain(|f| !f.starts_with("--master-key"));
+            flags.push(format!("--master-key={NEW_KEY}"));
+            flags.push(format!("--master-keys-retired={MASTER_KEY}"));
+        })
+        .await
+        .unwrap();
+    let rotated = b
+        .post(
+            &format!("/v1/sources/{source_id}/secrets/rotate"),
+            OPERATOR_TOKEN,
+            json!({"grace_period_s": 3600}),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let sealed_by_b = rotated.body["secret"].as_str().unwrap().to_owned();
+    let mut n = 0;
+    let mut all_verify = |label: &'static str| {
+        let (a, b, source_id, sealed_by_b) = (&a, &b, &source_id, &sealed_by_b);
+        n += 1;
+        let round = n;
+        async move {
+            for (server, name) in [(a, "a"), (b, "b")] {
+                for (secret, which) in [(GITHUB_SECRET, "k1"), (sealed_by_b.as_str(), "k2")] {
+                    let id = format!("{label}-{round}-{name}-{which}");
+                    // A source's secrets are cached for up to a second on each instance.
+                    let verified = crate::support::eventually(Duration::from_secs(3), || async {
+                        send_webhook(server, source_id, secret, &id).await == StatusCode::ACCEPTED
+                    })
+                    .await;
+                    assert!(
+                        verified,
+                        "{label}: instance {name} verifies the {which} secret"
+                    );
+                }
+            }
+        }
+    };
+    all_verify("mixed").await;
+    let rekeyed = b.post("/v1/admin/rekey", OPERATOR_TOKEN, json!({})).await;
+    assert_eq!(rekeyed.body["resealed"], json!({key_id(MASTER_KEY): 1}));
+    assert_eq!(rekeyed.body["remaining"], 0);
+    all_verify("rekeyed").await;
+    let new_only = |flags: &mut Vec<String>, _: Option<&Path>| {
+        flags.retain(|f| !f.starts_with("--master-key"));
+        flags.push(format!("--master-key={NEW_KEY}"));
+    };
+    let a = a.restart_with(new_only).await.unwrap();
+    let b = b.restart_with(new_only).await.unwrap();
+    for (server, name) in [(&a, "a"), (&b, "b")] {
+        for (secret, which) in [(GITHUB_SECRET, "k1"), (sealed_by_b.as_str(), "k2")] {
+            assert_eq!(
+                send_webhook(server, &source_id, secret, &format!("new-{name}-{which}")).await,
+                StatusCode::ACCEPTED,
+                "instance {name} with the new key alone verifies the {which} secret"
+            );
+        }
+    }
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
