@@ -114,9 +114,9 @@ struct Bar(Option<ProgressBar>);
 impl Progress for Bar {
     fn start(&mut self, total: u64) {
         let bar = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template(
-            "re-sealing {bar:40} {pos}/{len} secrets ({per_sec}, {eta} left)",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("re-sealing {bar:40} {pos}/{len} secrets, {eta} left")
+        {
             bar.set_style(style);
         }
         self.0 = Some(bar);
