@@ -17,6 +17,7 @@ pub mod id;
 pub mod ingress;
 pub mod metrics;
 pub mod queue;
+pub mod rekey;
 pub mod relay;
 pub mod run_events;
 pub mod runs;

@@ -17,6 +17,14 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Migrate(args) => runtime.block_on(migrate(args)),
+        Command::Rekey(args) => {
+            init_logging(LogFormat::Text);
+            if let Err(error) = runtime.block_on(cli::rekey::run(args)) {
+                eprintln!("hookgate: {error:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Completions { shell } => {
             use std::io::Write;
             match std::io::stdout().write_all(&cli::completions(shell)) {

@@ -1,6 +1,7 @@
 //! The HTTP surface: REST API, health, metrics and the OpenAPI document. One file per
 //! resource; each exposes `routes()` for the router below.
 
+mod admin;
 mod api_keys;
 mod audit;
 mod body_deadline;
@@ -190,6 +191,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(orgs::routes())
+        .merge(admin::routes())
         .merge(api_keys::routes())
         .merge(audit::routes())
         .merge(sources::routes())

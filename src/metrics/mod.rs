@@ -39,6 +39,12 @@ pub struct VerifierLabels {
     pub verifier: &'static str,
 }
 
+/// A master key id: one of the configured keys, or `unknown` (a closed set).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyIdLabels {
+    pub key_id: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: &'static str,
@@ -91,6 +97,8 @@ pub struct Metrics {
     pub outbox_backlog: Gauge,
     /// Enabled sources with `quiet_after_s` that received nothing for that long.
     pub sources_quiet: Gauge,
+    /// Secrets sealed under each master key id (SPEC §15).
+    pub sealed_secrets: Family<KeyIdLabels, Gauge>,
     pub outbox_oldest_age: Gauge<f64, AtomicU64>,
     pub relay_published: Counter,
     pub relay_failures: Family<ReasonLabels, Counter>,
@@ -159,6 +167,13 @@ impl Metrics {
             "sources_quiet",
             "Sources that received no event for their quiet_after_s",
             sources_quiet.clone(),
+        );
+        let sealed_secrets = Family::<KeyIdLabels, Gauge>::default();
+        registry.register(
+            "secrets_sealed",
+            "Source and endpoint secrets sealed under each master key id (configured ids, \
+             and unknown for any other)",
+            sealed_secrets.clone(),
         );
         let outbox_backlog = Gauge::default();
         registry.register(
@@ -278,6 +293,7 @@ impl Metrics {
             ingress_duration,
             outbox_backlog,
             sources_quiet,
+            sealed_secrets,
             outbox_oldest_age,
             relay_published,
             relay_failures,
@@ -292,6 +308,17 @@ impl Metrics {
         self.ingress_duration
             .get_or_create(&VerifierLabels { verifier })
             .observe(seconds);
+    }
+
+    /// Sets `hookgate_secrets_sealed` to these counts by key id.
+    pub fn secrets_sealed(&self, counts: &[(String, u64)]) {
+        for (key_id, secrets) in counts {
+            self.sealed_secrets
+                .get_or_create(&KeyIdLabels {
+                    key_id: key_id.clone(),
+                })
+                .set(i64::try_from(*secrets).unwrap_or(i64::MAX));
+        }
     }
 
     pub fn connection_opened(&self) -> OpenConnection {

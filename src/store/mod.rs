@@ -21,9 +21,10 @@ pub use model::{
     ClaimLimits, ConsoleSession, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
     EndpointHealth, EventDisposition, EventWrite, Idempotency, IngressEvent, IngressEventFilter,
     IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
-    RecordedRunEvent, Rejected, Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter,
-    RunStatus, RunWake, RunWakeFn, Scope, SessionHolder, Source, SourcePatch, StoredSecret,
-    TimelineEvent, TriggerOutcome, ACTIVITY_BUCKET, CONSOLE_SESSION_IDLE,
+    RecordedRunEvent, Rejected, Reseal, ResealBatch, Rotation, Run, RunEvent, RunEventSummary,
+    RunEventWrite, RunFilter, RunStatus, RunWake, RunWakeFn, Scope, SealedCount, SealedSecret,
+    SessionHolder, Source, SourcePatch, StoredSecret, TimelineEvent, TriggerOutcome,
+    ACTIVITY_BUCKET, CONSOLE_SESSION_IDLE,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -219,6 +220,22 @@ pub trait SecretStore {
         &self,
         endpoint_ids: &[String],
     ) -> Result<Vec<StoredSecret>, StoreError>;
+
+    /// How many secrets, expired ones included, each master key id seals: one
+    /// GROUP BY over the key-id part of the sealed values (SPEC §15).
+    async fn count_sealed_by_key(&self) -> Result<Vec<SealedCount>, StoreError>;
+    /// Up to `limit` secrets with an id after `after`, in id order, whose sealed value
+    /// is not under `key_id` (expired ones included), each with its owner's org.
+    async fn sealed_elsewhere(
+        &self,
+        key_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SealedSecret>, StoreError>;
+    /// In one transaction: each item's new sealed value, written only where the stored
+    /// value is still the item's `old`, and the batch's audit entries for the secrets
+    /// written. Returns their ids.
+    async fn reseal_secrets(&self, batch: &ResealBatch) -> Result<Vec<String>, StoreError>;
 }
 
 /// Inbound events, the runs they create (with their outbox rows) and rejections.

@@ -20,6 +20,7 @@ mod lifecycle;
 mod openapi;
 mod postgres_session;
 mod queue_conformance;
+mod rekey;
 mod runs;
 mod store_conformance;
 mod support;

@@ -7,6 +7,7 @@ mod core;
 mod delivery;
 mod event_log;
 mod ingress;
+mod reseal;
 mod run;
 mod scope;
 mod secret;
@@ -24,6 +25,7 @@ pub use event_log::{
     TimelineEvent,
 };
 pub use ingress::{last_uses, AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected};
+pub use reseal::{Reseal, ResealBatch, SealedCount, SealedSecret};
 pub use run::{
     CancelOutcome, CancelRequest, Idempotency, NewRun, OutboxItem, OutboxStats, Run, RunFilter,
     RunStatus, TriggerOutcome,

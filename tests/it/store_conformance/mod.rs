@@ -5,6 +5,7 @@ mod console;
 mod delivery;
 mod event_log;
 mod orgs;
+mod reseal;
 mod run_events;
 mod runs;
 mod sources;
