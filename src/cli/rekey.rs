@@ -53,7 +53,14 @@ async fn open(config: &RekeyConfig) -> anyhow::Result<(Arc<dyn Store>, Keyring)>
             Ok((Arc::new(store), keyring))
         }
         _ => {
-            let lock = DataDirLock::acquire(&config.data_dir)?;
+            let lock = DataDirLock::acquire(&config.data_dir).map_err(|e| match e {
+                // The data dir is one process's: the serving one re-keys itself.
+                bootstrap::BootstrapError::InUse { .. } => anyhow::Error::new(e).context(
+                    "cannot re-key while hookgate serves this data dir: \
+                     use POST /v1/admin/rekey with the operator token, or stop it first",
+                ),
+                e => e.into(),
+            })?;
             let (master_key, retired) = bootstrap::embedded_keys(
                 &lock,
                 config.master_key.as_ref(),
