@@ -14,8 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-/// Who re-keyed, in the audit log: the operator, from the command line.
-const ACTOR: &str = "operator:cli";
+/// Who re-keyed, in the audit log: whoever holds the store's credentials and the master
+/// key is the operator, as the operator token's holder is over the API.
+const ACTOR: &str = "operator";
 
 pub async fn run(args: RekeyArgs) -> anyhow::Result<()> {
     let config = RekeyConfig::from_args(&args)?;
