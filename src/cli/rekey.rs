@@ -14,8 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-/// Who re-keyed, in the audit log: the operator, from the command line.
-const ACTOR: &str = "operator:cli";
+/// Who re-keyed, in the audit log: whoever holds the store's credentials and the master
+/// key is the operator, as the operator token's holder is over the API.
+const ACTOR: &str = "operator";
 
 pub async fn run(args: RekeyArgs) -> anyhow::Result<()> {
     let config = RekeyConfig::from_args(&args)?;
@@ -53,7 +54,14 @@ async fn open(config: &RekeyConfig) -> anyhow::Result<(Arc<dyn Store>, Keyring)>
             Ok((Arc::new(store), keyring))
         }
         _ => {
-            let lock = DataDirLock::acquire(&config.data_dir)?;
+            let lock = DataDirLock::acquire(&config.data_dir).map_err(|e| match e {
+                // The data dir is one process's: the serving one re-keys itself.
+                bootstrap::BootstrapError::InUse { .. } => anyhow::Error::new(e).context(
+                    "cannot re-key while hookgate serves this data dir: \
+                     use POST /v1/admin/rekey with the operator token, or stop it first",
+                ),
+                e => e.into(),
+            })?;
             let (master_key, retired) = bootstrap::embedded_keys(
                 &lock,
                 config.master_key.as_ref(),
