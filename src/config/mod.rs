@@ -68,6 +68,8 @@ pub struct Config {
     pub delivery_allow_cidrs: Vec<crate::cidr::Cidr>,
     pub retry_schedule: Vec<Duration>,
     pub log_format: LogFormat,
+    /// Trace export (SPEC §14); `None`: nothing is exported.
+    pub otlp: Option<crate::telemetry::OtlpConfig>,
     pub roles: BTreeSet<Role>,
     pub db_pool_size: usize,
     pub shutdown_timeout: Duration,
@@ -99,6 +101,24 @@ fn parse_count(
                 format!("must be {} to {}", range.start(), range.end()),
             )
         })
+}
+
+fn parse_otlp(args: &ServeArgs) -> Result<Option<crate::telemetry::OtlpConfig>, ConfigError> {
+    let sample_ratio = crate::telemetry::parse_ratio(&args.otlp_sample_ratio)
+        .map_err(|e| invalid("HOOKGATE_OTLP_SAMPLE_RATIO (--otlp-sample-ratio)", e))?;
+    let Some(endpoint) = args
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let endpoint = crate::telemetry::parse_endpoint(endpoint)
+        .map_err(|e| invalid("HOOKGATE_OTLP_ENDPOINT (--otlp-endpoint)", e))?;
+    Ok(Some(crate::telemetry::OtlpConfig {
+        endpoint,
+        sample_ratio,
+    }))
 }
 
 /// A duration above zero: a zero timeout would close every connection at once.
@@ -282,6 +302,7 @@ impl Config {
                     ))
                 }
             },
+            otlp: parse_otlp(args)?,
             roles: parse_roles(&args.roles).map_err(|e| invalid("HOOKGATE_ROLES (--roles)", e))?,
             db_pool_size: args
                 .db_pool_size

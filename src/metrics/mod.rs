@@ -92,6 +92,12 @@ pub struct OutcomeLabels {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_spans_dropped(Family::default())
+    }
+
+    /// With the trace exporter's count of dropped spans (`telemetry::Dropped`), which
+    /// exists before the app does.
+    pub fn with_spans_dropped(spans_dropped: Family<ReasonLabels, Counter>) -> Self {
         let mut registry = Registry::with_prefix("hookgate");
         let http_requests = Family::<HttpRequestLabels, Counter>::default();
         registry.register(
@@ -205,6 +211,11 @@ impl Metrics {
             ),
         ]);
         registry.register("build", "The version and commit of this binary", build);
+        registry.register(
+            "otel_spans_dropped",
+            "Trace spans never exported, by reason (queue_full, export_failed)",
+            spans_dropped,
+        );
         Self {
             connections_open,
             connections_refused,
