@@ -17,7 +17,6 @@ mod queue;
 
 pub use queue::{Dropped, QueueConfig};
 
-use crate::config::LogFormat;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt, TracerProvider as _};
 use opentelemetry::KeyValue;
@@ -37,6 +36,13 @@ pub const SPAN_TARGET: &str = "hookgate::otel_span";
 
 /// How long one export request may take before its spans count as dropped.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How log lines are written (`HOOKGATE_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// Where and how much to export (`HOOKGATE_OTLP_ENDPOINT`, `HOOKGATE_OTLP_SAMPLE_RATIO`).
 #[derive(Debug, Clone, PartialEq)]
