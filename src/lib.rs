@@ -25,5 +25,6 @@ pub mod secrets;
 pub mod server;
 pub mod storable;
 pub mod store;
+pub mod telemetry;
 pub mod trace;
 pub mod verify;

@@ -50,6 +50,8 @@ pub struct App {
     /// Embedded mode's freshly generated operator token, to show once.
     pub new_operator_token: Option<Secret>,
     pub operator_token_path: Option<PathBuf>,
+    /// Spans the trace exporter dropped, shown at /metrics.
+    spans_dropped: crate::telemetry::Dropped,
 }
 
 impl App {
@@ -140,7 +142,14 @@ impl App {
             sealed,
             new_operator_token: new_token,
             operator_token_path: token_path,
+            spans_dropped: crate::telemetry::Dropped::default(),
         })
+    }
+
+    /// Shows the trace exporter's dropped spans in this app's metrics.
+    pub fn with_spans_dropped(mut self, dropped: crate::telemetry::Dropped) -> Self {
+        self.spans_dropped = dropped;
+        self
     }
 
     pub fn public_url(&self, listener: &TcpListener) -> String {
@@ -167,7 +176,7 @@ impl App {
             Some(address) => Some(TcpListener::bind(address).await.map_err(ServeError::Io)?),
             None => None,
         };
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_spans_dropped(self.spans_dropped.family()));
         metrics.secrets_sealed(&crate::rekey::gauge_values(&self.keyring, &self.sealed));
         let relay_wake = Arc::new(Notify::new());
         let delivery_wake = Arc::new(Notify::new());

@@ -7,6 +7,7 @@
 //! cargo build --release --bin hookgate --bin hookgate-load
 //! target/release/hookgate-load ingress --connections 64 --duration 20s
 //! target/release/hookgate-load ingress --connections 64 --duration 20s --rate 5000
+//! target/release/hookgate-load ingress --connections 64 --duration 20s --otlp-sink
 //! target/release/hookgate-load ingress --connections 256 --duration 12s \
 //!     --versus /tmp/limit-target/release/limit-pipeline
 //! target/release/hookgate-load delivery --events 2000 --endpoints 2
@@ -28,6 +29,7 @@ mod delivery;
 mod driver;
 mod histogram;
 mod ingress;
+mod otlp_sink;
 mod procfs;
 mod readpath;
 mod report;
@@ -74,6 +76,10 @@ struct Cli {
     /// Keep the work dir (hookgate's log; embedded data) instead of deleting it.
     #[arg(long, global = true)]
     keep: bool,
+    /// Export hookgate's traces (`--otlp-endpoint`) to a local sink that discards them,
+    /// to measure the cost of trace export; prints what the sink received.
+    #[arg(long, global = true)]
+    otlp_sink: bool,
     #[command(subcommand)]
     command: Mode,
 }
@@ -269,7 +275,11 @@ fn load(common: &Common, duration: Duration, pace: Pace) -> anyhow::Result<ingre
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let sink = cli.otlp_sink.then(otlp_sink::OtlpSink::start).transpose()?;
+    if let Some(sink) = &sink {
+        cli.serve_args.push(sink.serve_arg());
+    }
     let options = stack::Options {
         hookgate: cli.hookgate.unwrap_or_else(stack::default_binary),
         embedded: cli.embedded,
@@ -363,7 +373,11 @@ fn main() -> anyhow::Result<()> {
                 cluster::run(&options, &args).await
             }
         }
-    })
+    })?;
+    if let Some(sink) = &sink {
+        sink.print();
+    }
+    Ok(())
 }
 
 /// The machine the figures come from.

@@ -112,6 +112,15 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 
+    /// OpenTelemetry collector (OTLP over HTTP, e.g. http://collector:4318) to export
+    /// traces to; unset: no trace export.
+    #[arg(long, env = "HOOKGATE_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Share of new traces exported (0 to 1); a sender's sampled flag is followed.
+    #[arg(long, env = "HOOKGATE_OTLP_SAMPLE_RATIO", default_value = "1.0")]
+    pub otlp_sample_ratio: String,
+
     /// Roles this instance runs (comma-separated): ingress, api, relay, delivery.
     #[arg(
         long,

@@ -41,11 +41,7 @@ pub enum Mode {
     Embedded { data_dir: PathBuf },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+pub use crate::telemetry::LogFormat;
 
 /// Parts of the process that can be switched off for scale-out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,6 +66,8 @@ pub struct Config {
     pub delivery_allow_cidrs: Vec<crate::cidr::Cidr>,
     pub retry_schedule: Vec<Duration>,
     pub log_format: LogFormat,
+    /// Trace export (SPEC §14); `None`: nothing is exported.
+    pub otlp: Option<crate::telemetry::OtlpConfig>,
     pub roles: BTreeSet<Role>,
     pub db_pool_size: usize,
     pub shutdown_timeout: Duration,
@@ -101,6 +99,24 @@ fn parse_count(
                 format!("must be {} to {}", range.start(), range.end()),
             )
         })
+}
+
+fn parse_otlp(args: &ServeArgs) -> Result<Option<crate::telemetry::OtlpConfig>, ConfigError> {
+    let sample_ratio = crate::telemetry::parse_ratio(&args.otlp_sample_ratio)
+        .map_err(|e| invalid("HOOKGATE_OTLP_SAMPLE_RATIO (--otlp-sample-ratio)", e))?;
+    let Some(endpoint) = args
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let endpoint = crate::telemetry::parse_endpoint(endpoint)
+        .map_err(|e| invalid("HOOKGATE_OTLP_ENDPOINT (--otlp-endpoint)", e))?;
+    Ok(Some(crate::telemetry::OtlpConfig {
+        endpoint,
+        sample_ratio,
+    }))
 }
 
 /// A duration above zero: a zero timeout would close every connection at once.
@@ -347,6 +363,7 @@ impl Config {
                     ))
                 }
             },
+            otlp: parse_otlp(args)?,
             roles: parse_roles(&args.roles).map_err(|e| invalid("HOOKGATE_ROLES (--roles)", e))?,
             db_pool_size: args
                 .db_pool_size

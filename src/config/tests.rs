@@ -57,6 +57,14 @@ fn invalid_settings_are_reported_by_name() {
         (&["--log-format=xml"], "HOOKGATE_LOG_FORMAT (--log-format)"),
         (&["--roles=ingress,cook"], "HOOKGATE_ROLES (--roles)"),
         (
+            &["--otlp-endpoint=collector:4318"],
+            "HOOKGATE_OTLP_ENDPOINT (--otlp-endpoint)",
+        ),
+        (
+            &["--otlp-sample-ratio=2"],
+            "HOOKGATE_OTLP_SAMPLE_RATIO (--otlp-sample-ratio)",
+        ),
+        (
             &["--retry-schedule=5s,soon"],
             "HOOKGATE_RETRY_SCHEDULE (--retry-schedule)",
         ),
@@ -277,4 +285,22 @@ fn rekey_reads_the_store_and_keys_as_serve_does() {
             "{flags:?}"
         );
     }
+}
+
+#[test]
+fn trace_export_is_off_unless_an_endpoint_is_set() {
+    let config = Config::from_args(&serve_args(&[])).unwrap();
+    assert_eq!(config.otlp, None);
+    let config = Config::from_args(&serve_args(&[
+        "--otlp-endpoint=http://collector:4318",
+        "--otlp-sample-ratio=0.25",
+    ]))
+    .unwrap();
+    assert_eq!(
+        config.otlp,
+        Some(crate::telemetry::OtlpConfig {
+            endpoint: "http://collector:4318".into(),
+            sample_ratio: 0.25,
+        })
+    );
 }

@@ -144,6 +144,7 @@ impl Ingress {
             Ok(receipt) => receipt.outcome(),
             Err(refusal) => refusal.outcome(),
         };
+        tracing::Span::current().record("outcome", outcome);
         self.metrics
             .ingress_outcome(verifier, outcome, started.elapsed().as_secs_f64());
         outcome

@@ -86,6 +86,8 @@ pub mod labels {
     pub const RELAY_FAILURES: &[&str] = &["unreachable", "nacked", "unroutable"];
     /// `hookgate_connections_timed_out_total{reason}`.
     pub const CONNECTION_TIMEOUTS: &[&str] = &["header_read", "keep_alive"];
+    /// `hookgate_otel_spans_dropped_total{reason}`.
+    pub const SPANS_DROPPED: &[&str] = &["queue_full", "export_failed"];
 }
 
 pub struct Metrics {
@@ -135,6 +137,12 @@ pub struct OutcomeLabels {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_spans_dropped(Family::default())
+    }
+
+    /// With the trace exporter's count of dropped spans (`telemetry::Dropped`), which
+    /// exists before the app does.
+    pub fn with_spans_dropped(spans_dropped: Family<ReasonLabels, Counter>) -> Self {
         let mut registry = Registry::with_prefix("hookgate");
         let http_requests = Family::<HttpRequestLabels, Counter>::default();
         registry.register(
@@ -277,6 +285,14 @@ impl Metrics {
         for reason in labels::CONNECTION_TIMEOUTS {
             let _ = connections_timed_out.get_or_create(&ReasonLabels { reason });
         }
+        for reason in labels::SPANS_DROPPED {
+            let _ = spans_dropped.get_or_create(&ReasonLabels { reason });
+        }
+        registry.register(
+            "otel_spans_dropped",
+            "Trace spans never exported, by reason (queue_full, export_failed)",
+            spans_dropped,
+        );
         Self {
             activity: Arc::default(),
             connections_open,

@@ -26,6 +26,7 @@ mod store_conformance;
 mod support;
 mod tidy;
 mod tour;
+mod traces;
 
 /// Runs each listed `async fn(Mode)` test once per mode (SPEC §2: same API in both).
 #[macro_export]

@@ -219,6 +219,20 @@ impl TestServer {
         })
     }
 
+    /// A handle on a server running elsewhere (a child process), for the request
+    /// helpers; dropping it deletes the broker objects of `exchange_prefix`.
+    pub fn external(url: &str, exchange_prefix: Option<String>) -> Self {
+        Self {
+            url: url.to_owned(),
+            exchange_prefix,
+            client: reqwest::Client::new(),
+            shutdown: CancellationToken::new(),
+            handle: None,
+            data_dir: None,
+            flags: Vec::new(),
+        }
+    }
+
     pub async fn call(
         &self,
         method: Method,
