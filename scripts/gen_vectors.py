@@ -92,8 +92,8 @@ def main():
     write("mailgun", f"{docs} Mailgun's docs sample (Securing webhooks: hex HMAC of timestamp + token, "
           "compare_digest), with hookgate's default 300 s window; Mailgun ships no verifying library",
           gen_vectors_docs.mailgun_cases())
-    write("pagerduty", f"{docs} go-pagerduty webhookv3.VerifySignature (v1.8.0), whose test vector is "
-          "included; no Python library", gen_vectors_docs.pagerduty_cases())
+    write("pagerduty", f"{docs} go-pagerduty webhookv3.VerifySignature (webhookv3.go at commit 142eaff), "
+          "whose test vector is included; no Python library", gen_vectors_docs.pagerduty_cases())
 
 
 if __name__ == "__main__":

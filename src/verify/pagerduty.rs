@@ -1,8 +1,8 @@
 //! PagerDuty (v3 webhooks): `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>…]`, each
 //! HMAC-SHA256(a subscription's secret, raw body); any one matching is enough.
 //!
-//! Mirrors go-pagerduty's `webhookv3.VerifySignature` (webhookv3/webhookv3.go, v1.8.0),
-//! the library PagerDuty's "Verifying Signatures" page points to:
+//! Mirrors go-pagerduty's `webhookv3.VerifySignature` (webhookv3/webhookv3.go at commit
+//! 142eaff), the library PagerDuty's "Verifying Signatures" page points to:
 //! - entries split on `,` with nothing trimmed; only those starting `v1=` whose rest is
 //!   hex count (Go's `hex.DecodeString`: either case, even length), the others are
 //!   skipped; a header with none is malformed;
