@@ -138,15 +138,55 @@ const OUTER: [&str; OUTER_COUNT] = [
 const OUTER_COUNT: usize = 11;
 
 /// For each top-level key of [`OUTER`], the fields read under it.
-static OUTER_FIELDS: LazyLock<[Wanted; OUTER_COUNT]> = LazyLock::new(|| {
-    OUTER.map(|name| {
-        FIELDS
-            .iter()
-            .enumerate()
-            .filter(|(_, field)| field.outer == name)
-            .fold(Wanted(0), |mask, (bit, _)| mask.and(Wanted(1 << bit)))
-    })
-});
+const OUTER_FIELDS: [Wanted; OUTER_COUNT] = {
+    let mut out = [Wanted(0); OUTER_COUNT];
+    let mut outer = 0;
+    while outer < OUTER_COUNT {
+        let mut bit = 0;
+        while bit < FIELD_COUNT {
+            if same(FIELDS[bit].outer, OUTER[outer]) {
+                out[outer] = Wanted(out[outer].0 | 1 << bit);
+            }
+            bit += 1;
+        }
+        outer += 1;
+    }
+    out
+};
+
+/// For each top-level key of [`OUTER`], whether its fields are inside its value, an
+/// object (`event`, `signature`, `event-data`).
+const OUTER_IS_OBJECT: [bool; OUTER_COUNT] = {
+    let mut out = [false; OUTER_COUNT];
+    let mut outer = 0;
+    while outer < OUTER_COUNT {
+        let mut bit = 0;
+        while bit < FIELD_COUNT {
+            if same(FIELDS[bit].outer, OUTER[outer]) && FIELDS[bit].inner.is_some() {
+                out[outer] = true;
+            }
+            bit += 1;
+        }
+        outer += 1;
+    }
+    out
+};
+
+/// `a == b`, for the constant tables.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at < a.len() {
+        if a[at] != b[at] {
+            return false;
+        }
+        at += 1;
+    }
+    true
+}
 
 /// Fields of a JSON body, by [`Wanted`] bit; each `None` when absent, not of its kind
 /// (a string, or a non-negative integer for a `number` field), not wanted, or not a
@@ -255,8 +295,25 @@ impl Wanted {
 struct Key(usize);
 
 impl Key {
+    /// One `match` on the name (compiled to a length switch, then a comparison), as
+    /// every member's key of a scanned body is looked up here.
     fn named(name: &[u8]) -> Option<Self> {
-        OUTER.iter().position(|o| o.as_bytes() == name).map(Self)
+        let at = match name {
+            b"id" => 0,
+            b"type" => 1,
+            b"event_id" => 2,
+            b"event" => 3,
+            b"challenge" => 4,
+            b"event_type" => 5,
+            b"topic" => 6,
+            b"webhookEvent" => 7,
+            b"webhookTimestamp" => 8,
+            b"signature" => 9,
+            b"event-data" => 10,
+            _ => return None,
+        };
+        debug_assert_eq!(OUTER.get(at).map(|o| o.as_bytes()), Some(name));
+        Some(Self(at))
     }
 
     /// The fields read under this key.
@@ -266,11 +323,7 @@ impl Key {
 
     /// Whether its fields are inside its value, an object.
     fn is_object(self) -> bool {
-        let fields = self.fields();
-        FIELDS
-            .iter()
-            .enumerate()
-            .any(|(bit, field)| fields.has(Wanted(1 << bit)) && field.inner.is_some())
+        OUTER_IS_OBJECT.get(self.0).copied().unwrap_or(false)
     }
 }
 

@@ -28,6 +28,40 @@ fn first_five(five: [Option<String>; 5]) -> [Option<String>; FIELD_COUNT] {
 }
 
 #[test]
+fn every_field_bit_names_its_table_entry_and_every_key_is_found_by_name() {
+    let named = [
+        (Wanted::ID, "id", None),
+        (Wanted::KIND, "type", None),
+        (Wanted::EVENT_ID, "event_id", None),
+        (Wanted::EVENT_TYPE, "event", Some("type")),
+        (Wanted::CHALLENGE, "challenge", None),
+        (Wanted::EVENT_TYPE_MEMBER, "event_type", None),
+        (Wanted::TOPIC, "topic", None),
+        (Wanted::WEBHOOK_EVENT, "webhookEvent", None),
+        (Wanted::WEBHOOK_TIMESTAMP, "webhookTimestamp", None),
+        (Wanted::EVENT_OBJECT_ID, "event", Some("id")),
+        (Wanted::EVENT_OBJECT_EVENT_TYPE, "event", Some("event_type")),
+        (Wanted::SIGNATURE_TIMESTAMP, "signature", Some("timestamp")),
+        (Wanted::SIGNATURE_TOKEN, "signature", Some("token")),
+        (Wanted::SIGNATURE_SIGNATURE, "signature", Some("signature")),
+        (Wanted::EVENT_DATA_ID, "event-data", Some("id")),
+        (Wanted::EVENT_DATA_EVENT, "event-data", Some("event")),
+    ];
+    assert_eq!(named.len(), FIELD_COUNT);
+    for (bit, (wanted, outer, inner)) in named.into_iter().enumerate() {
+        assert_eq!(wanted, Wanted(1 << bit));
+        assert_eq!((FIELDS[bit].outer, FIELDS[bit].inner), (outer, inner));
+        let key = Key::named(outer.as_bytes()).unwrap();
+        assert_eq!(OUTER[key.0], outer);
+        assert!(key.fields().has(wanted));
+        assert_eq!(key.is_object(), inner.is_some());
+    }
+    for (at, outer) in OUTER.iter().enumerate() {
+        assert_eq!(Key::named(outer.as_bytes()), Some(Key(at)));
+    }
+}
+
+#[test]
 fn body_fields_match_a_full_value_parse_on_tricky_bodies() {
     let bodies: &[&[u8]] = &[
         br#"{"id":"evt_1","type":"push","event_id":"Ev1","challenge":"c"}"#,
