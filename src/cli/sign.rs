@@ -32,7 +32,8 @@ pub struct SignArgs {
     #[arg(long, value_name = "UNIX")]
     timestamp: Option<i64>,
     /// Event name for the sender's event header: X-GitHub-Event (default push),
-    /// X-Shopify-Topic (default orders/create), or hmac/bearer's `event_header`.
+    /// X-Shopify-Topic (default orders/create), X-Gitlab-Event (default Push Hook),
+    /// atlassian's X-Event-Key (default repo:push), or hmac/bearer's `event_header`.
     #[arg(long, value_name = "NAME")]
     event: Option<String>,
     /// Print a curl command that posts the body with these headers.

@@ -36,7 +36,8 @@ pub enum Rejection {
     /// GitHub's SHA-1 `X-Hub-Signature` without `X-Hub-Signature-256`; SHA-1 is not accepted.
     #[error("only the legacy SHA-1 signature was sent; X-Hub-Signature-256 is required")]
     LegacySignatureOnly,
-    /// Shopify's library refuses an empty body before checking the HMAC; so do we.
+    /// Shopify's and go-pagerduty's libraries refuse an empty body before checking the
+    /// HMAC; so do we for theirs.
     #[error("request body is empty")]
     EmptyBody,
     /// Operator side: the source has no unexpired secret.
