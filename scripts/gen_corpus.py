@@ -21,7 +21,7 @@ def header(case, name):
 
 def seeds():
     out = {t: set() for t in ("stripe_header", "standard_webhooks_header", "slack", "github_signature",
-                              "hmac_header", "verify_any")}
+                              "hmac_header", "verify_any", "paddle_header", "pagerduty_header")}
     for c in vectors("stripe"):
         if (v := header(c, "stripe-signature")) is not None:
             out["stripe_header"].add(v.encode())
@@ -40,7 +40,16 @@ def seeds():
     out["hmac_header"] |= {b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
                            b"B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g", b"{timestamp}.{body}",
                            b"v0:{timestamp}:{body}{", b"{body}{body}", b"sha256=" + b"A" * 88}
-    for scheme in ("stripe", "standard_webhooks", "slack", "github", "shopify"):
+    for c in vectors("paddle"):
+        if (v := header(c, "paddle-signature")) is not None:
+            out["paddle_header"].add(v.encode())
+    out["paddle_header"] |= {b"", b"ts=", b"ts=1;h1=", b";;;=;=", b"ts=99999999999999999999;h1=00"}
+    for c in vectors("pagerduty"):
+        if (v := header(c, "x-pagerduty-signature")) is not None:
+            out["pagerduty_header"].add(v.encode())
+    out["pagerduty_header"] |= {b"", b"v1=", b",,,", b"v1=0,v1=00,V1=ff", b"v1=" + b"A" * 64}
+    for scheme in ("stripe", "standard_webhooks", "slack", "github", "shopify", "gitlab", "linear",
+                   "intercom", "pagerduty", "typeform", "atlassian", "paddle", "zendesk", "mailgun"):
         for c in vectors(scheme)[:6]:
             head = "\n".join(f"{n}: {v}" for n, v in c["headers"])
             out["verify_any"].add(f"{head}\n\n{c['body']}".encode())

@@ -12,14 +12,21 @@
 //! headers, verifier, signer, secret format), and its line in `schemes.rs` makes it a
 //! `verifier.type`.
 
+mod atlassian;
 mod bearer;
 mod body;
 mod config;
 mod error;
 mod github;
+mod gitlab;
 mod headers;
 mod hmac_generic;
+mod intercom;
+mod linear;
 mod mac;
+mod mailgun;
+mod paddle;
+mod pagerduty;
 mod prepared;
 mod scheme;
 mod schemes;
@@ -30,7 +37,9 @@ mod standard_webhooks;
 mod stripe;
 mod template;
 mod timestamp;
+mod typeform;
 mod whsec;
+mod zendesk;
 
 /// Parser entry points for the fuzz targets in `fuzz/` and their stable corpus replay.
 /// Not an API: hidden, and free to change.
@@ -50,13 +59,16 @@ pub use bearer::BearerConfig;
 pub use config::{MacAlgorithm, MacEncoding};
 pub use error::{ConfigError, Rejection, SignError};
 pub use hmac_generic::HmacConfig;
+pub use mailgun::MailgunConfig;
+pub use paddle::PaddleConfig;
 pub use prepared::PreparedSecret;
 pub use scheme::EventName;
 pub use schemes::{VerifierConfig, VerifierKind};
-pub use sign::sign;
+pub use sign::{sign, sign_body};
 pub use standard_webhooks::{
     standard_webhooks_signature, standard_webhooks_signature_with, SigningKey,
 };
+pub use zendesk::ZendeskConfig;
 
 /// One active secret of a source, as stored (plaintext). For `stripe` and
 /// `standard_webhooks` this is the full `whsec_…` string's bytes.

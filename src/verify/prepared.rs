@@ -16,6 +16,7 @@ use std::fmt;
 
 use hmac::digest::KeyInit;
 use hmac::Hmac;
+use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use super::whsec;
@@ -31,6 +32,8 @@ enum Ready {
     Sha256(Hmac<Sha256>),
     /// HMAC-SHA256 keyed with the base64-decoded `whsec_` secret: Standard Webhooks.
     WhsecSha256(Hmac<Sha256>),
+    /// HMAC-SHA1 keyed with the secret's bytes: Intercom.
+    Sha1(Hmac<Sha1>),
     /// HMAC-SHA512 keyed with the secret's bytes: the generic scheme with SHA-512.
     Sha512(Box<Hmac<Sha512>>),
     /// SHA-256 of a bearer token, the form tokens are compared in.
@@ -56,6 +59,11 @@ impl PreparedSecret {
     /// HMAC-SHA256 keyed with the key inside a `whsec_…` secret.
     pub(crate) fn for_whsec_hmac_sha256(secret: &[u8]) -> Self {
         Self(whsec::keyed(secret).map_or(Ready::Nothing, Ready::WhsecSha256))
+    }
+
+    /// HMAC-SHA1 keyed with the secret's own bytes.
+    pub(crate) fn for_hmac_sha1(secret: &[u8]) -> Self {
+        Self(keyed::<Hmac<Sha1>>(secret).map_or(Ready::Nothing, Ready::Sha1))
     }
 
     /// HMAC-SHA512 keyed with the secret's own bytes.
@@ -89,6 +97,14 @@ impl PreparedSecret {
     pub(crate) fn whsec_sha256(&self) -> Option<&Hmac<Sha256>> {
         match &self.0 {
             Ready::WhsecSha256(mac) => Some(mac),
+            _ => None,
+        }
+    }
+
+    /// The HMAC-SHA1 keyed with the secret's own bytes, if prepared so.
+    pub(crate) fn sha1(&self) -> Option<&Hmac<Sha1>> {
+        match &self.0 {
+            Ready::Sha1(mac) => Some(mac),
             _ => None,
         }
     }

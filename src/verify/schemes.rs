@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::bearer::BearerConfig;
 use super::error::{ConfigError, Rejection, SignError};
 use super::hmac_generic::HmacConfig;
+use super::mailgun::MailgunConfig;
+use super::paddle::PaddleConfig;
 use super::prepared::PreparedSecret;
 use super::scheme::{schemes, EventName, Headers, Scheme};
+use super::zendesk::ZendeskConfig;
+use super::{atlassian, gitlab, intercom, linear, mailgun, paddle, pagerduty, typeform, zendesk};
 use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
 use super::{SecretCandidate, Verified};
 
@@ -24,10 +28,19 @@ schemes! {
         StandardWebhooks = "standard_webhooks" => standard_webhooks::StandardWebhooks,
         Shopify          = "shopify"           => shopify::Shopify,
         Slack            = "slack"             => slack::Slack,
+        Gitlab           = "gitlab"            => gitlab::Gitlab,
+        Linear           = "linear"            => linear::Linear,
+        Intercom         = "intercom"          => intercom::Intercom,
+        Pagerduty        = "pagerduty"         => pagerduty::Pagerduty,
+        Typeform         = "typeform"          => typeform::Typeform,
+        Atlassian        = "atlassian"         => atlassian::Atlassian,
     }
     // A scheme the operator describes: `{"type": "<name>", …options}`.
     with_options {
         Hmac(HmacConfig)     = "hmac"   => hmac_generic::Hmac,
         Bearer(BearerConfig) = "bearer" => bearer::Bearer,
+        Paddle(PaddleConfig)   = "paddle"   => paddle::Paddle,
+        Zendesk(ZendeskConfig) = "zendesk"  => zendesk::Zendesk,
+        Mailgun(MailgunConfig) = "mailgun"  => mailgun::Mailgun,
     }
 }

@@ -18,6 +18,8 @@ const TARGETS: &[(&str, Target)] = &[
     ("slack", fuzz_logic::slack),
     ("github_signature", fuzz_logic::github_signature),
     ("hmac_header", fuzz_logic::hmac_header),
+    ("paddle_header", fuzz_logic::paddle_header),
+    ("pagerduty_header", fuzz_logic::pagerduty_header),
     ("verify_any", fuzz_logic::verify_any),
     ("body_fields", fuzz_logic::body_fields),
     ("edge_input", crate::http::fuzz_logic::edge_input),

@@ -2,11 +2,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod atlassian;
 mod bearer;
 mod config;
 mod corpus;
 mod github;
+mod gitlab;
 mod hmac_generic;
+mod intercom;
+mod linear;
+mod mailgun;
+mod paddle;
+mod pagerduty;
 mod schemes;
 mod shopify;
 mod sign;
@@ -14,7 +21,9 @@ mod slack;
 mod standard_webhooks;
 mod standard_webhooks_headers;
 mod stripe;
+mod typeform;
 mod vectors;
+mod zendesk;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -204,6 +213,13 @@ pub(super) fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Stri
         map.append(name, value);
     }
     Ok(map)
+}
+
+/// HMAC-SHA1, computed here independently of the code under test.
+pub(super) fn hmac1(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(key).unwrap();
+    parts.iter().for_each(|p| mac.update(p));
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// HMAC-SHA256, computed here independently of the code under test.
