@@ -5,11 +5,12 @@
 //! exchange (its outbox claims expire and the other relay publishes them). The CPU of
 //! each tier per acknowledged webhook is the capacity model's input (docs/operations.md).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::consumer::{QueueType, RunsConsumer};
-use crate::driver::{self, Outcome, Pace, Plan, Progress};
+use crate::driver::{self, Pace, Plan, Progress};
 use crate::ingress::GithubRequests;
 use crate::procfs;
 use crate::report::{self, line, section};
@@ -83,10 +84,10 @@ async fn measure(stack: &Stack, args: &Args) -> anyhow::Result<()> {
         format!("{:?}", args.kill_after),
     );
 
-    let plan = |addr| Plan {
+    let plan = |addr, duration| Plan {
         addr,
         connections: args.connections,
-        duration: args.duration,
+        duration,
         warmup: Duration::ZERO,
         pace,
         timeout: args.timeout,
@@ -95,35 +96,60 @@ async fn measure(stack: &Stack, args: &Args) -> anyhow::Result<()> {
     let requests = |addr: std::net::SocketAddr| {
         GithubRequests::new(path.clone(), addr.to_string(), &secret, args.body_size)
     };
-    let pids = [stack.pid, second.pid, deliverer.pid];
     let ticks = procfs::clock_ticks();
-    let cpu_before = procfs::cpu_snapshot_of(&pids, stack.database());
-    let started = Instant::now();
     let first_pid = stack.pid;
     let kill_after = args.kill_after;
+    // The killed instance's load goes on a second past the kill, so the kill lands on
+    // requests in flight; then its connections stop instead of retrying for the rest
+    // of the run.
+    let first_load = driver::run(
+        plan(stack.addr, kill_after + Duration::from_secs(1)),
+        requests(stack.addr),
+        Arc::new(Progress::default()),
+    );
     let killer = async move {
         tokio::time::sleep(kill_after).await;
         // The stack's own child is killed by pid: `Stack::stop` later finds it gone.
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &first_pid.to_string()])
             .status();
-        started.elapsed()
     };
-    let (first_outcome, second_outcome, killed_at) = tokio::join!(
-        driver::run(
-            plan(stack.addr),
-            requests(stack.addr),
-            Arc::new(Progress::default())
-        ),
-        driver::run(
-            plan(second.addr),
-            requests(second.addr),
-            Arc::new(Progress::default())
-        ),
-        killer,
-    );
-    let cpu_after = procfs::cpu_snapshot_of(&pids, stack.database());
-    line("killed at", format!("{:.1} s", killed_at.as_secs_f64()));
+    // CPU per webhook is read over the second half: the killed process's CPU leaves the
+    // books with it, so the window starts after the kill (and a settling second) and
+    // counts what the survivors answered in it.
+    let survivors = [second.pid, deliverer.pid];
+    let second_progress = Arc::new(Progress::default());
+    let second_load = {
+        let progress = Arc::clone(&second_progress);
+        let database = stack.database();
+        async move {
+            let window = async {
+                tokio::time::sleep(kill_after + Duration::from_secs(2)).await;
+                (
+                    Instant::now(),
+                    progress.ok.load(Ordering::Relaxed),
+                    procfs::cpu_snapshot_of(&survivors, database),
+                )
+            };
+            let (outcome, start) = tokio::join!(
+                driver::run(
+                    plan(second.addr, args.duration),
+                    requests(second.addr),
+                    Arc::clone(&progress)
+                ),
+                window
+            );
+            let end = (
+                Instant::now(),
+                progress.ok.load(Ordering::Relaxed),
+                procfs::cpu_snapshot_of(&survivors, database),
+            );
+            (outcome, start, end)
+        }
+    };
+    let (first_outcome, (second_outcome, window_start, window_end), ()) =
+        tokio::join!(first_load, second_load, killer);
+    line("killed at", format!("{:.1} s", kill_after.as_secs_f64()));
 
     section("first instance (killed midway)");
     report::outcome(&first_outcome);
@@ -136,7 +162,6 @@ async fn measure(stack: &Stack, args: &Args) -> anyhow::Result<()> {
         .chain(&second_outcome.run_ids)
         .cloned()
         .collect();
-    let answered = acked.len() as u64;
     section("acked runs vs published runs");
     let check = consumer
         .check(&acked, Duration::from_secs(15), args.drain_limit)
@@ -157,20 +182,27 @@ async fn measure(stack: &Stack, args: &Args) -> anyhow::Result<()> {
         format!("{:.1} s", check.drain.as_secs_f64()),
     );
 
-    section("cpu per acked webhook (the capacity model's input)");
-    let wall = longest(&first_outcome, &second_outcome);
+    section("cpu after the kill: two survivors (the capacity model's input)");
+    let (start_at, start_ok, start_cpu) = window_start;
+    let (end_at, end_ok, end_cpu) = window_end;
+    let wall = end_at.duration_since(start_at);
+    let answered = end_ok.saturating_sub(start_ok);
     line(
-        "cpu during load (cores)",
-        procfs::cpu_line(&cpu_before, &cpu_after, wall, ticks),
+        "window",
+        format!("{:.1} s, {answered} acked webhooks", wall.as_secs_f64()),
+    );
+    line(
+        "cpu (cores)",
+        procfs::cpu_line(&start_cpu, &end_cpu, wall, ticks),
     );
     line(
         "per acked webhook",
         procfs::cpu_per_unit(
-            &cpu_before,
-            &cpu_after,
+            &start_cpu,
+            &end_cpu,
             answered,
             ticks,
-            "hookgate (3 instances)",
+            "hookgate (2 instances)",
         ),
     );
     for (name, status) in [
@@ -194,8 +226,4 @@ async fn measure(stack: &Stack, args: &Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn longest(a: &Outcome, b: &Outcome) -> Duration {
-    a.elapsed.max(b.elapsed)
 }
