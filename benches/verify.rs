@@ -32,6 +32,8 @@ use serde_json::json;
 use sha2::{Sha256, Sha512};
 
 const NOW: i64 = 1_750_000_000;
+/// The URL the sender called (Twilio, Square and HubSpot sign it).
+const URL: &str = "https://hooks.example.com/v1/ingress/src_bench";
 const SIZES: [(usize, &str); 3] = [(1024, "1KiB"), (16 * 1024, "16KiB"), (256 * 1024, "256KiB")];
 
 /// A JSON body of exactly `size` bytes carrying the fields verifiers read (`id`,
@@ -258,8 +260,15 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
     });
 
     for (name, verifier, secret) in schemes() {
-        let signed = verify::sign(&verifier, &secret, body, NOW, "msg_2Kbench000000000001")
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let signed = verify::sign(
+            &verifier,
+            &secret,
+            body,
+            URL,
+            NOW,
+            "msg_2Kbench000000000001",
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         let headers = header_map(signed, body.len());
         // Prepared as a cached source holds its secrets (`ActiveSource`).
         let prepared = PreparedSecret::new(&verifier, &secret);
@@ -269,7 +278,7 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
             prepared: Some(&prepared),
         }];
         // Every bench verifies a genuine request: a rejection would time the wrong path.
-        if let Err(rejection) = verify::verify(&verifier, &candidates, &headers, body, NOW) {
+        if let Err(rejection) = verify::verify(&verifier, &candidates, &headers, body, URL, NOW) {
             panic!("{name} rejects its own signature: {rejection:?}");
         }
         group.bench_function(BenchmarkId::new("verify", name), |b| {
@@ -279,6 +288,7 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
                     black_box(&candidates),
                     black_box(&headers),
                     black_box(body),
+                    URL,
                     NOW,
                 )
             })

@@ -18,6 +18,9 @@ pub struct SignArgs {
     #[command(flatten)]
     verifier: VerifierArgs,
     /// The source's secret, exactly as `sources create` or `rotate-secret` printed it.
+    /// For discord and sendgrid, whose secret is the sender's public key, the private
+    /// key instead: discord an Ed25519 seed in hex (64 digits), sendgrid a P-256 key as
+    /// base64 PKCS#8 DER (the PEM body without its lines).
     #[arg(long, env = "HOOKGATE_SIGN_SECRET", hide_env_values = true)]
     secret: String,
     /// File holding the request body; stdin when absent.
@@ -37,12 +40,18 @@ pub struct SignArgs {
     #[arg(long)]
     curl: bool,
     /// The source to post to: the curl command posts to its ingress URL,
-    /// `<URL>/v1/ingress/<SOURCE_ID>` under --url.
-    #[arg(long, value_name = "SOURCE_ID", requires = "curl")]
+    /// `<URL>/v1/ingress/<SOURCE_ID>` under --url, which is also the URL signed for
+    /// twilio, square and hubspot.
+    #[arg(long, value_name = "SOURCE_ID")]
     source: Option<String>,
     /// Where the curl command posts instead, e.g. a proxy in front of hookgate.
     #[arg(long, value_name = "URL", requires = "curl", conflicts_with = "source")]
     target_url: Option<String>,
+    /// The URL the sender calls, signed by twilio, square and hubspot: the source's
+    /// `ingress_url` with any query (twilio JSON bodies: `?bodySHA256=<hex>`). Default:
+    /// --target-url, else the ingress URL of --source.
+    #[arg(long, value_name = "URL")]
+    signed_url: Option<String>,
     /// Base URL of hookgate's API, used with --source.
     #[arg(long, env = "HOOKGATE_URL", default_value = DEFAULT_URL, value_name = "URL")]
     url: String,
@@ -73,6 +82,8 @@ pub struct SignInput<'a> {
     pub body: &'a [u8],
     pub now_unix_s: i64,
     pub msg_id: &'a str,
+    /// The URL the sender calls (empty when not known: schemes that sign it refuse).
+    pub url: &'a str,
     /// `--event`; `None` = the sender's usual default where there is one.
     pub event: Option<&'a str>,
 }
@@ -84,6 +95,7 @@ pub fn sender_headers(input: &SignInput<'_>) -> Result<Vec<(String, String)>, Si
         input.verifier,
         input.secret,
         input.body,
+        input.url,
         input.now_unix_s,
         input.msg_id,
     )?;
@@ -186,12 +198,14 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         .msg_id
         .clone()
         .unwrap_or_else(|| crate::id::new_id("msg"));
+    let signed_url = signed_url(&args)?;
     let headers = sender_headers(&SignInput {
         verifier: &config,
         secret: args.secret.as_bytes(),
         body: &body,
         now_unix_s,
         msg_id: &msg_id,
+        url: &signed_url,
         event: args.event.as_deref(),
     })
     .with_context(|| format!("cannot sign for {}", args.verifier.verifier.as_str()))?;
@@ -214,6 +228,16 @@ fn target(args: &SignArgs) -> anyhow::Result<String> {
         (Some(url), _) => Ok(url.clone()),
         (None, Some(source)) => ingress_url(&args.url, source),
         (None, None) => anyhow::bail!("--curl needs --source SOURCE_ID or --target-url URL"),
+    }
+}
+
+/// The URL the sender calls: `--signed-url`, else where the request is posted, else
+/// nothing.
+fn signed_url(args: &SignArgs) -> anyhow::Result<String> {
+    match (&args.signed_url, &args.target_url, &args.source) {
+        (Some(url), _, _) | (None, Some(url), _) => Ok(url.clone()),
+        (None, None, Some(source)) => ingress_url(&args.url, source),
+        (None, None, None) => Ok(String::new()),
     }
 }
 
@@ -255,6 +279,7 @@ mod tests {
             body: body.as_bytes(),
             now_unix_s: 1_700_000_000,
             msg_id: "msg_1",
+            url: "https://gw.example/v1/ingress/src_1",
             event: None,
         })
         .unwrap()
@@ -293,6 +318,7 @@ mod tests {
             body: b"{}",
             now_unix_s: 0,
             msg_id: "d",
+            url: "",
             event: Some("pull_request"),
         })
         .unwrap();
@@ -346,8 +372,14 @@ mod tests {
                 value: secret.as_bytes(),
                 prepared: None,
             };
-            let verified =
-                verify::verify(&config, &[candidate], &map, body.as_bytes(), 1_700_000_000);
+            let verified = verify::verify(
+                &config,
+                &[candidate],
+                &map,
+                body.as_bytes(),
+                "https://gw.example/v1/ingress/src_1",
+                1_700_000_000,
+            );
             assert!(verified.is_ok(), "{config:?}: {verified:?}");
         }
     }
@@ -360,6 +392,7 @@ mod tests {
             body: b"{}",
             now_unix_s: 0,
             msg_id: "m",
+            url: "",
             event: Some("x"),
         };
         assert!(matches!(
@@ -420,6 +453,29 @@ mod tests {
         assert!(
             parsed(&["--target-url", "http://x"]).is_err(),
             "needs --curl"
+        );
+    }
+
+    #[test]
+    fn signed_url_is_the_one_given_else_where_the_request_goes() {
+        let url = |args: &[&str]| signed_url(&parsed(args).unwrap()).unwrap();
+        assert_eq!(url(&[]), "");
+        assert_eq!(
+            url(&["--url", "https://gw.example", "--source", "src_1"]),
+            "https://gw.example/v1/ingress/src_1"
+        );
+        assert_eq!(
+            url(&["--curl", "--target-url", "http://proxy:9000/in"]),
+            "http://proxy:9000/in"
+        );
+        assert_eq!(
+            url(&[
+                "--source",
+                "src_1",
+                "--signed-url",
+                "https://public.example/x?a=1"
+            ]),
+            "https://public.example/x?a=1"
         );
     }
 

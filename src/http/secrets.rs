@@ -138,7 +138,8 @@ pub async fn rotate(
     let secret = match body.secret.as_deref() {
         Some(value) => secrets::accept_provided(owner.kind, value)
             .map_err(|reason| ApiError::validation("secret", reason))?,
-        None => secrets::generate(owner.kind),
+        None => secrets::generate(owner.kind)
+            .map_err(|reason| ApiError::validation("secret", reason))?,
     };
     let rotation = secrets::rotation(state.keyring(), owner.id, &secret, grace, Utc::now());
     let entry = AuditEntry::new(

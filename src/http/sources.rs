@@ -273,7 +273,8 @@ async fn create_source(
     let secret = match body.secret.as_deref() {
         Some(value) => secret_values::accept_provided(kind, value)
             .map_err(|reason| ApiError::validation("secret", reason))?,
-        None => secret_values::generate(kind),
+        None => secret_values::generate(kind)
+            .map_err(|reason| ApiError::validation("secret", reason))?,
     };
     let now = Utc::now();
     let source = Source {

@@ -83,6 +83,9 @@ pub enum SignError {
     /// e.g. a Standard Webhooks secret that is not base64 after `whsec_`, or an empty one.
     #[error("secret is not usable for this verifier")]
     InvalidSecret,
+    /// The scheme signs the URL the sender calls, and none was given.
+    #[error("this verifier signs the URL the sender calls; give it (hookgate sign: --source or --signed-url)")]
+    NoUrl,
     /// The value for this header would not be a valid HTTP header value.
     #[error("value for header {0} is not a valid header value")]
     InvalidHeaderValue(&'static str),

@@ -15,21 +15,26 @@
 mod bearer;
 mod body;
 mod config;
+mod discord;
 mod error;
 mod github;
 mod headers;
 mod hmac_generic;
+mod hubspot;
 mod mac;
 mod prepared;
 mod scheme;
 mod schemes;
+mod sendgrid;
 mod shopify;
 mod sign;
 mod slack;
+mod square;
 mod standard_webhooks;
 mod stripe;
 mod template;
 mod timestamp;
+mod twilio;
 mod whsec;
 
 /// Parser entry points for the fuzz targets in `fuzz/` and their stable corpus replay.
@@ -87,6 +92,8 @@ pub enum Handshake {
     GithubPing,
     /// Slack `url_verification`: answer 200 with the challenge.
     SlackUrlVerification { challenge: String },
+    /// Discord PING (interaction `type` 1): answer 200 `{"type":1}` (PONG).
+    DiscordPing,
 }
 
 /// Proof that a request was verified. Only [`verify`] constructs one.
@@ -126,16 +133,20 @@ impl Verified<'_> {
 
 /// Verifies one inbound request against every secret candidate.
 ///
-/// `body` must be the raw bytes received; `now_unix_s` is the receiver's clock.
+/// `body` must be the raw bytes received; `url` the URL the sender called, as the
+/// sender knows it (the source's `ingress_url`, built from the public URL, plus the
+/// request's query), which Twilio, Square and HubSpot sign; `now_unix_s` is the
+/// receiver's clock.
 pub fn verify<'a>(
     config: &'a VerifierConfig,
     secrets: &[SecretCandidate<'a>],
     headers: &'a HeaderMap,
     body: &'a [u8],
+    url: &'a str,
     now_unix_s: i64,
 ) -> Result<Verified<'a>, Rejection> {
     if secrets.is_empty() {
         return Err(Rejection::NoActiveSecret);
     }
-    config.verify_request(secrets, headers, body, now_unix_s)
+    config.verify_request(secrets, headers, body, url, now_unix_s)
 }

@@ -14,6 +14,7 @@ use super::hmac_generic::HmacConfig;
 use super::prepared::PreparedSecret;
 use super::scheme::{schemes, EventName, Headers, Scheme};
 use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
+use super::{discord, hubspot, sendgrid, square, twilio};
 use super::{SecretCandidate, Verified};
 
 schemes! {
@@ -24,6 +25,11 @@ schemes! {
         StandardWebhooks = "standard_webhooks" => standard_webhooks::StandardWebhooks,
         Shopify          = "shopify"           => shopify::Shopify,
         Slack            = "slack"             => slack::Slack,
+        Twilio           = "twilio"            => twilio::Twilio,
+        Hubspot          = "hubspot"           => hubspot::Hubspot,
+        Square           = "square"            => square::Square,
+        Discord          = "discord"           => discord::Discord,
+        Sendgrid         = "sendgrid"          => sendgrid::Sendgrid,
     }
     // A scheme the operator describes: `{"type": "<name>", …options}`.
     with_options {

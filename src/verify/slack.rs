@@ -111,6 +111,7 @@ impl Scheme for Slack {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body, now)
@@ -124,6 +125,7 @@ impl Scheme for Slack {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         now: i64,
         _msg_id: &str,
     ) -> Result<Headers, SignError> {
