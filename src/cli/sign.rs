@@ -385,6 +385,60 @@ mod tests {
     }
 
     #[test]
+    fn url_schemes_sign_the_given_url_and_key_schemes_sign_with_the_private_key() {
+        let url = "https://gw.example/v1/ingress/src_1";
+        let body = br#"{"event_id":"e1","type":"t"}"#;
+        let schemes = [
+            VerifierConfig::Twilio,
+            VerifierConfig::Hubspot,
+            VerifierConfig::Square,
+            VerifierConfig::Discord,
+            VerifierConfig::Sendgrid,
+        ];
+        for config in schemes {
+            let (signing, secret) = config
+                .kind()
+                .test_key_pair()
+                .unwrap_or(("s3cret", "s3cret"));
+            let input = SignInput {
+                verifier: &config,
+                secret: signing.as_bytes(),
+                body,
+                now_unix_s: 1_700_000_000,
+                msg_id: "msg_1",
+                url,
+                event: None,
+            };
+            let out = sender_headers(&input).unwrap();
+            let mut map = http::HeaderMap::new();
+            for (name, value) in &out {
+                map.append(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            let candidate = verify::SecretCandidate {
+                id: "sec_1",
+                value: secret.as_bytes(),
+                prepared: None,
+            };
+            let verified = verify::verify(&config, &[candidate], &map, body, url, 1_700_000_000);
+            assert!(verified.is_ok(), "{config:?}: {verified:?}");
+            // A URL scheme cannot sign without the URL; the others ignore it.
+            let signs_url = matches!(
+                config,
+                VerifierConfig::Twilio | VerifierConfig::Hubspot | VerifierConfig::Square
+            );
+            let without = sender_headers(&SignInput { url: "", ..input });
+            assert_eq!(
+                matches!(without, Err(SignOutputError::Sign(SignError::NoUrl))),
+                signs_url,
+                "{config:?}"
+            );
+        }
+    }
+
+    #[test]
     fn event_is_refused_where_the_sender_puts_it_in_the_body_or_has_no_header_for_it() {
         let input = |verifier| SignInput {
             verifier,
