@@ -21,7 +21,7 @@ def header(case, name):
 
 def seeds():
     out = {t: set() for t in ("stripe_header", "standard_webhooks_header", "slack", "github_signature",
-                              "hmac_header", "verify_any")}
+                              "hmac_header", "twilio_signed_text", "verify_any")}
     for c in vectors("stripe"):
         if (v := header(c, "stripe-signature")) is not None:
             out["stripe_header"].add(v.encode())
@@ -40,7 +40,13 @@ def seeds():
     out["hmac_header"] |= {b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
                            b"B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g", b"{timestamp}.{body}",
                            b"v0:{timestamp}:{body}{", b"{body}{body}", b"sha256=" + b"A" * 88}
-    for scheme in ("stripe", "standard_webhooks", "slack", "github", "shopify"):
+    for c in vectors("twilio"):
+        settings = header(c, "x-twilio-webhooks-signature-settings") or ""
+        out["twilio_signed_text"].add(f"{settings}\n{c['url']}\n{c['body']}".encode())
+    out["twilio_signed_text"] |= {b"", b"\nhttp://[::1]:0/p?bodySHA256=&bodySHA256=x\na=%zz&a&=&&b=+",
+                                  b"algorithm=\nhttps://u:p@h:99999999999/\n%C3%28=1"}
+    for scheme in ("stripe", "standard_webhooks", "slack", "github", "shopify", "twilio", "hubspot", "square",
+                   "discord", "sendgrid"):
         for c in vectors(scheme)[:6]:
             head = "\n".join(f"{n}: {v}" for n, v in c["headers"])
             out["verify_any"].add(f"{head}\n\n{c['body']}".encode())

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
-use super::{body, github, hmac_generic, slack, standard_webhooks, stripe, whsec};
+use super::{body, github, hmac_generic, slack, standard_webhooks, stripe, twilio, whsec};
 use super::{sign, verify, PreparedSecret, SecretCandidate, VerifierConfig};
 
 /// Fixed clock for fuzzing: far from 0 so both window edges are reachable.
@@ -67,6 +67,40 @@ pub fn slack(data: &[u8]) {
     insert(&mut headers, b"x-slack-request-timestamp", ts);
     insert(&mut headers, b"x-slack-signature", sig);
     let _ = verify(&VerifierConfig::Slack, &SECRETS, &headers, body, URL, NOW);
+}
+
+/// Twilio's signed text. First line: `X-Twilio-Webhooks-Signature-Settings`; second:
+/// the URL called; rest: the body. One URL spelling Twilio may have signed is the URL
+/// itself, the other differs only in its port; the parameters come sorted, each once.
+pub fn twilio_signed_text(data: &[u8]) {
+    let mut parts = data.splitn(3, |b| *b == b'\n');
+    let (settings, url, body) = (parts.next(), parts.next(), parts.next().unwrap_or_default());
+    let _ = twilio::algorithm(settings.and_then(|s| std::str::from_utf8(s).ok()));
+    if let Some(url) = url.and_then(|u| std::str::from_utf8(u).ok()) {
+        let [without, with] = twilio::url_variants(url);
+        assert!(without == url || with == url, "{url:?}");
+        let scheme = |u: &str| u.split_once("://").map(|(scheme, _)| scheme.to_owned());
+        assert_eq!(scheme(&without), scheme(url));
+        assert_eq!(scheme(&with), scheme(url));
+        if let Some(hash) = twilio::body_sha256(url) {
+            assert!(!hash.is_empty());
+        }
+    }
+    let pairs = twilio::parameters(body);
+    assert!(pairs.windows(2).all(|w| w[0] < w[1]));
+    let mut headers = HeaderMap::new();
+    insert(
+        &mut headers,
+        b"x-twilio-webhooks-signature-settings",
+        settings,
+    );
+    insert(
+        &mut headers,
+        b"x-twilio-signature",
+        Some(b"0/KCTR6DLpKmkAf8muzZqo1nDgQ="),
+    );
+    let url = url.and_then(|u| std::str::from_utf8(u).ok()).unwrap_or(URL);
+    let _ = verify(&VerifierConfig::Twilio, &SECRETS, &headers, body, url, NOW);
 }
 
 /// The JSON body field scan: never panics, never returns a field it was not asked for,

@@ -44,14 +44,14 @@ pub(crate) static IDEMPOTENCY: HeaderName = HeaderName::from_static("i-twilio-id
 
 /// The MAC a request is signed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Algorithm {
+pub(crate) enum Algorithm {
     Sha1,
     Sha256,
 }
 
 /// The algorithm the settings header names, as `get_signature_algorithm` reads it (the
 /// first `algorithm=` part with a value, compared upper-cased); `None` if unknown.
-fn algorithm(settings: Option<&str>) -> Option<Algorithm> {
+pub(crate) fn algorithm(settings: Option<&str>) -> Option<Algorithm> {
     let named = settings.unwrap_or_default().split(',').find_map(|part| {
         let (name, value) = part.split_once('=')?;
         let value = value.trim();
@@ -65,7 +65,7 @@ fn algorithm(settings: Option<&str>) -> Option<Algorithm> {
 }
 
 /// The two spellings of `url` Twilio may have signed: without and with its port.
-fn url_variants(url: &str) -> [Cow<'_, str>; 2] {
+pub(crate) fn url_variants(url: &str) -> [Cow<'_, str>; 2] {
     let Some((scheme, rest)) = url.split_once("://") else {
         return [Cow::Borrowed(url), Cow::Borrowed(url)];
     };
@@ -94,7 +94,7 @@ fn url_variants(url: &str) -> [Cow<'_, str>; 2] {
 }
 
 /// The first non-empty `bodySHA256` of the URL's query (`parse_qs` drops blank ones).
-fn body_sha256(url: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn body_sha256(url: &str) -> Option<Cow<'_, str>> {
     let query = url.split_once('?')?.1;
     let query = query.split_once('#').map_or(query, |(query, _)| query);
     form_urlencoded::parse(query.as_bytes())
@@ -103,7 +103,7 @@ fn body_sha256(url: &str) -> Option<Cow<'_, str>> {
 }
 
 /// The form parameters as signed: sorted by name, then value, each pair once.
-fn parameters(body: &[u8]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+pub(crate) fn parameters(body: &[u8]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     let mut pairs: Vec<_> = form_urlencoded::parse(body).collect();
     pairs.sort_unstable();
     pairs.dedup();
