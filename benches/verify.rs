@@ -206,7 +206,11 @@ fn schemes(body: &[u8]) -> Vec<Bench> {
         shared("hubspot", VerifierConfig::Hubspot, b"hubspot-client-secret"),
         shared("square", VerifierConfig::Square, b"square-signature-key"),
         keyed("discord", VerifierConfig::Discord, ED25519),
-        keyed("sendgrid", VerifierConfig::Sendgrid, P256),
+        keyed(
+            "sendgrid",
+            VerifierConfig::Sendgrid(Default::default()),
+            P256,
+        ),
         shared(
             "hmac_sha256",
             config(

@@ -393,7 +393,7 @@ mod tests {
             VerifierConfig::Hubspot,
             VerifierConfig::Square,
             VerifierConfig::Discord,
-            VerifierConfig::Sendgrid,
+            VerifierConfig::Sendgrid(Default::default()),
         ];
         for config in schemes {
             let (signing, secret) = config

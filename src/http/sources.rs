@@ -40,10 +40,11 @@ pub struct CreateSource {
     name: String,
     /// The workflow each accepted event starts: letters, digits, '_' and '-'.
     workflow_id: String,
-    /// `{"type": "github"|"stripe"|"standard_webhooks"|"shopify"|"slack"|"hmac"|"bearer", …}`
+    /// `{"type": "github"|"stripe"|"standard_webhooks"|"shopify"|"slack"|"twilio"|"hubspot"|"square"|"discord"|"sendgrid"|"hmac"|"bearer", …}`
     #[schema(value_type = Object)]
     verifier: VerifierConfig,
     /// The sender's own secret (GitHub, Stripe, Shopify, Slack generate theirs); generated when absent.
+    /// Required for discord and sendgrid: the sender's public key, which hookgate cannot make.
     secret: Option<String>,
     /// Event names that create runs; empty or absent = all.
     event_filter: Option<Vec<String>>,

@@ -58,6 +58,7 @@ pub use hmac_generic::HmacConfig;
 pub use prepared::PreparedSecret;
 pub use scheme::EventName;
 pub use schemes::{VerifierConfig, VerifierKind};
+pub use sendgrid::SendgridConfig;
 pub use sign::sign;
 pub use standard_webhooks::{
     standard_webhooks_signature, standard_webhooks_signature_with, SigningKey,

@@ -13,6 +13,7 @@ use super::error::{ConfigError, Rejection, SignError};
 use super::hmac_generic::HmacConfig;
 use super::prepared::PreparedSecret;
 use super::scheme::{schemes, EventName, Headers, Scheme};
+use super::sendgrid::SendgridConfig;
 use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
 use super::{discord, hubspot, sendgrid, square, twilio};
 use super::{SecretCandidate, Verified};
@@ -29,10 +30,10 @@ schemes! {
         Hubspot          = "hubspot"           => hubspot::Hubspot,
         Square           = "square"            => square::Square,
         Discord          = "discord"           => discord::Discord,
-        Sendgrid         = "sendgrid"          => sendgrid::Sendgrid,
     }
     // A scheme the operator describes: `{"type": "<name>", …options}`.
     with_options {
+        Sendgrid(SendgridConfig) = "sendgrid" => sendgrid::Sendgrid,
         Hmac(HmacConfig)     = "hmac"   => hmac_generic::Hmac,
         Bearer(BearerConfig) = "bearer" => bearer::Bearer,
     }

@@ -26,7 +26,7 @@ fn accepts_a_signature_the_sendgrid_library_accepts_at_any_age() {
         ("X-Twilio-Email-Event-Webhook-Timestamp", TS),
     ];
     check(
-        &VerifierConfig::Sendgrid,
+        &VerifierConfig::Sendgrid(Default::default()),
         &[
             one(
                 "valid",
@@ -53,7 +53,7 @@ fn accepts_a_signature_the_sendgrid_library_accepts_at_any_age() {
 #[test]
 fn rejects_sendgrid_tampering_wrong_key_and_garbled_headers() {
     check(
-        &VerifierConfig::Sendgrid,
+        &VerifierConfig::Sendgrid(Default::default()),
         &[
             one(
                 "tampered",
@@ -152,4 +152,78 @@ fn base64_raw() -> String {
         .unwrap();
     let signature = p256::ecdsa::Signature::from_der(&der).unwrap();
     base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
+}
+
+#[test]
+fn a_configured_tolerance_refuses_stale_and_future_timestamps_before_the_signature() {
+    let config: VerifierConfig =
+        serde_json::from_value(serde_json::json!({"type": "sendgrid", "tolerance_s": 300}))
+            .unwrap();
+    config.validate().unwrap();
+    let signed_at = 1_600_112_502;
+    let at = |name, now, sig: &str, ts: &str, expect| {
+        let headers = [
+            ("X-Twilio-Email-Event-Webhook-Signature", sig),
+            ("X-Twilio-Email-Event-Webhook-Timestamp", ts),
+        ];
+        case(name, &[("sg", PUBLIC)], &headers, BODY, now, expect)
+    };
+    check(
+        &config,
+        &[
+            at("now", signed_at, SIG, TS, accept("sg")),
+            at("300 s old", signed_at + 300, SIG, TS, accept("sg")),
+            at(
+                "301 s old",
+                signed_at + 301,
+                SIG,
+                TS,
+                reject("timestamp_out_of_tolerance"),
+            ),
+            at("300 s ahead", signed_at - 300, SIG, TS, accept("sg")),
+            at(
+                "301 s ahead",
+                signed_at - 301,
+                SIG,
+                TS,
+                reject("timestamp_out_of_tolerance"),
+            ),
+            // The window is checked first: a stale forgery is refused for its age.
+            at(
+                "stale forgery",
+                NOW,
+                "MAIBAA==",
+                TS,
+                reject("timestamp_out_of_tolerance"),
+            ),
+            at(
+                "word timestamp",
+                signed_at,
+                SIG,
+                "soon",
+                reject("signature_malformed"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn tolerance_must_be_a_day_at_most_and_nothing_else_is_an_option() {
+    let parse = |json| serde_json::from_value::<VerifierConfig>(json);
+    for bad in [0, 86_401] {
+        let config = parse(serde_json::json!({"type": "sendgrid", "tolerance_s": bad})).unwrap();
+        assert_eq!(
+            config.validate().unwrap_err().field(),
+            "tolerance_s",
+            "{bad}"
+        );
+    }
+    let day = parse(serde_json::json!({"type": "sendgrid", "tolerance_s": 86_400})).unwrap();
+    assert!(day.validate().is_ok());
+    assert!(parse(serde_json::json!({"type": "sendgrid", "window": 5})).is_err());
+    let plain = parse(serde_json::json!({"type": "sendgrid"})).unwrap();
+    assert_eq!(
+        serde_json::to_value(&plain).unwrap(),
+        serde_json::json!({"type": "sendgrid"})
+    );
 }
