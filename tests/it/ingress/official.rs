@@ -14,6 +14,7 @@ in_both_modes!(
     requests_signed_by_official_sender_libraries_are_accepted,
     url_and_public_key_senders_requests_signed_by_their_libraries_are_accepted,
     discord_ping_is_answered_with_a_pong_and_starts_no_run,
+    a_public_key_is_rotated_with_grace_but_never_generated,
 );
 
 fn python() -> PathBuf {
@@ -265,5 +266,58 @@ async fn discord_ping_is_answered_with_a_pong_and_starts_no_run(mode: Mode) {
     assert_eq!(rows.len(), 1, "{}", listed.body);
     assert_eq!(rows[0]["status"], "handshake", "{}", listed.body);
     assert!(rows[0]["run_id"].is_null(), "{}", listed.body);
+    server.stop().await.unwrap();
+}
+
+async fn a_public_key_is_rotated_with_grace_but_never_generated(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let (source_id, _) = server
+        .create_source(
+            "acme",
+            source_body(&json!({"type": "discord"}), Some(DISCORD_KEYS.1)),
+        )
+        .await;
+    let path = format!("/v1/sources/{source_id}/secrets/rotate");
+    let rotate = |body| server.post(&path, OPERATOR_TOKEN, body);
+    let generated = rotate(json!({"grace_period_s": 60})).await;
+    assert_eq!(
+        generated.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        generated.body
+    );
+    let not_a_key = rotate(json!({"secret": "not-a-key"})).await;
+    assert_eq!(
+        not_a_key.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        not_a_key.body
+    );
+    assert!(
+        !not_a_key.body.to_string().contains("not-a-key"),
+        "{}",
+        not_a_key.body
+    );
+    // RFC 8032 §7.1 test 2's pair: the application's new key.
+    let new = (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+    );
+    let rotated = rotate(json!({"grace_period_s": 60, "secret": new.1})).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    for (private, id) in [(DISCORD_KEYS.0, "old key in grace"), (new.0, "new key")] {
+        let body = json!({"id": id, "type": 2}).to_string();
+        let body = body.as_bytes();
+        let label = id;
+        let headers = sign_with_official_library("discord", private, body, "unused");
+        let reply = server.send_webhook(&source_id, &headers, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::ACCEPTED,
+            "{label}: {}",
+            reply.body
+        );
+    }
     server.stop().await.unwrap();
 }
