@@ -67,7 +67,7 @@ pub enum SignOutputError {
     Sign(#[from] SignError),
     #[error("--event does not apply to {0}: its senders put the event name in the body")]
     EventInBody(&'static str),
-    #[error("--event needs \"event_header\" in --verifier-json for {0}")]
+    #[error("--event has no header to go in for {0}: its senders name no event (hmac and bearer: set \"event_header\" in --verifier-json)")]
     NoEventHeader(&'static str),
     #[error("--event is not a valid header value")]
     InvalidEvent,

@@ -125,7 +125,8 @@ pub enum EventName<'o> {
     },
     /// In the (signed) body.
     Body,
-    /// Nowhere: a configured scheme without an `event_header`.
+    /// Nowhere: a sender that names no event (Twilio, HubSpot, SendGrid), or a
+    /// configured scheme without an `event_header`.
     Unnamed,
 }
 
