@@ -32,7 +32,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::{Rejection, SignError};
 use super::headers::{optional_field, required, single};
-use super::mac::{any_eq, attempt, canonical_base64, first_matching_secret};
+use super::mac::{any_eq, attempt, canonical_base64, first_matching_secret, lower_hex32, Digest};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
 use super::{SecretCandidate, Verified};
@@ -120,7 +120,11 @@ impl<'b> Signed<'b> {
     /// `None` when the URL's `bodySHA256` does not match the body.
     fn read(url: &str, body: &'b [u8]) -> Option<Self> {
         match body_sha256(url) {
-            Some(expected) => (hex::encode(Sha256::digest(body)) == expected).then_some(Self::Json),
+            // The library compares lower-case hex strings: only that spelling decodes.
+            Some(expected) => {
+                let digest: [u8; 32] = Sha256::digest(body).into();
+                (lower_hex32(expected.as_bytes()) == Some(digest)).then_some(Self::Json)
+            }
             None => Some(Self::Form(parameters(body))),
         }
     }
@@ -141,7 +145,7 @@ fn digest(
     secret: &SecretCandidate<'_>,
     url: &str,
     signed: &Signed<'_>,
-) -> Option<Vec<u8>> {
+) -> Option<Digest> {
     match algorithm {
         Algorithm::Sha1 => {
             let mut mac = match secret.prepared.and_then(PreparedSecret::sha1) {
@@ -150,22 +154,22 @@ fn digest(
             };
             mac.update(url.as_bytes());
             signed.feed(&mut mac);
-            Some(mac.finalize().into_bytes().to_vec())
+            Some(Digest::new(&mac.finalize().into_bytes()))
         }
         Algorithm::Sha256 => {
             let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.value).ok()?;
             mac.update(url.as_bytes());
             signed.feed(&mut mac);
-            Some(mac.finalize().into_bytes().to_vec())
+            Some(Digest::new(&mac.finalize().into_bytes()))
         }
     }
 }
 
 /// The received signature decoded, only in the spelling the library compares.
-fn received(algorithm: Algorithm, text: &str) -> Option<Vec<u8>> {
+fn received(algorithm: Algorithm, text: &str) -> Option<Digest> {
     match algorithm {
-        Algorithm::Sha1 => canonical_base64::<20>(text.as_bytes()).map(|d| d.to_vec()),
-        Algorithm::Sha256 => canonical_base64::<32>(text.as_bytes()).map(|d| d.to_vec()),
+        Algorithm::Sha1 => canonical_base64::<20>(text.as_bytes()).map(|d| Digest::new(&d)),
+        Algorithm::Sha256 => canonical_base64::<32>(text.as_bytes()).map(|d| Digest::new(&d)),
     }
 }
 
@@ -182,17 +186,30 @@ fn verify<'a>(
     let idempotency = optional_field(headers, &IDEMPOTENCY)?;
     // A body that does not match the URL's `bodySHA256` verifies with no secret.
     let signed = Signed::read(url, body);
-    let urls = url_variants(url);
+    let received = received.as_ref().map(Digest::as_slice);
+    // The URL's other spelling (port added or removed), built only if a secret needs it.
+    let other = std::cell::OnceCell::new();
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let Some(signed) = &signed else {
             return attempt(false);
         };
-        let mut hit = false;
-        for url in &urls {
-            let expected = digest(algorithm, secret, url, signed);
-            hit |= expected.is_some_and(|e| any_eq(&e, received.as_ref()));
-        }
-        attempt(hit)
+        let matches = |url: &str| {
+            digest(algorithm, secret, url, signed)
+                .is_some_and(|expected| any_eq(expected.as_slice(), received))
+        };
+        // The other spelling is tried only when the URL as called does not match: which
+        // spelling the sender signed is no secret.
+        attempt(
+            matches(url)
+                || matches(other.get_or_init(|| {
+                    let [without, with] = url_variants(url);
+                    if without == url {
+                        with
+                    } else {
+                        without
+                    }
+                })),
+        )
     })?;
     Ok(Verified {
         secret_id,
@@ -254,7 +271,7 @@ impl Scheme for Twilio {
         };
         let mac =
             digest(Algorithm::Sha1, &candidate, url, &signed).ok_or(SignError::InvalidSecret)?;
-        let signature = base64::engine::general_purpose::STANDARD.encode(mac);
+        let signature = base64::engine::general_purpose::STANDARD.encode(mac.as_slice());
         Ok(vec![
             header("X-Twilio-Signature", &signature)?,
             header("I-Twilio-Idempotency-Token", msg_id)?,
