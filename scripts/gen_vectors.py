@@ -11,11 +11,12 @@ library's reason mapped to our codes). A case where hookgate deliberately differ
 
 Setup (nothing is installed by hookgate's build):
     python3 -m venv /tmp/hgvenv
-    /tmp/hgvenv/bin/pip install stripe standardwebhooks svix slack_sdk twilio \
-        hubspot-api-client squareup discord-interactions PyNaCl sendgrid cryptography
-    # optional, for GitHub/Shopify verdicts from their official JS libraries:
+    /tmp/hgvenv/bin/pip install stripe standardwebhooks svix slack_sdk paddle-python-sdk \
+        twilio hubspot-api-client squareup discord-interactions PyNaCl sendgrid cryptography
+    # optional, for GitHub/Shopify verdicts from their official JS libraries; required
+    # for Linear's (@linear/sdk):
     mkdir -p /tmp/hgnode && cd /tmp/hgnode && npm init -y && \
-        npm install @octokit/webhooks-methods @shopify/shopify-api
+        npm install @octokit/webhooks-methods @shopify/shopify-api @linear/sdk
     /tmp/hgvenv/bin/python scripts/gen_vectors.py [--node-dir /tmp/hgnode] [--only twilio …]
 """
 
@@ -27,8 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import gen_vectors_python  # noqa: E402  (stripe, standard webhooks, svix, slack)
-import gen_vectors_node  # noqa: E402  (github, shopify)
+import gen_vectors_docs  # noqa: E402  (gitlab, intercom, atlassian, typeform, zendesk, pagerduty)
+import gen_vectors_python  # noqa: E402  (stripe, standard webhooks, svix, slack, paddle)
+import gen_vectors_node  # noqa: E402  (github, shopify, linear)
 import gen_vectors_public_key  # noqa: E402  (discord, sendgrid)
 import gen_vectors_signed_url  # noqa: E402  (twilio, hubspot, square)
 
@@ -98,6 +100,32 @@ def main():
     write("shopify", "signatures computed with Python hmac per Shopify's documented algorithm "
           "(no official Python signer); " + node.describe("shopify"),
           gen_vectors_node.shopify_cases(node))
+    write("paddle", f"paddle-python-sdk (PyPI) {v('paddle-python-sdk')}: PaddleSignature.calculate_hmac "
+          "signs, Verifier().verify (maximum_variance 5) judges at a patched time()",
+          gen_vectors_python.paddle_cases())
+    linear = gen_vectors_node.linear_version(Path(args.node_dir))
+    if linear is None:
+        sys.exit("@linear/sdk not found under --node-dir: Linear's vectors need it")
+    write("linear", "signatures computed with Python hmac per Linear's documented algorithm (the SDK "
+          f"has no signer); verdicts from @linear/sdk {linear} LinearWebhookClient.verify under node "
+          "at a patched Date.now()", gen_vectors_node.linear_cases(Path(args.node_dir)))
+    docs = "signed per the sender's documented algorithm and judged by a Python re-statement of"
+    write("gitlab", f"{docs} GitLab's docs (Webhooks, Secret token: the header equals the token); "
+          "GitLab ships no verifying library", gen_vectors_docs.gitlab_cases())
+    write("intercom", f"{docs} Intercom's docs sample (Webhooks, Signed notifications: 'sha1=' + "
+          "hexdigest compared as a string); Intercom ships no verifying library", gen_vectors_docs.intercom_cases())
+    write("atlassian", f"{docs} Atlassian's docs (Jira Secure admin webhooks, Bitbucket Secure webhooks: "
+          "WebSub 'sha256=' + hexdigest); Atlassian ships no verifying library", gen_vectors_docs.atlassian_cases())
+    write("typeform", f"{docs} Typeform's docs sample (Secure your webhooks: 'sha256=' + base64 digest "
+          "compared as a string); Typeform ships no verifying library", gen_vectors_docs.typeform_cases())
+    write("zendesk", f"{docs} Zendesk's docs sample (Verifying webhook authenticity: base64 HMAC of "
+          "timestamp + body), with hookgate's default 300 s window; Zendesk ships no verifying library",
+          gen_vectors_docs.zendesk_cases())
+    write("mailgun", f"{docs} Mailgun's docs sample (Securing webhooks: hex HMAC of timestamp + token, "
+          "compare_digest), with hookgate's default 300 s window; Mailgun ships no verifying library",
+          gen_vectors_docs.mailgun_cases())
+    write("pagerduty", f"{docs} go-pagerduty webhookv3.VerifySignature (webhookv3.go at commit 142eaff), "
+          "whose test vector is included; no Python library", gen_vectors_docs.pagerduty_cases())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""GitHub and Shopify cases. Neither ships a Python signer, so signatures are computed with
+"""GitHub, Shopify and Linear cases. Neither ships a Python signer, so signatures are computed with
 Python's hmac per the documented algorithm; verdicts come from the official JS libraries
 (@octokit/webhooks-methods, @shopify/shopify-api) run under node when --node-dir has them,
-else from a Python re-statement of those libraries' comparison (named in `source`)."""
+else from a Python re-statement of those libraries' comparison (named in `source`).
+Linear's verdicts come from @linear/sdk's `LinearWebhookClient.verify` under node only."""
 
 import base64
 import hashlib
@@ -167,3 +168,98 @@ def shopify_cases(node):
         deviation="those headers are not signed: requiring them adds no assurance",
         hookgate_expect="accept")
     return build(node, "shopify", specs)
+
+
+LINEAR_JS = r"""
+import { LinearWebhookClient } from '@linear/sdk/webhooks';
+const input = JSON.parse(await new Promise(r => { let s = ''; process.stdin.on('data', d => s += d); process.stdin.on('end', () => r(s)); }));
+const realNow = Date.now;
+const out = [];
+for (const c of input) {
+  let result = { verdict: 'reject', detail: null, secret_id: null };
+  // The SDK's handler answers 400 before verifying when the header is absent.
+  const signature = c.headers['linear-signature'];
+  if (!signature) { out.push({ ...result, detail: 'Missing webhook signature' }); continue; }
+  Date.now = () => c.now * 1000;
+  for (const [id, secret] of c.secrets) {
+    try {
+      new LinearWebhookClient(secret).verify(Buffer.from(c.body), signature);
+      result = { verdict: 'accept', detail: null, secret_id: id };
+      break;
+    } catch (e) { result.detail = e.message; }
+  }
+  Date.now = realNow;
+  out.push(result);
+}
+console.log(JSON.stringify(out));
+"""
+
+LN_SECRET, LN_OLD, LN_NOW = "lin_wh_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c", "lin_wh_previous_secret_0000000000", 1_700_000_000
+LN_CODES = {
+    "Invalid webhook signature": "signature_invalid",
+    "Missing webhook signature": "signature_missing",
+    "Missing webhook timestamp": "signature_missing",
+    "Invalid webhook timestamp": "timestamp_out_of_tolerance",
+}
+
+
+def linear_body(timestamp="1700000000000"):
+    return ('{"action":"create","type":"Issue","createdAt":"2023-11-14T22:13:20.000Z",'
+            '"data":{"id":"2174add1-f7c8-44e3-bbf3-2d60b5ea8bc9","title":"Bug"},'
+            f'"url":"https://linear.app/issue/LIN-1","organizationId":"b0e5","webhookTimestamp":{timestamp},'
+            '"webhookId":"000042e3-d123-4980-b49f-8e140eef9329"}')
+
+
+def ln_sig(body, secret=LN_SECRET):
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def linear_version(node_dir: Path):
+    manifest = node_dir / "node_modules" / "@linear" / "sdk" / "package.json"
+    return json.loads(manifest.read_text())["version"] if manifest.exists() else None
+
+
+def linear_cases(node_dir: Path):
+    """Signed per Linear's documented algorithm (the SDK has no signer), judged by the SDK."""
+    specs = []
+
+    def add(name, sig, body=None, code=None, now=LN_NOW, secrets=(("ln", LN_SECRET),), lines=None, **dev):
+        body = linear_body() if body is None else body
+        headers = lines if lines is not None else ([("Linear-Signature", sig(body) if callable(sig) else sig)]
+                                                   if sig is not None else [])
+        headers = headers + [("Linear-Delivery", "234d1a4e-b617-4388-90fe-adc3633d6b72"), ("Linear-Event", "Issue")]
+        specs.append(dict(name=name, secrets=secrets, headers=headers, body=body, now=now, code=code, **dev))
+
+    add("valid", ln_sig)
+    add("rotated second secret", ln_sig, secrets=(("old", LN_OLD), ("cur", LN_SECRET)))
+    for name, ts in (("60 s old", "1699999940000"), ("60.001 s old", "1699999939999"),
+                     ("60 s ahead", "1700000060000"), ("60.001 s ahead", "1700000060001"),
+                     ("seconds, not milliseconds", "1700000000")):
+        add(name, ln_sig, linear_body(ts))
+    add("tampered body", ln_sig(linear_body()), linear_body("1700000000001"))
+    add("wrong secret", lambda b: ln_sig(b, LN_OLD))
+    add("upper-case hex", lambda b: ln_sig(b).upper())
+    add("sha256= prefix", lambda b: "sha256=" + ln_sig(b))
+    no_ts = '{"action":"create","type":"Issue"}'
+    add("no webhookTimestamp", ln_sig, no_ts)
+    add("string webhookTimestamp", ln_sig, linear_body('"1700000000000"'), code="signature_missing")
+    add("missing signature", None)
+    add("fractional webhookTimestamp", ln_sig, linear_body("1700000000000.5"),
+        deviation="the SDK takes any finite number; Linear sends integer milliseconds",
+        hookgate_expect="signature_missing")
+    two = [("Linear-Signature", ln_sig(linear_body())), ("Linear-Signature", ln_sig(linear_body()))]
+    add("signature header twice", None, lines=two, code="header_duplicated",
+        library_input="two header lines; the library was given them joined with ', '")
+
+    payload = [{"secrets": list(s["secrets"]), "headers": joined(s["headers"]), "body": s["body"], "now": s["now"]}
+               for s in specs]
+    run = subprocess.run(["node", "--input-type=module", "-e", LINEAR_JS], cwd=node_dir,
+                         input=json.dumps(payload), capture_output=True, text=True, check=True)
+    out = []
+    for spec, r in zip(specs, json.loads(run.stdout)):
+        verdict = (r["verdict"], r["detail"], r["secret_id"])
+        code = spec.get("code") or LN_CODES.get(r["detail"])
+        extra = {k: spec[k] for k in ("deviation", "hookgate_expect", "library_input") if k in spec}
+        out.append(case(spec["name"], spec["secrets"], spec["headers"], spec["body"], spec["now"], verdict,
+                        code, **extra))
+    return out

@@ -1,13 +1,16 @@
-"""Stripe, Standard Webhooks / Svix and Slack cases, judged by their PyPI libraries."""
+"""Stripe, Standard Webhooks / Svix, Slack and Paddle cases, judged by their PyPI libraries."""
 
 from datetime import datetime, timezone
 from unittest import mock
+
+import importlib
 
 import slack_sdk.signature
 import standardwebhooks
 import standardwebhooks.webhooks
 import stripe
 import svix
+from paddle_billing.Notifications import PaddleSignature, Secret, Verifier
 
 from vector_case import case, joined
 
@@ -255,4 +258,83 @@ def slack_cases():
         ("event_callback body", '{"type":"event_callback","event_id":"Ev0PV52K21","event":{"type":"app_mention"}}'),
     ):
         add(name, gen(timestamp=str(SL_TS), body=body), None, body=body)
+    return cases
+
+
+# --- Paddle -------------------------------------------------------------------------------
+
+PD_SECRET = "pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI"
+PD_OLD = "pdl_ntfset_01h0000000000000000000000_0ldSecretValueForRotationTests00"
+PD_TS = 1_671_552_777
+PD_BODY = ('{"event_id":"evt_01h8bzakzx3hm2fmen703n5q45","event_type":"transaction.completed",'
+           '"occurred_at":"2023-08-21T11:57:47.390028Z","notification_id":"ntf_01h8bzam1z32agrxjwhjgqk8w6",'
+           '"data":{"id":"txn_01h8bzakzx3hm2fmen703n5q45"}}')
+
+
+# The package re-exports the class under the module's name: patch the module's `time`.
+paddle_verifier = importlib.import_module("paddle_billing.Notifications.Verifier")
+
+
+class PaddleRequest:
+    """What the SDK's Verifier reads: `headers` (a mapping) and `body` (bytes)."""
+
+    def __init__(self, headers, body):
+        self.headers = joined(headers)
+        # The SDK asks for "Paddle-Signature"; frameworks hand it case-insensitive headers.
+        self.headers = {**self.headers, "Paddle-Signature": self.headers.get("paddle-signature")}
+        self.body = body.encode()
+
+
+def paddle_h1(ts, body=PD_BODY, secret=PD_SECRET):
+    """The SDK's own HMAC helper over `{ts}:{body}`."""
+    return PaddleSignature.calculate_hmac(secret, f"{ts}:{body}".encode()).hexdigest()
+
+
+def paddle_judge(secrets, headers, body, now):
+    def one(secret):
+        with mock.patch.object(paddle_verifier, "time", return_value=float(now)):
+            try:
+                ok = Verifier().verify(PaddleRequest(headers, body), Secret(secret))
+                return ok, None if ok else "verify returned False"
+            except Exception as e:  # noqa: BLE001 (the SDK raises on malformed headers)
+                return False, f"raised {type(e).__name__}"
+
+    return first_accepting(secrets, one)
+
+
+def paddle_cases():
+    good = f"ts={PD_TS};h1={paddle_h1(PD_TS)}"
+    mac = paddle_h1(PD_TS)
+    cases = []
+
+    def add(name, value, code=None, body=PD_BODY, now=PD_TS, secrets=(("pd", PD_SECRET),), lines=None, **dev):
+        headers = lines if lines is not None else ([("Paddle-Signature", value)] if value is not None else [])
+        judged = paddle_judge(secrets, headers, body, now)
+        cases.append(case(name, secrets, headers, body, now, judged, code, **dev))
+
+    add("valid", good)
+    add("rotated second secret", good, secrets=(("old", PD_OLD), ("cur", PD_SECRET)))
+    for offset, code in ((5, None), (6, "timestamp_out_of_tolerance"), (-5, None), (-6, "timestamp_out_of_tolerance")):
+        add(f"clock {offset:+d} s from ts", good, code, now=PD_TS + offset)
+    add("stale and forged", f"ts={PD_TS};h1=00", "timestamp_out_of_tolerance", now=PD_TS + 60)
+    add("tampered body", good, "signature_invalid", body=PD_BODY.replace("completed", "billed"))
+    add("wrong secret", f"ts={PD_TS};h1={paddle_h1(PD_TS, secret=PD_OLD)}", "signature_invalid")
+    add("bad then good h1", f"ts={PD_TS};h1={paddle_h1(PD_TS, secret=PD_OLD)};h1={mac}")
+    add("h1 before ts", f"h1={mac};ts={PD_TS}")
+    add("item without =", f"ts={PD_TS};junk;h1={mac}")
+    add("leading zeros in ts", f"ts=00{PD_TS};h1={mac}")
+    add("upper-case hex", f"ts={PD_TS};h1={mac.upper()}", "signature_invalid")
+    add("unknown key", f"ts={PD_TS};h2={mac};h1={mac}", "signature_malformed")
+    add("space before key", f"ts={PD_TS}; h1={mac}", "signature_malformed")
+    add("second = in an item", f"ts={PD_TS};h1={mac}=x", "signature_malformed")
+    add("word ts", f"ts=now;h1={mac}", "signature_malformed")
+    add("no ts", f"h1={mac}", "signature_malformed")
+    add("no h1", f"ts={PD_TS}", "signature_version_unsupported")
+    add("missing header", None, "signature_missing")
+    add("ts twice, last signed", f"ts=1;ts={PD_TS};h1={mac}", None,
+        deviation="the SDK keeps the last ts; two are ambiguous", hookgate_expect="signature_malformed")
+    add("plus-signed ts", f"ts=+{PD_TS};h1={mac}", None,
+        deviation="int() accepts a sign; Paddle sends plain digits", hookgate_expect="signature_malformed")
+    add("signature header twice", None, "header_duplicated",
+        lines=[("Paddle-Signature", good), ("Paddle-Signature", good)], library_input=TWO_LINES)
     return cases

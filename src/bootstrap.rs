@@ -1,9 +1,11 @@
 //! Embedded mode's data dir: an exclusive lock held by the one process using it, the
 //! directory kept 0700 and every file in it 0600, and on first start the operator token
 //! and master key generated into it unless they are configured, so `hookgate serve`
-//! works on a bare machine and keeps working across restarts.
+//! works on a bare machine and keeps working across restarts. Retired master keys
+//! (SPEC §15) are read from its `master-keys-retired` file when it exists and none are
+//! configured; it is never created: an operator rotating the key writes it.
 
-use crate::crypto::{random_token, MasterKey, Secret};
+use crate::crypto::{parse_key_list, random_token, MasterKey, Secret};
 use std::fs::{DirBuilder, File, OpenOptions, Permissions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 const TOKEN_FILE: &str = "operator-token";
 const MASTER_KEY_FILE: &str = "master-key";
+/// Former master keys, one per line (or comma-separated): they open, never seal.
+pub const RETIRED_KEYS_FILE: &str = "master-keys-retired";
 const LOCK_FILE: &str = "lock";
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
@@ -25,6 +29,8 @@ pub enum BootstrapError {
     },
     #[error("{path} does not hold a valid master key: {reason}")]
     BadMasterKey { path: PathBuf, reason: String },
+    #[error("no master key: HOOKGATE_MASTER_KEY is unset and {path} does not exist")]
+    NoMasterKey { path: PathBuf },
     #[error("data dir {path} is in use by another hookgate{}", holder_suffix(*.holder))]
     InUse {
         path: PathBuf,
@@ -129,6 +135,8 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), BootstrapError> {
 pub struct Credentials {
     pub operator_token: Secret,
     pub master_key: Secret,
+    /// Configured, else the data dir's `master-keys-retired` file, else none.
+    pub master_keys_retired: Vec<Secret>,
     /// Set when the token was generated now: the one time it is shown.
     pub new_operator_token: bool,
     pub token_path: Option<PathBuf>,
@@ -182,6 +190,7 @@ pub fn embedded_credentials(
     lock: &DataDirLock,
     operator_token: Option<&Secret>,
     master_key: Option<&Secret>,
+    master_keys_retired: &[Secret],
 ) -> Result<Credentials, BootstrapError> {
     let data_dir = lock.dir();
     let (token, new_operator_token, token_path) = match operator_token {
@@ -207,12 +216,63 @@ pub fn embedded_credentials(
             Secret::new(value)
         }
     };
+    let master_keys_retired = if master_keys_retired.is_empty() {
+        read_retired_keys(data_dir)?
+    } else {
+        master_keys_retired.to_vec()
+    };
     Ok(Credentials {
         operator_token: token,
         master_key,
+        master_keys_retired,
         new_operator_token,
         token_path,
     })
+}
+
+/// The master keys of an existing data dir, configured ones first, for a command that
+/// must not create them (`hookgate rekey`): a missing key file is an error.
+pub fn embedded_keys(
+    lock: &DataDirLock,
+    master_key: Option<&Secret>,
+    master_keys_retired: &[Secret],
+) -> Result<(Secret, Vec<Secret>), BootstrapError> {
+    let data_dir = lock.dir();
+    let master_key = match master_key {
+        Some(key) => key.clone(),
+        None => {
+            let path = data_dir.join(MASTER_KEY_FILE);
+            let value = match std::fs::read_to_string(&path) {
+                Ok(value) => value.trim().to_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(BootstrapError::NoMasterKey { path })
+                }
+                Err(e) => return Err(io_error(&path)(e)),
+            };
+            MasterKey::from_base64(&value).map_err(|e| BootstrapError::BadMasterKey {
+                path,
+                reason: e.to_string(),
+            })?;
+            Secret::new(value)
+        }
+    };
+    let retired = if master_keys_retired.is_empty() {
+        read_retired_keys(data_dir)?
+    } else {
+        master_keys_retired.to_vec()
+    };
+    Ok((master_key, retired))
+}
+
+/// The data dir's retired master keys; none when the file does not exist.
+fn read_retired_keys(data_dir: &Path) -> Result<Vec<Secret>, BootstrapError> {
+    let path = data_dir.join(RETIRED_KEYS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(&path)(e)),
+    };
+    parse_key_list(&text).map_err(|reason| BootstrapError::BadMasterKey { path, reason })
 }
 
 #[cfg(test)]
@@ -229,7 +289,7 @@ mod tests {
         let data = dir.path().join("data");
         let first = {
             let lock = DataDirLock::acquire(&data).unwrap();
-            embedded_credentials(&lock, None, None).unwrap()
+            embedded_credentials(&lock, None, None, &[]).unwrap()
         };
         assert!(first.new_operator_token);
         assert_eq!(mode(&data), DIR_MODE);
@@ -237,7 +297,7 @@ mod tests {
             assert_eq!(mode(&data.join(file)), FILE_MODE, "{file}");
         }
         let lock = DataDirLock::acquire(&data).unwrap();
-        let second = embedded_credentials(&lock, None, None).unwrap();
+        let second = embedded_credentials(&lock, None, None, &[]).unwrap();
         assert!(!second.new_operator_token);
         assert_eq!(first.operator_token, second.operator_token);
         assert_eq!(first.master_key, second.master_key);
@@ -248,10 +308,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let token = Secret::new("configured-token-123");
         let lock = DataDirLock::acquire(dir.path()).unwrap();
-        let creds = embedded_credentials(&lock, Some(&token), None).unwrap();
+        let creds = embedded_credentials(&lock, Some(&token), None, &[]).unwrap();
         assert_eq!(creds.operator_token, token);
         assert!(!creds.new_operator_token);
         assert!(!dir.path().join(TOKEN_FILE).exists());
+    }
+
+    #[test]
+    fn retired_keys_come_from_their_file_unless_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = DataDirLock::acquire(dir.path()).unwrap();
+        let none = embedded_credentials(&lock, None, None, &[]).unwrap();
+        assert!(none.master_keys_retired.is_empty());
+        assert!(!dir.path().join(RETIRED_KEYS_FILE).exists());
+
+        let (a, b) = (MasterKey::generate_base64(), MasterKey::generate_base64());
+        std::fs::write(dir.path().join(RETIRED_KEYS_FILE), format!("{a}\n{b}\n")).unwrap();
+        let from_file = embedded_credentials(&lock, None, None, &[]).unwrap();
+        assert_eq!(
+            from_file.master_keys_retired,
+            [Secret::new(a.clone()), Secret::new(b)]
+        );
+        let configured = [Secret::new(MasterKey::generate_base64())];
+        let creds = embedded_credentials(&lock, None, None, &configured).unwrap();
+        assert_eq!(creds.master_keys_retired, configured);
+
+        std::fs::write(
+            dir.path().join(RETIRED_KEYS_FILE),
+            format!("{a}\nnot-a-key\n"),
+        )
+        .unwrap();
+        let Err(error) = embedded_credentials(&lock, None, None, &[]) else {
+            panic!("a bad retired key was accepted");
+        };
+        let message = error.to_string();
+        assert!(message.contains(RETIRED_KEYS_FILE), "{message}");
+        assert!(message.contains("key 2"), "{message}");
+        assert!(!message.contains(&a), "{message}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! hookgate: webhook ingress and signed delivery gateway. See ARCHITECTURE.md.
 
+pub mod activity;
 pub mod auth;
 pub mod backoff;
 pub mod bootstrap;
@@ -16,6 +17,7 @@ pub mod id;
 pub mod ingress;
 pub mod metrics;
 pub mod queue;
+pub mod rekey;
 pub mod relay;
 pub mod run_events;
 pub mod runs;
@@ -23,5 +25,6 @@ pub mod secrets;
 pub mod server;
 pub mod storable;
 pub mod store;
+pub mod telemetry;
 pub mod trace;
 pub mod verify;

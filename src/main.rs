@@ -3,6 +3,7 @@ use hookgate::cli::{self, Command};
 use hookgate::config::{Config, LogFormat, MigrateArgs, ServeArgs};
 use hookgate::server::App;
 use hookgate::store::{migrate_postgres, EmbeddedStore};
+use hookgate::telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
 
 #[global_allocator]
@@ -17,6 +18,14 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Migrate(args) => runtime.block_on(migrate(args)),
+        Command::Rekey(args) => {
+            init_logging(LogFormat::Text);
+            if let Err(error) = runtime.block_on(cli::rekey::run(args)) {
+                eprintln!("hookgate: {error:#}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Completions { shell } => {
             use std::io::Write;
             match std::io::stdout().write_all(&cli::completions(shell)) {
@@ -37,28 +46,28 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Logs only, for the commands that do not serve.
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKGATE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
-    }
+    // Fails only if a logger is already installed: then that one logs.
+    let _ = Telemetry::install(format, None);
 }
+
+/// How long a graceful shutdown waits for the last spans to reach the collector.
+const TRACE_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
     let log_format = config.log_format;
-    init_logging(log_format);
+    let telemetry = Telemetry::install(log_format, config.otlp.as_ref())
+        .context("cannot start logging and trace export")?;
     // Before anything is announced: a SIGTERM sent as soon as the server answers must
     // still find the handler, not the default action (killed mid-request).
     let signals = ShutdownSignals::register().context("cannot listen for SIGTERM/SIGINT")?;
     let listen = config.listen;
-    let app = App::build(config).await.context("cannot start hookgate")?;
+    let app = App::build(config)
+        .await
+        .context("cannot start hookgate")?
+        .with_spans_dropped(telemetry.dropped());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (HOOKGATE_LISTEN)"))?;
@@ -69,7 +78,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(signals.cancel_on_first(shutdown.clone()));
-    app.serve(listener, shutdown).await?;
+    let served = app.serve(listener, shutdown).await;
+    telemetry.shutdown(TRACE_FLUSH_TIMEOUT).await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

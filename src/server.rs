@@ -10,6 +10,7 @@ use crate::http::{self, AppState, Services};
 use crate::ingress::{IngressWriter, RelayLink};
 use crate::metrics::Metrics;
 use crate::queue::{AmqpQueue, MemoryQueue, Queue, Topology};
+use crate::rekey::{RekeyError, UnknownKeys};
 use crate::relay::{self, Relay};
 use crate::store::{EmbeddedStore, PostgresStore, Store, StoreError};
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub enum ServeError {
     Bootstrap(#[from] BootstrapError),
     #[error("invalid master key")]
     MasterKey(#[from] KeyringError),
+    #[error(transparent)]
+    UnknownMasterKeys(#[from] UnknownKeys),
     #[error("HTTP server failed")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -42,16 +45,21 @@ pub struct App {
     queue: Arc<dyn Queue>,
     operator_token: Secret,
     keyring: Keyring,
+    /// Secrets per master key id at start, for `hookgate_secrets_sealed`.
+    sealed: Vec<crate::store::SealedCount>,
     /// Embedded mode's freshly generated operator token, to show once.
     pub new_operator_token: Option<Secret>,
     pub operator_token_path: Option<PathBuf>,
+    /// Spans the trace exporter dropped, shown at /metrics.
+    spans_dropped: crate::telemetry::Dropped,
 }
 
 impl App {
     pub async fn build(config: Config) -> Result<Self, ServeError> {
-        let (store, queue, operator_token, master_key, new_token, token_path): (
+        let (store, queue, operator_token, master_key, retired_keys, new_token, token_path): (
             Arc<dyn Store>,
             Arc<dyn Queue>,
+            _,
             _,
             _,
             _,
@@ -78,7 +86,16 @@ impl App {
                     .clone()
                     .unwrap_or_else(|| Secret::new(""));
                 let key = config.master_key.clone().unwrap_or_else(|| Secret::new(""));
-                (Arc::new(store), Arc::new(queue), token, key, None, None)
+                let retired = config.master_keys_retired.clone();
+                (
+                    Arc::new(store),
+                    Arc::new(queue),
+                    token,
+                    key,
+                    retired,
+                    None,
+                    None,
+                )
             }
             Mode::Embedded { data_dir } => {
                 // Locked before anything is read or written in the dir, and from then on
@@ -88,6 +105,7 @@ impl App {
                     &lock,
                     config.operator_token.as_ref(),
                     config.master_key.as_ref(),
+                    &config.master_keys_retired,
                 )?;
                 let store = tokio::task::spawn_blocking(move || EmbeddedStore::open_locked(lock))
                     .await
@@ -100,21 +118,38 @@ impl App {
                     Arc::new(MemoryQueue::new()),
                     creds.operator_token,
                     creds.master_key,
+                    creds.master_keys_retired,
                     new_token,
                     creds.token_path,
                 )
             }
         };
-        let master_key = MasterKey::from_base64(master_key.expose_str().unwrap_or_default())?;
+        let keyring = keyring(&master_key, &retired_keys)?;
+        // Every sealed secret must open: a missing key fails the start, naming it,
+        // instead of the first request that needs one of its secrets.
+        let sealed = crate::rekey::check_keys(store.as_ref(), &keyring)
+            .await
+            .map_err(|e| match e {
+                RekeyError::Store(e) => ServeError::Store(e),
+                RekeyError::UnknownKeys(unknown) => ServeError::UnknownMasterKeys(unknown),
+            })?;
         Ok(Self {
             config,
             store,
             queue,
             operator_token,
-            keyring: Keyring::new(master_key, vec![]),
+            keyring,
+            sealed,
             new_operator_token: new_token,
             operator_token_path: token_path,
+            spans_dropped: crate::telemetry::Dropped::default(),
         })
+    }
+
+    /// Shows the trace exporter's dropped spans in this app's metrics.
+    pub fn with_spans_dropped(mut self, dropped: crate::telemetry::Dropped) -> Self {
+        self.spans_dropped = dropped;
+        self
     }
 
     pub fn public_url(&self, listener: &TcpListener) -> String {
@@ -141,7 +176,8 @@ impl App {
             Some(address) => Some(TcpListener::bind(address).await.map_err(ServeError::Io)?),
             None => None,
         };
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_spans_dropped(self.spans_dropped.family()));
+        metrics.secrets_sealed(&crate::rekey::gauge_values(&self.keyring, &self.sealed));
         let relay_wake = Arc::new(Notify::new());
         let delivery_wake = Arc::new(Notify::new());
         let workers = TaskTracker::new();
@@ -172,9 +208,13 @@ impl App {
             )?
             .spawn(&workers, background.clone());
         }
+        metrics
+            .activity
+            .spawn_flusher(Arc::clone(&self.store), &workers, background.clone());
         if self.config.roles.contains(&Role::Ingress) {
             crate::ingress::EventLogJanitor {
                 store: Arc::clone(&self.store),
+                keyring: self.keyring.clone(),
                 metrics: Arc::clone(&metrics),
                 payload_retention: self.config.payload_retention,
             }
@@ -278,6 +318,13 @@ impl App {
             } => Err(ServeError::ShutdownTimeout),
         }
     }
+}
+
+/// The keyring of a current master key and retired ones (each base64 of 32 bytes).
+pub fn keyring(current: &Secret, retired: &[Secret]) -> Result<Keyring, KeyringError> {
+    let decode = |key: &Secret| MasterKey::from_base64(key.expose_str().unwrap_or_default());
+    let retired = retired.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+    Ok(Keyring::new(decode(current)?, retired))
 }
 
 fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), ServeError> {

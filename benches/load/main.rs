@@ -7,12 +7,14 @@
 //! cargo build --release --bin hookgate --bin hookgate-load
 //! target/release/hookgate-load ingress --connections 64 --duration 20s
 //! target/release/hookgate-load ingress --connections 64 --duration 20s --rate 5000
+//! target/release/hookgate-load ingress --connections 64 --duration 20s --otlp-sink
 //! target/release/hookgate-load ingress --connections 256 --duration 12s \
 //!     --versus /tmp/limit-target/release/limit-pipeline
 //! target/release/hookgate-load delivery --events 2000 --endpoints 2
 //! target/release/hookgate-load soak --rate 2000 --duration 10m
 //! target/release/hookgate-load stream --readers 1000 --runs 1000 --rate 2000 --duration 30s
 //! target/release/hookgate-load readpath --events 2000000 --runs 1000000 --attempts 5000000
+//! target/release/hookgate-load cluster --connections 32 --duration 30s --kill-after 12s
 //! ```
 
 // The tool shares the machine with what it measures: every cycle its allocator saves is
@@ -21,11 +23,13 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bare;
+mod cluster;
 mod consumer;
 mod delivery;
 mod driver;
 mod histogram;
 mod ingress;
+mod otlp_sink;
 mod procfs;
 mod readpath;
 mod report;
@@ -72,6 +76,10 @@ struct Cli {
     /// Keep the work dir (hookgate's log; embedded data) instead of deleting it.
     #[arg(long, global = true)]
     keep: bool,
+    /// Export hookgate's traces (`--otlp-endpoint`) to a local sink that discards them,
+    /// to measure the cost of trace export; prints what the sink received.
+    #[arg(long, global = true)]
+    otlp_sink: bool,
     #[command(subcommand)]
     command: Mode,
 }
@@ -91,6 +99,32 @@ enum Mode {
     /// Fill the database (set-based SQL) and time the list, filter and lineage reads
     /// over HTTP, with the plan of each (SPEC §10's read-path target).
     Readpath(ReadpathArgs),
+    /// Three instances on one backend (two ingress,api,relay and one delivery); one
+    /// ingress instance SIGKILLed under load; every acked run must still be published.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// Connections per ingress instance.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    duration: Duration,
+    /// When the first ingress instance is SIGKILLed, from the start of the load.
+    #[arg(long, default_value = "12s", value_parser = duration)]
+    kill_after: Duration,
+    /// Fixed total rate in requests/s, split over the two ingress instances.
+    #[arg(long)]
+    rate: Option<f64>,
+    #[arg(long, default_value_t = 1024)]
+    body_size: usize,
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    timeout: Duration,
+    #[arg(long, value_enum, default_value_t = QueueType::Quorum)]
+    queue_type: QueueType,
+    #[arg(long, default_value = "120s", value_parser = duration)]
+    drain_limit: Duration,
 }
 
 #[derive(Args)]
@@ -241,7 +275,11 @@ fn load(common: &Common, duration: Duration, pace: Pace) -> anyhow::Result<ingre
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    let sink = cli.otlp_sink.then(otlp_sink::OtlpSink::start).transpose()?;
+    if let Some(sink) = &sink {
+        cli.serve_args.push(sink.serve_arg());
+    }
     let options = stack::Options {
         hookgate: cli.hookgate.unwrap_or_else(stack::default_binary),
         embedded: cli.embedded,
@@ -318,8 +356,28 @@ fn main() -> anyhow::Result<()> {
                 };
                 readpath::run(&options, &args).await
             }
+            Mode::Cluster(args) => {
+                if args.connections == 0 {
+                    anyhow::bail!("--connections must be at least 1");
+                }
+                let args = cluster::Args {
+                    connections: args.connections,
+                    duration: args.duration,
+                    kill_after: args.kill_after,
+                    rate: args.rate,
+                    body_size: args.body_size,
+                    timeout: args.timeout,
+                    queue_type: args.queue_type,
+                    drain_limit: args.drain_limit,
+                };
+                cluster::run(&options, &args).await
+            }
         }
-    })
+    })?;
+    if let Some(sink) = &sink {
+        sink.print();
+    }
+    Ok(())
 }
 
 /// The machine the figures come from.

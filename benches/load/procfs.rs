@@ -61,8 +61,8 @@ fn process_ticks(pid: &str) -> Option<(String, u64)> {
 /// the machine (test suites), so only its server processes and the backends connected to
 /// `database` count as "postgres"; backends of other databases count as "other".
 /// RabbitMQ cannot be split that way: all of the broker counts.
-fn group(pid: u32, hookgate: Option<u32>, comm: &str, database: Option<&str>) -> &'static str {
-    if Some(pid) == hookgate {
+fn group(pid: u32, hookgate: &[u32], comm: &str, database: Option<&str>) -> &'static str {
+    if hookgate.contains(&pid) {
         "hookgate"
     } else if pid == std::process::id() {
         "load tool"
@@ -94,6 +94,11 @@ pub struct CpuSnapshot {
 }
 
 pub fn cpu_snapshot(hookgate: Option<u32>, database: Option<&str>) -> CpuSnapshot {
+    cpu_snapshot_of(hookgate.as_slice(), database)
+}
+
+/// As [`cpu_snapshot`], with several hookgate processes counted as one group.
+pub fn cpu_snapshot_of(hookgate: &[u32], database: Option<&str>) -> CpuSnapshot {
     let mut by_group = BTreeMap::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -203,8 +208,9 @@ mod tests {
 
     #[test]
     fn groups_are_named_by_command() {
-        assert_eq!(group(1, Some(1), "hookgate", None), "hookgate");
-        assert_eq!(group(3, None, "beam.smp", None), "rabbitmq");
-        assert_eq!(group(4, None, "cargo", None), "other");
+        assert_eq!(group(1, &[1], "hookgate", None), "hookgate");
+        assert_eq!(group(2, &[1, 2], "hookgate", None), "hookgate");
+        assert_eq!(group(3, &[], "beam.smp", None), "rabbitmq");
+        assert_eq!(group(4, &[], "cargo", None), "other");
     }
 }

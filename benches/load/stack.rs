@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 pub const ORG: &str = "bench";
 pub const WORKFLOW: &str = "wf_bench";
 
+#[derive(Clone)]
 pub struct Options {
     pub hookgate: PathBuf,
     pub embedded: bool,
@@ -48,6 +49,42 @@ pub struct Stack {
     child: Child,
     keep: bool,
     http: reqwest::Client,
+    /// The `serve` flags it was started with, for more instances on the same backend.
+    flags: Vec<String>,
+    hookgate: PathBuf,
+}
+
+/// Another hookgate instance on a [`Stack`]'s database and exchanges.
+pub struct Member {
+    pub pid: u32,
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Member {
+    /// SIGKILL: no shutdown, no flush, as a crashed or OOM-killed instance.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM, then SIGKILL after 10 s.
+    pub async fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status();
+        for _ in 0..200 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.kill();
+    }
 }
 
 pub fn random_hex(bytes: usize) -> String {
@@ -155,6 +192,8 @@ impl Stack {
             child,
             keep: options.keep,
             http: reqwest::Client::new(),
+            flags,
+            hookgate: options.hookgate.clone(),
         };
         stack
             .post(
@@ -237,6 +276,30 @@ impl Stack {
             )
             .await?;
         Ok((text(&reply["endpoint"]["id"])?, text(&reply["secret"])?))
+    }
+
+    /// Starts one more instance on the same database and exchanges with `--roles=roles`
+    /// (production mode; its log is `<work dir>/<name>/hookgate.log`).
+    pub async fn join(&self, name: &str, roles: &str) -> anyhow::Result<Member> {
+        let work_dir = self.work_dir.join(name);
+        std::fs::create_dir_all(&work_dir)?;
+        let mut flags: Vec<String> = self
+            .flags
+            .iter()
+            .filter(|flag| !flag.starts_with("--roles=") && !flag.starts_with("--data-dir="))
+            .cloned()
+            .collect();
+        flags.push(format!("--roles={roles}"));
+        let (child, url) = spawn(&self.hookgate, &flags, &work_dir).await?;
+        let addr: SocketAddr = url
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| anyhow!("unexpected listen URL {url}"))?;
+        Ok(Member {
+            pid: child.id(),
+            addr,
+            child,
+        })
     }
 
     /// Whether hookgate is still running (it must not die under load).

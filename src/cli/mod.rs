@@ -1,4 +1,5 @@
-//! The `hookgate` command line: `serve`, `migrate`, and the operator CLI of SPEC §9
+//! The `hookgate` command line: `serve`, `migrate`, `rekey` (`rekey.rs`: re-seal the
+//! secrets after a master-key rotation, against the store), and the operator CLI of SPEC §9
 //! (`orgs`, `keys`, `sources`, `endpoints`, `deliveries`, `events`, `runs`, `audit`: a
 //! thin client over the REST API; `sign`: signed test requests). One file per command group; HTTP calls
 //! only in `client.rs`, formatting only in `table.rs`. `sse.rs` parses Server-Sent Events
@@ -13,6 +14,7 @@ mod events;
 mod follow;
 mod keys;
 mod orgs;
+pub mod rekey;
 mod runs;
 mod secrets;
 mod sign;
@@ -32,7 +34,7 @@ pub use runs::RunsCommand;
 pub use sign::SignArgs;
 pub use sources::SourcesCommand;
 
-use crate::config::{file, MigrateArgs, ServeArgs};
+use crate::config::{file, MigrateArgs, RekeyArgs, ServeArgs};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use client::{Client, ClientError, Connection, Reply};
 use serde_json::value::RawValue;
@@ -76,6 +78,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations, then exit.
     Migrate(MigrateArgs),
+    /// Re-seal every secret under the current master key after a rotation (secrets
+    /// under a retired key are re-sealed in batches while instances keep serving; run
+    /// again after an interruption), then print the counts per old key.
+    Rekey(RekeyArgs),
     /// Print a shell completion script, e.g. `hookgate completions bash >
     /// /etc/bash_completion.d/hookgate`.
     Completions {

@@ -23,7 +23,9 @@ pub struct SignArgs {
     /// base64 PKCS#8 DER (the PEM body without its lines).
     #[arg(long, env = "HOOKGATE_SIGN_SECRET", hide_env_values = true)]
     secret: String,
-    /// File holding the request body; stdin when absent.
+    /// File holding the request body; stdin when absent. Mailgun carries its signature
+    /// in the body: the body with it is printed after the headers (and a blank line),
+    /// or posted by --curl.
     #[arg(long, value_name = "FILE")]
     body: Option<PathBuf>,
     /// Delivery / message id for schemes that send one (default: a new `msg_…` id).
@@ -33,7 +35,8 @@ pub struct SignArgs {
     #[arg(long, value_name = "UNIX")]
     timestamp: Option<i64>,
     /// Event name for the sender's event header: X-GitHub-Event (default push),
-    /// X-Shopify-Topic (default orders/create), or hmac/bearer's `event_header`.
+    /// X-Shopify-Topic (default orders/create), X-Gitlab-Event (default Push Hook),
+    /// atlassian's X-Event-Key (default repo:push), or hmac/bearer's `event_header`.
     #[arg(long, value_name = "NAME")]
     event: Option<String>,
     /// Print a curl command that posts the body with these headers.
@@ -134,6 +137,18 @@ pub fn headers_text(headers: &[(String, String)]) -> String {
         .collect()
 }
 
+/// The headers, then, for a sender whose signature travels in the body, a blank line
+/// and that signed body (`verify::sign_body` returns it as JSON text).
+pub fn signed_text(headers: &[(String, String)], signed_body: Option<&[u8]>) -> String {
+    let mut text = headers_text(headers);
+    if let Some(body) = signed_body {
+        text.push('\n');
+        text.push_str(&String::from_utf8_lossy(body));
+        text.push('\n');
+    }
+    text
+}
+
 /// How the curl command carries the body.
 pub enum CurlBody<'a> {
     /// Inline on the command line: self-contained, for text bodies.
@@ -209,12 +224,18 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         event: args.event.as_deref(),
     })
     .with_context(|| format!("cannot sign for {}", args.verifier.verifier.as_str()))?;
+    let signed_body =
+        verify::sign_body(&config, args.secret.as_bytes(), &body, now_unix_s, &msg_id)
+            .with_context(|| format!("cannot sign for {}", args.verifier.verifier.as_str()))?;
     if !args.curl {
-        print!("{}", headers_text(&headers));
+        print!("{}", signed_text(&headers, signed_body.as_deref()));
         return Ok(());
     }
     let url = target(&args)?;
-    let curl_body = CurlBody::choose(&body, args.body.as_deref())?;
+    let curl_body = match &signed_body {
+        Some(signed) => CurlBody::choose(signed, None)?,
+        None => CurlBody::choose(&body, args.body.as_deref())?,
+    };
     print!(
         "{}",
         curl_command(&url, &args.content_type, &headers, &curl_body)
@@ -380,6 +401,63 @@ mod tests {
                 "https://gw.example/v1/ingress/src_1",
                 1_700_000_000,
             );
+            assert!(verified.is_ok(), "{config:?}: {verified:?}");
+        }
+    }
+
+    /// `hookgate sign --verifier <type>` for every type of the table: its headers (and,
+    /// for Mailgun, its body) verify at the same time with the same secret.
+    #[test]
+    fn every_verifier_type_signs_what_it_verifies() {
+        use rand::SeedableRng;
+        let body = br#"{"id":"evt_1","type":"x","webhookTimestamp":1700000000000}"#;
+        let mut random = rand::rngs::StdRng::seed_from_u64(1);
+        let url = "https://gw.example/v1/ingress/src_1";
+        for config in VerifierConfig::examples() {
+            // Each in its sender's format (a `whsec_…` one for Standard Webhooks); a
+            // public-key scheme signs with its test pair's private key.
+            let kind = config.kind();
+            let (signing, secret) = match (kind.new_secret(&mut random), kind.test_key_pair()) {
+                (Some(secret), _) => (secret.clone(), secret),
+                (None, Some((private, public))) => (private.to_owned(), public.to_owned()),
+                (None, None) => panic!("{kind:?}: no secret to sign with"),
+            };
+            let input = SignInput {
+                verifier: &config,
+                secret: signing.as_bytes(),
+                body,
+                now_unix_s: 1_700_000_000,
+                msg_id: "msg_1",
+                url,
+                event: None,
+            };
+            let out = sender_headers(&input).unwrap();
+            let signed =
+                verify::sign_body(&config, signing.as_bytes(), body, 1_700_000_000, "msg_1");
+            let signed = signed.unwrap();
+            let text = signed_text(&out, signed.as_deref());
+            let after_headers = text.strip_prefix(&headers_text(&out)).unwrap();
+            match &signed {
+                Some(json) => assert_eq!(
+                    after_headers,
+                    format!("\n{}\n", String::from_utf8_lossy(json))
+                ),
+                None => assert_eq!(after_headers, ""),
+            }
+            let mut map = http::HeaderMap::new();
+            for (name, value) in &out {
+                map.append(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            let candidate = verify::SecretCandidate {
+                id: "sec_1",
+                value: secret.as_bytes(),
+                prepared: None,
+            };
+            let sent = signed.as_deref().unwrap_or(body);
+            let verified = verify::verify(&config, &[candidate], &map, sent, url, 1_700_000_000);
             assert!(verified.is_ok(), "{config:?}: {verified:?}");
         }
     }

@@ -58,6 +58,13 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
 
+    /// Comma-separated former master keys (same encoding): they only open secrets sealed
+    /// before a rotation, never seal; `hookgate rekey` re-seals those under
+    /// --master-key. Embedded mode reads the data dir's `master-keys-retired` file when
+    /// this is unset.
+    #[arg(long, env = "HOOKGATE_MASTER_KEYS_RETIRED", hide_env_values = true)]
+    pub master_keys_retired: Option<String>,
+
     /// Comma-separated CIDRs that outbound deliveries may reach despite the SSRF guard.
     #[arg(long, env = "HOOKGATE_DELIVERY_ALLOW_CIDRS", default_value = "")]
     pub delivery_allow_cidrs: String,
@@ -104,6 +111,15 @@ pub struct ServeArgs {
     /// Log output: text or json.
     #[arg(long, env = "HOOKGATE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    /// OpenTelemetry collector (OTLP over HTTP, e.g. http://collector:4318) to export
+    /// traces to; unset: no trace export.
+    #[arg(long, env = "HOOKGATE_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Share of new traces exported (0 to 1); a sender's sampled flag is followed.
+    #[arg(long, env = "HOOKGATE_OTLP_SAMPLE_RATIO", default_value = "1.0")]
+    pub otlp_sample_ratio: String,
 
     /// Roles this instance runs (comma-separated): ingress, api, relay, delivery.
     #[arg(
@@ -214,4 +230,38 @@ pub struct MigrateArgs {
     /// Embedded mode's directory.
     #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
     pub data_dir: PathBuf,
+}
+
+/// Settings of `hookgate rekey`: the store and master keys as for serve.
+#[derive(Args, Debug, Clone)]
+pub struct RekeyArgs {
+    /// TOML file with settings (same keys as for serve; others are ignored).
+    #[arg(long, env = "HOOKGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// PostgreSQL URL. Without it, the embedded store in --data-dir is re-keyed (while
+    /// no hookgate serves it; a serving one does it with POST /v1/admin/rekey).
+    #[arg(long, env = "HOOKGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Embedded mode's directory.
+    #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
+    pub data_dir: PathBuf,
+
+    /// The master key every secret is re-sealed under. Required with --database-url;
+    /// embedded mode reads the data dir's `master-key` file when unset.
+    #[arg(long, env = "HOOKGATE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// Comma-separated former master keys the secrets may still be sealed under.
+    #[arg(long, env = "HOOKGATE_MASTER_KEYS_RETIRED", hide_env_values = true)]
+    pub master_keys_retired: Option<String>,
+
+    /// Secrets re-sealed per transaction.
+    #[arg(long, default_value = "500")]
+    pub batch_size: String,
+
+    /// Stop after this many batches (0: none); running again goes on where it stopped.
+    #[arg(long, default_value = "0")]
+    pub max_batches: String,
 }

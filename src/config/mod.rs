@@ -4,7 +4,7 @@
 mod args;
 pub mod file;
 
-pub use args::{MigrateArgs, ServeArgs};
+pub use args::{MigrateArgs, RekeyArgs, ServeArgs};
 
 use crate::crypto::Secret;
 use std::collections::BTreeSet;
@@ -41,11 +41,7 @@ pub enum Mode {
     Embedded { data_dir: PathBuf },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+pub use crate::telemetry::LogFormat;
 
 /// Parts of the process that can be switched off for scale-out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,9 +61,13 @@ pub struct Config {
     pub mode: Mode,
     pub operator_token: Option<Secret>,
     pub master_key: Option<Secret>,
+    /// Former master keys: they open, never seal (SPEC §15).
+    pub master_keys_retired: Vec<Secret>,
     pub delivery_allow_cidrs: Vec<crate::cidr::Cidr>,
     pub retry_schedule: Vec<Duration>,
     pub log_format: LogFormat,
+    /// Trace export (SPEC §14); `None`: nothing is exported.
+    pub otlp: Option<crate::telemetry::OtlpConfig>,
     pub roles: BTreeSet<Role>,
     pub db_pool_size: usize,
     pub shutdown_timeout: Duration,
@@ -99,6 +99,24 @@ fn parse_count(
                 format!("must be {} to {}", range.start(), range.end()),
             )
         })
+}
+
+fn parse_otlp(args: &ServeArgs) -> Result<Option<crate::telemetry::OtlpConfig>, ConfigError> {
+    let sample_ratio = crate::telemetry::parse_ratio(&args.otlp_sample_ratio)
+        .map_err(|e| invalid("HOOKGATE_OTLP_SAMPLE_RATIO (--otlp-sample-ratio)", e))?;
+    let Some(endpoint) = args
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let endpoint = crate::telemetry::parse_endpoint(endpoint)
+        .map_err(|e| invalid("HOOKGATE_OTLP_ENDPOINT (--otlp-endpoint)", e))?;
+    Ok(Some(crate::telemetry::OtlpConfig {
+        endpoint,
+        sample_ratio,
+    }))
 }
 
 /// A duration above zero: a zero timeout would close every connection at once.
@@ -200,6 +218,69 @@ fn parse_payload_retention(value: &str) -> Result<Duration, ConfigError> {
     Ok(retention)
 }
 
+const MASTER_KEY: &str = "HOOKGATE_MASTER_KEY (--master-key)";
+const MASTER_KEYS_RETIRED: &str = "HOOKGATE_MASTER_KEYS_RETIRED (--master-keys-retired)";
+
+/// The master key (checked, empty = unset) and the retired ones (comma-separated, each
+/// checked; an error names the key by position, never by value).
+fn parse_master_keys<'a>(
+    current: Option<&'a str>,
+    retired: Option<&str>,
+) -> Result<(Option<&'a str>, Vec<Secret>), ConfigError> {
+    let current = current.filter(|k| !k.is_empty());
+    if let Some(key) = current {
+        crate::crypto::MasterKey::from_base64(key)
+            .map_err(|e| invalid(MASTER_KEY, e.to_string()))?;
+    }
+    let retired = crate::crypto::parse_key_list(retired.unwrap_or_default())
+        .map_err(|e| invalid(MASTER_KEYS_RETIRED, e))?;
+    Ok((current, retired))
+}
+
+/// Settings of `hookgate rekey`, validated.
+#[derive(Debug, Clone)]
+pub struct RekeyConfig {
+    /// PostgreSQL, or the embedded store's data dir when `None`.
+    pub database_url: Option<Secret>,
+    pub data_dir: PathBuf,
+    /// Required with a database; embedded mode falls back to the data dir's file.
+    pub master_key: Option<Secret>,
+    pub master_keys_retired: Vec<Secret>,
+    pub batch_size: usize,
+    /// Stop after this many batches; `None`: run to the end.
+    pub max_batches: Option<usize>,
+}
+
+impl RekeyConfig {
+    pub fn from_args(args: &RekeyArgs) -> Result<Self, ConfigError> {
+        let database_url = non_empty(&args.database_url);
+        if database_url
+            .is_some_and(|db| !(db.starts_with("postgres://") || db.starts_with("postgresql://")))
+        {
+            return Err(invalid(
+                "HOOKGATE_DATABASE_URL (--database-url)",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        let (master_key, master_keys_retired) = parse_master_keys(
+            args.master_key.as_deref(),
+            args.master_keys_retired.as_deref(),
+        )?;
+        if database_url.is_some() && master_key.is_none() {
+            return Err(invalid(MASTER_KEY, "required with a database URL"));
+        }
+        let max_batches = parse_count(&args.max_batches, 0..=usize::MAX, "--max-batches")?;
+        Ok(Self {
+            database_url: database_url.map(Secret::new),
+            data_dir: args.data_dir.clone(),
+            master_key: master_key.map(Secret::new),
+            master_keys_retired,
+            batch_size: parse_count(&args.batch_size, 1..=10_000, "--batch-size")?,
+            max_batches: (max_batches > 0).then_some(max_batches),
+        })
+    }
+}
+
 impl Config {
     pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
         let listen = args.listen.parse().map_err(|_| {
@@ -241,11 +322,10 @@ impl Config {
             .map_err(|e| invalid("HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)", e))?;
         let retry_schedule = crate::delivery::parse_schedule(&args.retry_schedule)
             .map_err(|e| invalid("HOOKGATE_RETRY_SCHEDULE (--retry-schedule)", e))?;
-        let master_key = args.master_key.as_deref().filter(|k| !k.is_empty());
-        if let Some(key) = master_key {
-            crate::crypto::MasterKey::from_base64(key)
-                .map_err(|e| invalid("HOOKGATE_MASTER_KEY (--master-key)", e.to_string()))?;
-        }
+        let (master_key, master_keys_retired) = parse_master_keys(
+            args.master_key.as_deref(),
+            args.master_keys_retired.as_deref(),
+        )?;
         if matches!(mode, Mode::Production { .. }) {
             if operator_token.is_none() {
                 return Err(invalid(
@@ -255,7 +335,7 @@ impl Config {
             }
             if master_key.is_none() {
                 return Err(invalid(
-                    "HOOKGATE_MASTER_KEY (--master-key)",
+                    MASTER_KEY,
                     "required in production mode (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)",
                 ));
             }
@@ -267,6 +347,7 @@ impl Config {
             mode,
             operator_token: operator_token.map(Secret::new),
             master_key: master_key.map(Secret::new),
+            master_keys_retired,
             delivery_allow_cidrs: crate::cidr::parse_list(&args.delivery_allow_cidrs).map_err(|e| {
                 invalid("HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)", e)
             })?,
@@ -282,6 +363,7 @@ impl Config {
                     ))
                 }
             },
+            otlp: parse_otlp(args)?,
             roles: parse_roles(&args.roles).map_err(|e| invalid("HOOKGATE_ROLES (--roles)", e))?,
             db_pool_size: args
                 .db_pool_size

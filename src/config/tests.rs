@@ -57,6 +57,14 @@ fn invalid_settings_are_reported_by_name() {
         (&["--log-format=xml"], "HOOKGATE_LOG_FORMAT (--log-format)"),
         (&["--roles=ingress,cook"], "HOOKGATE_ROLES (--roles)"),
         (
+            &["--otlp-endpoint=collector:4318"],
+            "HOOKGATE_OTLP_ENDPOINT (--otlp-endpoint)",
+        ),
+        (
+            &["--otlp-sample-ratio=2"],
+            "HOOKGATE_OTLP_SAMPLE_RATIO (--otlp-sample-ratio)",
+        ),
+        (
             &["--retry-schedule=5s,soon"],
             "HOOKGATE_RETRY_SCHEDULE (--retry-schedule)",
         ),
@@ -195,5 +203,104 @@ fn config_file_with_unknown_setting_is_rejected_by_name() {
     assert!(
         error.to_string().contains("unknown setting `lisen`"),
         "{error}"
+    );
+}
+
+#[test]
+fn retired_master_keys_are_a_comma_separated_list_checked_one_by_one() {
+    let other = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let config = Config::from_args(&serve_args(&[&format!(
+        "--master-keys-retired={KEY}, {other}"
+    )]))
+    .unwrap();
+    assert_eq!(
+        config.master_keys_retired,
+        [Secret::new(KEY), Secret::new(other)]
+    );
+    assert!(Config::from_args(&serve_args(&[]))
+        .unwrap()
+        .master_keys_retired
+        .is_empty());
+    let error = Config::from_args(&serve_args(&[&format!(
+        "--master-keys-retired={KEY},c2hvcnQ="
+    )]))
+    .unwrap_err();
+    assert_eq!(
+        error.setting,
+        "HOOKGATE_MASTER_KEYS_RETIRED (--master-keys-retired)"
+    );
+    assert_eq!(
+        error.reason,
+        "key 2: master key must be 32 bytes of base64, got 5 bytes"
+    );
+}
+
+fn rekey_config(flags: &[&str]) -> Result<RekeyConfig, ConfigError> {
+    let argv = ["hookgate", "rekey"].iter().chain(flags);
+    match Cli::try_parse_from(argv).unwrap().command {
+        Command::Rekey(args) => RekeyConfig::from_args(&args),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn rekey_reads_the_store_and_keys_as_serve_does() {
+    let embedded = rekey_config(&[]).unwrap();
+    assert!(embedded.database_url.is_none() && embedded.master_key.is_none());
+    assert_eq!((embedded.batch_size, embedded.max_batches), (500, None));
+    let production = rekey_config(&[
+        "--database-url=postgres://x/db",
+        &format!("--master-key={KEY}"),
+        &format!("--master-keys-retired={KEY}"),
+        "--batch-size=2",
+        "--max-batches=1",
+    ])
+    .unwrap();
+    assert!(production.database_url.is_some());
+    assert_eq!(production.master_keys_retired.len(), 1);
+    assert_eq!(
+        (production.batch_size, production.max_batches),
+        (2, Some(1))
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--database-url=postgres://x/db"],
+            "HOOKGATE_MASTER_KEY (--master-key)",
+        ),
+        (
+            &["--database-url=mysql://x/db"],
+            "HOOKGATE_DATABASE_URL (--database-url)",
+        ),
+        (&["--batch-size=0"], "--batch-size"),
+        (&["--max-batches=some"], "--max-batches"),
+        (
+            &["--master-keys-retired=nope"],
+            "HOOKGATE_MASTER_KEYS_RETIRED (--master-keys-retired)",
+        ),
+    ];
+    for (flags, setting) in cases {
+        assert_eq!(
+            rekey_config(flags).unwrap_err().setting,
+            *setting,
+            "{flags:?}"
+        );
+    }
+}
+
+#[test]
+fn trace_export_is_off_unless_an_endpoint_is_set() {
+    let config = Config::from_args(&serve_args(&[])).unwrap();
+    assert_eq!(config.otlp, None);
+    let config = Config::from_args(&serve_args(&[
+        "--otlp-endpoint=http://collector:4318",
+        "--otlp-sample-ratio=0.25",
+    ]))
+    .unwrap();
+    assert_eq!(
+        config.otlp,
+        Some(crate::telemetry::OtlpConfig {
+            endpoint: "http://collector:4318".into(),
+            sample_ratio: 0.25,
+        })
     );
 }

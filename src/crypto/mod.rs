@@ -4,7 +4,7 @@
 mod keyring;
 mod secret;
 
-pub use keyring::{Keyring, KeyringError, MasterKey};
+pub use keyring::{parse_key_list, sealed_key_id, Keyring, KeyringError, MasterKey};
 pub use secret::Secret;
 
 use rand::RngCore;

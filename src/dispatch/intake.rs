@@ -12,6 +12,7 @@ use crate::queue::{Handled, RunEventHandler};
 use crate::run_events::IncomingRunEvent;
 use crate::runs::RunWakes;
 use crate::store::{RecordedRunEvent, RunEvent, RunEventWrite, RunWake, Store, StoreError};
+use crate::telemetry::SPAN_TARGET;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
@@ -19,6 +20,7 @@ use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
+use tracing::{Instrument, Span};
 
 /// Why a run event was not recorded.
 pub type IntakeError = CommitError<StoreError>;
@@ -136,23 +138,52 @@ pub fn broker_handler(writer: RunEventWriter) -> RunEventHandler {
                         .validate(None, traceparent.as_deref(), Utc::now())
                         .map_err(|e| e.to_string())
                 });
-            let event = match event {
+            let mut event = match event {
                 Ok(event) => event,
                 Err(reason) => {
                     tracing::warn!(%reason, "malformed run event dropped");
                     return settled(Handled::Malformed);
                 }
             };
+            let span = record_span(&mut event, Parent::Broker(traceparent.as_deref()));
             match writer.queue(event).await {
                 Ok(recorded) => {
                     let settle: BoxFuture<'static, Handled> =
-                        Box::pin(async move { record_outcome(recorded.await) });
+                        Box::pin(async move { record_outcome(recorded.await) }.instrument(span));
                     settle
                 }
                 Err(error) => settled(record_outcome::<()>(Err(error))),
             }
         })
     })
+}
+
+/// Where a run event's trace comes from.
+pub enum Parent<'a> {
+    /// The API request that posts it (the current span).
+    Request,
+    /// The broker message's `traceparent` header, if any.
+    Broker(Option<&'a str>),
+}
+
+/// `run_event.record`: taking one run event in, until it commits. When it is exported
+/// the event keeps this span's `traceparent`, so its deliveries continue it.
+pub fn record_span(event: &mut RunEvent, parent: Parent<'_>) -> Span {
+    let span = match parent {
+        Parent::Request => tracing::info_span!(target: SPAN_TARGET, "run_event.record",
+            event.id = %event.id, event.type = %event.event_type, run.id = event.run_id.as_deref()),
+        Parent::Broker(traceparent) => {
+            let span = tracing::info_span!(target: SPAN_TARGET, parent: None, "run_event.record",
+                event.id = %event.id, event.type = %event.event_type,
+                run.id = event.run_id.as_deref(), otel.kind = "consumer");
+            crate::telemetry::set_parent(&span, traceparent);
+            span
+        }
+    };
+    if let Some(traceparent) = crate::telemetry::traceparent(&span) {
+        event.traceparent = Some(traceparent);
+    }
+    span
 }
 
 /// How a run event's message is settled once its record is answered: a failure (when

@@ -13,6 +13,7 @@
 mod endpoints;
 mod intake;
 mod recorder;
+mod span;
 
 use crate::backoff::Backoff;
 use crate::crypto::Keyring;
@@ -29,7 +30,7 @@ use crate::trace::child_traceparent;
 use crate::verify::{SignError, SigningKey};
 use chrono::{DateTime, Utc};
 use endpoints::{EndpointGate, Gate};
-pub use intake::{broker_handler, IntakeError, RunEventWriter};
+pub use intake::{broker_handler, record_span, IntakeError, Parent, RunEventWriter};
 use rand::Rng;
 pub use recorder::RecorderConfig;
 use recorder::{AttemptRecorder, NotRecorded};
@@ -346,9 +347,7 @@ impl Dispatcher {
                         })
                     });
                     let dispatcher = self.clone();
-                    let span = tracing::info_span!("delivery", delivery.id = %item.delivery.id,
-                        endpoint.id = %item.endpoint.id, event.id = %item.event.id,
-                        attempt = item.delivery.attempts + 1);
+                    let span = span::attempt(&item);
                     attempts.spawn(
                         async move { dispatcher.deliver(item, keys, permit).await }
                             .instrument(span),
@@ -374,7 +373,12 @@ impl Dispatcher {
             item.event.occurred_at,
             &item.event.data,
         );
-        let traceparent = child_traceparent(item.event.traceparent.as_deref(), rand::random());
+        // Exported, the backend continues this attempt's span; else a new span id
+        // under the run event's trace.
+        let traceparent =
+            crate::telemetry::traceparent(&tracing::Span::current()).unwrap_or_else(|| {
+                child_traceparent(item.event.traceparent.as_deref(), rand::random())
+            });
         let signed = secrets
             .keys
             .as_ref()
@@ -417,6 +421,7 @@ impl Dispatcher {
             AttemptOutcome::from_error(delivery::ErrorClass::Connect),
             delivery::AttemptResult::outcome,
         );
+        span::record_outcome(&tracing::Span::current(), &outcome);
         permit.finish(
             matches!(outcome, AttemptOutcome::Delivered { .. }),
             std::time::Instant::now(),
@@ -490,6 +495,12 @@ impl Dispatcher {
         self.inner
             .metrics
             .delivery_attempt(outcome_label(decision), duration.as_secs_f64());
+        self.inner.metrics.activity.record(
+            &item.endpoint.org,
+            &item.endpoint.id,
+            outcome_label(decision),
+            finished,
+        );
         tracing::info!(
             http.status = response.map(|r| r.status),
             duration_ms = duration.as_millis() as u64,
@@ -620,5 +631,27 @@ fn outcome_label(decision: Decision) -> &'static str {
         Decision::RetryIn(_) => "retrying",
         Decision::GiveUp => "failed",
         Decision::DisableEndpoint => "gone",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_attempt_outcome_is_a_series_created_at_start() {
+        let decisions = [
+            Decision::Delivered,
+            Decision::RetryIn(Duration::from_secs(1)),
+            Decision::GiveUp,
+            Decision::DisableEndpoint,
+        ];
+        for decision in decisions {
+            let label = outcome_label(decision);
+            assert!(
+                crate::metrics::labels::DELIVERY_OUTCOMES.contains(&label),
+                "{label}"
+            );
+        }
     }
 }

@@ -95,11 +95,10 @@ pub async fn request_context(
         .map(|v| v.chars().take(256).collect::<String>());
     let principal = PrincipalSlot::default();
     request.extensions_mut().insert(principal.clone());
-    // Handlers fill in what they learn (ingress: the source and its verifier) instead of
-    // opening a span of their own: one span per request is enough on the hot path.
-    let span = tracing::info_span!("http", request.id = %id, http.request.method = method,
-        http.route = %route, source.id = tracing::field::Empty,
-        verifier = tracing::field::Empty);
+    // Handlers fill in what they learn (ingress: the source, its verifier and the
+    // outcome) instead of opening a span of their own: one span per request is enough
+    // on the hot path. Exported, it joins the caller's trace (SPEC §14).
+    let span = request_span(&id, method, &route, request.headers());
     let mut response = match unstorable_target(&request) {
         Some(error) => error.into_response(),
         None => next.run(request).instrument(span.clone()).await,
@@ -114,6 +113,7 @@ pub async fn request_context(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    span.record("http.response.status_code", status.as_u16());
     let elapsed = started.elapsed();
     let metrics = state.metrics();
     metrics
@@ -145,6 +145,33 @@ pub async fn request_context(
     access.log(error.as_ref());
     response
 }
+
+/// The request's span: `ingress.receive` for the senders' door, `http` for the rest.
+fn request_span(
+    id: &str,
+    method: &'static str,
+    route: &str,
+    headers: &http::HeaderMap,
+) -> tracing::Span {
+    use tracing::field::Empty;
+    let span = if route == INGRESS_ROUTE {
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok());
+        tracing::info_span!("ingress.receive", request.id = %id, http.request.method = method,
+            http.route = %route, server.address = host, source.id = Empty, verifier = Empty,
+            outcome = Empty, http.response.status_code = Empty)
+    } else {
+        tracing::info_span!("http", request.id = %id, http.request.method = method,
+            http.route = %route, http.response.status_code = Empty)
+    };
+    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    crate::telemetry::set_parent(&span, traceparent);
+    span
+}
+
+/// The senders' door, as the router names it.
+const INGRESS_ROUTE: &str = "/v1/ingress/{source_id}";
 
 /// One line per request (SPEC §16). 4xx are the client's business, not warnings; a 5xx
 /// is logged once, here, with its cause; an expected 5xx (readiness during an outage)

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -41,7 +42,7 @@ async fn publish_event(
 ) -> Result<(StatusCode, Json<Published>), ApiError> {
     let org = visible_org(&state, &principal, &org).await?;
     principal.allows(&org, Scope::EventPublish)?;
-    let event = body
+    let mut event = body
         .validate(
             Some(&org),
             headers.get("traceparent").and_then(|v| v.to_str().ok()),
@@ -49,9 +50,11 @@ async fn publish_event(
         )
         .map_err(|e| ApiError::validation(&e.field, e.reason))?;
     let event_id = event.id.clone();
+    let span = crate::dispatch::record_span(&mut event, crate::dispatch::Parent::Request);
     let recorded = state
         .run_event_writer()
         .try_record(event)
+        .instrument(span)
         .await
         .map_err(intake_error)?;
     Ok((

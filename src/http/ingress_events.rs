@@ -13,7 +13,7 @@ use crate::store::{
     AuditAction, AuditEntry, Delivery, EventDisposition, IngressEvent, IngressEventFilter,
     IngressEventRecord, Run, RunStatus,
 };
-use crate::trace::child_traceparent;
+use crate::telemetry::current_or_child;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -428,7 +428,7 @@ pub(super) async fn replay(
     }
     .unwrap_or_else(|| source.workflow_id.clone());
     let forwarded = forwarded_again(&record.headers, Some(&source.verifier));
-    let traceparent = child_traceparent(parent_traceparent, rand::random());
+    let traceparent = current_or_child(parent_traceparent);
     let run = new_run(RunSpec {
         id: new_id("run"),
         org: &event.org,

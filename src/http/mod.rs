@@ -1,6 +1,7 @@
 //! The HTTP surface: REST API, health, metrics and the OpenAPI document. One file per
 //! resource; each exposes `routes()` for the router below.
 
+mod admin;
 mod api_keys;
 mod audit;
 mod body_deadline;
@@ -66,6 +67,7 @@ struct Inner {
     outages: health::Outages,
     metrics_elsewhere: bool,
     run_wakes: crate::runs::RunWakes,
+    sign_in_throttle: console::SignInThrottle,
 }
 
 /// What the HTTP surface needs from the running process.
@@ -117,6 +119,7 @@ impl AppState {
                 outages: health::Outages::default(),
                 metrics_elsewhere: services.metrics_elsewhere,
                 run_wakes: services.run_wakes,
+                sign_in_throttle: console::SignInThrottle::default(),
             }),
         }
     }
@@ -168,6 +171,10 @@ impl AppState {
         &self.inner.run_wakes
     }
 
+    pub fn sign_in_throttle(&self) -> &console::SignInThrottle {
+        &self.inner.sign_in_throttle
+    }
+
     pub fn trusted_proxies(&self) -> &[crate::cidr::Cidr] {
         &self.inner.trusted_proxies
     }
@@ -184,6 +191,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(orgs::routes())
+        .merge(admin::routes())
         .merge(api_keys::routes())
         .merge(audit::routes())
         .merge(sources::routes())

@@ -10,7 +10,7 @@ use crate::runs::{new_run, RunSpec};
 use crate::store::{
     CancelOutcome, Idempotency, Run, RunEvent, RunFilter, RunStatus, TriggerOutcome,
 };
-use crate::trace::child_traceparent;
+use crate::telemetry::current_or_child;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -172,7 +172,7 @@ pub(super) async fn retry(
             serde_json::Map::new(),
         ),
     };
-    let traceparent = child_traceparent(parent_traceparent, rand::random());
+    let traceparent = current_or_child(parent_traceparent);
     let retry = new_run(RunSpec {
         id: new_id("run"),
         org: &run.org,
@@ -247,7 +247,7 @@ pub(super) async fn cancel(
         .ok_or_else(ApiError::not_found)?;
     principal.allows(&run.org, Scope::RunCancel)?;
     let now = Utc::now();
-    let traceparent = child_traceparent(parent_traceparent, rand::random());
+    let traceparent = current_or_child(parent_traceparent);
     let actor = principal.actor();
     let request = crate::runs::cancel_request(&run, &actor, now, traceparent);
     let (status, run) = match state.store().request_cancel(&request).await? {
@@ -441,10 +441,7 @@ async fn trigger_run(
     let input = request.input.as_ref().map_or("{}", |raw| raw.get());
     let now = Utc::now();
     let run_id = new_id("run");
-    let traceparent = child_traceparent(
-        headers.get("traceparent").and_then(|v| v.to_str().ok()),
-        rand::random(),
-    );
+    let traceparent = current_or_child(headers.get("traceparent").and_then(|v| v.to_str().ok()));
     let run = new_run(RunSpec {
         id: run_id,
         org: &org,

@@ -40,7 +40,9 @@ pub struct CreateSource {
     name: String,
     /// The workflow each accepted event starts: letters, digits, '_' and '-'.
     workflow_id: String,
-    /// `{"type": "github"|"stripe"|"standard_webhooks"|"shopify"|"slack"|"twilio"|"hubspot"|"square"|"discord"|"sendgrid"|"hmac"|"bearer", …}`
+    /// `{"type": "github"|"stripe"|"standard_webhooks"|"shopify"|"slack"|"gitlab"|"linear"|
+    /// "intercom"|"pagerduty"|"typeform"|"atlassian"|"twilio"|"hubspot"|"square"|"discord"|
+    /// "paddle"|"zendesk"|"mailgun"|"sendgrid"|"hmac"|"bearer", …}` (README "Supported senders")
     #[schema(value_type = Object)]
     verifier: VerifierConfig,
     /// The sender's own secret (GitHub, Stripe, Shopify, Slack generate theirs); generated when absent.

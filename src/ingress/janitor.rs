@@ -1,7 +1,8 @@
 //! Housekeeping of the ingress event log (SPEC §11): bodies past the payload retention
 //! are dropped in bounded batches (the rows stay listed with `body_expired`), the
-//! quiet-sources gauge is refreshed, and console sessions idle past their limit are
-//! deleted (they already sign nobody in; this keeps the table small).
+//! quiet-sources and sealed-secrets gauges are refreshed, and console sessions idle
+//! past their limit are deleted (they already sign nobody in; this keeps the table
+//! small).
 //!
 //! In PostgreSQL a dropped body is a HOT update of its row (`events` keeps 30 % of each
 //! page free, migration 0010): 8 µs of database CPU per body, so a batch of 500 takes a
@@ -10,6 +11,7 @@
 //! insert on the ingress path (~14 µs per webhook) outweighs the update it saves
 //! (BENCHMARKS.md, "Findings behind the current design").
 
+use crate::crypto::Keyring;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use chrono::Utc;
@@ -28,6 +30,8 @@ const ROUND: Duration = Duration::from_secs(60);
 
 pub struct EventLogJanitor {
     pub store: Arc<dyn Store>,
+    /// Names the configured key ids of `hookgate_secrets_sealed`.
+    pub keyring: Keyring,
     pub metrics: Arc<Metrics>,
     pub payload_retention: Duration,
 }
@@ -53,6 +57,7 @@ impl EventLogJanitor {
                 }
                 Err(error) => tracing::warn!(%error, "cannot count quiet sources"),
             }
+            crate::rekey::refresh_gauge(self.store.as_ref(), &self.keyring, &self.metrics).await;
             match self
                 .store
                 .delete_idle_console_sessions(now - crate::store::CONSOLE_SESSION_IDLE)

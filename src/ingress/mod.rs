@@ -31,12 +31,10 @@ use crate::store::{
     AcceptOutcome, EventDisposition, EventWrite, NewEvent, Rejected, RunStatus, Source, Store,
     StoreError,
 };
-use crate::trace::child_traceparent;
 use crate::verify::{self, Handshake, PreparedSecret, Rejection, SecretCandidate};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
-use rand::RngCore;
 use std::time::Duration;
 
 /// De-dup keys answer "duplicate" for this long (SPEC §3.3: at least 72 h).
@@ -218,12 +216,6 @@ impl ActiveSource {
     }
 }
 
-fn random_24() -> [u8; 24] {
-    let mut bytes = [0u8; 24];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes
-}
-
 /// Records a verified request and says what to answer.
 async fn record(
     writer: &IngressWriter,
@@ -238,9 +230,9 @@ async fn record(
     let source = &active.source;
     let handshake = verified.handshake();
     let admitted = handshake.is_none() && source.admits(verified.event_name());
-    let traceparent = child_traceparent(
+    // Exported, the run continues the request's span (`ingress.receive`).
+    let traceparent = crate::telemetry::current_or_child(
         headers.get("traceparent").and_then(|v| v.to_str().ok()),
-        random_24(),
     );
     let selected = forwarded_headers(headers, &source.verifier.configured_headers());
     let event_id = new_id("evt");
@@ -359,6 +351,26 @@ mod tests {
         ];
         for (refusal, outcome) in cases {
             assert_eq!(refusal.outcome(), outcome, "{refusal:?}");
+            assert!(
+                crate::metrics::labels::INGRESS_OUTCOMES.contains(&outcome),
+                "{outcome} is not created at start"
+            );
+        }
+        let more = [
+            Refusal::Store(StoreError::Unavailable("test".into())),
+            Refusal::Body(BodyRefusal::Unreadable),
+        ];
+        for refusal in more {
+            assert!(crate::metrics::labels::INGRESS_OUTCOMES.contains(&refusal.outcome()));
+        }
+        for outcome in [
+            "accepted",
+            "duplicate",
+            "ignored",
+            "handshake",
+            "unstorable",
+        ] {
+            assert!(crate::metrics::labels::INGRESS_OUTCOMES.contains(&outcome));
         }
     }
 }

@@ -90,7 +90,10 @@ impl Ingress {
         span.record("source.id", active.source.id.as_str());
         span.record("verifier", verifier);
         let result = self.receive(&active, url, headers, read_body, now).await;
-        self.count(verifier, &result.as_ref(), started);
+        let outcome = self.count(verifier, &result.as_ref(), started);
+        self.metrics
+            .activity
+            .record(&active.source.org, &active.source.id, outcome, now);
         result
     }
 
@@ -135,13 +138,20 @@ impl Ingress {
         self.cache.source(source_id, load).await
     }
 
-    fn count(&self, verifier: &'static str, result: &Result<&Receipt, &Refusal>, started: Instant) {
+    fn count(
+        &self,
+        verifier: &'static str,
+        result: &Result<&Receipt, &Refusal>,
+        started: Instant,
+    ) -> &'static str {
         let outcome = match result {
             Ok(receipt) => receipt.outcome(),
             Err(refusal) => refusal.outcome(),
         };
+        tracing::Span::current().record("outcome", outcome);
         self.metrics
             .ingress_outcome(verifier, outcome, started.elapsed().as_secs_f64());
+        outcome
     }
 
     /// Keeps a rate-limited sample of refusals, written off the request path.

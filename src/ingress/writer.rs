@@ -22,11 +22,13 @@
 use super::shed::Shedder;
 use crate::relay::HandoffSender;
 use crate::store::{AcceptOutcome, EventWrite, OutboxItem, Store, StoreError};
+use crate::telemetry::SPAN_TARGET;
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -179,7 +181,12 @@ async fn write_batches(store: Arc<dyn Store>, relay: RelayLink, intake: Intake) 
         };
         let claim_until = reservation.as_ref().map(|r| r.claim_until());
         let started = Instant::now();
-        match store.record_events(&writes, claim_until).await {
+        let span = commit_span(&writes);
+        match store
+            .record_events(&writes, claim_until)
+            .instrument(span)
+            .await
+        {
             Ok(outcomes) => {
                 intake.shed.observe_commit(started.elapsed());
                 let recorded = recorded_runs(writes, &outcomes);
@@ -210,6 +217,18 @@ async fn write_batches(store: Arc<dyn Store>, relay: RelayLink, intake: Intake) 
             }
         }
     }
+}
+
+/// `ingress.commit`: one span per transaction, linked to the request of each event
+/// it holds (a batch has many parents, so it is a root with links). Disabled, and
+/// free, when traces are not exported.
+fn commit_span(writes: &[EventWrite]) -> tracing::Span {
+    let span = tracing::info_span!(target: SPAN_TARGET, parent: None, "ingress.commit",
+        batch.size = writes.len(), db.operation.batch.size = writes.len());
+    for write in writes {
+        crate::telemetry::add_link(&span, &write.event.traceparent);
+    }
+    span
 }
 
 /// After a batch failed because of what one of its events holds: the batch is split in

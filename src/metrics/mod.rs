@@ -4,6 +4,7 @@
 pub mod exposition;
 mod process;
 
+use crate::activity::Activity;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpRequestLabels {
@@ -37,6 +39,12 @@ pub struct VerifierLabels {
     pub verifier: &'static str,
 }
 
+/// A master key id: one of the configured keys, or `unknown` (a closed set).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyIdLabels {
+    pub key_id: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: &'static str,
@@ -49,6 +57,39 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
+/// Every value a labelled counter family can take. Each series is created at 0 when
+/// the registry is, so `rate()` and `increase()` are defined before the first event:
+/// an alert on `increase(…[5m]) > 0` sees the first endpoint ever disabled.
+pub mod labels {
+    /// `hookgate_ingress_requests_total{outcome}` (`Receipt::outcome`, `Refusal::outcome`).
+    pub const INGRESS_OUTCOMES: &[&str] = &[
+        "accepted",
+        "duplicate",
+        "ignored",
+        "handshake",
+        "not_found",
+        "too_large",
+        "unreadable",
+        "misconfigured",
+        "rejected",
+        "unavailable",
+        "overloaded",
+        "unstorable",
+    ];
+    /// `verifier` of a request whose source is unknown.
+    pub const UNKNOWN_VERIFIER: &str = "unknown";
+    /// `hookgate_deliveries_total{outcome}`.
+    pub const DELIVERY_OUTCOMES: &[&str] = &["delivered", "retrying", "failed", "gone"];
+    /// `hookgate_endpoints_disabled_total{reason}`.
+    pub const DISABLED_REASONS: &[&str] = &["gone", "failing"];
+    /// `hookgate_relay_failures_total{reason}`.
+    pub const RELAY_FAILURES: &[&str] = &["unreachable", "nacked", "unroutable"];
+    /// `hookgate_connections_timed_out_total{reason}`.
+    pub const CONNECTION_TIMEOUTS: &[&str] = &["header_read", "keep_alive"];
+    /// `hookgate_otel_spans_dropped_total{reason}`.
+    pub const SPANS_DROPPED: &[&str] = &["queue_full", "export_failed"];
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpRequestLabels, Counter>,
@@ -58,6 +99,8 @@ pub struct Metrics {
     pub outbox_backlog: Gauge,
     /// Enabled sources with `quiet_after_s` that received nothing for that long.
     pub sources_quiet: Gauge,
+    /// Secrets sealed under each master key id (SPEC §15).
+    pub sealed_secrets: Family<KeyIdLabels, Gauge>,
     pub outbox_oldest_age: Gauge<f64, AtomicU64>,
     pub relay_published: Counter,
     pub relay_failures: Family<ReasonLabels, Counter>,
@@ -69,6 +112,8 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_refused: Counter,
     pub connections_timed_out: Family<ReasonLabels, Counter>,
+    /// The same outcomes per source and endpoint, for the console (not exported here).
+    pub activity: Arc<Activity>,
 }
 
 /// Counts a connection as open until dropped.
@@ -92,6 +137,12 @@ pub struct OutcomeLabels {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_spans_dropped(Family::default())
+    }
+
+    /// With the trace exporter's count of dropped spans (`telemetry::Dropped`), which
+    /// exists before the app does.
+    pub fn with_spans_dropped(spans_dropped: Family<ReasonLabels, Counter>) -> Self {
         let mut registry = Registry::with_prefix("hookgate");
         let http_requests = Family::<HttpRequestLabels, Counter>::default();
         registry.register(
@@ -124,6 +175,13 @@ impl Metrics {
             "sources_quiet",
             "Sources that received no event for their quiet_after_s",
             sources_quiet.clone(),
+        );
+        let sealed_secrets = Family::<KeyIdLabels, Gauge>::default();
+        registry.register(
+            "secrets_sealed",
+            "Source and endpoint secrets sealed under each master key id (configured ids, \
+             and unknown for any other)",
+            sealed_secrets.clone(),
         );
         let outbox_backlog = Gauge::default();
         registry.register(
@@ -205,7 +263,38 @@ impl Metrics {
             ),
         ]);
         registry.register("build", "The version and commit of this binary", build);
+        // Each `get_or_create` below is for its side effect: the series exists at 0.
+        let verifiers = crate::verify::VerifierKind::ALL
+            .iter()
+            .map(|kind| kind.as_str())
+            .chain([labels::UNKNOWN_VERIFIER]);
+        for verifier in verifiers {
+            for outcome in labels::INGRESS_OUTCOMES {
+                let _ = ingress_requests.get_or_create(&IngressLabels { verifier, outcome });
+            }
+        }
+        for outcome in labels::DELIVERY_OUTCOMES {
+            let _ = deliveries.get_or_create(&OutcomeLabels { outcome });
+        }
+        for reason in labels::DISABLED_REASONS {
+            let _ = endpoints_disabled.get_or_create(&ReasonLabels { reason });
+        }
+        for reason in labels::RELAY_FAILURES {
+            let _ = relay_failures.get_or_create(&ReasonLabels { reason });
+        }
+        for reason in labels::CONNECTION_TIMEOUTS {
+            let _ = connections_timed_out.get_or_create(&ReasonLabels { reason });
+        }
+        for reason in labels::SPANS_DROPPED {
+            let _ = spans_dropped.get_or_create(&ReasonLabels { reason });
+        }
+        registry.register(
+            "otel_spans_dropped",
+            "Trace spans never exported, by reason (queue_full, export_failed)",
+            spans_dropped,
+        );
         Self {
+            activity: Arc::default(),
             connections_open,
             connections_refused,
             connections_timed_out,
@@ -220,6 +309,7 @@ impl Metrics {
             ingress_duration,
             outbox_backlog,
             sources_quiet,
+            sealed_secrets,
             outbox_oldest_age,
             relay_published,
             relay_failures,
@@ -234,6 +324,17 @@ impl Metrics {
         self.ingress_duration
             .get_or_create(&VerifierLabels { verifier })
             .observe(seconds);
+    }
+
+    /// Sets `hookgate_secrets_sealed` to these counts by key id.
+    pub fn secrets_sealed(&self, counts: &[(String, u64)]) {
+        for (key_id, secrets) in counts {
+            self.sealed_secrets
+                .get_or_create(&KeyIdLabels {
+                    key_id: key_id.clone(),
+                })
+                .set(i64::try_from(*secrets).unwrap_or(i64::MAX));
+        }
     }
 
     pub fn connection_opened(&self) -> OpenConnection {

@@ -345,6 +345,13 @@ async fn settle(
 
 #[async_trait]
 impl Queue for AmqpQueue {
+    fn destination(&self) -> super::Destination<'_> {
+        super::Destination {
+            system: "rabbitmq",
+            name: &self.topology.runs_exchange,
+        }
+    }
+
     /// A real round trip (passive declare): a connection that merely looks open is
     /// not proof that the broker is there.
     async fn ping(&self) -> Result<(), QueueError> {

@@ -34,6 +34,13 @@ impl Default for MemoryQueue {
 
 #[async_trait]
 impl Queue for MemoryQueue {
+    fn destination(&self) -> super::Destination<'_> {
+        super::Destination {
+            system: "hookgate",
+            name: "in-process",
+        }
+    }
+
     async fn ping(&self) -> Result<(), QueueError> {
         Ok(())
     }

@@ -59,6 +59,13 @@ impl RunMessage {
     }
 }
 
+/// A queue's `messaging.*` trace attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Destination<'a> {
+    pub system: &'static str,
+    pub name: &'a str,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     #[error("broker unreachable")]
@@ -71,6 +78,10 @@ pub enum QueueError {
 
 #[async_trait]
 pub trait Queue: Send + Sync + 'static {
+    /// Where run requests go, as trace spans name it (`messaging.system`,
+    /// `messaging.destination.name`).
+    fn destination(&self) -> Destination<'_>;
+
     /// Checks (and if needed re-establishes) the link to the broker.
     async fn ping(&self) -> Result<(), QueueError>;
 

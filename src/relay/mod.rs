@@ -19,6 +19,7 @@ use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use crate::queue::{Queue, QueueError, RunMessage};
 use crate::store::{OutboxItem, Store, StoreError};
+use crate::telemetry::SPAN_TARGET;
 use chrono::Utc;
 use rand::Rng;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Span;
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -190,7 +192,14 @@ impl Relay {
                 (message, item.enqueued_at)
             })
             .unzip();
+        let (messages, spans) = self.publish_spans(messages);
         let results = self.queue.publish_runs(&messages).await;
+        for (span, result) in spans.iter().zip(&results) {
+            if let Err(error) = result {
+                span.record("error.type", error_reason(error));
+            }
+        }
+        drop(spans);
         let confirmed_at = Utc::now();
         let mut published = Vec::with_capacity(total);
         let mut unconfirmed = Vec::new();
@@ -219,6 +228,37 @@ impl Relay {
                 first,
             }),
         }
+    }
+
+    /// One `relay.publish` span per message, a child of the run's stored trace; the
+    /// message then carries that span's `traceparent`, so the scheduler continues the
+    /// span that sent it. With export off the spans are disabled and the messages
+    /// keep their stored header.
+    fn publish_spans(&self, mut messages: Vec<RunMessage>) -> (Vec<RunMessage>, Vec<Span>) {
+        let destination = self.queue.destination();
+        let mut spans = Vec::new();
+        for message in &mut messages {
+            let span = tracing::info_span!(target: SPAN_TARGET, parent: None, "relay.publish",
+                run.id = %message.run_id, messaging.system = destination.system,
+                messaging.destination.name = destination.name,
+                messaging.operation.type = "send", otel.kind = "producer",
+                error.type = tracing::field::Empty);
+            if span.is_disabled() {
+                return (messages, Vec::new());
+            }
+            let stored = message
+                .headers
+                .iter_mut()
+                .find(|(name, _)| name == "traceparent");
+            crate::telemetry::set_parent(&span, stored.as_ref().map(|(_, value)| value.as_str()));
+            if let (Some(traceparent), Some((_, value))) =
+                (crate::telemetry::traceparent(&span), stored)
+            {
+                *value = traceparent;
+            }
+            spans.push(span);
+        }
+        (messages, spans)
     }
 
     /// Exports the backlog and the age of its oldest run every few seconds.
@@ -250,5 +290,26 @@ fn error_reason(error: &QueueError) -> &'static str {
         QueueError::Unreachable(_) => "unreachable",
         QueueError::Nacked => "nacked",
         QueueError::Unroutable(_) => "unroutable",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_publish_failure_is_a_series_created_at_start() {
+        let errors = [
+            QueueError::Unreachable("test".into()),
+            QueueError::Nacked,
+            QueueError::Unroutable("test".into()),
+        ];
+        for error in &errors {
+            let reason = error_reason(error);
+            assert!(
+                crate::metrics::labels::RELAY_FAILURES.contains(&reason),
+                "{reason}"
+            );
+        }
     }
 }

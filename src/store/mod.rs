@@ -16,14 +16,15 @@ mod postgres;
 
 pub use embedded::EmbeddedStore;
 pub use model::{
-    endpoint_health, last_uses, AcceptOutcome, ApiKey, Attempt, AttemptRecord, AuditAction,
-    AuditEntry, CancelOutcome, CancelRequest, ClaimLimits, ConsoleSession, Delivery,
-    DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint, EndpointHealth, EventDisposition,
-    EventWrite, Idempotency, IngressEvent, IngressEventFilter, IngressEventRecord, NewEvent,
-    NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest, RecordedRunEvent, Rejected,
-    Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter, RunStatus, RunWake,
-    RunWakeFn, Scope, SessionHolder, Source, SourcePatch, StoredSecret, TimelineEvent,
-    TriggerOutcome, CONSOLE_SESSION_IDLE,
+    activity_bucket, endpoint_health, last_uses, AcceptOutcome, ActivityCount, ActivityTotal,
+    ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, CancelOutcome, CancelRequest,
+    ClaimLimits, ConsoleSession, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    EndpointHealth, EventDisposition, EventWrite, Idempotency, IngressEvent, IngressEventFilter,
+    IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
+    RecordedRunEvent, Rejected, Reseal, ResealBatch, Rotation, Run, RunEvent, RunEventSummary,
+    RunEventWrite, RunFilter, RunStatus, RunWake, RunWakeFn, Scope, SealedCount, SealedSecret,
+    SessionHolder, Source, SourcePatch, StoredSecret, TimelineEvent, TriggerOutcome,
+    ACTIVITY_BUCKET, CONSOLE_SESSION_IDLE,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -75,6 +76,7 @@ pub trait Store:
     + EndpointStore
     + DeliveryStore
     + ConsoleSessionStore
+    + ActivityStore
     + Send
     + Sync
     + 'static
@@ -124,6 +126,21 @@ pub trait OrgStore {
         org: &OrgSlug,
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, StoreError>;
+}
+
+/// Outcomes per source and endpoint in five-minute buckets (the console's overview).
+#[async_trait]
+pub trait ActivityStore {
+    /// Adds each count to its bucket (instances add up; nothing is overwritten).
+    async fn add_activity(&self, counts: &[ActivityCount]) -> Result<(), StoreError>;
+    /// The outcomes of `orgs`' subjects in buckets starting at or after `since`.
+    async fn activity_since(
+        &self,
+        orgs: &[OrgSlug],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ActivityTotal>, StoreError>;
+    /// Deletes buckets that start before `before`; returns how many rows.
+    async fn prune_activity(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Console sign-ins (SPEC §13), looked up by the hash of their cookie.
@@ -203,6 +220,22 @@ pub trait SecretStore {
         &self,
         endpoint_ids: &[String],
     ) -> Result<Vec<StoredSecret>, StoreError>;
+
+    /// How many secrets, expired ones included, each master key id seals: one
+    /// GROUP BY over the key-id part of the sealed values (SPEC §15).
+    async fn count_sealed_by_key(&self) -> Result<Vec<SealedCount>, StoreError>;
+    /// Up to `limit` secrets with an id after `after`, in id order, whose sealed value
+    /// is not under `key_id` (expired ones included), each with its owner's org.
+    async fn sealed_elsewhere(
+        &self,
+        key_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SealedSecret>, StoreError>;
+    /// In one transaction: each item's new sealed value, written only where the stored
+    /// value is still the item's `old`, and the batch's audit entries for the secrets
+    /// written. Returns their ids.
+    async fn reseal_secrets(&self, batch: &ResealBatch) -> Result<Vec<String>, StoreError>;
 }
 
 /// Inbound events, the runs they create (with their outbox rows) and rejections.

@@ -1,6 +1,7 @@
-//! The few body fields some schemes take their de-dup key and event name from: the
-//! top-level `id`, `type`, `event_id` and `challenge`, and `type` inside the top-level
-//! `event` object.
+//! The few body fields some schemes take their de-dup key, event name, timestamp or
+//! signature from ([`FIELDS`]): top-level members such as `id`, `type`, `event_id` or
+//! `webhookTimestamp`, and members of a top-level object such as `event.type` or
+//! `signature.token`. Fields are strings, but for `webhookTimestamp`, an integer.
 //!
 //! Read only after the signature verified, so the body is the sender's own; this runs on
 //! every accepted webhook, next to an HMAC of the same bytes (SPEC §10: verification
@@ -28,8 +29,11 @@
 //!   Stripe puts `type` last and the whole event in `data` before it: this way neither
 //!   `data` nor any other large middle member is scanned when the ends already decide
 //!   every wanted field.
-//! - `event.type`: the `event` object is scanned member by member, and its last `type`
-//!   counts, as in a `serde_json::Value` map.
+//! - A nested field (`event.type`, `signature.token`): the top-level object is scanned
+//!   member by member, and the last member of each wanted name counts, as in a
+//!   `serde_json::Value` map.
+//! - An integer field is decided from a number's text as sent, when `serde_json` reads
+//!   that number as a `u64` (digits only, within range); any other value is `None`.
 //!
 //! # Results
 //!
@@ -64,31 +68,191 @@ use std::sync::LazyLock;
 
 use memchr::{memchr, memchr2, memmem, memrchr};
 
-/// Fields of a JSON body; each `None` when absent, not a string, not wanted, or not a
+/// Where a field is in the body: a top-level member (`inner` is `None`), or a member of
+/// the object that is the top-level member `outer`. A field is a string, or with
+/// `number` a non-negative integer (its digits, as sent).
+#[derive(Debug)]
+pub(crate) struct Field {
+    pub(crate) outer: &'static str,
+    pub(crate) inner: Option<&'static str>,
+    pub(crate) number: bool,
+}
+
+const fn top(outer: &'static str) -> Field {
+    Field {
+        outer,
+        inner: None,
+        number: false,
+    }
+}
+
+const fn nested(outer: &'static str, inner: &'static str) -> Field {
+    Field {
+        outer,
+        inner: Some(inner),
+        number: false,
+    }
+}
+
+/// Every field a scheme reads, in [`Wanted`] bit order. A field's bit is its index.
+pub(crate) const FIELDS: [Field; FIELD_COUNT] = [
+    top("id"),
+    top("type"),
+    top("event_id"),
+    nested("event", "type"),
+    top("challenge"),
+    top("event_type"),
+    top("topic"),
+    top("webhookEvent"),
+    Field {
+        outer: "webhookTimestamp",
+        inner: None,
+        number: true,
+    },
+    nested("event", "id"),
+    nested("event", "event_type"),
+    nested("signature", "timestamp"),
+    nested("signature", "token"),
+    nested("signature", "signature"),
+    nested("event-data", "id"),
+    nested("event-data", "event"),
+];
+
+pub(crate) const FIELD_COUNT: usize = 16;
+
+/// The distinct top-level keys of [`FIELDS`], in order of first use.
+const OUTER: [&str; OUTER_COUNT] = [
+    "id",
+    "type",
+    "event_id",
+    "event",
+    "challenge",
+    "event_type",
+    "topic",
+    "webhookEvent",
+    "webhookTimestamp",
+    "signature",
+    "event-data",
+];
+
+const OUTER_COUNT: usize = 11;
+
+/// For each top-level key of [`OUTER`], the fields read under it.
+const OUTER_FIELDS: [Wanted; OUTER_COUNT] = {
+    let mut out = [Wanted(0); OUTER_COUNT];
+    let mut outer = 0;
+    while outer < OUTER_COUNT {
+        let mut bit = 0;
+        while bit < FIELD_COUNT {
+            if same(FIELDS[bit].outer, OUTER[outer]) {
+                out[outer] = Wanted(out[outer].0 | 1 << bit);
+            }
+            bit += 1;
+        }
+        outer += 1;
+    }
+    out
+};
+
+/// For each top-level key of [`OUTER`], whether its fields are inside its value, an
+/// object (`event`, `signature`, `event-data`).
+const OUTER_IS_OBJECT: [bool; OUTER_COUNT] = {
+    let mut out = [false; OUTER_COUNT];
+    let mut outer = 0;
+    while outer < OUTER_COUNT {
+        let mut bit = 0;
+        while bit < FIELD_COUNT {
+            if same(FIELDS[bit].outer, OUTER[outer]) && FIELDS[bit].inner.is_some() {
+                out[outer] = true;
+            }
+            bit += 1;
+        }
+        outer += 1;
+    }
+    out
+};
+
+/// `a == b`, for the constant tables.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at < a.len() {
+        if a[at] != b[at] {
+            return false;
+        }
+        at += 1;
+    }
+    true
+}
+
+/// Fields of a JSON body, by [`Wanted`] bit; each `None` when absent, not of its kind
+/// (a string, or a non-negative integer for a `number` field), not wanted, or not a
 /// string `serde_json` would accept. Strings borrow from the body unless they contain
 /// escapes, so a caller pays only for what it keeps.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct BodyFields<'a> {
-    pub(crate) id: Option<Cow<'a, str>>,
-    pub(crate) kind: Option<Cow<'a, str>>,
-    pub(crate) event_id: Option<Cow<'a, str>>,
-    pub(crate) event_type: Option<Cow<'a, str>>,
-    pub(crate) challenge: Option<Cow<'a, str>>,
+pub(crate) struct BodyFields<'a>([Option<Cow<'a, str>>; FIELD_COUNT]);
+
+impl<'a> BodyFields<'a> {
+    /// The value of the one field `field` names (the first, if it names several).
+    pub(crate) fn get(&self, field: Wanted) -> Option<&str> {
+        self.0.get(field.first_bit()?)?.as_deref()
+    }
+
+    /// Takes the value of the one field `field` names (the first, if several).
+    pub(crate) fn take(&mut self, field: Wanted) -> Option<Cow<'a, str>> {
+        self.0.get_mut(field.first_bit()?)?.take()
+    }
+
+    /// Every field's value, in bit order.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn into_values(self) -> [Option<Cow<'a, str>>; FIELD_COUNT] {
+        self.0
+    }
 }
 
 /// Which [`BodyFields`] a scheme reads. The scan stops once all of them are decided, so
 /// asking for fewer is cheaper; fields not asked for stay `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Wanted(u8);
+pub(crate) struct Wanted(u32);
 
 impl Wanted {
+    /// Top-level `id`.
     pub(crate) const ID: Self = Self(1);
+    /// Top-level `type`.
     pub(crate) const KIND: Self = Self(1 << 1);
+    /// Top-level `event_id`.
     pub(crate) const EVENT_ID: Self = Self(1 << 2);
+    /// `type` in the top-level `event` object.
     pub(crate) const EVENT_TYPE: Self = Self(1 << 3);
+    /// Top-level `challenge`.
     pub(crate) const CHALLENGE: Self = Self(1 << 4);
+    /// Top-level `event_type`.
+    pub(crate) const EVENT_TYPE_MEMBER: Self = Self(1 << 5);
+    /// Top-level `topic`.
+    pub(crate) const TOPIC: Self = Self(1 << 6);
+    /// Top-level `webhookEvent`.
+    pub(crate) const WEBHOOK_EVENT: Self = Self(1 << 7);
+    /// Top-level `webhookTimestamp`, a non-negative integer.
+    pub(crate) const WEBHOOK_TIMESTAMP: Self = Self(1 << 8);
+    /// `id` in the top-level `event` object.
+    pub(crate) const EVENT_OBJECT_ID: Self = Self(1 << 9);
+    /// `event_type` in the top-level `event` object.
+    pub(crate) const EVENT_OBJECT_EVENT_TYPE: Self = Self(1 << 10);
+    /// `timestamp` in the top-level `signature` object.
+    pub(crate) const SIGNATURE_TIMESTAMP: Self = Self(1 << 11);
+    /// `token` in the top-level `signature` object.
+    pub(crate) const SIGNATURE_TOKEN: Self = Self(1 << 12);
+    /// `signature` in the top-level `signature` object.
+    pub(crate) const SIGNATURE_SIGNATURE: Self = Self(1 << 13);
+    /// `id` in the top-level `event-data` object.
+    pub(crate) const EVENT_DATA_ID: Self = Self(1 << 14);
+    /// `event` in the top-level `event-data` object.
+    pub(crate) const EVENT_DATA_EVENT: Self = Self(1 << 15);
     #[cfg(any(test, fuzzing))]
-    pub(crate) const ALL: Self = Self(0b1_1111);
+    pub(crate) const ALL: Self = Self((1 << FIELD_COUNT) - 1);
 
     pub(crate) const fn and(self, other: Self) -> Self {
         Self(self.0 | other.0)
@@ -102,49 +266,64 @@ impl Wanted {
     const fn is_empty(self) -> bool {
         self.0 == 0
     }
-    /// Whether the field at `index`, in [`BodyFields`] order, is wanted.
+    fn first_bit(self) -> Option<usize> {
+        (!self.is_empty()).then(|| self.0.trailing_zeros() as usize)
+    }
+    /// Whether the field at `index`, in [`FIELDS`] order, is wanted.
     #[cfg(any(test, fuzzing))]
     pub(crate) fn has_index(self, index: usize) -> bool {
-        index < 8 && self.0 & (1 << index) != 0
+        index < FIELD_COUNT && self.0 & (1 << index) != 0
     }
-    /// Every subset, for the checks that a narrower ask changes nothing else.
+    /// Subsets worth checking that a narrower ask changes nothing else: none, all, each
+    /// field alone, and all but one.
     #[cfg(any(test, fuzzing))]
     pub(crate) fn subsets() -> impl Iterator<Item = Self> {
-        (0..=Self::ALL.0).map(Self)
+        let one = |i: usize| 1u32 << i;
+        let all = Self::ALL.0;
+        let singles = (0..FIELD_COUNT).map(one);
+        let all_but_one = (0..FIELD_COUNT).map(move |i| all & !one(i));
+        [0, all]
+            .into_iter()
+            .chain(singles)
+            .chain(all_but_one)
+            .map(Self)
     }
 }
 
-/// A top-level key the scan looks for.
+/// A top-level key the scan looks for: its index in [`OUTER`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Key {
-    Id,
-    Kind,
-    EventId,
-    /// `event`, whose object value holds the wanted `type`.
-    Event,
-    Challenge,
-}
+struct Key(usize);
 
 impl Key {
+    /// One `match` on the name (compiled to a length switch, then a comparison), as
+    /// every member's key of a scanned body is looked up here.
     fn named(name: &[u8]) -> Option<Self> {
-        match name {
-            b"id" => Some(Self::Id),
-            b"type" => Some(Self::Kind),
-            b"event_id" => Some(Self::EventId),
-            b"event" => Some(Self::Event),
-            b"challenge" => Some(Self::Challenge),
-            _ => None,
-        }
+        let at = match name {
+            b"id" => 0,
+            b"type" => 1,
+            b"event_id" => 2,
+            b"event" => 3,
+            b"challenge" => 4,
+            b"event_type" => 5,
+            b"topic" => 6,
+            b"webhookEvent" => 7,
+            b"webhookTimestamp" => 8,
+            b"signature" => 9,
+            b"event-data" => 10,
+            _ => return None,
+        };
+        debug_assert_eq!(OUTER.get(at).map(|o| o.as_bytes()), Some(name));
+        Some(Self(at))
     }
 
-    fn field(self) -> Wanted {
-        match self {
-            Self::Id => Wanted::ID,
-            Self::Kind => Wanted::KIND,
-            Self::EventId => Wanted::EVENT_ID,
-            Self::Event => Wanted::EVENT_TYPE,
-            Self::Challenge => Wanted::CHALLENGE,
-        }
+    /// The fields read under this key.
+    fn fields(self) -> Wanted {
+        OUTER_FIELDS.get(self.0).copied().unwrap_or(Wanted(0))
+    }
+
+    /// Whether its fields are inside its value, an object.
+    fn is_object(self) -> bool {
+        OUTER_IS_OBJECT.get(self.0).copied().unwrap_or(false)
     }
 }
 
@@ -207,19 +386,16 @@ enum Member {
 }
 
 /// Each field's top-level key, quoted as it appears unescaped in a body.
-static QUOTED_KEYS: LazyLock<[(Wanted, memmem::Finder<'static>); 5]> = LazyLock::new(|| {
-    [
-        (Wanted::ID, br#""id""#.as_slice()),
-        (Wanted::KIND, br#""type""#),
-        (Wanted::EVENT_ID, br#""event_id""#),
-        (Wanted::EVENT_TYPE, br#""event""#),
-        (Wanted::CHALLENGE, br#""challenge""#),
-    ]
-    .map(|(field, quoted)| (field, memmem::Finder::new(quoted)))
-});
+static QUOTED_KEYS: LazyLock<[(Wanted, memmem::Finder<'static>); OUTER_COUNT]> =
+    LazyLock::new(|| {
+        std::array::from_fn(|at| {
+            let quoted = format!("\"{}\"", OUTER[at]).into_bytes();
+            (Key(at).fields(), memmem::Finder::new(&quoted).into_owned())
+        })
+    });
 
 /// The `wanted` fields whose key appears nowhere in `body`, escaped or not, so no scan
-/// can meet it. A key's name is letters and `_`, so it is either spelled plainly (quotes
+/// can meet it. A key's name is letters, `_` and `-`, so it is either spelled plainly (quotes
 /// included, then a colon) or holds a `\u00XX` escape of printable ASCII; a body with
 /// such an escape anywhere proves nothing. `memmem` reads a kilobyte in tens of
 /// nanoseconds, several times faster than the scan.
@@ -234,7 +410,9 @@ fn cannot_hold(body: &[u8], wanted: Wanted) -> Wanted {
     let not_plain = QUOTED_KEYS
         .iter()
         .filter(|(field, quoted)| wanted.has(*field) && !used_as_key(quoted))
-        .fold(Wanted(0), |absent, (field, _)| absent.and(*field));
+        .fold(Wanted(0), |absent, (field, _)| {
+            absent.and(Wanted(field.0 & wanted.0))
+        });
     // Plain keys are usually found near the front; only when one is not is the whole
     // body searched for escapes.
     if not_plain.is_empty() {
@@ -259,11 +437,35 @@ struct Scan<'a> {
 }
 
 /// A member value as the scan sees it.
+#[derive(Clone, Copy)]
 enum Value<'a> {
     /// A string's raw bytes between its quotes, escapes not yet decoded.
     String(&'a [u8]),
-    /// A number, literal or container: a wanted field with such a value is `None`.
+    /// A number or literal, as sent.
+    Scalar(&'a [u8]),
+    /// A container: a wanted field with such a value is `None`.
     Other,
+}
+
+impl<'a> Value<'a> {
+    /// The value of a field of this kind: a decoded string, or a number field's digits.
+    fn of(self, field: &Field) -> Option<Cow<'a, str>> {
+        match (self, field.number) {
+            (Value::String(raw), false) => decode(raw),
+            (Value::Scalar(raw), true) => unsigned(raw),
+            _ => None,
+        }
+    }
+}
+
+/// The digits of a number that `serde_json` reads as a `u64` (plain digits, no sign,
+/// fraction or exponent, no leading zero, at most `u64::MAX`).
+fn unsigned(raw: &[u8]) -> Option<Cow<'_, str>> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let plain = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text.len() == 1 || !text.starts_with('0'));
+    (plain && text.parse::<u64>().is_ok()).then_some(Cow::Borrowed(text))
 }
 
 impl<'a> Scan<'a> {
@@ -275,29 +477,38 @@ impl<'a> Scan<'a> {
             None if memchr(b'\\', raw_key).is_some() => Key::named(decode(raw_key)?.as_bytes())?,
             None => return None,
         };
-        self.pending.has(key.field()).then_some(key)
+        self.pending.has(key.fields()).then_some(key)
     }
 
-    /// Records the value of a wanted key met for the first time.
-    fn decide(&mut self, key: Key, value: Option<Cow<'a, str>>) {
-        self.pending = self.pending.without(key.field());
-        let slot = match key {
-            Key::Id => &mut self.fields.id,
-            Key::Kind => &mut self.fields.kind,
-            Key::EventId => &mut self.fields.event_id,
-            Key::Event => &mut self.fields.event_type,
-            Key::Challenge => &mut self.fields.challenge,
-        };
-        *slot = value;
+    /// Decides every pending field under `key`: a top-level one from `value`, a nested
+    /// one from `inner` (its member's value in the object, `None` when absent or when
+    /// `value` is no object).
+    fn decide_with(
+        &mut self,
+        key: Key,
+        value: Value<'a>,
+        inner: impl Fn(&'static str) -> Option<Value<'a>>,
+    ) {
+        let under = key.fields();
+        for (bit, field) in FIELDS.iter().enumerate() {
+            let wanted = Wanted(1 << bit);
+            if !under.has(wanted) || !self.pending.has(wanted) {
+                continue;
+            }
+            let found = match field.inner {
+                None => value.of(field),
+                Some(name) => inner(name).and_then(|v| v.of(field)),
+            };
+            if let Some(slot) = self.fields.0.get_mut(bit) {
+                *slot = found;
+            }
+        }
+        self.pending = self.pending.without(under);
     }
 
-    /// Decides `key` from a string or other value (never for an `event` object).
+    /// Decides `key` from a value that is not an object holding its fields.
     fn decide_value(&mut self, key: Key, value: Value<'a>) {
-        let decoded = match (key, value) {
-            (Key::Event, _) | (_, Value::Other) => None,
-            (_, Value::String(raw)) => decode(raw),
-        };
-        self.decide(key, decoded);
+        self.decide_with(key, value, |_| None);
     }
 
     /// Reads members front to back, up to the `,` at `back_members` where the members
@@ -371,7 +582,10 @@ impl<'a> Scan<'a> {
                 }
                 end
             }
-            Some(b'{') if key == Some(Key::Event) => self.event_object(value_at)?,
+            Some(b'{') if key.is_some_and(Key::is_object) => match key {
+                Some(key) => self.inner_object(key, value_at)?,
+                None => return None,
+            },
             Some(b'{' | b'[') => {
                 if let Some(key) = key {
                     self.decide_value(key, Value::Other);
@@ -384,7 +598,7 @@ impl<'a> Scan<'a> {
             _ => {
                 let end = scalar_end(body, value_at)?;
                 if let Some(key) = key {
-                    self.decide_value(key, Value::Other);
+                    self.decide_value(key, Value::Scalar(body.get(value_at..end)?));
                 }
                 end
             }
@@ -392,51 +606,66 @@ impl<'a> Scan<'a> {
         Some(Member::Read(value_end))
     }
 
-    /// Scans the `event` object starting at its `{` and decides `event.type` from its
-    /// last `type` member. Returns the position after the closing `}`; `None` (and
-    /// `event.type` left undecided) if the object is malformed.
-    fn event_object(&mut self, open: usize) -> Option<usize> {
+    /// Scans the object starting at its `{`, the value of `key`, and decides the fields
+    /// nested in it from each one's last member (as in a `serde_json::Value` map).
+    /// Returns the position after the closing `}`; `None` (and the fields left
+    /// undecided) if the object is malformed.
+    fn inner_object(&mut self, key: Key, open: usize) -> Option<usize> {
         let body = self.body;
-        let mut kind = Value::Other;
+        // The last value of each wanted inner name, by position in `FIELDS`.
+        let mut found: [Option<Value<'a>>; FIELD_COUNT] = [None; FIELD_COUNT];
+        let under = key.fields();
+        let inner_bit = |raw_key: &[u8]| -> Option<usize> {
+            let plain = FIELDS.iter().enumerate().position(|(bit, field)| {
+                under.has(Wanted(1 << bit)) && field.inner.map(str::as_bytes) == Some(raw_key)
+            });
+            match plain {
+                Some(bit) => Some(bit),
+                None if memchr(b'\\', raw_key).is_some() => {
+                    let decoded = decode(raw_key)?;
+                    FIELDS.iter().enumerate().position(|(bit, field)| {
+                        under.has(Wanted(1 << bit)) && field.inner == Some(&*decoded)
+                    })
+                }
+                None => None,
+            }
+        };
         let mut at = skip_ws(body, open + 1);
         if body.get(at) == Some(&b'}') {
-            self.decide(Key::Event, None);
+            self.decide_value(key, Value::Other);
             return Some(at + 1);
         }
         loop {
             let (raw_key, value_at) = key_and_colon(body, at)?;
-            let is_type = raw_key == b"type"
-                || (memchr(b'\\', raw_key).is_some() && decode(raw_key).as_deref() == Some("type"));
-            let value_end = match body.get(value_at) {
+            let bit = inner_bit(raw_key);
+            let (value, value_end) = match body.get(value_at) {
                 Some(b'"') => {
                     let (raw, end) = string_at(body, value_at)?;
-                    if is_type {
-                        kind = Value::String(raw);
-                    }
-                    end
+                    (Value::String(raw), end)
                 }
-                Some(b'{' | b'[') => {
-                    if is_type {
-                        kind = Value::Other;
-                    }
-                    container_end(body, value_at)?
-                }
+                Some(b'{' | b'[') => (Value::Other, container_end(body, value_at)?),
                 _ => {
-                    if is_type {
-                        kind = Value::Other;
-                    }
-                    scalar_end(body, value_at)?
+                    let end = scalar_end(body, value_at)?;
+                    (Value::Scalar(body.get(value_at..end)?), end)
                 }
             };
+            if let Some(slot) = bit.and_then(|bit| found.get_mut(bit)) {
+                *slot = Some(value);
+            }
             let next = skip_ws(body, value_end);
             match body.get(next) {
                 Some(b',') => at = skip_ws(body, next + 1),
                 Some(b'}') => {
-                    let decoded = match kind {
-                        Value::String(raw) => decode(raw),
-                        Value::Other => None,
+                    let inner = |name: &'static str| {
+                        FIELDS
+                            .iter()
+                            .enumerate()
+                            .find(|(bit, field)| {
+                                under.has(Wanted(1 << bit)) && field.inner == Some(name)
+                            })
+                            .and_then(|(bit, _)| found.get(bit).copied().flatten())
                     };
-                    self.decide(Key::Event, decoded);
+                    self.decide_with(key, Value::Other, inner);
                     return Some(next + 1);
                 }
                 _ => return None,
@@ -469,7 +698,10 @@ impl<'a> Scan<'a> {
                 }
                 // A container: left to the front scan.
                 Some(b'}' | b']') | None => return read_from,
-                Some(_) => (Value::Other, scalar_start_back(body, low, value_end)?),
+                Some(_) => {
+                    let start = scalar_start_back(body, low, value_end)?;
+                    (Value::Scalar(body.get(start..value_end)?), start)
+                }
             };
             let colon = rskip_ws(body, low, value_start).checked_sub(1)?;
             if colon < low || body.get(colon) != Some(&b':') {

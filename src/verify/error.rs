@@ -12,6 +12,13 @@ pub enum Rejection {
     MissingHeader(HeaderName),
     #[error("malformed header {0}")]
     MalformedHeader(HeaderName),
+    /// A body field the scheme verifies with (Linear's `webhookTimestamp`, Mailgun's
+    /// `signature` object) is absent, or the body is no JSON object.
+    #[error("missing body field {0}")]
+    MissingField(&'static str),
+    /// That body field is present but not of its form (a timestamp that is no integer).
+    #[error("malformed body field {0}")]
+    MalformedField(&'static str),
     /// The same security-relevant header sent more than once: ambiguous, so refused.
     #[error("header {0} sent more than once")]
     DuplicateHeader(HeaderName),
@@ -29,7 +36,8 @@ pub enum Rejection {
     /// GitHub's SHA-1 `X-Hub-Signature` without `X-Hub-Signature-256`; SHA-1 is not accepted.
     #[error("only the legacy SHA-1 signature was sent; X-Hub-Signature-256 is required")]
     LegacySignatureOnly,
-    /// Shopify's library refuses an empty body before checking the HMAC; so do we.
+    /// Shopify's and go-pagerduty's libraries refuse an empty body before checking the
+    /// HMAC; so do we for theirs.
     #[error("request body is empty")]
     EmptyBody,
     /// Operator side: the source has no unexpired secret.
@@ -49,6 +57,8 @@ impl Rejection {
         match self {
             Self::MissingHeader(_) => "signature_missing",
             Self::MalformedHeader(_) => "signature_malformed",
+            Self::MissingField(_) => "signature_missing",
+            Self::MalformedField(_) => "signature_malformed",
             Self::DuplicateHeader(_) => "header_duplicated",
             Self::UnsupportedVersion(_) => "signature_version_unsupported",
             Self::SignatureMismatch => "signature_invalid",
@@ -86,6 +96,9 @@ pub enum SignError {
     /// The scheme signs the URL the sender calls, and none was given.
     #[error("this verifier signs the URL the sender calls; give it (hookgate sign: --source or --signed-url)")]
     NoUrl,
+    /// The body cannot carry the signature (Mailgun's goes in a JSON object body).
+    #[error("the body must be a JSON object to carry the signature")]
+    BodyNotAnObject,
     /// The value for this header would not be a valid HTTP header value.
     #[error("value for header {0} is not a valid header value")]
     InvalidHeaderValue(&'static str),

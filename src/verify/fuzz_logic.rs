@@ -11,8 +11,10 @@ use serde_json::Value;
 
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
-use super::{body, github, hmac_generic, slack, standard_webhooks, stripe, twilio, whsec};
-use super::{sign, verify, PreparedSecret, SecretCandidate, VerifierConfig};
+use super::{
+    body, github, hmac_generic, paddle, pagerduty, slack, standard_webhooks, stripe, twilio, whsec,
+};
+use super::{sign, sign_body, verify, PreparedSecret, SecretCandidate, VerifierConfig};
 
 /// Fixed clock for fuzzing: far from 0 so both window edges are reachable.
 pub const NOW: i64 = 1_700_000_000;
@@ -49,6 +51,35 @@ pub fn standard_webhooks_header(data: &[u8]) {
     }
     if let Some(len) = whsec::with_key(data, <[u8]>::len) {
         assert!(len > 0);
+    }
+}
+
+/// A `Paddle-Signature` value: parsed, its timestamp is digits it holds, and every `h1`
+/// it yields is one of its items.
+pub fn paddle_header(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(parsed) = paddle::parse_header(&text) {
+        assert!(parsed.timestamp >= 0);
+        assert!(parsed.h1().next().is_some());
+        assert!(parsed.h1().all(|h1| text.contains(&format!("h1={h1}"))));
+    }
+}
+
+/// One `X-PagerDuty-Signature` value: each entry read as go-pagerduty reads it, a digest
+/// only from `v1=` and 64 hex digits, which spell it.
+pub fn pagerduty_header(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for entry in text.split(',') {
+        match pagerduty::parse_entry(entry) {
+            pagerduty::Entry::Digest(digest) => {
+                let hex = entry.strip_prefix("v1=").unwrap_or_default();
+                assert_eq!(hex.to_ascii_lowercase(), hex::encode(digest));
+            }
+            pagerduty::Entry::OtherLength => {
+                assert!(entry.starts_with("v1=") && entry.len() != 3 + 64);
+            }
+            pagerduty::Entry::Skipped => {}
+        }
     }
 }
 
@@ -109,44 +140,42 @@ pub fn twilio_signed_text(data: &[u8]) {
 pub fn body_fields(data: &[u8]) {
     body_fields_agree(data);
     for wanted in body::Wanted::subsets() {
-        let fields = body::fields(data, wanted);
-        let found = [
-            fields.id.is_some(),
-            fields.kind.is_some(),
-            fields.event_id.is_some(),
-            fields.event_type.is_some(),
-            fields.challenge.is_some(),
-        ];
-        for (bit, found) in found.into_iter().enumerate() {
+        let fields = body::fields(data, wanted).into_values();
+        for (bit, found) in fields.iter().enumerate() {
             assert!(
-                !found || wanted.has_index(bit),
+                found.is_none() || wanted.has_index(bit),
                 "{wanted:?} gave field {bit}"
             );
         }
     }
 }
 
-/// The five top-level names the scan looks for, in [`serde_fields`] order (`event` is
-/// where `event.type` comes from).
-const WANTED_NAMES: [&str; 5] = ["id", "type", "event_id", "event", "challenge"];
+/// A field's value in a member's parsed value, as a `serde_json::Value` map reads it
+/// (the last of duplicate nested keys).
+fn field_value(field: &body::Field, value: &Value) -> Option<String> {
+    let value = match field.inner {
+        None => value,
+        Some(inner) => value.as_object()?.get(inner)?,
+    };
+    match field.number {
+        false => value.as_str().map(str::to_owned),
+        true => value.as_u64().map(|n| n.to_string()),
+    }
+}
 
-/// Checks [`body::fields`] against `serde_json` for every subset of wanted fields, if
-/// `serde_json` accepts `body` as an object. Returns whether it compared exactly (no
-/// wanted key appears twice); with duplicates each field must be one occurrence's value.
+/// Checks [`body::fields`] against `serde_json` for the subsets of wanted fields
+/// [`body::Wanted::subsets`] lists, if `serde_json` accepts `body` as an object. Returns
+/// whether it compared exactly (no wanted top-level key appears twice); with
+/// duplicates each field must be one occurrence's value.
 pub(crate) fn body_fields_agree(body: &[u8]) -> bool {
     let Some(members) = json_members(body) else {
         return false;
     };
-    let occurrences = WANTED_NAMES.map(|name| {
+    let occurrences = body::FIELDS.each_ref().map(|field| {
         members
             .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| match (name, value) {
-                ("event", Value::Object(event)) => event.get("type").and_then(Value::as_str),
-                ("event", _) => None,
-                (_, value) => value.as_str(),
-            })
-            .map(|value| value.map(str::to_owned))
+            .filter(|(key, _)| key == field.outer)
+            .map(|(_, value)| field_value(field, value))
             .collect::<Vec<_>>()
     });
     let exact = occurrences.iter().all(|values| values.len() <= 1);
@@ -156,15 +185,9 @@ pub(crate) fn body_fields_agree(body: &[u8]) -> bool {
         None
     };
     for wanted in body::Wanted::subsets() {
-        let fields = body::fields(body, wanted);
-        let got = [
-            fields.id,
-            fields.kind,
-            fields.event_id,
-            fields.event_type,
-            fields.challenge,
-        ]
-        .map(|field| field.map(std::borrow::Cow::into_owned));
+        let got = body::fields(body, wanted)
+            .into_values()
+            .map(|field| field.map(std::borrow::Cow::into_owned));
         for (bit, got) in got.into_iter().enumerate() {
             if !wanted.has_index(bit) {
                 assert_eq!(got, None, "{wanted:?}, field {bit}");
@@ -188,45 +211,65 @@ pub(crate) fn body_fields_agree(body: &[u8]) -> bool {
     exact
 }
 
-/// The fields as the serde-based implementation read them (`id`, `type`, `event_id`,
-/// `event.type`, `challenge`): each a `serde_json::Value` in a `#[derive(Deserialize)]`
-/// struct, all `None` for anything serde refuses (duplicate wanted keys included). The
-/// oracle of the scan's tests and fuzz target.
-pub(crate) fn serde_fields(body: &[u8]) -> [Option<String>; 5] {
-    #[derive(Deserialize)]
-    struct Raw {
-        id: Option<Value>,
-        #[serde(rename = "type")]
-        kind: Option<Value>,
-        event_id: Option<Value>,
-        event: Option<Value>,
-        challenge: Option<Value>,
-    }
-    let starts_as_object = body
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{');
-    let Some(raw) = starts_as_object
-        .then(|| serde_json::from_slice::<Raw>(body).ok())
-        .flatten()
-    else {
+/// The fields as a serde-based implementation reads them: the body parsed as an object
+/// whose wanted top-level members are each a `serde_json::Value` (as in a
+/// `#[derive(Deserialize)]` struct), all `None` for anything serde refuses, a duplicate
+/// wanted top-level key included. The oracle of the scan's tests and fuzz target.
+pub(crate) fn serde_fields(body: &[u8]) -> [Option<String>; body::FIELD_COUNT] {
+    let Some(members) = wanted_members(body) else {
         return Default::default();
     };
-    let string = |v: Option<Value>| match v {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    };
-    let event_type = match raw.event {
-        Some(Value::Object(mut event)) => string(event.remove("type")),
-        _ => None,
-    };
-    [
-        string(raw.id),
-        string(raw.kind),
-        string(raw.event_id),
-        event_type,
-        string(raw.challenge),
-    ]
+    let duplicated = body::FIELDS
+        .iter()
+        .any(|field| members.iter().filter(|(key, _)| key == field.outer).count() > 1);
+    if duplicated {
+        return Default::default();
+    }
+    body::FIELDS.each_ref().map(|field| {
+        members
+            .iter()
+            .find(|(key, _)| key == field.outer)
+            .and_then(|(_, value)| field_value(field, value))
+    })
+}
+
+/// The top-level members of `body` whose keys name a field, in order, duplicates kept,
+/// each value parsed as a `serde_json::Value`, the others skipped as a derived struct
+/// skips them (`IgnoredAny`); `None` unless `serde_json` accepts the body as one object.
+fn wanted_members(body: &[u8]) -> Option<Vec<(String, Value)>> {
+    struct Members(Vec<(String, Value)>);
+
+    impl<'de> Deserialize<'de> for Members {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(MembersVisitor)
+        }
+    }
+
+    struct MembersVisitor;
+
+    impl<'de> Visitor<'de> for MembersVisitor {
+        type Value = Members;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+            let mut members = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if body::FIELDS.iter().any(|field| field.outer == key) {
+                    members.push((key, map.next_value::<Value>()?));
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            Ok(Members(members))
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let members = Members::deserialize(&mut deserializer).ok()?;
+    deserializer.end().ok()?;
+    Some(members.0)
 }
 
 /// The top-level members of `body` in order, duplicates kept, each value parsed as a
@@ -344,6 +387,13 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
     for (name, value) in &signed {
         insert(&mut headers, name.as_bytes(), Some(value.as_bytes()));
     }
+    // Mailgun's signature goes in the body, a JSON object.
+    let signed_body = match sign_body(config, signing, body, NOW, "msg_fuzz") {
+        Ok(signed_body) => signed_body,
+        Err(super::SignError::BodyNotAnObject) => return,
+        Err(e) => panic!("signing the body failed for {:?}: {e}", config.kind()),
+    };
+    let body = signed_body.as_deref().unwrap_or(body);
     let secrets = [
         SECRETS[0],
         SecretCandidate {
@@ -352,9 +402,25 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
         },
     ];
     let result = verify(config, &secrets, &headers, body, URL, NOW);
-    let refuses_empty = matches!(config, VerifierConfig::Shopify | VerifierConfig::Square);
+    let refuses_empty = matches!(
+        config,
+        VerifierConfig::Shopify | VerifierConfig::Square | VerifierConfig::Pagerduty
+    );
+    // Linear dates the body inside it: a body without a fresh `webhookTimestamp` is
+    // refused however it is signed, never for its signature.
+    let dated_by_body = matches!(config, VerifierConfig::Linear);
     if refuses_empty && body.is_empty() {
         assert_eq!(result.err(), Some(super::Rejection::EmptyBody));
+    } else if dated_by_body && result.is_err() {
+        assert!(
+            matches!(
+                result,
+                Err(super::Rejection::MissingField(_)
+                    | super::Rejection::MalformedField(_)
+                    | super::Rejection::TimestampOutOfTolerance { .. })
+            ),
+            "{result:?}"
+        );
     } else {
         assert_eq!(
             result.map(|v| v.secret_id().to_owned()).ok().as_deref(),

@@ -9,6 +9,7 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 use subtle::{Choice, ConstantTimeEq};
 
@@ -77,6 +78,27 @@ pub(crate) fn secret_sha256(secret: &SecretCandidate<'_>, parts: &[&[u8]]) -> Op
     }
 }
 
+/// HMAC-SHA1 over the concatenation of `parts` (Intercom's MAC); `None` as [`hmac`].
+pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> Option<[u8; 20]> {
+    let mac = <Hmac<Sha1> as Mac>::new_from_slice(key).ok()?;
+    Some(finish_sha1(mac, parts))
+}
+
+/// [`hmac_sha1`] keyed with the secret's own bytes, from its prepared key schedule when
+/// it has one.
+pub(crate) fn secret_sha1(secret: &SecretCandidate<'_>, parts: &[&[u8]]) -> Option<[u8; 20]> {
+    match secret.prepared.and_then(PreparedSecret::sha1) {
+        Some(ready) => Some(finish_sha1(ready.clone(), parts)),
+        None => hmac_sha1(secret.value, parts),
+    }
+}
+
+/// Feeds `parts` to a keyed HMAC-SHA1 and returns the digest.
+fn finish_sha1(mut mac: Hmac<Sha1>, parts: &[&[u8]]) -> [u8; 20] {
+    parts.iter().for_each(|p| mac.update(p));
+    mac.finalize().into_bytes().into()
+}
+
 /// [`hmac`] keyed with the secret's own bytes, from its prepared key schedule when it
 /// has one for `algorithm`.
 pub(crate) fn secret_hmac(
@@ -109,8 +131,15 @@ pub(crate) fn finish_sha256(mut mac: Hmac<Sha256>, parts: &[&[u8]]) -> [u8; 32] 
 /// text is public: no need for constant time here, and a table lookup per digit with
 /// one check at the end is several times faster than a branch per digit.
 pub(crate) fn lower_hex32(text: &[u8]) -> Option<[u8; 32]> {
-    let text: &[u8; 64] = text.try_into().ok()?;
-    let mut out = [0; 32];
+    lower_hex(text)
+}
+
+/// [`lower_hex32`] for a digest of `N` bytes (HMAC-SHA1's 20).
+pub(crate) fn lower_hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0; N];
     let mut invalid = 0;
     for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
         let (high, low) = (

@@ -12,16 +12,23 @@
 //! headers, verifier, signer, secret format), and its line in `schemes.rs` makes it a
 //! `verifier.type`.
 
+mod atlassian;
 mod bearer;
 mod body;
 mod config;
 mod discord;
 mod error;
 mod github;
+mod gitlab;
 mod headers;
 mod hmac_generic;
 mod hubspot;
+mod intercom;
+mod linear;
 mod mac;
+mod mailgun;
+mod paddle;
+mod pagerduty;
 mod prepared;
 mod scheme;
 mod schemes;
@@ -35,7 +42,9 @@ mod stripe;
 mod template;
 mod timestamp;
 mod twilio;
+mod typeform;
 mod whsec;
+mod zendesk;
 
 /// Parser entry points for the fuzz targets in `fuzz/` and their stable corpus replay.
 /// Not an API: hidden, and free to change.
@@ -55,14 +64,17 @@ pub use bearer::BearerConfig;
 pub use config::{MacAlgorithm, MacEncoding};
 pub use error::{ConfigError, Rejection, SignError};
 pub use hmac_generic::HmacConfig;
+pub use mailgun::MailgunConfig;
+pub use paddle::PaddleConfig;
 pub use prepared::PreparedSecret;
 pub use scheme::EventName;
 pub use schemes::{VerifierConfig, VerifierKind};
 pub use sendgrid::SendgridConfig;
-pub use sign::sign;
+pub use sign::{sign, sign_body};
 pub use standard_webhooks::{
     standard_webhooks_signature, standard_webhooks_signature_with, SigningKey,
 };
+pub use zendesk::ZendeskConfig;
 
 /// One active secret of a source, as stored (plaintext). For `stripe` and
 /// `standard_webhooks` this is the full `whsec_…` string's bytes.

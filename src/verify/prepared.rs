@@ -33,12 +33,12 @@ enum Ready {
     Sha256(Hmac<Sha256>),
     /// HMAC-SHA256 keyed with the base64-decoded `whsec_` secret: Standard Webhooks.
     WhsecSha256(Hmac<Sha256>),
+    /// HMAC-SHA1 keyed with the secret's bytes: Intercom, Twilio.
+    Sha1(Hmac<Sha1>),
     /// HMAC-SHA512 keyed with the secret's bytes: the generic scheme with SHA-512.
     Sha512(Box<Hmac<Sha512>>),
     /// SHA-256 of a bearer token, the form tokens are compared in.
     TokenDigest([u8; 32]),
-    /// HMAC-SHA1 keyed with the secret's bytes: Twilio.
-    Sha1(Hmac<Sha1>),
     /// An Ed25519 public key, decoded from hex: Discord.
     Ed25519(ed25519_dalek::VerifyingKey),
     /// A P-256 public key, decoded from base64 DER: SendGrid.
@@ -66,6 +66,11 @@ impl PreparedSecret {
         Self(whsec::keyed(secret).map_or(Ready::Nothing, Ready::WhsecSha256))
     }
 
+    /// HMAC-SHA1 keyed with the secret's own bytes.
+    pub(crate) fn for_hmac_sha1(secret: &[u8]) -> Self {
+        Self(keyed::<Hmac<Sha1>>(secret).map_or(Ready::Nothing, Ready::Sha1))
+    }
+
     /// HMAC-SHA512 keyed with the secret's own bytes.
     pub(crate) fn for_hmac_sha512(secret: &[u8]) -> Self {
         Self(
@@ -77,11 +82,6 @@ impl PreparedSecret {
     /// The SHA-256 of a token compared as a digest.
     pub(crate) fn for_token(secret: &[u8]) -> Self {
         Self(Ready::TokenDigest(Sha256::digest(secret).into()))
-    }
-
-    /// HMAC-SHA1 keyed with the secret's own bytes.
-    pub(crate) fn for_hmac_sha1(secret: &[u8]) -> Self {
-        Self(keyed::<Hmac<Sha1>>(secret).map_or(Ready::Nothing, Ready::Sha1))
     }
 
     /// An Ed25519 public key, if `decode` makes one of the secret.
@@ -104,14 +104,6 @@ impl PreparedSecret {
     #[allow(dead_code)] // for schemes with nothing to prepare; none yet
     pub(crate) fn nothing() -> Self {
         Self(Ready::Nothing)
-    }
-
-    /// The HMAC-SHA1 keyed with the secret's own bytes, if prepared so.
-    pub(crate) fn sha1(&self) -> Option<&Hmac<Sha1>> {
-        match &self.0 {
-            Ready::Sha1(mac) => Some(mac),
-            _ => None,
-        }
     }
 
     /// The decoded Ed25519 public key, if prepared so.
@@ -142,6 +134,14 @@ impl PreparedSecret {
     pub(crate) fn whsec_sha256(&self) -> Option<&Hmac<Sha256>> {
         match &self.0 {
             Ready::WhsecSha256(mac) => Some(mac),
+            _ => None,
+        }
+    }
+
+    /// The HMAC-SHA1 keyed with the secret's own bytes, if prepared so.
+    pub(crate) fn sha1(&self) -> Option<&Hmac<Sha1>> {
+        match &self.0 {
+            Ready::Sha1(mac) => Some(mac),
             _ => None,
         }
     }

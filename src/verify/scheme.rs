@@ -71,6 +71,19 @@ pub(crate) trait Scheme {
         msg_id: &str,
     ) -> Result<Headers, SignError>;
 
+    /// The body the sender sends when its signature travels inside it (Mailgun): `body`
+    /// with the signature put in, for the headers `sign` returns. `None`, the default:
+    /// the body is sent as given.
+    fn sign_body(
+        _options: &Self::Options,
+        _secret: &[u8],
+        _body: &[u8],
+        _now: i64,
+        _msg_id: &str,
+    ) -> Result<Option<Vec<u8>>, SignError> {
+        Ok(None)
+    }
+
     /// Where the sender names the event (`hookgate sign --event`).
     fn event_name(options: &Self::Options) -> EventName<'_>;
 
@@ -367,6 +380,24 @@ macro_rules! schemes {
                     } )*
                     $( Self::$opt(options) => {
                         <$opt_scheme as Scheme>::sign(options, secret, body, url, now, msg_id)
+                    } )*
+                }
+            }
+
+            /// `Scheme::sign_body`; `sign_body()` is the entry.
+            pub(super) fn sign_body_request(
+                &self,
+                secret: &[u8],
+                body: &[u8],
+                now: i64,
+                msg_id: &str,
+            ) -> Result<Option<Vec<u8>>, SignError> {
+                match self {
+                    $( Self::$plain => {
+                        <$plain_scheme as Scheme>::sign_body(&(), secret, body, now, msg_id)
+                    } )*
+                    $( Self::$opt(options) => {
+                        <$opt_scheme as Scheme>::sign_body(options, secret, body, now, msg_id)
                     } )*
                 }
             }

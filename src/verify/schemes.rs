@@ -11,9 +11,13 @@ use serde::{Deserialize, Serialize};
 use super::bearer::BearerConfig;
 use super::error::{ConfigError, Rejection, SignError};
 use super::hmac_generic::HmacConfig;
+use super::mailgun::MailgunConfig;
+use super::paddle::PaddleConfig;
 use super::prepared::PreparedSecret;
 use super::scheme::{schemes, EventName, Headers, Scheme};
 use super::sendgrid::SendgridConfig;
+use super::zendesk::ZendeskConfig;
+use super::{atlassian, gitlab, intercom, linear, mailgun, paddle, pagerduty, typeform, zendesk};
 use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
 use super::{discord, hubspot, sendgrid, square, twilio};
 use super::{SecretCandidate, Verified};
@@ -26,6 +30,12 @@ schemes! {
         StandardWebhooks = "standard_webhooks" => standard_webhooks::StandardWebhooks,
         Shopify          = "shopify"           => shopify::Shopify,
         Slack            = "slack"             => slack::Slack,
+        Gitlab           = "gitlab"            => gitlab::Gitlab,
+        Linear           = "linear"            => linear::Linear,
+        Intercom         = "intercom"          => intercom::Intercom,
+        Pagerduty        = "pagerduty"         => pagerduty::Pagerduty,
+        Typeform         = "typeform"          => typeform::Typeform,
+        Atlassian        = "atlassian"         => atlassian::Atlassian,
         Twilio           = "twilio"            => twilio::Twilio,
         Hubspot          = "hubspot"           => hubspot::Hubspot,
         Square           = "square"            => square::Square,
@@ -33,8 +43,11 @@ schemes! {
     }
     // A scheme the operator describes: `{"type": "<name>", …options}`.
     with_options {
+        Paddle(PaddleConfig)     = "paddle"   => paddle::Paddle,
+        Zendesk(ZendeskConfig)   = "zendesk"  => zendesk::Zendesk,
+        Mailgun(MailgunConfig)   = "mailgun"  => mailgun::Mailgun,
         Sendgrid(SendgridConfig) = "sendgrid" => sendgrid::Sendgrid,
-        Hmac(HmacConfig)     = "hmac"   => hmac_generic::Hmac,
-        Bearer(BearerConfig) = "bearer" => bearer::Bearer,
+        Hmac(HmacConfig)         = "hmac"     => hmac_generic::Hmac,
+        Bearer(BearerConfig)     = "bearer"   => bearer::Bearer,
     }
 }

@@ -21,3 +21,16 @@ pub fn sign(
 ) -> Result<Vec<(String, String)>, SignError> {
     config.sign_request(secret, body, url, now_unix_s, msg_id)
 }
+
+/// The body to send with [`sign`]'s headers when `config`'s sender carries its signature
+/// in the body (Mailgun): `body` with the signature put in. `None` when the body is
+/// sent as given, which is every other sender.
+pub fn sign_body(
+    config: &VerifierConfig,
+    secret: &[u8],
+    body: &[u8],
+    now_unix_s: i64,
+    msg_id: &str,
+) -> Result<Option<Vec<u8>>, SignError> {
+    config.sign_body_request(secret, body, now_unix_s, msg_id)
+}

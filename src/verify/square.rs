@@ -41,11 +41,11 @@ fn verify<'a>(
         let expected = secret_sha256(secret, &[url.as_bytes(), body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
-    let fields = body::fields(body, Wanted::EVENT_ID.and(Wanted::KIND));
+    let mut fields = body::fields(body, Wanted::EVENT_ID.and(Wanted::KIND));
     Ok(Verified {
         secret_id,
-        dedup_key: fields.event_id,
-        event_name: fields.kind,
+        dedup_key: fields.take(Wanted::EVENT_ID),
+        event_name: fields.take(Wanted::KIND),
         signed_at: None,
         handshake: None,
     })

@@ -135,7 +135,7 @@ fn verify<'a>(
     Ok(Verified {
         secret_id,
         dedup_key: Some(Cow::Borrowed(msg_id)),
-        event_name: body::fields(body, body::Wanted::KIND).kind,
+        event_name: body::fields(body, body::Wanted::KIND).take(body::Wanted::KIND),
         signed_at: Some(timestamp),
         handshake: None,
     })

@@ -121,11 +121,11 @@ fn verify<'a>(
         }))
     })?;
     check_window(parsed.timestamp, now, TOLERANCE_S, None)?;
-    let fields = body::fields(body, Wanted::ID.and(Wanted::KIND));
+    let mut fields = body::fields(body, Wanted::ID.and(Wanted::KIND));
     Ok(Verified {
         secret_id,
-        dedup_key: fields.id,
-        event_name: fields.kind,
+        dedup_key: fields.take(Wanted::ID),
+        event_name: fields.take(Wanted::KIND),
         signed_at: Some(parsed.timestamp),
         handshake: None,
     })

@@ -32,9 +32,9 @@ def check(condition, message):
 class Session:
     """One browser context: records console errors and any request off the origin."""
 
-    def __init__(self, browser, base, viewport):
+    def __init__(self, browser, base, viewport, scale=1):
         self.base = base
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, device_scale_factor=scale)
         self.page = self.context.new_page()
         self.errors = []
         self.foreign = []
@@ -98,6 +98,10 @@ def operator_tour(browser, given, screenshots):
     check(page.get_by_text("Outbox backlog").is_visible(), "operator sees no outbox figures")
     check(given["operator_token"] not in page.content(), "the operator token is on the page")
     session.shot(screenshots, "overview")
+    headers = session.goto("/console").headers
+    policy = headers.get("content-security-policy", "")
+    check("script-src 'self'" in policy and "unsafe-inline" not in policy, f"CSP {policy!r}")
+    check(headers.get("x-frame-options") == "DENY", "no X-Frame-Options: DENY")
 
     # Keyboard: the first Tab reaches the skip link, and focus is visible.
     page.keyboard.press("Tab")
@@ -171,6 +175,29 @@ def operator_tour(browser, given, screenshots):
         check(page.get_by_role("button", name=button).count() == 1, f"no {button} button")
     session.shot(screenshots, "endpoint")
 
+    # The backend refused the first run event's delivery: retried from its page, it
+    # gets a second attempt, which the backend accepts.
+    failed = page.locator("a[href^='/console/deliveries/']")
+    for _ in range(50):
+        session.goto(f"/console/endpoints/{given['endpoint_id']}?status=failed")
+        if failed.count() > 0:
+            break
+        page.wait_for_timeout(200)
+    check(failed.count() > 0, "no failed delivery listed")
+    failed.first.click()
+    page.wait_for_url("**/console/deliveries/*")
+    delivery_url = page.url
+    check(page.get_by_text("Attempt 1: HTTP 500").count() == 1, "the failed attempt is not shown")
+    page.get_by_role("button", name="Retry now").click()
+    check(page.get_by_role("status").inner_text().startswith("Retry queued"), "no retry notice")
+    for _ in range(50):
+        if page.get_by_text("Attempt 2: HTTP 200").count() == 1:
+            break
+        page.wait_for_timeout(200)
+        page.goto(delivery_url)
+    check(page.get_by_text("Attempt 2: HTTP 200").count() == 1, "the retry made no new attempt")
+    session.shot(screenshots, "delivery")
+
     # The audit log shows what was done above, and the API keys page mints a key once.
     session.goto(f"/console/orgs/{given['org']}/audit")
     check(page.get_by_text("ingress_event.replayed").count() > 0, "the replay is not in the audit log")
@@ -188,6 +215,36 @@ def operator_tour(browser, given, screenshots):
     session.goto("/console")
     check(page.url.endswith("/console/sign-in"), "still signed in after sign-out")
     session.assert_clean("operator")
+    session.close()
+
+
+def zoomed_tour(browser, given):
+    """A 1280x800 window zoomed to 200 %: 640x400 CSS pixels at twice the density."""
+    session = Session(browser, given["base"], {"width": 640, "height": 400}, scale=2)
+    page = session.page
+    session.sign_in(given["operator_token"])
+    # The overview counts the source's webhooks of the last hour, linked to its page.
+    row = page.locator("section[aria-labelledby=ingress] tbody tr", has_text="console-source")
+    check(row.count() == 1, "the overview does not count the source's webhooks")
+    pages = [
+        "/console",
+        f"/console/orgs/{given['org']}",
+        f"/console/orgs/{given['org']}/sources/{given['source_id']}",
+        f"/console/events/{given['event_id']}",
+        f"/console/runs/{given['run_id']}",
+        f"/console/orgs/{given['org']}/endpoints",
+        f"/console/endpoints/{given['endpoint_id']}",
+        f"/console/orgs/{given['org']}/audit",
+    ]
+    for path in pages:
+        session.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        check(overflow <= 0, f"{path} is {overflow}px wider than the window at 200 % zoom")
+        heading = page.locator("h1").first
+        check(heading.is_visible(), f"{path} shows no heading at 200 % zoom")
+        # Every control stays reachable: the search box and sign-out are on the page.
+        check(page.get_by_label("Find any id").is_visible(), f"{path} hides the search box")
+    session.assert_clean("200 % zoom")
     session.close()
 
 
@@ -220,6 +277,7 @@ def main():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             operator_tour(browser, given, screenshots)
+            zoomed_tour(browser, given)
             read_only_tour(browser, given)
         finally:
             browser.close()

@@ -25,6 +25,9 @@ in_both_modes!(
     api_keys_are_minted_shown_once_and_revoked_and_the_audit_log_lists_it,
     endpoint_pages_show_deliveries_and_attempts_and_retry_makes_a_new_attempt,
     endpoint_actions_disable_enable_recover_and_rotate,
+    overview_counts_each_sources_outcomes_and_each_endpoints_attempts_over_the_last_hour,
+    a_sources_events_page_by_cursor_from_newest_to_oldest,
+    an_address_with_ten_failed_sign_ins_is_refused_for_a_while,
 );
 
 async fn trigger_run(server: &TestServer) -> String {
@@ -482,10 +485,25 @@ async fn search_finds_a_page_from_any_id(mode: Mode) {
     let server = TestServer::start(mode).await;
     let (source_id, event_id, run_id, delivery) = one_accepted_event(&server).await;
     server.create_org("other").await;
+    let (endpoint_id, _) =
+        crate::hooks::endpoint(&server, "https://backend.example.com/hooks", json!({})).await;
+    report(&server, &run_id, "run.started").await;
+    let delivery_id = crate::hooks::deliveries(&server, &endpoint_id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut browser = Browser::new(&server);
     browser.sign_in(OPERATOR_TOKEN).await;
     let event_page = format!("/console/events/{event_id}");
     for (query, expected) in [
+        (
+            endpoint_id.as_str(),
+            format!("/console/endpoints/{endpoint_id}"),
+        ),
+        (
+            delivery_id.as_str(),
+            format!("/console/deliveries/{delivery_id}"),
+        ),
         (event_id.as_str(), event_page.clone()),
         (run_id.as_str(), format!("/console/runs/{run_id}")),
         (delivery.as_str(), event_page.clone()),
@@ -506,7 +524,13 @@ async fn search_finds_a_page_from_any_id(mode: Mode) {
     let outsider = server.mint_key("other", &["source:read"]).await;
     let mut other = Browser::new(&server);
     other.sign_in(&outsider).await;
-    for query in [event_id.as_str(), run_id.as_str(), delivery.as_str()] {
+    for query in [
+        event_id.as_str(),
+        run_id.as_str(),
+        delivery.as_str(),
+        endpoint_id.as_str(),
+        delivery_id.as_str(),
+    ] {
         let (status, page) = other.page(&format!("/console/search?q={query}")).await;
         assert_eq!(status, StatusCode::OK, "{query}");
         assert!(page.contains("Nothing found"), "{query}: {page}");
@@ -1003,5 +1027,190 @@ async fn endpoint_actions_disable_enable_recover_and_rotate(mode: Mode) {
         "{}",
         secrets.body
     );
+    server.stop().await.unwrap();
+}
+
+/// The numbers in the table row that links to `href`, in column order.
+fn row_counts(html: &str, href: &str) -> Vec<u64> {
+    let start = html
+        .find(&format!("href=\"{href}\""))
+        .unwrap_or_else(|| panic!("no row links to {href}: {html}"));
+    let row = &html[start..start + html[start..].find("</tr>").unwrap()];
+    row.split("<td class=\"num\">")
+        .skip(1)
+        .map(|cell| cell.split('<').next().unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+async fn overview_counts_each_sources_outcomes_and_each_endpoints_attempts_over_the_last_hour(
+    mode: Mode,
+) {
+    use crate::hooks::{endpoint, ALLOW_LOOPBACK};
+    use crate::support::receiver::TestReceiver;
+    let server = TestServer::start_with(mode, &[ALLOW_LOOPBACK]).await;
+    server.create_org("acme").await;
+    let verifier = json!({"type": "github"});
+    let secret = "console-overview-secret-0123456789";
+    let (source_id, _) = server
+        .create_source("acme", source_body(&verifier, Some(secret)))
+        .await;
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let now = chrono::Utc::now().timestamp();
+    let delivery = "5b0e0c1a-0000-4000-8000-00000000beef";
+    let request = signed(&verifier, secret, body, now, delivery);
+    for expected in [StatusCode::ACCEPTED, StatusCode::OK] {
+        let reply = server.send_webhook(&source_id, &request, body).await;
+        assert_eq!(reply.status, expected, "{}", reply.body);
+    }
+    for n in 0..3 {
+        let forged = signed(&verifier, "wrong", body, now, &format!("forged-{n}"));
+        let reply = server.send_webhook(&source_id, &forged, body).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+
+    let receiver = TestReceiver::start().await;
+    receiver.answer(&[500]);
+    let (endpoint_id, _) = endpoint(&server, &receiver.url, json!({"retry_schedule": "0s"})).await;
+    let sent = server
+        .post(
+            &format!("/v1/endpoints/{endpoint_id}/test"),
+            OPERATOR_TOKEN,
+            json!({}),
+        )
+        .await;
+    assert!(sent.status.is_success(), "{}", sent.body);
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    // The attempt is counted once its record commits, just after the receiver answered.
+    let counted = crate::support::eventually(std::time::Duration::from_secs(10), || {
+        let browser = &browser;
+        let href = format!("/console/endpoints/{endpoint_id}");
+        async move {
+            let (_, page) = browser.page("/console").await;
+            page.contains(&format!("href=\"{href}\""))
+        }
+    })
+    .await;
+    assert!(counted, "the failed attempt is not on the overview");
+    let (status, overview) = browser.page("/console").await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    // accepted, duplicate, ignored, rejected, misconfigured, other refusals
+    assert_eq!(
+        row_counts(
+            &overview,
+            &format!("/console/orgs/acme/sources/{source_id}")
+        ),
+        vec![1, 1, 0, 3, 0, 0],
+        "{overview}"
+    );
+    // delivered, retrying, failed, gone
+    assert_eq!(
+        row_counts(&overview, &format!("/console/endpoints/{endpoint_id}")),
+        vec![0, 0, 1, 0],
+        "{overview}"
+    );
+    let attention = r#"<strong class="warn">Disabled endpoint</strong>"#;
+    assert!(!overview.contains(attention), "{overview}");
+
+    let disabled = crate::hooks::patch(
+        &server,
+        &format!("/v1/endpoints/{endpoint_id}"),
+        json!({"enabled": false}),
+    )
+    .await;
+    assert_eq!(disabled["enabled"], false, "{disabled}");
+    let (_, overview) = browser.page("/console").await;
+    assert!(overview.contains(attention), "{overview}");
+
+    // A key without source:read or endpoint:read sees the org but none of the counts.
+    let runs_only = server.mint_key("acme", &["run:read"]).await;
+    let mut reader = Browser::new(&server);
+    reader.sign_in(&runs_only).await;
+    let (_, overview) = reader.page("/console").await;
+    assert!(!overview.contains(&source_id), "{overview}");
+    assert!(!overview.contains(&endpoint_id), "{overview}");
+    assert!(
+        overview.contains("No webhook in the last hour"),
+        "{overview}"
+    );
+    server.stop().await.unwrap();
+}
+
+async fn a_sources_events_page_by_cursor_from_newest_to_oldest(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    server.create_org("acme").await;
+    let verifier = json!({"type": "github"});
+    let secret = "console-paging-secret-0123456789";
+    let (source_id, _) = server
+        .create_source("acme", source_body(&verifier, Some(secret)))
+        .await;
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let now = chrono::Utc::now().timestamp();
+    let mut event_ids = Vec::new();
+    for n in 0..52 {
+        let delivery = format!("0c0ffee0-0000-4000-8000-{n:012}");
+        let request = signed(&verifier, secret, body, now, &delivery);
+        let reply = server.send_webhook(&source_id, &request, body).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+        event_ids.push(reply.body["event_id"].as_str().unwrap().to_owned());
+    }
+    let mut browser = Browser::new(&server);
+    browser.sign_in(OPERATOR_TOKEN).await;
+    let source_path = format!("/console/orgs/acme/sources/{source_id}");
+    let (_, first) = browser.page(&source_path).await;
+    let listed = |page: &str| {
+        event_ids
+            .iter()
+            .filter(|id| page.contains(&format!("/console/events/{id}")))
+            .count()
+    };
+    assert_eq!(listed(&first), 50);
+    assert!(first.contains(&format!("/console/events/{}", event_ids[51])));
+    assert!(!first.contains(&format!("/console/events/{}", event_ids[0])));
+    let marker = format!("{source_path}?cursor=");
+    let start = first.find(&marker).expect("a link to older events");
+    let older = first[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let (status, second) = browser.page(&older).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(listed(&second), 2);
+    assert!(second.contains(&format!("/console/events/{}", event_ids[0])));
+    assert!(!second.contains("Older events"), "{second}");
+    server.stop().await.unwrap();
+}
+
+async fn an_address_with_ten_failed_sign_ins_is_refused_for_a_while(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let browser = Browser::new(&server);
+    for _ in 0..10 {
+        let refused = browser
+            .post_form("/console/sign-in", &[("token", "not-a-token")])
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right token waits now, and no session is opened.
+    let throttled = browser
+        .post_form("/console/sign-in", &[("token", OPERATOR_TOKEN)])
+        .await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&wait), "Retry-After: {wait}");
+    assert!(throttled.headers().get(SET_COOKIE).is_none());
+    assert!(throttled
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many failed sign-ins"));
     server.stop().await.unwrap();
 }

@@ -1,7 +1,8 @@
 //! The console in Chromium (tests/console/browser.py, Playwright): sign-in and out,
 //! each page with data made through the REST API, keyboard focus, a phone-width
 //! screen, relative times, no console errors and no request leaving the origin, and a
-//! read-only key whose forged form is refused.
+//! failed delivery retried from its page, and a read-only key whose forged form is
+//! refused.
 
 use crate::ingress::{signed, source_body};
 use crate::support::server::OPERATOR_TOKEN;
@@ -20,7 +21,10 @@ async fn console_works_in_chromium_for_the_operator_and_a_read_only_key() {
         python.exists() && PathBuf::from("/usr/bin/chromium").exists(),
         "run scripts/test: it installs the test venv (Playwright) and Debian's chromium"
     );
-    let server = TestServer::embedded().await;
+    let server = TestServer::embedded_with(&[crate::hooks::ALLOW_LOOPBACK]).await;
+    // The product backend: its first delivery fails (500), so the tour can retry it.
+    let backend = crate::support::receiver::TestReceiver::start().await;
+    backend.answer(&[500]);
     server.create_org("acme").await;
     let verifier = json!({"type": "github"});
     let secret = "console-browser-secret-0123456789";
@@ -54,7 +58,7 @@ async fn console_works_in_chromium_for_the_operator_and_a_read_only_key() {
         .post(
             "/v1/orgs/acme/endpoints",
             OPERATOR_TOKEN,
-            json!({"url": "https://backend.example.com/hooks", "description": "product backend"}),
+            json!({"url": backend.url, "description": "product backend", "retry_schedule": "0s"}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);

@@ -20,11 +20,13 @@ mod lifecycle;
 mod openapi;
 mod postgres_session;
 mod queue_conformance;
+mod rekey;
 mod runs;
 mod store_conformance;
 mod support;
 mod tidy;
 mod tour;
+mod traces;
 
 /// Runs each listed `async fn(Mode)` test once per mode (SPEC §2: same API in both).
 #[macro_export]

@@ -2,9 +2,9 @@
 """Sign a webhook with the sender's own official library and print the headers as JSON.
 
 Usage: sign.py <scheme> <secret> <body-file> <msg-id> [<url>]
-Schemes: stripe, standard_webhooks, svix, slack, twilio, hubspot (official libraries);
-discord (PyNaCl) and sendgrid (cryptography), whose <secret> is the private key: an
-Ed25519 seed in hex, a P-256 PKCS#8 DER in base64;
+Schemes: stripe, standard_webhooks, svix, slack, paddle, twilio, hubspot (official
+libraries); discord (PyNaCl) and sendgrid (cryptography), whose <secret> is the private
+key: an Ed25519 seed in hex, a P-256 PKCS#8 DER in base64;
 github, shopify, square (no official Python signer: the documented algorithm, with hmac);
 hmac, bearer (hookgate's generic schemes, computed independently of hookgate's code).
 The timestamp is the current time, so the result can be sent to a live server.
@@ -44,6 +44,11 @@ def sign(scheme, secret, body, msg_id, url=None):
         ts = str(now)
         signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
         return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+    if scheme == "paddle":
+        from paddle_billing.Notifications import PaddleSignature
+
+        h1 = PaddleSignature.calculate_hmac(secret, f"{now}:{text}".encode()).hexdigest()
+        return {"Paddle-Signature": f"ts={now};h1={h1}"}
     if scheme == "github":
         digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         return {"X-Hub-Signature-256": f"sha256={digest}", "X-GitHub-Delivery": msg_id, "X-GitHub-Event": "push"}

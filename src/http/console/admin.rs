@@ -29,9 +29,7 @@ pub struct CursorQuery {
 #[derive(Template)]
 #[template(path = "console/audit.html")]
 struct AuditPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     entries: Vec<AuditEntry>,
     next: Option<String>,
@@ -53,9 +51,7 @@ pub async fn audit(
     let entries = state.store().list_audit(&org, &page).await?;
     let chrome = Chrome::of(&user);
     render(&AuditPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         entries: entries.items,
         next: cursor(entries.next),
@@ -65,9 +61,7 @@ pub async fn audit(
 #[derive(Template)]
 #[template(path = "console/api_keys.html")]
 struct KeysPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     keys: Vec<ApiKey>,
     scopes: Vec<&'static str>,
@@ -88,9 +82,7 @@ async fn keys_page(
         .await?;
     let chrome = Chrome::of(user);
     render(&KeysPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         keys: keys.items,
         scopes: Scope::ALL.iter().map(|s| s.as_str()).collect(),

@@ -45,9 +45,7 @@ fn health(endpoint: &Endpoint) -> String {
 #[derive(Template)]
 #[template(path = "console/endpoints.html")]
 struct EndpointsPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     endpoints: Vec<(Endpoint, String)>,
     next: Option<String>,
@@ -79,9 +77,7 @@ pub async fn list(
     let endpoints = state.store().list_endpoints(&org, &page).await?;
     let chrome = Chrome::of(&user);
     render(&EndpointsPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         endpoints: endpoints
             .items
@@ -98,9 +94,7 @@ pub async fn list(
 #[derive(Template)]
 #[template(path = "console/endpoint.html")]
 struct EndpointPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     endpoint: Endpoint,
     health: String,
@@ -161,9 +155,7 @@ pub async fn show(
     };
     let chrome = Chrome::of(&user);
     render(&EndpointPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: endpoint.org.as_str().to_owned(),
         health: health(&endpoint),
         can_test: user
@@ -199,9 +191,7 @@ pub async fn show(
 #[derive(Template)]
 #[template(path = "console/delivery.html")]
 struct DeliveryPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     delivery: Delivery,
     shown_state: &'static str,
@@ -235,9 +225,7 @@ pub async fn delivery(
         .is_none_or(|endpoint| endpoint.enabled);
     let chrome = Chrome::of(&user);
     render(&DeliveryPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: delivery.org.as_str().to_owned(),
         shown_state: DeliveryState::of(delivery.status, delivery.attempts, enabled).as_str(),
         can_retry: user
@@ -326,9 +314,7 @@ pub async fn recover(
 #[derive(Template)]
 #[template(path = "console/rotated_endpoint.html")]
 struct RotatedPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     endpoint_id: String,
     secret: String,
@@ -359,9 +345,7 @@ pub async fn rotate_secret(
     let rotated = secrets::rotate(&state, &user.principal, &owner(&endpoint), &request).await?;
     let chrome = Chrome::of(&user);
     render(&RotatedPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: endpoint.org.as_str().to_owned(),
         endpoint_id: endpoint.id,
         secret: rotated.secret,

@@ -32,9 +32,7 @@ const SEARCH_ROWS: usize = 20;
 #[derive(Template)]
 #[template(path = "console/event.html")]
 struct EventPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     detail: IngressEventDetail,
     headers: Vec<(String, String)>,
@@ -70,9 +68,7 @@ pub async fn event(
     let body_text = detail.body.as_deref().map(readable_body);
     let chrome = Chrome::of(&user);
     render(&EventPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         can_replay: user.principal.allows(&org, Scope::RunTrigger).is_ok()
             && detail.event.status == "accepted"
@@ -88,7 +84,7 @@ pub async fn event(
 }
 
 /// JSON indented for reading; any other text as it came.
-fn readable_body(text: &str) -> String {
+pub(super) fn readable_body(text: &str) -> String {
     serde_json::from_str::<serde_json::Value>(text)
         .ok()
         .and_then(|value| serde_json::to_string_pretty(&value).ok())
@@ -112,9 +108,7 @@ pub async fn replay_event(
 #[derive(Template)]
 #[template(path = "console/search.html")]
 struct SearchPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     query: String,
     events: Vec<IngressEvent>,
 }
@@ -147,7 +141,8 @@ async fn readable_orgs(
         .collect())
 }
 
-/// Any id to its page: hookgate's own (`evt_`, `run_`, `src_`) by prefix, anything else
+/// Any id to its page: hookgate's own (`evt_`, `run_`, `src_`, `ep_`, `dlv_`) by
+/// prefix (a run event's `evt_` id is not an ingress event's and falls through), anything else
 /// as a sender's delivery id (`X-GitHub-Delivery`, a Stripe `evt_…`, a `webhook-id`).
 pub async fn search(
     State(state): State<AppState>,
@@ -192,6 +187,28 @@ pub async fn search(
             }
         }
     }
+    if q.starts_with("ep_") {
+        if let Some(endpoint) = state.store().find_endpoint(q).await? {
+            if user
+                .principal
+                .allows(&endpoint.org, Scope::EndpointRead)
+                .is_ok()
+            {
+                return Ok(see_other(format!("/console/endpoints/{}", encoded(q))));
+            }
+        }
+    }
+    if q.starts_with("dlv_") {
+        if let Some(delivery) = state.store().find_delivery(q).await? {
+            if user
+                .principal
+                .allows(&delivery.org, Scope::DeliveryRead)
+                .is_ok()
+            {
+                return Ok(see_other(format!("/console/deliveries/{}", encoded(q))));
+            }
+        }
+    }
     let mut events = Vec::new();
     let filter = IngressEventFilter {
         dedup_key: Some(q.to_owned()),
@@ -213,9 +230,7 @@ pub async fn search(
     }
     let chrome = Chrome::of(&user);
     Ok(render(&SearchPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         query: q.to_owned(),
         events,
     })?

@@ -7,10 +7,14 @@
 mod admin;
 mod endpoints;
 mod events;
+mod overview;
 mod pages;
 mod runs;
 mod secrets;
 pub(super) mod session;
+mod throttle;
+
+pub use throttle::SignInThrottle;
 
 use super::error::ApiError;
 use super::AppState;
@@ -40,7 +44,7 @@ const ICON: &str = include_str!("../../../assets/console/favicon.svg");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/console", get(pages::overview))
+        .route("/console", get(overview::overview))
         .route(
             "/console/sign-in",
             get(pages::sign_in_form).post(pages::sign_in),

@@ -5,22 +5,24 @@ use super::session::CsrfForm;
 use super::session::{self, ConsoleUser};
 use super::ConsoleError;
 use crate::auth::{Principal, Scope};
+use crate::http::client_address::client_address;
 use crate::http::extract::principal_for_token;
 use crate::http::orgs::visible_org;
 use crate::http::AppState;
 use crate::store::{
-    IngressEvent, IngressEventFilter, Org, OrgSlug, OutboxStats, PageRequest, Rejected, Source,
-    StoredSecret,
+    IngressEvent, IngressEventFilter, OrgSlug, PageRequest, Rejected, Source, StoredSecret,
 };
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
 
 /// Rows a console table shows per page.
 const PAGE_ROWS: usize = 50;
@@ -94,17 +96,38 @@ pub struct SignInForm {
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, ConsoleError> {
     if session::is_cross_origin(&headers) {
         return Err(ConsoleError::Forbidden("a sign-in from another site"));
     }
+    let client = client_address(
+        peer.map(|Extension(ConnectInfo(peer))| peer.ip()),
+        &headers,
+        state.trusted_proxies(),
+    );
+    let throttle = state.sign_in_throttle();
+    if let Err(wait) = throttle.check(client, Instant::now()) {
+        let page = render(&SignInPage {
+            problem: Some("Too many failed sign-ins from this address: wait a few minutes."),
+        })?;
+        let retry_after = wait.as_secs().max(1).to_string();
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(RETRY_AFTER, retry_after)],
+            page,
+        )
+            .into_response());
+    }
     let Some(principal) = principal_for_token(&state, form.token.trim()).await? else {
+        throttle.failed(client, Instant::now());
         let page = render(&SignInPage {
             problem: Some("That token is not the operator token or a valid API key."),
         })?;
         return Ok((StatusCode::UNAUTHORIZED, page).into_response());
     };
+    throttle.succeeded(client);
     let (cookie, _) = session::open(&state, &principal, Utc::now()).await?;
     let secure = state.public_url().starts_with("https://");
     let cookie = session::session_cookie(cookie.expose_str().unwrap_or_default(), secure);
@@ -137,31 +160,8 @@ pub async fn sign_out(
         .into_response())
 }
 
-struct OrgRow {
-    slug: String,
-    name: String,
-    /// Sources on the first page ("200+" beyond), when the caller may read them.
-    sources: Option<String>,
-    quiet: usize,
-}
-
-struct OutboxFigures {
-    backlog: u64,
-    oldest: Option<DateTime<Utc>>,
-}
-
-#[derive(Template)]
-#[template(path = "console/overview.html")]
-struct OverviewPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
-    orgs: Vec<OrgRow>,
-    outbox: Option<OutboxFigures>,
-}
-
 /// Sources of `org` with when each last received, for the pages that list them.
-async fn sources_with_last_event(
+pub(super) async fn sources_with_last_event(
     state: &AppState,
     org: &OrgSlug,
     page: &PageRequest,
@@ -185,78 +185,6 @@ async fn sources_with_last_event(
     Ok((rows, sources.next))
 }
 
-pub async fn overview(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-) -> Result<Html<String>, ConsoleError> {
-    let orgs: Vec<Org> = match &user.principal {
-        Principal::Operator => {
-            state
-                .store()
-                .list_orgs(&PageRequest::first(PageRequest::MAX_LIMIT))
-                .await?
-                .items
-        }
-        Principal::ApiKey(key) => state
-            .store()
-            .find_org(&key.org)
-            .await?
-            .into_iter()
-            .collect(),
-    };
-    let now = Utc::now();
-    let mut rows = Vec::with_capacity(orgs.len());
-    for org in orgs {
-        let (sources, quiet) = if user.principal.allows(&org.slug, Scope::SourceRead).is_ok() {
-            let (sources, next) = sources_with_last_event(
-                &state,
-                &org.slug,
-                &PageRequest::first(PageRequest::MAX_LIMIT),
-            )
-            .await?;
-            let quiet = sources
-                .iter()
-                .filter(|(source, at)| source.is_quiet(*at, now))
-                .count();
-            let count = if next.is_some() {
-                format!("{}+", sources.len())
-            } else {
-                sources.len().to_string()
-            };
-            (Some(count), quiet)
-        } else {
-            (None, 0)
-        };
-        rows.push(OrgRow {
-            slug: org.slug.as_str().to_owned(),
-            name: org.name,
-            sources,
-            quiet,
-        });
-    }
-    // The outbox is the whole instance's, not an org's: the operator's to see.
-    let outbox = if user.is_operator() {
-        let OutboxStats {
-            backlog,
-            oldest_enqueued_at,
-        } = state.store().outbox_stats().await?;
-        Some(OutboxFigures {
-            backlog,
-            oldest: oldest_enqueued_at,
-        })
-    } else {
-        None
-    };
-    let chrome = Chrome::of(&user);
-    render(&OverviewPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
-        orgs: rows,
-        outbox,
-    })
-}
-
 struct SourceRow {
     id: String,
     name: String,
@@ -269,9 +197,7 @@ struct SourceRow {
 #[derive(Template)]
 #[template(path = "console/org.html")]
 struct OrgPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     sources: Vec<SourceRow>,
     next: Option<String>,
@@ -299,9 +225,7 @@ pub async fn org(
     let now = Utc::now();
     let chrome = Chrome::of(&user);
     render(&OrgPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         sources: sources
             .into_iter()
@@ -321,15 +245,15 @@ pub async fn org(
 #[derive(Template)]
 #[template(path = "console/source.html")]
 struct SourcePage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     source: Source,
     verifier: &'static str,
     ingress_url: String,
     secrets: Vec<StoredSecret>,
     events: Vec<IngressEvent>,
+    /// The cursor of the next (older) page of events.
+    next_events: Option<String>,
     rejections: Vec<Rejected>,
     /// Rotate and expire buttons: only for a caller with `secret:rotate`.
     can_rotate: bool,
@@ -340,9 +264,15 @@ pub async fn source(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path((org, id)): Path<(String, String)>,
+    Query(query): Query<CursorQuery>,
 ) -> Result<Html<String>, ConsoleError> {
     let org = visible_org(&state, &user.principal, &org).await?;
     user.principal.allows(&org, Scope::SourceRead)?;
+    let page = crate::http::extract::ListParams {
+        limit: Some(PAGE_ROWS),
+        cursor: query.cursor,
+    }
+    .page()?;
     let source = state
         .store()
         .find_source(&id)
@@ -356,18 +286,15 @@ pub async fn source(
     };
     let events = state
         .store()
-        .list_ingress_events(&org, &filter, &PageRequest::first(PAGE_ROWS))
-        .await?
-        .items;
+        .list_ingress_events(&org, &filter, &page)
+        .await?;
     let rejections = state
         .store()
         .list_rejections(&source.id, REJECTIONS_SHOWN)
         .await?;
     let chrome = Chrome::of(&user);
     render(&SourcePage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         verifier: source.verifier.kind().as_str(),
         ingress_url: format!("{}/v1/ingress/{}", state.public_url(), source.id),
@@ -375,7 +302,8 @@ pub async fn source(
         now: Utc::now(),
         source,
         secrets,
-        events,
+        events: events.items,
+        next_events: crate::http::extract::cursor(events.next),
         rejections,
     })
 }

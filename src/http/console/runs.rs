@@ -28,9 +28,7 @@ const PAGE_ROWS: usize = 50;
 #[derive(Template)]
 #[template(path = "console/runs.html")]
 struct RunsPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     runs: Vec<Run>,
     status: String,
@@ -74,9 +72,7 @@ pub async fn list(
     let runs = state.store().list_runs(&org, &filter, &page).await?;
     let chrome = Chrome::of(&user);
     render(&RunsPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         runs: runs.items,
         status: filter
@@ -91,9 +87,7 @@ pub async fn list(
 #[derive(Template)]
 #[template(path = "console/run.html")]
 struct RunPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     run: Run,
     timeline: Vec<TimelineEvent>,
@@ -132,9 +126,7 @@ pub async fn show(
     let last_seq = timeline.last().map_or(0, |event| event.seq);
     let chrome = Chrome::of(&user);
     render(&RunPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: run.org.as_str().to_owned(),
         can_cancel: user.principal.allows(&run.org, Scope::RunCancel).is_ok()
             && !run.status.is_terminal(),

@@ -22,9 +22,7 @@ use serde::Deserialize;
 #[derive(Template)]
 #[template(path = "console/rotated.html")]
 struct RotatedPage {
-    who: String,
-    csrf: String,
-    nav_orgs: Vec<String>,
+    chrome: Chrome,
     org: String,
     source_id: String,
     source_name: String,
@@ -59,9 +57,7 @@ pub async fn rotate(
     let rotated = secrets::rotate(&state, &user.principal, &owner(&source), &request).await?;
     let chrome = Chrome::of(&user);
     render(&RotatedPage {
-        who: chrome.who,
-        csrf: chrome.csrf,
-        nav_orgs: chrome.nav_orgs,
+        chrome,
         org: org.as_str().to_owned(),
         source_id: source.id,
         source_name: source.name,

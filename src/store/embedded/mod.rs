@@ -5,6 +5,7 @@
 //! (single writer is SQLite's model anyway). The store holds the data dir's lock
 //! ([`DataDirLock`]), so one process at a time uses a data dir.
 
+mod activity;
 mod console;
 mod deliveries;
 mod endpoints;
@@ -59,6 +60,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (
         9,
         include_str!("../../../migrations/sqlite/0009_console_sessions.sql"),
+    ),
+    (
+        10,
+        include_str!("../../../migrations/sqlite/0010_activity_counts.sql"),
     ),
 ];
 

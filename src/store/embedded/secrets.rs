@@ -3,7 +3,10 @@
 use super::{
     change_audited, from_millis, insert_audit, millis, optional_time, query_all, EmbeddedStore,
 };
-use crate::store::{AuditEntry, Rotation, SecretStore, StoreError, StoredSecret};
+use crate::store::{
+    parse_slug, AuditEntry, ResealBatch, Rotation, SealedCount, SealedSecret, SecretStore,
+    StoreError, StoredSecret,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Row};
@@ -118,5 +121,90 @@ impl SecretStore for EmbeddedStore {
             secrets.extend(self.list_secrets(id).await?);
         }
         Ok(secrets)
+    }
+
+    async fn count_sealed_by_key(&self) -> Result<Vec<SealedCount>, StoreError> {
+        self.with_conn(|conn| {
+            // The key id is what lies between `hgs1.` and the next dot
+            // (`crypto::sealed_key_id`); anything else is not a sealed value.
+            query_all(
+                conn,
+                "SELECT CASE WHEN substr(sealed, 1, 5) = 'hgs1.'
+                                  AND instr(substr(sealed, 6), '.') > 0
+                             THEN substr(sealed, 6, instr(substr(sealed, 6), '.') - 1) END
+                        AS key_id,
+                        count(*) AS secrets
+                 FROM secrets GROUP BY 1 ORDER BY 1",
+                [],
+                |row| {
+                    Ok(SealedCount {
+                        key_id: row.get("key_id")?,
+                        secrets: u64::try_from(row.get::<_, i64>("secrets")?).unwrap_or_default(),
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn sealed_elsewhere(
+        &self,
+        key_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SealedSecret>, StoreError> {
+        let prefix = format!("hgs1.{key_id}.");
+        let after = after.unwrap_or("").to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            query_all(
+                conn,
+                "SELECT s.id, s.sealed, COALESCE(src.org, ep.org) AS org
+                 FROM secrets s
+                 LEFT JOIN sources src ON src.id = s.owner_id
+                 LEFT JOIN endpoints ep ON ep.id = s.owner_id
+                 WHERE s.id > ?1 AND substr(s.sealed, 1, length(?2)) <> ?2
+                 ORDER BY s.id
+                 LIMIT ?3",
+                params![after, prefix, limit],
+                |row| {
+                    Ok(SealedSecret {
+                        id: row.get("id")?,
+                        org: row
+                            .get::<_, Option<String>>("org")?
+                            .as_deref()
+                            .map(parse_slug)
+                            .transpose()?,
+                        sealed: row.get("sealed")?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn reseal_secrets(&self, batch: &ResealBatch) -> Result<Vec<String>, StoreError> {
+        let batch = batch.clone();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let mut written = Vec::new();
+            {
+                // Compare-and-set on the old ciphertext, as in PostgreSQL.
+                let mut update = tx.prepare_cached(
+                    "UPDATE secrets SET sealed = ?3 WHERE id = ?1 AND sealed = ?2",
+                )?;
+                for item in &batch.items {
+                    if update.execute(params![item.id, item.old, item.new])? == 1 {
+                        written.push(item.id.clone());
+                    }
+                }
+            }
+            for entry in batch.audit_entries(&written) {
+                insert_audit(&tx, &entry)?;
+            }
+            tx.commit()?;
+            Ok(written)
+        })
+        .await
     }
 }

@@ -71,6 +71,7 @@ pub enum AuditAction {
     EndpointDeleted,
     EndpointDisabled,
     IngressEventReplayed,
+    MasterKeyRekeyed,
 }
 
 impl AuditAction {
@@ -90,6 +91,8 @@ impl AuditAction {
             AuditAction::EndpointDisabled => "endpoint_disabled",
             // Named as SPEC §11 names it.
             AuditAction::IngressEventReplayed => "ingress_event.replayed",
+            // Named as SPEC §15 names it.
+            AuditAction::MasterKeyRekeyed => "master_key.rekeyed",
         }
     }
 }

@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "read_path_indexes",
         include_str!("../../../migrations/postgres/0012_read_path_indexes.sql"),
     ),
+    (
+        13,
+        "activity_counts",
+        include_str!("../../../migrations/postgres/0013_activity_counts.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.

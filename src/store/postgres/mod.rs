@@ -1,5 +1,6 @@
 //! PostgreSQL backend: production mode, shared by any number of instances.
 
+mod activity;
 mod console;
 mod deliveries;
 mod endpoints;

@@ -1,7 +1,10 @@
 //! Secrets of sources and endpoints in PostgreSQL, with rotation.
 
 use super::{insert_audit, PostgresStore};
-use crate::store::{AuditEntry, Rotation, SecretStore, StoreError, StoredSecret};
+use crate::store::{
+    parse_slug, AuditEntry, ResealBatch, Rotation, SealedCount, SealedSecret, SecretStore,
+    StoreError, StoredSecret,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
@@ -111,5 +114,90 @@ impl SecretStore for PostgresStore {
             .await?;
         let rows = client.query(&statement, &[&endpoint_ids]).await?;
         Ok(rows.iter().map(secret_from_row).collect())
+    }
+
+    async fn count_sealed_by_key(&self) -> Result<Vec<SealedCount>, StoreError> {
+        let client = self.client().await?;
+        // The key id is the second dot-separated part of `hgs1.<key id>.<data>`
+        // (`crypto::sealed_key_id`); anything else is not a sealed value.
+        let rows = client
+            .query(
+                "SELECT CASE WHEN sealed LIKE 'hgs1.%.%' THEN split_part(sealed, '.', 2) END
+                        AS key_id,
+                        count(*) AS secrets
+                 FROM secrets GROUP BY 1 ORDER BY 1",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| SealedCount {
+                key_id: row.get("key_id"),
+                secrets: u64::try_from(row.get::<_, i64>("secrets")).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn sealed_elsewhere(
+        &self,
+        key_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SealedSecret>, StoreError> {
+        let client = self.client().await?;
+        let prefix = format!("hgs1.{key_id}.");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                "SELECT s.id, s.sealed, COALESCE(src.org, ep.org) AS org
+                 FROM secrets s
+                 LEFT JOIN sources src ON src.id = s.owner_id
+                 LEFT JOIN endpoints ep ON ep.id = s.owner_id
+                 WHERE s.id > $1 AND NOT starts_with(s.sealed, $2)
+                 ORDER BY s.id
+                 LIMIT $3",
+                &[&after.unwrap_or(""), &prefix, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SealedSecret {
+                    id: row.get("id"),
+                    org: row
+                        .get::<_, Option<&str>>("org")
+                        .map(parse_slug)
+                        .transpose()?,
+                    sealed: row.get("sealed"),
+                })
+            })
+            .collect()
+    }
+
+    async fn reseal_secrets(&self, batch: &ResealBatch) -> Result<Vec<String>, StoreError> {
+        let (mut ids, mut old, mut new) = (Vec::new(), Vec::new(), Vec::new());
+        for item in &batch.items {
+            ids.push(item.id.as_str());
+            old.push(item.old.as_str());
+            new.push(item.new.as_str());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Compare-and-set on the old ciphertext: a row re-sealed meanwhile (by another
+        // run, or under a newer key) no longer matches and is left as it is.
+        let rows = tx
+            .query(
+                "UPDATE secrets s SET sealed = u.new
+                 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(id, old, new)
+                 WHERE s.id = u.id AND s.sealed = u.old
+                 RETURNING s.id",
+                &[&ids, &old, &new],
+            )
+            .await?;
+        let written: Vec<String> = rows.iter().map(|row| row.get("id")).collect();
+        for entry in batch.audit_entries(&written) {
+            insert_audit(&tx, &entry).await?;
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 }

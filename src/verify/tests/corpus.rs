@@ -19,6 +19,8 @@ const TARGETS: &[(&str, Target)] = &[
     ("twilio_signed_text", fuzz_logic::twilio_signed_text),
     ("github_signature", fuzz_logic::github_signature),
     ("hmac_header", fuzz_logic::hmac_header),
+    ("paddle_header", fuzz_logic::paddle_header),
+    ("pagerduty_header", fuzz_logic::pagerduty_header),
     ("verify_any", fuzz_logic::verify_any),
     ("body_fields", fuzz_logic::body_fields),
     ("edge_input", crate::http::fuzz_logic::edge_input),

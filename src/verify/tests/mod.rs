@@ -2,13 +2,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod atlassian;
 mod bearer;
 mod config;
 mod corpus;
 mod discord;
 mod github;
+mod gitlab;
 mod hmac_generic;
 mod hubspot;
+mod intercom;
+mod linear;
+mod mailgun;
+mod paddle;
+mod pagerduty;
 mod schemes;
 mod sendgrid;
 mod shopify;
@@ -19,7 +26,9 @@ mod standard_webhooks;
 mod standard_webhooks_headers;
 mod stripe;
 mod twilio;
+mod typeform;
 mod vectors;
+mod zendesk;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -223,6 +232,13 @@ pub(super) fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, Stri
         map.append(name, value);
     }
     Ok(map)
+}
+
+/// HMAC-SHA1, computed here independently of the code under test.
+pub(super) fn hmac1(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(key).unwrap();
+    parts.iter().for_each(|p| mac.update(p));
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// HMAC-SHA256, computed here independently of the code under test.

@@ -12,10 +12,20 @@ use std::time::Duration;
 const SCHEDULER_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 async fn publish_run_event(prefix: &str, routing_key: &str, body: serde_json::Value) {
+    publish_traced_run_event(prefix, routing_key, body, SCHEDULER_TRACE).await;
+}
+
+/// Publishes a run event as the scheduler does, with its `traceparent` header.
+pub async fn publish_traced_run_event(
+    prefix: &str,
+    routing_key: &str,
+    body: serde_json::Value,
+    traceparent: &str,
+) {
     let mut headers = lapin::types::FieldTable::default();
     headers.insert(
         "traceparent".into(),
-        lapin::types::AMQPValue::LongString(SCHEDULER_TRACE.into()),
+        lapin::types::AMQPValue::LongString(traceparent.into()),
     );
     let connection = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
         .await
@@ -99,7 +109,7 @@ async fn trigger_run(server: &TestServer) -> String {
 
 /// Waits until hookgate's consumer has declared and bound its queue (as soon as the
 /// server's consumer connects), so events published from now on reach it.
-async fn await_consumer_queue(prefix: &str) {
+pub async fn await_consumer_queue(prefix: &str) {
     let queue_ready = eventually(Duration::from_secs(10), || async {
         let connection =
             lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())

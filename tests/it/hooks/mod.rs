@@ -1,7 +1,7 @@
 //! Execution hooks end to end (SPEC §6): endpoints, run events, signed deliveries,
 //! retries, the attempt log, isolation and the SSRF guard.
 
-mod amqp;
+pub mod amqp;
 mod delivery;
 mod guard;
 mod intake;

@@ -1,9 +1,11 @@
 //! One suite, both store backends: each case runs against PostgreSQL and SQLite.
 
+mod activity;
 mod console;
 mod delivery;
 mod event_log;
 mod orgs;
+mod reseal;
 mod run_events;
 mod runs;
 mod sources;

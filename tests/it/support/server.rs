@@ -98,6 +98,51 @@ impl TestServer {
         Self::launch(config(&flags), data_dir, flags, prefix).await
     }
 
+    /// Stops this server and starts a new one on the same state with its `serve` flags
+    /// changed by `change`, which also gets the data dir (embedded mode) between the
+    /// two, to change the files in it. Returns what building the new one returned.
+    pub async fn restart_with(
+        mut self,
+        change: impl FnOnce(&mut Vec<String>, Option<&std::path::Path>),
+    ) -> Result<Self, ServeError> {
+        self.shutdown.cancel();
+        self.handle.take().unwrap().await.unwrap().unwrap();
+        let (mut flags, data_dir, prefix) = (
+            self.flags.clone(),
+            self.data_dir.take(),
+            self.exchange_prefix.take(),
+        );
+        change(&mut flags, data_dir.as_ref().map(|d| d.path()));
+        let built = Self::try_launch(config(&flags), data_dir, flags, prefix.clone()).await;
+        if let (Err(_), Some(prefix)) = (&built, prefix) {
+            delete_exchanges(&prefix).await;
+        }
+        built
+    }
+
+    /// Graceful stop that keeps the embedded data dir, for a command to use it next.
+    pub async fn stop_keeping_data_dir(mut self) -> Option<tempfile::TempDir> {
+        self.shutdown.cancel();
+        self.handle.take().unwrap().await.unwrap().unwrap();
+        if let Some(prefix) = self.exchange_prefix.take() {
+            delete_exchanges(&prefix).await;
+        }
+        self.data_dir.take()
+    }
+
+    /// The value of a `--name=value` flag this server was started with.
+    pub fn flag(&self, name: &str) -> Option<&str> {
+        let prefix = format!("--{name}=");
+        self.flags
+            .iter()
+            .find_map(|f| f.strip_prefix(prefix.as_str()))
+    }
+
+    /// The data dir of an embedded server.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.data_dir.as_ref().map(|d| d.path())
+    }
+
     /// Production mode against the real PostgreSQL and the broker at `amqp_url`
     /// (the real one, or a [`super::TcpProxy`] in front of it).
     pub async fn production(amqp_url: &str) -> Self {
@@ -147,12 +192,23 @@ impl TestServer {
         flags: Vec<String>,
         exchange_prefix: Option<String>,
     ) -> Self {
+        Self::try_launch(config, data_dir, flags, exchange_prefix)
+            .await
+            .unwrap()
+    }
+
+    async fn try_launch(
+        config: Config,
+        data_dir: Option<tempfile::TempDir>,
+        flags: Vec<String>,
+        exchange_prefix: Option<String>,
+    ) -> Result<Self, ServeError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = App::build(config).await.unwrap();
+        let app = App::build(config).await?;
         let url = app.public_url(&listener);
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
-        Self {
+        Ok(Self {
             url,
             exchange_prefix,
             client: reqwest::Client::new(),
@@ -160,6 +216,20 @@ impl TestServer {
             handle: Some(handle),
             data_dir,
             flags,
+        })
+    }
+
+    /// A handle on a server running elsewhere (a child process), for the request
+    /// helpers; dropping it deletes the broker objects of `exchange_prefix`.
+    pub fn external(url: &str, exchange_prefix: Option<String>) -> Self {
+        Self {
+            url: url.to_owned(),
+            exchange_prefix,
+            client: reqwest::Client::new(),
+            shutdown: CancellationToken::new(),
+            handle: None,
+            data_dir: None,
+            flags: Vec::new(),
         }
     }
 
