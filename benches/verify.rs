@@ -18,21 +18,29 @@
 //! proxy's forwarding headers, …) besides the signed ones, as a real one does, so header
 //! reading is not flattered by a map of three.
 //!
+//! The public-key schemes are compared with their own primitive as well:
+//! `bare_ed25519_verify` (Discord) and `bare_ecdsa_p256_verify` (SendGrid) verify the same
+//! timestamp + body with a key decoded beforehand.
+//!
 //! `cargo bench --bench verify` (add `-- --measurement-time 5` for steadier figures).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ed25519_dalek::Signer as _;
 use hmac::{Hmac, Mac};
 use hookgate::delivery::payload;
 use hookgate::verify::{self, PreparedSecret, SecretCandidate, SigningKey, VerifierConfig};
 use http::{HeaderMap, HeaderName, HeaderValue};
+use p256::ecdsa::signature::Verifier as _;
 use serde_json::json;
 use sha1::Sha1;
-use sha2::{Sha256, Sha512};
+use sha2::{Digest, Sha256, Sha512};
 
 const NOW: i64 = 1_750_000_000;
+/// The URL the sender called (Twilio, Square and HubSpot sign it).
+const URL: &str = "https://hooks.example.com/v1/ingress/src_bench";
 const SIZES: [(usize, &str); 3] = [(1024, "1KiB"), (16 * 1024, "16KiB"), (256 * 1024, "256KiB")];
 
 /// A JSON body of exactly `size` bytes carrying the fields verifiers read (`id`,
@@ -128,100 +136,141 @@ fn config(value: serde_json::Value) -> VerifierConfig {
     serde_json::from_value(value).unwrap_or_else(|e| panic!("bench config: {e}"))
 }
 
-/// (name, verifier, secret) for every scheme of SPEC §3.2 and §3.4.
-fn schemes() -> Vec<(&'static str, VerifierConfig, Vec<u8>)> {
+/// One scheme as benched: what signs, what the source holds, the URL called.
+struct Bench {
+    name: &'static str,
+    verifier: VerifierConfig,
+    /// What `sign` takes: the secret, or a public-key scheme's private key.
+    signing: Vec<u8>,
+    secret: Vec<u8>,
+    url: String,
+}
+
+/// The Ed25519 pair of RFC 8032 §7.1 test 1: seed, public key.
+const ED25519: (&str, &str) = (
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+);
+/// A P-256 pair: PKCS#8 DER and SubjectPublicKeyInfo DER, both base64.
+const P256: (&str, &str) = (
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHy49TFtqeYgfLj1MW2p5iB8uPUxbanmIHy49TFtqeYihRANCAAS9fHO4iy6bTO2mICKy2ovhMZOltW7cJuffeELiTNC16wYFrae9qDrGorgNfjFAQPpH/xa4O6yFztsBRFG7fOca",
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEvXxzuIsum0ztpiAistqL4TGTpbVu3Cbn33hC4kzQtesGBa2nvag6xqK4DX4xQED6R/8WuDushc7bAURRu3znGg==",
+);
+
+/// Every scheme of SPEC §3.2 and §3.4 for `body` (Twilio's JSON body travels with its
+/// `bodySHA256` in the URL).
+fn schemes(body: &[u8]) -> Vec<Bench> {
+    let shared = |name, verifier, secret: &[u8]| Bench {
+        name,
+        verifier,
+        signing: secret.to_vec(),
+        secret: secret.to_vec(),
+        url: URL.to_owned(),
+    };
+    let keyed = |name, verifier, (private, public): (&str, &str)| Bench {
+        name,
+        verifier,
+        signing: private.as_bytes().to_vec(),
+        secret: public.as_bytes().to_vec(),
+        url: URL.to_owned(),
+    };
+    let body_sha = hex::encode(Sha256::digest(body));
     vec![
-        (
+        shared(
             "github",
             VerifierConfig::Github,
-            b"It's a Secret to Everybody".to_vec(),
+            b"It's a Secret to Everybody",
         ),
-        (
+        shared(
             "stripe",
             VerifierConfig::Stripe,
-            b"whsec_test_secret_0123456789abcdef".to_vec(),
+            b"whsec_test_secret_0123456789abcdef",
         ),
-        (
+        shared(
             "standard_webhooks",
             VerifierConfig::StandardWebhooks,
-            b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec(),
+            b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         ),
-        (
+        shared(
             "shopify",
             VerifierConfig::Shopify,
-            b"hush-shopify-app-secret".to_vec(),
+            b"hush-shopify-app-secret",
         ),
-        (
+        shared(
             "slack",
             VerifierConfig::Slack,
-            b"8f742231b10e8888abcd99yyyzzz85a5".to_vec(),
+            b"8f742231b10e8888abcd99yyyzzz85a5",
         ),
-        (
-            "gitlab",
-            VerifierConfig::Gitlab,
-            b"glwht-3a8c0b7e5d9f41c2".to_vec(),
-        ),
-        (
+        shared("gitlab", VerifierConfig::Gitlab, b"glwht-3a8c0b7e5d9f41c2"),
+        shared(
             "linear",
             VerifierConfig::Linear,
-            b"lin_wh_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c".to_vec(),
+            b"lin_wh_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",
         ),
-        (
+        shared(
             "intercom",
             VerifierConfig::Intercom,
-            b"9a1b6a3c-client-secret".to_vec(),
+            b"9a1b6a3c-client-secret",
         ),
-        (
+        shared(
             "pagerduty",
             VerifierConfig::Pagerduty,
-            b"lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK".to_vec(),
+            b"lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK",
         ),
-        (
-            "typeform",
-            VerifierConfig::Typeform,
-            b"typeform-secret-1".to_vec(),
-        ),
-        (
+        shared("typeform", VerifierConfig::Typeform, b"typeform-secret-1"),
+        shared(
             "atlassian",
             VerifierConfig::Atlassian,
-            b"It's a Secret to Everybody".to_vec(),
+            b"It's a Secret to Everybody",
         ),
-        (
+        shared(
             "paddle",
             config(json!({"type": "paddle"})),
-            b"pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI".to_vec(),
+            b"pdl_ntfset_01gkpjp8bkm3tm53kdgkx6sms7_6h3qd3uFSi9YCD3OLYAShQI90XTI5vEI",
         ),
-        (
+        shared(
             "zendesk",
             config(json!({"type": "zendesk"})),
-            b"dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==".to_vec(),
+            b"dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==",
         ),
-        (
+        shared(
             "mailgun",
             config(json!({"type": "mailgun"})),
-            b"key-3ax6xnjp29jd6fds4gc373sgvjxteol0".to_vec(),
+            b"key-3ax6xnjp29jd6fds4gc373sgvjxteol0",
         ),
-        (
+        Bench {
+            url: format!("{URL}?bodySHA256={body_sha}"),
+            ..shared("twilio", VerifierConfig::Twilio, b"twilio-auth-token")
+        },
+        shared("hubspot", VerifierConfig::Hubspot, b"hubspot-client-secret"),
+        shared("square", VerifierConfig::Square, b"square-signature-key"),
+        keyed("discord", VerifierConfig::Discord, ED25519),
+        keyed(
+            "sendgrid",
+            VerifierConfig::Sendgrid(Default::default()),
+            P256,
+        ),
+        shared(
             "hmac_sha256",
             config(
                 json!({"type": "hmac", "header": "X-Signature", "prefix": "sha256=",
                           "encoding": "hex", "algorithm": "sha256"}),
             ),
-            b"generic-shared-secret".to_vec(),
+            b"generic-shared-secret",
         ),
-        (
+        shared(
             "hmac_sha512",
             config(
                 json!({"type": "hmac", "header": "X-Signature", "encoding": "base64",
                           "algorithm": "sha512", "signed_content": "{timestamp}.{body}",
                           "timestamp_header": "X-Timestamp"}),
             ),
-            b"generic-shared-secret".to_vec(),
+            b"generic-shared-secret",
         ),
-        (
+        shared(
             "bearer",
             config(json!({"type": "bearer", "header": "Authorization"})),
-            b"internal-system-token-0123456789".to_vec(),
+            b"internal-system-token-0123456789",
         ),
     ]
 }
@@ -265,6 +314,21 @@ fn bare_hmac_sha512(key: &[u8], body: &[u8]) -> [u8; 64] {
     let mut mac = Hmac::<Sha512>::new_from_slice(key).unwrap_or_else(|e| panic!("{e}"));
     mac.update(body);
     mac.finalize().into_bytes().into()
+}
+
+fn ed25519_key() -> ed25519_dalek::SigningKey {
+    let mut seed = [0; 32];
+    hex::decode_to_slice(ED25519.0, &mut seed).unwrap_or_else(|e| panic!("{e}"));
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+}
+
+fn p256_key() -> p256::ecdsa::SigningKey {
+    use base64::Engine;
+    use p256::pkcs8::DecodePrivateKey;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(P256.0)
+        .unwrap_or_else(|e| panic!("{e}"));
+    p256::ecdsa::SigningKey::from_pkcs8_der(&der).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Makes a JSON body of exactly the given size.
@@ -314,12 +378,42 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
         })
     });
 
-    for (name, verifier, secret) in schemes() {
-        let signed = verify::sign(&verifier, &secret, body, NOW, "msg_2Kbench000000000001")
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    // The references for the public-key schemes: the primitive alone, on the message
+    // the sender signs (timestamp + body), the key decoded beforehand.
+    let message = [NOW.to_string().as_bytes(), body].concat();
+    let ed25519 = ed25519_key();
+    let ed25519_signature = ed25519.sign(&message);
+    let ed25519_public = ed25519.verifying_key();
+    group.bench_function("bare_ed25519_verify", |b| {
+        b.iter(|| black_box(&ed25519_public).verify_strict(black_box(&message), &ed25519_signature))
+    });
+    let p256 = p256_key();
+    let p256_signature: p256::ecdsa::Signature = p256.sign(&message);
+    let p256_public = *p256.verifying_key();
+    group.bench_function("bare_ecdsa_p256_verify", |b| {
+        b.iter(|| black_box(&p256_public).verify(black_box(&message), &p256_signature))
+    });
+
+    for Bench {
+        name,
+        verifier,
+        signing,
+        secret,
+        url,
+    } in schemes(body)
+    {
+        let signed = verify::sign(
+            &verifier,
+            &signing,
+            body,
+            &url,
+            NOW,
+            "msg_2Kbench000000000001",
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         // Mailgun's signature travels in the body: that body is the one it verifies.
         let signed_body =
-            verify::sign_body(&verifier, &secret, body, NOW, "msg_2Kbench000000000001")
+            verify::sign_body(&verifier, &signing, body, NOW, "msg_2Kbench000000000001")
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         let body = signed_body.as_deref().unwrap_or(body);
         let headers = header_map(signed, body.len());
@@ -331,7 +425,7 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
             prepared: Some(&prepared),
         }];
         // Every bench verifies a genuine request: a rejection would time the wrong path.
-        if let Err(rejection) = verify::verify(&verifier, &candidates, &headers, body, NOW) {
+        if let Err(rejection) = verify::verify(&verifier, &candidates, &headers, body, &url, NOW) {
             panic!("{name} rejects its own signature: {rejection:?}");
         }
         group.bench_function(BenchmarkId::new("verify", name), |b| {
@@ -341,6 +435,7 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
                     black_box(&candidates),
                     black_box(&headers),
                     black_box(body),
+                    &url,
                     NOW,
                 )
             })

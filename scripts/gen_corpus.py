@@ -21,7 +21,8 @@ def header(case, name):
 
 def seeds():
     out = {t: set() for t in ("stripe_header", "standard_webhooks_header", "slack", "github_signature",
-                              "hmac_header", "verify_any", "paddle_header", "pagerduty_header")}
+                              "hmac_header", "twilio_signed_text", "verify_any", "paddle_header",
+                              "pagerduty_header")}
     for c in vectors("stripe"):
         if (v := header(c, "stripe-signature")) is not None:
             out["stripe_header"].add(v.encode())
@@ -40,6 +41,11 @@ def seeds():
     out["hmac_header"] |= {b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
                            b"B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g", b"{timestamp}.{body}",
                            b"v0:{timestamp}:{body}{", b"{body}{body}", b"sha256=" + b"A" * 88}
+    for c in vectors("twilio"):
+        settings = header(c, "x-twilio-webhooks-signature-settings") or ""
+        out["twilio_signed_text"].add(f"{settings}\n{c['url']}\n{c['body']}".encode())
+    out["twilio_signed_text"] |= {b"", b"\nhttp://[::1]:0/p?bodySHA256=&bodySHA256=x\na=%zz&a&=&&b=+",
+                                  b"algorithm=\nhttps://u:p@h:99999999999/\n%C3%28=1"}
     for c in vectors("paddle"):
         if (v := header(c, "paddle-signature")) is not None:
             out["paddle_header"].add(v.encode())
@@ -49,7 +55,8 @@ def seeds():
             out["pagerduty_header"].add(v.encode())
     out["pagerduty_header"] |= {b"", b"v1=", b",,,", b"v1=0,v1=00,V1=ff", b"v1=" + b"A" * 64}
     for scheme in ("stripe", "standard_webhooks", "slack", "github", "shopify", "gitlab", "linear",
-                   "intercom", "pagerduty", "typeform", "atlassian", "paddle", "zendesk", "mailgun"):
+                   "intercom", "pagerduty", "typeform", "atlassian", "twilio", "hubspot", "square",
+                   "discord", "paddle", "zendesk", "mailgun", "sendgrid"):
         for c in vectors(scheme)[:6]:
             head = "\n".join(f"{n}: {v}" for n, v in c["headers"])
             out["verify_any"].add(f"{head}\n\n{c['body']}".encode())

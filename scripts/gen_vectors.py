@@ -11,12 +11,13 @@ library's reason mapped to our codes). A case where hookgate deliberately differ
 
 Setup (nothing is installed by hookgate's build):
     python3 -m venv /tmp/hgvenv
-    /tmp/hgvenv/bin/pip install stripe standardwebhooks svix slack_sdk paddle-python-sdk
+    /tmp/hgvenv/bin/pip install stripe standardwebhooks svix slack_sdk paddle-python-sdk \
+        twilio hubspot-api-client squareup discord-interactions PyNaCl sendgrid cryptography
     # optional, for GitHub/Shopify verdicts from their official JS libraries; required
     # for Linear's (@linear/sdk):
     mkdir -p /tmp/hgnode && cd /tmp/hgnode && npm init -y && \
         npm install @octokit/webhooks-methods @shopify/shopify-api @linear/sdk
-    /tmp/hgvenv/bin/python scripts/gen_vectors.py [--node-dir /tmp/hgnode]
+    /tmp/hgvenv/bin/python scripts/gen_vectors.py [--node-dir /tmp/hgnode] [--only twilio …]
 """
 
 import argparse
@@ -30,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_vectors_docs  # noqa: E402  (gitlab, intercom, atlassian, typeform, zendesk, pagerduty)
 import gen_vectors_python  # noqa: E402  (stripe, standard webhooks, svix, slack, paddle)
 import gen_vectors_node  # noqa: E402  (github, shopify, linear)
+import gen_vectors_public_key  # noqa: E402  (discord, sendgrid)
+import gen_vectors_signed_url  # noqa: E402  (twilio, hubspot, square)
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 
@@ -49,9 +52,38 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--node-dir", default="/tmp/hgnode",
                         help="folder whose node_modules holds the official JS libraries")
+    parser.add_argument("--only", nargs="+", metavar="SCHEME",
+                        help="write only these schemes' files")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     v = version
+    selected = set(args.only or [])
+
+    def wanted(scheme):
+        return not selected or scheme in selected
+
+    if wanted("twilio"):
+        write("twilio", f"twilio (PyPI) {v('twilio')}: RequestValidator.compute_signature signs, "
+              "RequestValidator.validate judges (form parameters as a MultiDict, JSON bodies as text)",
+              gen_vectors_signed_url.twilio_cases())
+    if wanted("hubspot"):
+        write("hubspot", f"hubspot-api-client (PyPI) {v('hubspot-api-client')}: Signature.get_signature "
+              "(v3) signs, Signature.is_valid (v3) judges at a patched datetime.now()",
+              gen_vectors_signed_url.hubspot_cases())
+    if wanted("square"):
+        write("square", "signatures computed with Python hmac per Square's documented algorithm (the "
+              f"library only verifies); squareup (PyPI) {v('squareup')}: verify_signature judges",
+              gen_vectors_signed_url.square_cases())
+    if wanted("discord"):
+        write("discord", f"PyNaCl (PyPI) {v('PyNaCl')}: SigningKey.sign signs; discord-interactions "
+              f"(PyPI) {v('discord-interactions')}: verify_key judges, after the decorator's header check",
+              gen_vectors_public_key.discord_cases())
+    if wanted("sendgrid"):
+        write("sendgrid", f"cryptography (PyPI) {v('cryptography')}: ECDSA P-256/SHA-256 signs; "
+              f"sendgrid (PyPI) {v('sendgrid')}: EventWebhook.verify_signature judges",
+              gen_vectors_public_key.sendgrid_cases())
+    if selected:
+        return
     write("stripe", f"stripe (PyPI) {v('stripe')}: WebhookSignature.generate_signature_header "
           "signs, WebhookSignature.verify_header(tolerance=300) judges at a patched time.time()",
           gen_vectors_python.stripe_cases())

@@ -33,9 +33,17 @@ pub const MAX_GRACE: Duration = Duration::from_secs(30 * 86_400);
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(86_400);
 const MAX_SECRET_BYTES: usize = 1024;
 
-/// A new secret in the form the verifier's senders expect (the scheme says which).
-pub fn generate(kind: VerifierKind) -> Secret {
-    Secret::new(kind.new_secret(&mut rand::thread_rng()))
+/// Why no secret was generated: the sender makes it (a public key), so the operator
+/// must provide it.
+pub const MUST_BE_PROVIDED: &str =
+    "required for this verifier: it is the sender's public key, which only the sender can make";
+
+/// A new secret in the form the verifier's senders expect (the scheme says which), or
+/// [`MUST_BE_PROVIDED`] when only the sender can make it.
+pub fn generate(kind: VerifierKind) -> Result<Secret, &'static str> {
+    kind.new_secret(&mut rand::thread_rng())
+        .map(Secret::new)
+        .ok_or(MUST_BE_PROVIDED)
 }
 
 /// A sender-provided secret, checked for the verifier's format. The error never
@@ -94,7 +102,7 @@ mod tests {
 
     #[test]
     fn generated_secrets_have_the_senders_format() {
-        let whsec = generate(VerifierKind::StandardWebhooks);
+        let whsec = generate(VerifierKind::StandardWebhooks).unwrap();
         let text = whsec.expose_str().unwrap();
         assert_eq!(
             STANDARD
@@ -104,13 +112,14 @@ mod tests {
             32
         );
         assert!(generate(VerifierKind::Stripe)
+            .unwrap()
             .expose_str()
             .unwrap()
             .starts_with("whsec_"));
-        assert_eq!(generate(VerifierKind::Github).expose().len(), 64);
+        assert_eq!(generate(VerifierKind::Github).unwrap().expose().len(), 64);
         assert_ne!(
-            generate(VerifierKind::Github),
-            generate(VerifierKind::Github)
+            generate(VerifierKind::Github).unwrap(),
+            generate(VerifierKind::Github).unwrap()
         );
     }
 

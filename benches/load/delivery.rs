@@ -82,6 +82,7 @@ async fn receive(
         &candidates,
         &headers,
         &body,
+        "",
         now,
     );
     let sent_at = serde_json::from_slice::<serde_json::Value>(&body)

@@ -98,8 +98,14 @@ impl RequestSource for GithubRequests {
     fn request(&self, seq: u64) -> anyhow::Result<Vec<u8>> {
         let now = chrono::Utc::now().timestamp();
         let id = self.delivery_id(seq);
-        let signed =
-            hookgate::verify::sign(&VerifierConfig::Github, &self.secret, &self.body, now, &id)?;
+        let signed = hookgate::verify::sign(
+            &VerifierConfig::Github,
+            &self.secret,
+            &self.body,
+            "",
+            now,
+            &id,
+        )?;
         let mut headers = vec![
             ("host", self.host.as_str()),
             ("content-type", "application/json"),
@@ -403,7 +409,7 @@ mod tests {
             prepared: None,
         }];
         let verified =
-            hookgate::verify::verify(&VerifierConfig::Github, &secrets, &a, &body, 0).unwrap();
+            hookgate::verify::verify(&VerifierConfig::Github, &secrets, &a, &body, "", 0).unwrap();
         assert_eq!(verified.event_name(), Some("push"));
     }
 }

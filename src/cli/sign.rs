@@ -18,6 +18,9 @@ pub struct SignArgs {
     #[command(flatten)]
     verifier: VerifierArgs,
     /// The source's secret, exactly as `sources create` or `rotate-secret` printed it.
+    /// For discord and sendgrid, whose secret is the sender's public key, the private
+    /// key instead: discord an Ed25519 seed in hex (64 digits), sendgrid a P-256 key as
+    /// base64 PKCS#8 DER (the PEM body without its lines).
     #[arg(long, env = "HOOKGATE_SIGN_SECRET", hide_env_values = true)]
     secret: String,
     /// File holding the request body; stdin when absent. Mailgun carries its signature
@@ -40,12 +43,18 @@ pub struct SignArgs {
     #[arg(long)]
     curl: bool,
     /// The source to post to: the curl command posts to its ingress URL,
-    /// `<URL>/v1/ingress/<SOURCE_ID>` under --url.
-    #[arg(long, value_name = "SOURCE_ID", requires = "curl")]
+    /// `<URL>/v1/ingress/<SOURCE_ID>` under --url, which is also the URL signed for
+    /// twilio, square and hubspot.
+    #[arg(long, value_name = "SOURCE_ID")]
     source: Option<String>,
     /// Where the curl command posts instead, e.g. a proxy in front of hookgate.
     #[arg(long, value_name = "URL", requires = "curl", conflicts_with = "source")]
     target_url: Option<String>,
+    /// The URL the sender calls, signed by twilio, square and hubspot: the source's
+    /// `ingress_url` with any query (twilio JSON bodies: `?bodySHA256=<hex>`). Default:
+    /// --target-url, else the ingress URL of --source.
+    #[arg(long, value_name = "URL")]
+    signed_url: Option<String>,
     /// Base URL of hookgate's API, used with --source.
     #[arg(long, env = "HOOKGATE_URL", default_value = DEFAULT_URL, value_name = "URL")]
     url: String,
@@ -61,7 +70,7 @@ pub enum SignOutputError {
     Sign(#[from] SignError),
     #[error("--event does not apply to {0}: its senders put the event name in the body")]
     EventInBody(&'static str),
-    #[error("--event needs \"event_header\" in --verifier-json for {0}")]
+    #[error("--event has no header to go in for {0}: its senders name no event (hmac and bearer: set \"event_header\" in --verifier-json)")]
     NoEventHeader(&'static str),
     #[error("--event is not a valid header value")]
     InvalidEvent,
@@ -76,6 +85,8 @@ pub struct SignInput<'a> {
     pub body: &'a [u8],
     pub now_unix_s: i64,
     pub msg_id: &'a str,
+    /// The URL the sender calls (empty when not known: schemes that sign it refuse).
+    pub url: &'a str,
     /// `--event`; `None` = the sender's usual default where there is one.
     pub event: Option<&'a str>,
 }
@@ -87,6 +98,7 @@ pub fn sender_headers(input: &SignInput<'_>) -> Result<Vec<(String, String)>, Si
         input.verifier,
         input.secret,
         input.body,
+        input.url,
         input.now_unix_s,
         input.msg_id,
     )?;
@@ -201,12 +213,14 @@ pub fn run(args: SignArgs) -> anyhow::Result<()> {
         .msg_id
         .clone()
         .unwrap_or_else(|| crate::id::new_id("msg"));
+    let signed_url = signed_url(&args)?;
     let headers = sender_headers(&SignInput {
         verifier: &config,
         secret: args.secret.as_bytes(),
         body: &body,
         now_unix_s,
         msg_id: &msg_id,
+        url: &signed_url,
         event: args.event.as_deref(),
     })
     .with_context(|| format!("cannot sign for {}", args.verifier.verifier.as_str()))?;
@@ -235,6 +249,16 @@ fn target(args: &SignArgs) -> anyhow::Result<String> {
         (Some(url), _) => Ok(url.clone()),
         (None, Some(source)) => ingress_url(&args.url, source),
         (None, None) => anyhow::bail!("--curl needs --source SOURCE_ID or --target-url URL"),
+    }
+}
+
+/// The URL the sender calls: `--signed-url`, else where the request is posted, else
+/// nothing.
+fn signed_url(args: &SignArgs) -> anyhow::Result<String> {
+    match (&args.signed_url, &args.target_url, &args.source) {
+        (Some(url), _, _) | (None, Some(url), _) => Ok(url.clone()),
+        (None, None, Some(source)) => ingress_url(&args.url, source),
+        (None, None, None) => Ok(String::new()),
     }
 }
 
@@ -276,6 +300,7 @@ mod tests {
             body: body.as_bytes(),
             now_unix_s: 1_700_000_000,
             msg_id: "msg_1",
+            url: "https://gw.example/v1/ingress/src_1",
             event: None,
         })
         .unwrap()
@@ -314,6 +339,7 @@ mod tests {
             body: b"{}",
             now_unix_s: 0,
             msg_id: "d",
+            url: "",
             event: Some("pull_request"),
         })
         .unwrap();
@@ -367,8 +393,14 @@ mod tests {
                 value: secret.as_bytes(),
                 prepared: None,
             };
-            let verified =
-                verify::verify(&config, &[candidate], &map, body.as_bytes(), 1_700_000_000);
+            let verified = verify::verify(
+                &config,
+                &[candidate],
+                &map,
+                body.as_bytes(),
+                "https://gw.example/v1/ingress/src_1",
+                1_700_000_000,
+            );
             assert!(verified.is_ok(), "{config:?}: {verified:?}");
         }
     }
@@ -380,20 +412,28 @@ mod tests {
         use rand::SeedableRng;
         let body = br#"{"id":"evt_1","type":"x","webhookTimestamp":1700000000000}"#;
         let mut random = rand::rngs::StdRng::seed_from_u64(1);
+        let url = "https://gw.example/v1/ingress/src_1";
         for config in VerifierConfig::examples() {
-            // Each in its sender's format (a `whsec_…` one for Standard Webhooks).
-            let secret = config.kind().new_secret(&mut random);
+            // Each in its sender's format (a `whsec_…` one for Standard Webhooks); a
+            // public-key scheme signs with its test pair's private key.
+            let kind = config.kind();
+            let (signing, secret) = match (kind.new_secret(&mut random), kind.test_key_pair()) {
+                (Some(secret), _) => (secret.clone(), secret),
+                (None, Some((private, public))) => (private.to_owned(), public.to_owned()),
+                (None, None) => panic!("{kind:?}: no secret to sign with"),
+            };
             let input = SignInput {
                 verifier: &config,
-                secret: secret.as_bytes(),
+                secret: signing.as_bytes(),
                 body,
                 now_unix_s: 1_700_000_000,
                 msg_id: "msg_1",
+                url,
                 event: None,
             };
             let out = sender_headers(&input).unwrap();
             let signed =
-                verify::sign_body(&config, secret.as_bytes(), body, 1_700_000_000, "msg_1");
+                verify::sign_body(&config, signing.as_bytes(), body, 1_700_000_000, "msg_1");
             let signed = signed.unwrap();
             let text = signed_text(&out, signed.as_deref());
             let after_headers = text.strip_prefix(&headers_text(&out)).unwrap();
@@ -417,8 +457,62 @@ mod tests {
                 prepared: None,
             };
             let sent = signed.as_deref().unwrap_or(body);
-            let verified = verify::verify(&config, &[candidate], &map, sent, 1_700_000_000);
+            let verified = verify::verify(&config, &[candidate], &map, sent, url, 1_700_000_000);
             assert!(verified.is_ok(), "{config:?}: {verified:?}");
+        }
+    }
+
+    #[test]
+    fn url_schemes_sign_the_given_url_and_key_schemes_sign_with_the_private_key() {
+        let url = "https://gw.example/v1/ingress/src_1";
+        let body = br#"{"event_id":"e1","type":"t"}"#;
+        let schemes = [
+            VerifierConfig::Twilio,
+            VerifierConfig::Hubspot,
+            VerifierConfig::Square,
+            VerifierConfig::Discord,
+            VerifierConfig::Sendgrid(Default::default()),
+        ];
+        for config in schemes {
+            let (signing, secret) = config
+                .kind()
+                .test_key_pair()
+                .unwrap_or(("s3cret", "s3cret"));
+            let input = SignInput {
+                verifier: &config,
+                secret: signing.as_bytes(),
+                body,
+                now_unix_s: 1_700_000_000,
+                msg_id: "msg_1",
+                url,
+                event: None,
+            };
+            let out = sender_headers(&input).unwrap();
+            let mut map = http::HeaderMap::new();
+            for (name, value) in &out {
+                map.append(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            let candidate = verify::SecretCandidate {
+                id: "sec_1",
+                value: secret.as_bytes(),
+                prepared: None,
+            };
+            let verified = verify::verify(&config, &[candidate], &map, body, url, 1_700_000_000);
+            assert!(verified.is_ok(), "{config:?}: {verified:?}");
+            // A URL scheme cannot sign without the URL; the others ignore it.
+            let signs_url = matches!(
+                config,
+                VerifierConfig::Twilio | VerifierConfig::Hubspot | VerifierConfig::Square
+            );
+            let without = sender_headers(&SignInput { url: "", ..input });
+            assert_eq!(
+                matches!(without, Err(SignOutputError::Sign(SignError::NoUrl))),
+                signs_url,
+                "{config:?}"
+            );
         }
     }
 
@@ -430,6 +524,7 @@ mod tests {
             body: b"{}",
             now_unix_s: 0,
             msg_id: "m",
+            url: "",
             event: Some("x"),
         };
         assert!(matches!(
@@ -490,6 +585,29 @@ mod tests {
         assert!(
             parsed(&["--target-url", "http://x"]).is_err(),
             "needs --curl"
+        );
+    }
+
+    #[test]
+    fn signed_url_is_the_one_given_else_where_the_request_goes() {
+        let url = |args: &[&str]| signed_url(&parsed(args).unwrap()).unwrap();
+        assert_eq!(url(&[]), "");
+        assert_eq!(
+            url(&["--url", "https://gw.example", "--source", "src_1"]),
+            "https://gw.example/v1/ingress/src_1"
+        );
+        assert_eq!(
+            url(&["--curl", "--target-url", "http://proxy:9000/in"]),
+            "http://proxy:9000/in"
+        );
+        assert_eq!(
+            url(&[
+                "--source",
+                "src_1",
+                "--signed-url",
+                "https://public.example/x?a=1"
+            ]),
+            "https://public.example/x?a=1"
         );
     }
 

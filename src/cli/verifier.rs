@@ -12,7 +12,7 @@ pub struct VerifierArgs {
     /// stripe, …), or by a scheme of your own (hmac, bearer).
     #[arg(long, value_enum, value_name = "TYPE")]
     pub verifier: VerifierType,
-    /// Options for hmac, bearer, paddle, zendesk and mailgun as a JSON object, e.g.
+    /// Options for hmac, bearer, paddle, zendesk, mailgun and sendgrid as a JSON object, e.g.
     /// '{"header":"X-Signature","prefix":"sha256="}' (--help lists them).
     ///
     /// hmac: "header" (required: the header carrying the MAC), "prefix" (text before
@@ -28,6 +28,9 @@ pub struct VerifierArgs {
     ///
     /// paddle, zendesk, mailgun: "tolerance_s" (accepted clock skew in seconds; default 5
     /// for paddle, as Paddle's SDK, and 300 for the others).
+    ///
+    /// sendgrid: "tolerance_s" (refuse timestamps further from now, either way; none by
+    /// default, as SendGrid's library).
     ///
     /// The other types take no options.
     #[arg(long, value_name = "JSON")]

@@ -279,7 +279,8 @@ async fn create_endpoint(
         created_at: now,
         updated_at: now,
     };
-    let secret = secret_values::generate(VerifierKind::StandardWebhooks);
+    let secret = secret_values::generate(VerifierKind::StandardWebhooks)
+        .map_err(|reason| ApiError::validation("secret", reason))?;
     let stored = secret_values::seal(state.keyring(), &endpoint.id, &secret, now);
     let entry = audit(
         &principal,

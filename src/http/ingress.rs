@@ -5,7 +5,7 @@ use super::AppState;
 use crate::ingress::{BodyRefusal, Receipt, Refusal};
 use crate::verify::Handshake;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -89,6 +89,9 @@ struct ReceiptBody<'a> {
     duplicate: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     challenge: Option<&'a str>,
+    /// Discord's PONG: `1`, the whole answer to its PING.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    interaction_type: Option<u8>,
 }
 
 /// The run an accepted event started.
@@ -106,6 +109,7 @@ const NO_FIELDS: ReceiptBody<'static> = ReceiptBody {
     status: None,
     duplicate: None,
     challenge: None,
+    interaction_type: None,
 };
 
 fn receipt_response(receipt: Receipt) -> Response {
@@ -164,6 +168,13 @@ fn receipt_response(receipt: Receipt) -> Response {
                 ..NO_FIELDS
             },
         ),
+        Receipt::Handshake(Handshake::DiscordPing) => (
+            StatusCode::OK,
+            ReceiptBody {
+                interaction_type: Some(1),
+                ..NO_FIELDS
+            },
+        ),
     };
     (status, Json(body)).into_response()
 }
@@ -175,7 +186,7 @@ fn receipt_response(receipt: Receipt) -> Response {
     request_body(content = String, description = "the sender's raw body, signed as the source's verifier expects"),
     responses(
         (status = 202, body = ReceiptBody, description = "accepted: the event and its run are durable"),
-        (status = 200, body = ReceiptBody, description = "duplicate (same run), ignored by the event filter (`status: ignored`), or a handshake (`status: pong`, or Slack's `challenge`)"),
+        (status = 200, body = ReceiptBody, description = "duplicate (same run), ignored by the event filter (`status: ignored`), or a handshake (`status: pong`, Slack's `challenge`, or Discord's `type: 1`)"),
         (status = 400, description = "bad_request: the body could not be read"),
         (status = 401, description = "signature, timestamp or token refused"),
         (status = 404, description = "unknown or disabled source"),
@@ -187,17 +198,29 @@ fn receipt_response(receipt: Receipt) -> Response {
 async fn receive(
     State(state): State<AppState>,
     Path(source_id): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let url = called_url(state.public_url(), &source_id, query.as_deref());
     let read = |limit| read_body(&headers, body, limit);
     match state
         .ingress()
-        .accept(&source_id, &headers, read, Utc::now())
+        .accept(&source_id, &url, &headers, read, Utc::now())
         .await
     {
         Ok(receipt) => Ok(receipt_response(receipt)),
         Err(refusal) => Err(refusal_error(refusal)),
+    }
+}
+
+/// The URL the sender called, as the sender knows it: the source's `ingress_url` (under
+/// the public URL, whatever proxy is in between) and the query it was called with.
+/// Twilio, Square and HubSpot sign it.
+fn called_url(public_url: &str, source_id: &str, query: Option<&str>) -> String {
+    match query {
+        Some(query) => format!("{public_url}/v1/ingress/{source_id}?{query}"),
+        None => format!("{public_url}/v1/ingress/{source_id}"),
     }
 }
 

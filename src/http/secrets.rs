@@ -64,7 +64,8 @@ impl SecretList {
 pub struct RotateSecret {
     /// How long the previous secrets keep working (default 86400, at most 30 days).
     pub grace_period_s: Option<u64>,
-    /// The sender's own new secret; generated when absent.
+    /// The sender's own new secret; generated when absent (required where it is the
+    /// sender's public key: discord, sendgrid).
     pub secret: Option<String>,
 }
 
@@ -138,7 +139,8 @@ pub async fn rotate(
     let secret = match body.secret.as_deref() {
         Some(value) => secrets::accept_provided(owner.kind, value)
             .map_err(|reason| ApiError::validation("secret", reason))?,
-        None => secrets::generate(owner.kind),
+        None => secrets::generate(owner.kind)
+            .map_err(|reason| ApiError::validation("secret", reason))?,
     };
     let rotation = secrets::rotation(state.keyring(), owner.id, &secret, grace, Utc::now());
     let entry = AuditEntry::new(

@@ -41,11 +41,12 @@ pub struct CreateSource {
     /// The workflow each accepted event starts: letters, digits, '_' and '-'.
     workflow_id: String,
     /// `{"type": "github"|"stripe"|"standard_webhooks"|"shopify"|"slack"|"gitlab"|"linear"|
-    /// "intercom"|"pagerduty"|"typeform"|"atlassian"|"hmac"|"bearer"|"paddle"|"zendesk"|
-    /// "mailgun", …}` (README "Supported senders")
+    /// "intercom"|"pagerduty"|"typeform"|"atlassian"|"twilio"|"hubspot"|"square"|"discord"|
+    /// "paddle"|"zendesk"|"mailgun"|"sendgrid"|"hmac"|"bearer", …}` (README "Supported senders")
     #[schema(value_type = Object)]
     verifier: VerifierConfig,
     /// The sender's own secret (GitHub, Stripe, Shopify, Slack generate theirs); generated when absent.
+    /// Required for discord and sendgrid: the sender's public key, which hookgate cannot make.
     secret: Option<String>,
     /// Event names that create runs; empty or absent = all.
     event_filter: Option<Vec<String>>,
@@ -275,7 +276,8 @@ async fn create_source(
     let secret = match body.secret.as_deref() {
         Some(value) => secret_values::accept_provided(kind, value)
             .map_err(|reason| ApiError::validation("secret", reason))?,
-        None => secret_values::generate(kind),
+        None => secret_values::generate(kind)
+            .map_err(|reason| ApiError::validation("secret", reason))?,
     };
     let now = Utc::now();
     let source = Source {

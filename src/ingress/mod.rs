@@ -187,10 +187,12 @@ impl ActiveSource {
             .collect()
     }
 
+    /// Verifies a request that called `url` (see [`verify::verify`]).
     pub fn verify<'a>(
         &'a self,
         headers: &'a HeaderMap,
         body: &'a [u8],
+        url: &'a str,
         now: DateTime<Utc>,
     ) -> Result<verify::Verified<'a>, Rejection> {
         let candidates: Vec<SecretCandidate<'_>> = self
@@ -208,6 +210,7 @@ impl ActiveSource {
             &candidates,
             headers,
             body,
+            url,
             now.timestamp(),
         )
     }

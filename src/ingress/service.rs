@@ -61,11 +61,14 @@ impl Ingress {
         self.cache.invalidate(source_id);
     }
 
-    /// Receives one request for `source_id`. `read_body` is given the source's body
-    /// limit and reads the body within it. The outcome is counted here, once.
+    /// Receives one request for `source_id`, which the sender sent to `url` (the
+    /// source's `ingress_url` and the request's query). `read_body` is given the
+    /// source's body limit and reads the body within it. The outcome is counted here,
+    /// once.
     pub async fn accept<F, Fut>(
         &self,
         source_id: &str,
+        url: &str,
         headers: &HeaderMap,
         read_body: F,
         now: DateTime<Utc>,
@@ -86,7 +89,7 @@ impl Ingress {
         let span = tracing::Span::current();
         span.record("source.id", active.source.id.as_str());
         span.record("verifier", verifier);
-        let result = self.receive(&active, headers, read_body, now).await;
+        let result = self.receive(&active, url, headers, read_body, now).await;
         let outcome = self.count(verifier, &result.as_ref(), started);
         self.metrics
             .activity
@@ -97,6 +100,7 @@ impl Ingress {
     async fn receive<F, Fut>(
         &self,
         active: &ActiveSource,
+        url: &str,
         headers: &HeaderMap,
         read_body: F,
         now: DateTime<Utc>,
@@ -108,7 +112,7 @@ impl Ingress {
         let body = read_body(active.source.max_body_bytes)
             .await
             .map_err(Refusal::Body)?;
-        let verified = match active.verify(headers, &body, now) {
+        let verified = match active.verify(headers, &body, url, now) {
             Ok(verified) => verified,
             Err(rejection) => {
                 tracing::info!(reason = rejection.code(), "webhook refused");

@@ -126,6 +126,7 @@ impl Scheme for Bearer {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         _body: &'a [u8],
+        _url: &'a str,
         _now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(options, secrets, headers)
@@ -139,6 +140,7 @@ impl Scheme for Bearer {
         options: &BearerConfig,
         secret: &[u8],
         _body: &[u8],
+        _url: &str,
         _now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

@@ -93,6 +93,9 @@ pub enum SignError {
     /// e.g. a Standard Webhooks secret that is not base64 after `whsec_`, or an empty one.
     #[error("secret is not usable for this verifier")]
     InvalidSecret,
+    /// The scheme signs the URL the sender calls, and none was given.
+    #[error("this verifier signs the URL the sender calls; give it (hookgate sign: --source or --signed-url)")]
+    NoUrl,
     /// The body cannot carry the signature (Mailgun's goes in a JSON object body).
     #[error("the body must be a JSON object to carry the signature")]
     BodyNotAnObject,

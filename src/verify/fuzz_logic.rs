@@ -12,12 +12,15 @@ use serde_json::Value;
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
 use super::{
-    body, github, hmac_generic, paddle, pagerduty, slack, standard_webhooks, stripe, whsec,
+    body, github, hmac_generic, paddle, pagerduty, slack, standard_webhooks, stripe, twilio, whsec,
 };
 use super::{sign, sign_body, verify, PreparedSecret, SecretCandidate, VerifierConfig};
 
 /// Fixed clock for fuzzing: far from 0 so both window edges are reachable.
 pub const NOW: i64 = 1_700_000_000;
+
+/// The URL the fuzzed requests were sent to (Twilio, Square and HubSpot sign it).
+pub const URL: &str = "https://hooks.example.com/v1/ingress/src_fuzz";
 
 const SECRETS: [SecretCandidate<'static>; 2] = [
     SecretCandidate {
@@ -94,7 +97,41 @@ pub fn slack(data: &[u8]) {
     let mut headers = HeaderMap::new();
     insert(&mut headers, b"x-slack-request-timestamp", ts);
     insert(&mut headers, b"x-slack-signature", sig);
-    let _ = verify(&VerifierConfig::Slack, &SECRETS, &headers, body, NOW);
+    let _ = verify(&VerifierConfig::Slack, &SECRETS, &headers, body, URL, NOW);
+}
+
+/// Twilio's signed text. First line: `X-Twilio-Webhooks-Signature-Settings`; second:
+/// the URL called; rest: the body. One URL spelling Twilio may have signed is the URL
+/// itself, the other differs only in its port; the parameters come sorted, each once.
+pub fn twilio_signed_text(data: &[u8]) {
+    let mut parts = data.splitn(3, |b| *b == b'\n');
+    let (settings, url, body) = (parts.next(), parts.next(), parts.next().unwrap_or_default());
+    let _ = twilio::algorithm(settings.and_then(|s| std::str::from_utf8(s).ok()));
+    if let Some(url) = url.and_then(|u| std::str::from_utf8(u).ok()) {
+        let [without, with] = twilio::url_variants(url);
+        assert!(without == url || with == url, "{url:?}");
+        let scheme = |u: &str| u.split_once("://").map(|(scheme, _)| scheme.to_owned());
+        assert_eq!(scheme(&without), scheme(url));
+        assert_eq!(scheme(&with), scheme(url));
+        if let Some(hash) = twilio::body_sha256(url) {
+            assert!(!hash.is_empty());
+        }
+    }
+    let pairs = twilio::parameters(body);
+    assert!(pairs.windows(2).all(|w| w[0] < w[1]));
+    let mut headers = HeaderMap::new();
+    insert(
+        &mut headers,
+        b"x-twilio-webhooks-signature-settings",
+        settings,
+    );
+    insert(
+        &mut headers,
+        b"x-twilio-signature",
+        Some(b"0/KCTR6DLpKmkAf8muzZqo1nDgQ="),
+    );
+    let url = url.and_then(|u| std::str::from_utf8(u).ok()).unwrap_or(URL);
+    let _ = verify(&VerifierConfig::Twilio, &SECRETS, &headers, body, url, NOW);
 }
 
 /// The JSON body field scan: never panics, never returns a field it was not asked for,
@@ -313,7 +350,7 @@ pub fn verify_any(data: &[u8]) {
     }
     // Every scheme of the table, those with options in each of their examples.
     for config in VerifierConfig::examples() {
-        let plain = verify(&config, &SECRETS, &headers, body, NOW);
+        let plain = verify(&config, &SECRETS, &headers, body, URL, NOW);
         if let Ok(verified) = &plain {
             assert!(matches!(verified.secret_id(), "bad" | "good"));
         }
@@ -328,7 +365,7 @@ pub fn verify_any(data: &[u8]) {
             })
             .collect();
         assert_eq!(
-            verify(&config, &candidates, &headers, body, NOW),
+            verify(&config, &candidates, &headers, body, URL, NOW),
             plain,
             "{config:?}"
         );
@@ -337,8 +374,13 @@ pub fn verify_any(data: &[u8]) {
 }
 
 fn round_trip(config: &VerifierConfig, body: &[u8]) {
-    let secret = SECRETS[1].value;
-    let Ok(signed) = sign(config, secret, body, NOW, "msg_fuzz") else {
+    // A public-key scheme signs with its test pair's private key and verifies with the
+    // public one; the others sign and verify with the same secret.
+    let (signing, verifying) = match config.kind().test_key_pair() {
+        Some((private, public)) => (private.as_bytes(), public.as_bytes()),
+        None => (SECRETS[1].value, SECRETS[1].value),
+    };
+    let Ok(signed) = sign(config, signing, body, URL, NOW, "msg_fuzz") else {
         panic!("signing failed for {:?}", config.kind());
     };
     let mut headers = HeaderMap::new();
@@ -346,14 +388,24 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
         insert(&mut headers, name.as_bytes(), Some(value.as_bytes()));
     }
     // Mailgun's signature goes in the body, a JSON object.
-    let signed_body = match sign_body(config, secret, body, NOW, "msg_fuzz") {
+    let signed_body = match sign_body(config, signing, body, NOW, "msg_fuzz") {
         Ok(signed_body) => signed_body,
         Err(super::SignError::BodyNotAnObject) => return,
         Err(e) => panic!("signing the body failed for {:?}: {e}", config.kind()),
     };
     let body = signed_body.as_deref().unwrap_or(body);
-    let result = verify(config, &SECRETS, &headers, body, NOW);
-    let refuses_empty = matches!(config, VerifierConfig::Shopify | VerifierConfig::Pagerduty);
+    let secrets = [
+        SECRETS[0],
+        SecretCandidate {
+            value: verifying,
+            ..SECRETS[1]
+        },
+    ];
+    let result = verify(config, &secrets, &headers, body, URL, NOW);
+    let refuses_empty = matches!(
+        config,
+        VerifierConfig::Shopify | VerifierConfig::Square | VerifierConfig::Pagerduty
+    );
     // Linear dates the body inside it: a body without a fresh `webhookTimestamp` is
     // refused however it is signed, never for its signature.
     let dated_by_body = matches!(config, VerifierConfig::Linear);

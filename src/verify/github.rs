@@ -80,6 +80,7 @@ impl Scheme for Github {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         _now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body)
@@ -93,6 +94,7 @@ impl Scheme for Github {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         _now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

@@ -75,6 +75,7 @@ impl Scheme for Gitlab {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         _body: &'a [u8],
+        _url: &'a str,
         _now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers)
@@ -88,6 +89,7 @@ impl Scheme for Gitlab {
         _: &(),
         secret: &[u8],
         _body: &[u8],
+        _url: &str,
         _now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

@@ -267,6 +267,7 @@ impl Scheme for Hmac {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(options, secrets, headers, body, now)
@@ -283,6 +284,7 @@ impl Scheme for Hmac {
         options: &HmacConfig,
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

@@ -64,6 +64,7 @@ impl Scheme for Intercom {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         _now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body)
@@ -77,6 +78,7 @@ impl Scheme for Intercom {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         _now: i64,
         _msg_id: &str,
     ) -> Result<Headers, SignError> {

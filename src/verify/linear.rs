@@ -97,6 +97,7 @@ impl Scheme for Linear {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body, now)
@@ -112,6 +113,7 @@ impl Scheme for Linear {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         _now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

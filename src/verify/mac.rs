@@ -184,6 +184,23 @@ pub(crate) fn canonical_base64_32(text: &[u8]) -> Option<[u8; 32]> {
     Some(digest)
 }
 
+/// The `N` bytes spelled by `text` if it is exactly their padded standard base64, the
+/// one spelling base64 encoders give (other padding and non-zero trailing bits are
+/// refused), for digests and signatures other than SHA-256's (`N` at most 64).
+pub(crate) fn canonical_base64<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    if N > 64 || text.len() != N.div_ceil(3) * 4 {
+        return None;
+    }
+    // The decoder wants room for its estimate (three bytes per four characters).
+    let mut out = [0; 66];
+    let len = base64::engine::general_purpose::STANDARD
+        .decode_slice(text, &mut out)
+        .ok()?;
+    let mut bytes = [0; N];
+    bytes.copy_from_slice(out.get(..N).filter(|_| len == N)?);
+    Some(bytes)
+}
+
 /// Padded standard base64 of a SHA-256 digest. Arithmetic instead of a lookup table, so
 /// the digest does not choose which memory is read.
 pub(crate) fn base64_32(digest: &[u8; 32]) -> [u8; 44] {
@@ -404,6 +421,31 @@ mod tests {
             assert_eq!(canonical_base64_32(&trailing), None);
         }
         assert_eq!(canonical_base64_32(&[b'A'; 44]), None);
+    }
+
+    #[test]
+    fn canonical_base64_reads_exactly_what_the_encoder_writes_at_every_length() {
+        fn round_trip<const N: usize>() {
+            for start in 0..=255u8 {
+                let bytes: [u8; N] =
+                    std::array::from_fn(|i| start.wrapping_add((i as u8).wrapping_mul(7)));
+                let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+                assert_eq!(canonical_base64::<N>(text.as_bytes()), Some(bytes));
+                assert_eq!(
+                    canonical_base64::<N>(text.trim_end_matches('=').as_bytes()),
+                    None
+                );
+                assert_eq!(canonical_base64::<N>(format!("{text}=").as_bytes()), None);
+            }
+        }
+        round_trip::<20>();
+        round_trip::<32>();
+        round_trip::<64>();
+        // Non-zero trailing bits: `...A=` for 20 bytes spelled `...B=` decodes leniently.
+        let text = base64::engine::general_purpose::STANDARD.encode([0u8; 20]);
+        let mut trailing = text.into_bytes();
+        trailing[26] = b'B';
+        assert_eq!(canonical_base64::<20>(&trailing), None);
     }
 
     #[test]

@@ -111,6 +111,7 @@ impl Scheme for Mailgun {
         secrets: &[SecretCandidate<'a>],
         _headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(options, secrets, body, now)
@@ -125,6 +126,7 @@ impl Scheme for Mailgun {
         _: &MailgunConfig,
         secret: &[u8],
         _body: &[u8],
+        _url: &str,
         _now: i64,
         _msg_id: &str,
     ) -> Result<Headers, SignError> {

@@ -16,11 +16,13 @@ mod atlassian;
 mod bearer;
 mod body;
 mod config;
+mod discord;
 mod error;
 mod github;
 mod gitlab;
 mod headers;
 mod hmac_generic;
+mod hubspot;
 mod intercom;
 mod linear;
 mod mac;
@@ -30,13 +32,16 @@ mod pagerduty;
 mod prepared;
 mod scheme;
 mod schemes;
+mod sendgrid;
 mod shopify;
 mod sign;
 mod slack;
+mod square;
 mod standard_webhooks;
 mod stripe;
 mod template;
 mod timestamp;
+mod twilio;
 mod typeform;
 mod whsec;
 mod zendesk;
@@ -64,6 +69,7 @@ pub use paddle::PaddleConfig;
 pub use prepared::PreparedSecret;
 pub use scheme::EventName;
 pub use schemes::{VerifierConfig, VerifierKind};
+pub use sendgrid::SendgridConfig;
 pub use sign::{sign, sign_body};
 pub use standard_webhooks::{
     standard_webhooks_signature, standard_webhooks_signature_with, SigningKey,
@@ -99,6 +105,8 @@ pub enum Handshake {
     GithubPing,
     /// Slack `url_verification`: answer 200 with the challenge.
     SlackUrlVerification { challenge: String },
+    /// Discord PING (interaction `type` 1): answer 200 `{"type":1}` (PONG).
+    DiscordPing,
 }
 
 /// Proof that a request was verified. Only [`verify`] constructs one.
@@ -138,16 +146,20 @@ impl Verified<'_> {
 
 /// Verifies one inbound request against every secret candidate.
 ///
-/// `body` must be the raw bytes received; `now_unix_s` is the receiver's clock.
+/// `body` must be the raw bytes received; `url` the URL the sender called, as the
+/// sender knows it (the source's `ingress_url`, built from the public URL, plus the
+/// request's query), which Twilio, Square and HubSpot sign; `now_unix_s` is the
+/// receiver's clock.
 pub fn verify<'a>(
     config: &'a VerifierConfig,
     secrets: &[SecretCandidate<'a>],
     headers: &'a HeaderMap,
     body: &'a [u8],
+    url: &'a str,
     now_unix_s: i64,
 ) -> Result<Verified<'a>, Rejection> {
     if secrets.is_empty() {
         return Err(Rejection::NoActiveSecret);
     }
-    config.verify_request(secrets, headers, body, now_unix_s)
+    config.verify_request(secrets, headers, body, url, now_unix_s)
 }

@@ -165,6 +165,7 @@ impl Scheme for Paddle {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(options, secrets, headers, body, now)
@@ -178,6 +179,7 @@ impl Scheme for Paddle {
         _: &PaddleConfig,
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         now: i64,
         _msg_id: &str,
     ) -> Result<Headers, SignError> {

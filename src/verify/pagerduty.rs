@@ -102,6 +102,7 @@ impl Scheme for Pagerduty {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         _now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body)
@@ -115,6 +116,7 @@ impl Scheme for Pagerduty {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         _now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

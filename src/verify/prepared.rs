@@ -5,7 +5,8 @@
 //! hashed: two of the eighteen SHA-256 blocks a 1 KiB body costs, plus the padding work,
 //! and for Standard Webhooks the `whsec_` base64 decoded first. A [`PreparedSecret`]
 //! holds the state after that, and a verification starts from a copy of it. A bearer
-//! token's digest is taken once the same way.
+//! token's digest is taken once the same way, and a sender's public key (Discord's
+//! Ed25519, SendGrid's P-256) is decoded and its point checked once.
 //!
 //! A preparation only ever saves work: a scheme uses one only if it was made the way
 //! the scheme keys its MAC, and otherwise computes from the plain secret, so the
@@ -32,12 +33,16 @@ enum Ready {
     Sha256(Hmac<Sha256>),
     /// HMAC-SHA256 keyed with the base64-decoded `whsec_` secret: Standard Webhooks.
     WhsecSha256(Hmac<Sha256>),
-    /// HMAC-SHA1 keyed with the secret's bytes: Intercom.
+    /// HMAC-SHA1 keyed with the secret's bytes: Intercom, Twilio.
     Sha1(Hmac<Sha1>),
     /// HMAC-SHA512 keyed with the secret's bytes: the generic scheme with SHA-512.
     Sha512(Box<Hmac<Sha512>>),
     /// SHA-256 of a bearer token, the form tokens are compared in.
     TokenDigest([u8; 32]),
+    /// An Ed25519 public key, decoded from hex: Discord.
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// A P-256 public key, decoded from base64 DER: SendGrid.
+    P256(Box<p256::ecdsa::VerifyingKey>),
     /// Nothing prepared (a `whsec_` secret that is not base64, or a scheme with nothing
     /// to prepare): verifications compute from the plain secret.
     Nothing,
@@ -79,10 +84,42 @@ impl PreparedSecret {
         Self(Ready::TokenDigest(Sha256::digest(secret).into()))
     }
 
+    /// An Ed25519 public key, if `decode` makes one of the secret.
+    pub(crate) fn for_ed25519(
+        secret: &[u8],
+        decode: fn(&[u8]) -> Option<ed25519_dalek::VerifyingKey>,
+    ) -> Self {
+        Self(decode(secret).map_or(Ready::Nothing, Ready::Ed25519))
+    }
+
+    /// A P-256 public key, if `decode` makes one of the secret.
+    pub(crate) fn for_p256(
+        secret: &[u8],
+        decode: fn(&[u8]) -> Option<p256::ecdsa::VerifyingKey>,
+    ) -> Self {
+        Self(decode(secret).map_or(Ready::Nothing, |key| Ready::P256(Box::new(key))))
+    }
+
     /// Nothing made ready: the scheme computes from the plain secret.
     #[allow(dead_code)] // for schemes with nothing to prepare; none yet
     pub(crate) fn nothing() -> Self {
         Self(Ready::Nothing)
+    }
+
+    /// The decoded Ed25519 public key, if prepared so.
+    pub(crate) fn ed25519(&self) -> Option<&ed25519_dalek::VerifyingKey> {
+        match &self.0 {
+            Ready::Ed25519(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// The decoded P-256 public key, if prepared so.
+    pub(crate) fn p256(&self) -> Option<&p256::ecdsa::VerifyingKey> {
+        match &self.0 {
+            Ready::P256(key) => Some(key),
+            _ => None,
+        }
     }
 
     /// The HMAC-SHA256 keyed with the secret's own bytes, if prepared so.

@@ -41,12 +41,15 @@ pub(crate) trait Scheme {
 
     /// Verifies one request against every secret candidate (the contract of
     /// [`verify`](super::verify), which has checked that there is at least one): finds
-    /// the de-dup key and event name, and a handshake to answer without a run.
+    /// the de-dup key and event name, and a handshake to answer without a run. `url` is
+    /// the URL the sender called (the source's `ingress_url` and the request's query),
+    /// for the schemes that sign it.
     fn verify<'a>(
         options: &'a Self::Options,
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection>;
 
@@ -54,13 +57,16 @@ pub(crate) trait Scheme {
     /// schedule `verify` starts from, or [`PreparedSecret::nothing`].
     fn prepare(options: &Self::Options, secret: &[u8]) -> PreparedSecret;
 
-    /// The headers the sender sends with `body` at `now`, `msg_id` as its delivery id
-    /// where it sends one; never an event-name header, which no sender signs (see
-    /// [`event_name`](Self::event_name)). Values must read back unchanged ([`header`]).
+    /// The headers the sender sends with `body` to `url` at `now`, `msg_id` as its
+    /// delivery id where it sends one; never an event-name header, which no sender signs
+    /// (see [`event_name`](Self::event_name)). Values must read back unchanged
+    /// ([`header`]). `secret` is what the sender signs with: the source's secret, or for
+    /// a public-key scheme the private key matching it.
     fn sign(
         options: &Self::Options,
         secret: &[u8],
         body: &[u8],
+        url: &str,
         now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError>;
@@ -93,9 +99,10 @@ pub(crate) trait Scheme {
         None
     }
 
-    /// A new secret in the form the sender's dashboard or library expects.
-    fn new_secret(random: &mut dyn RngCore) -> String {
-        hex::encode(random_bytes::<32>(random))
+    /// A new secret in the form the sender's dashboard or library expects, or `None`
+    /// when only the sender can make it (its public key): the operator provides it.
+    fn new_secret(random: &mut dyn RngCore) -> Option<String> {
+        Some(hex::encode(random_bytes::<32>(random)))
     }
 
     /// The sender's format, checked on a secret an operator provides, after hookgate's
@@ -111,6 +118,13 @@ pub(crate) trait Scheme {
     fn examples() -> Vec<Self::Options> {
         Vec::new()
     }
+
+    /// For a public-key scheme, a fixed key pair for the tests and fuzz targets:
+    /// `(signing key as `sign` takes it, public key as stored)`.
+    #[cfg(any(test, fuzzing))]
+    fn test_key_pair() -> Option<(&'static str, &'static str)> {
+        None
+    }
 }
 
 /// Where a scheme's sender names the event (the name `event_filter` matches).
@@ -124,7 +138,8 @@ pub enum EventName<'o> {
     },
     /// In the (signed) body.
     Body,
-    /// Nowhere: a configured scheme without an `event_header`.
+    /// Nowhere: a sender that names no event (Twilio, HubSpot, SendGrid), or a
+    /// configured scheme without an `event_header`.
     Unnamed,
 }
 
@@ -235,11 +250,22 @@ macro_rules! schemes {
                 }
             }
 
-            /// A new secret in the sender's format (`Scheme::new_secret`).
-            pub fn new_secret(self, random: &mut dyn rand::RngCore) -> String {
+            /// A new secret in the sender's format (`Scheme::new_secret`), `None` when
+            /// only the sender can make one.
+            pub fn new_secret(self, random: &mut dyn rand::RngCore) -> Option<String> {
                 match self {
                     $( Self::$plain => <$plain_scheme as Scheme>::new_secret(random), )*
                     $( Self::$opt => <$opt_scheme as Scheme>::new_secret(random), )*
+                }
+            }
+
+            /// A fixed `(signing key, stored public key)` pair for a public-key scheme
+            /// (`Scheme::test_key_pair`).
+            #[cfg(any(test, fuzzing))]
+            pub fn test_key_pair(self) -> Option<(&'static str, &'static str)> {
+                match self {
+                    $( Self::$plain => <$plain_scheme as Scheme>::test_key_pair(), )*
+                    $( Self::$opt => <$opt_scheme as Scheme>::test_key_pair(), )*
                 }
             }
 
@@ -318,14 +344,15 @@ macro_rules! schemes {
                 secrets: &[SecretCandidate<'a>],
                 headers: &'a HeaderMap,
                 body: &'a [u8],
+                url: &'a str,
                 now: i64,
             ) -> Result<Verified<'a>, Rejection> {
                 match self {
                     $( Self::$plain => {
-                        <$plain_scheme as Scheme>::verify(&(), secrets, headers, body, now)
+                        <$plain_scheme as Scheme>::verify(&(), secrets, headers, body, url, now)
                     } )*
                     $( Self::$opt(options) => {
-                        <$opt_scheme as Scheme>::verify(options, secrets, headers, body, now)
+                        <$opt_scheme as Scheme>::verify(options, secrets, headers, body, url, now)
                     } )*
                 }
             }
@@ -343,15 +370,16 @@ macro_rules! schemes {
                 &self,
                 secret: &[u8],
                 body: &[u8],
+                url: &str,
                 now: i64,
                 msg_id: &str,
             ) -> Result<Headers, SignError> {
                 match self {
                     $( Self::$plain => {
-                        <$plain_scheme as Scheme>::sign(&(), secret, body, now, msg_id)
+                        <$plain_scheme as Scheme>::sign(&(), secret, body, url, now, msg_id)
                     } )*
                     $( Self::$opt(options) => {
-                        <$opt_scheme as Scheme>::sign(options, secret, body, now, msg_id)
+                        <$opt_scheme as Scheme>::sign(options, secret, body, url, now, msg_id)
                     } )*
                 }
             }

@@ -15,9 +15,11 @@ use super::mailgun::MailgunConfig;
 use super::paddle::PaddleConfig;
 use super::prepared::PreparedSecret;
 use super::scheme::{schemes, EventName, Headers, Scheme};
+use super::sendgrid::SendgridConfig;
 use super::zendesk::ZendeskConfig;
 use super::{atlassian, gitlab, intercom, linear, mailgun, paddle, pagerduty, typeform, zendesk};
 use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
+use super::{discord, hubspot, sendgrid, square, twilio};
 use super::{SecretCandidate, Verified};
 
 schemes! {
@@ -34,13 +36,18 @@ schemes! {
         Pagerduty        = "pagerduty"         => pagerduty::Pagerduty,
         Typeform         = "typeform"          => typeform::Typeform,
         Atlassian        = "atlassian"         => atlassian::Atlassian,
+        Twilio           = "twilio"            => twilio::Twilio,
+        Hubspot          = "hubspot"           => hubspot::Hubspot,
+        Square           = "square"            => square::Square,
+        Discord          = "discord"           => discord::Discord,
     }
     // A scheme the operator describes: `{"type": "<name>", …options}`.
     with_options {
-        Hmac(HmacConfig)     = "hmac"   => hmac_generic::Hmac,
-        Bearer(BearerConfig) = "bearer" => bearer::Bearer,
-        Paddle(PaddleConfig)   = "paddle"   => paddle::Paddle,
-        Zendesk(ZendeskConfig) = "zendesk"  => zendesk::Zendesk,
-        Mailgun(MailgunConfig) = "mailgun"  => mailgun::Mailgun,
+        Paddle(PaddleConfig)     = "paddle"   => paddle::Paddle,
+        Zendesk(ZendeskConfig)   = "zendesk"  => zendesk::Zendesk,
+        Mailgun(MailgunConfig)   = "mailgun"  => mailgun::Mailgun,
+        Sendgrid(SendgridConfig) = "sendgrid" => sendgrid::Sendgrid,
+        Hmac(HmacConfig)         = "hmac"     => hmac_generic::Hmac,
+        Bearer(BearerConfig)     = "bearer"   => bearer::Bearer,
     }
 }

@@ -71,6 +71,7 @@ impl Scheme for Shopify {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         _now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body)
@@ -84,6 +85,7 @@ impl Scheme for Shopify {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         _now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

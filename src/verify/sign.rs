@@ -5,7 +5,8 @@
 use super::error::SignError;
 use super::VerifierConfig;
 
-/// Signs `body` as `config`'s sender would at `now_unix_s`, with `msg_id` as the
+/// Signs `body` as `config`'s sender would when calling `url` at `now_unix_s` (`secret`
+/// is the source's secret, or for a public-key scheme its private key), with `msg_id` as the
 /// delivery/message id where the scheme carries one in a header. Event-name headers
 /// (`X-GitHub-Event`, `X-Shopify-Topic`, an `event_header`) are not signed by any
 /// sender, so they are left to the caller
@@ -14,10 +15,11 @@ pub fn sign(
     config: &VerifierConfig,
     secret: &[u8],
     body: &[u8],
+    url: &str,
     now_unix_s: i64,
     msg_id: &str,
 ) -> Result<Vec<(String, String)>, SignError> {
-    config.sign_request(secret, body, now_unix_s, msg_id)
+    config.sign_request(secret, body, url, now_unix_s, msg_id)
 }
 
 /// The body to send with [`sign`]'s headers when `config`'s sender carries its signature

@@ -110,6 +110,7 @@ impl Scheme for Slack {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body, now)
@@ -123,6 +124,7 @@ impl Scheme for Slack {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         now: i64,
         _msg_id: &str,
     ) -> Result<Headers, SignError> {

@@ -223,6 +223,7 @@ impl Scheme for StandardWebhooks {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body, now)
@@ -236,6 +237,7 @@ impl Scheme for StandardWebhooks {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {
@@ -254,8 +256,11 @@ impl Scheme for StandardWebhooks {
     }
 
     /// `whsec_` + base64 of the raw key (the libraries take 24 to 64 bytes; 32 here).
-    fn new_secret(random: &mut dyn RngCore) -> String {
-        format!("whsec_{}", STANDARD.encode(random_bytes::<32>(random)))
+    fn new_secret(random: &mut dyn RngCore) -> Option<String> {
+        Some(format!(
+            "whsec_{}",
+            STANDARD.encode(random_bytes::<32>(random))
+        ))
     }
 
     fn check_secret(value: &str) -> Result<(), &'static str> {

@@ -145,6 +145,7 @@ impl Scheme for Stripe {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body, now)
@@ -159,6 +160,7 @@ impl Scheme for Stripe {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         now: i64,
         _msg_id: &str,
     ) -> Result<Headers, SignError> {
@@ -178,7 +180,7 @@ impl Scheme for Stripe {
 
     /// `whsec_` and hex, as Stripe's dashboard shows an endpoint's signing secret; the
     /// HMAC is keyed with the whole string.
-    fn new_secret(random: &mut dyn RngCore) -> String {
-        format!("whsec_{}", hex::encode(random_bytes::<24>(random)))
+    fn new_secret(random: &mut dyn RngCore) -> Option<String> {
+        Some(format!("whsec_{}", hex::encode(random_bytes::<24>(random))))
     }
 }

@@ -65,6 +65,7 @@ impl Scheme for Typeform {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         _now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(secrets, headers, body)
@@ -78,6 +79,7 @@ impl Scheme for Typeform {
         _: &(),
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         _now: i64,
         _msg_id: &str,
     ) -> Result<Headers, SignError> {

@@ -122,6 +122,7 @@ impl Scheme for Zendesk {
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
+        _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
         verify(options, secrets, headers, body, now)
@@ -135,6 +136,7 @@ impl Scheme for Zendesk {
         _: &ZendeskConfig,
         secret: &[u8],
         body: &[u8],
+        _url: &str,
         now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {

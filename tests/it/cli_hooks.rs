@@ -113,6 +113,7 @@ fn signed_with(secret: &str, received: &Received) -> bool {
         &[candidate],
         &headers,
         received.body.as_bytes(),
+        "",
         now,
     )
     .is_ok()

@@ -16,6 +16,7 @@ const TARGETS: &[(&str, Target)] = &[
         fuzz_logic::standard_webhooks_header,
     ),
     ("slack", fuzz_logic::slack),
+    ("twilio_signed_text", fuzz_logic::twilio_signed_text),
     ("github_signature", fuzz_logic::github_signature),
     ("hmac_header", fuzz_logic::hmac_header),
     ("paddle_header", fuzz_logic::paddle_header),

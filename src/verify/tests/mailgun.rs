@@ -163,7 +163,7 @@ fn rejects_mailgun_forgeries_and_missing_signature_fields() {
 fn signs_mailgun_bodies_by_setting_their_signature_object() {
     let config = mailgun();
     let body = br#"{"event-data":{"event":"opened","id":"e1"},"signature":{"token":"old"}}"#;
-    assert_eq!(sign(&config, KEY, body, TS, "tok_1").unwrap(), vec![]);
+    assert_eq!(sign(&config, KEY, body, "", TS, "tok_1").unwrap(), vec![]);
     let signed = sign_body(&config, KEY, body, TS, "tok_1").unwrap().unwrap();
     let value: serde_json::Value = serde_json::from_slice(&signed).unwrap();
     assert_eq!(value["signature"]["token"], "tok_1");

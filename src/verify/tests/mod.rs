@@ -6,21 +6,26 @@ mod atlassian;
 mod bearer;
 mod config;
 mod corpus;
+mod discord;
 mod github;
 mod gitlab;
 mod hmac_generic;
+mod hubspot;
 mod intercom;
 mod linear;
 mod mailgun;
 mod paddle;
 mod pagerduty;
 mod schemes;
+mod sendgrid;
 mod shopify;
 mod sign;
 mod slack;
+mod square;
 mod standard_webhooks;
 mod standard_webhooks_headers;
 mod stripe;
+mod twilio;
 mod typeform;
 mod vectors;
 mod zendesk;
@@ -32,9 +37,14 @@ use sha2::Sha256;
 
 use super::{verify, Handshake, PreparedSecret, SecretCandidate, VerifierConfig};
 
+/// The URL the sender calls in the tables (Twilio, Square and HubSpot sign it).
+pub(super) const URL: &str = "https://hooks.example.com/v1/ingress/src_1";
+
 /// One request and what `verify` must make of it.
 pub(super) struct Case {
     pub(super) name: &'static str,
+    /// The URL the sender called: [`URL`] unless a case says otherwise ([`Case::at`]).
+    pub(super) url: String,
     pub(super) secrets: Vec<(&'static str, Vec<u8>)>,
     pub(super) headers: Vec<(String, String)>,
     pub(super) body: Vec<u8>,
@@ -52,6 +62,7 @@ pub(super) fn case(
 ) -> Case {
     Case {
         name,
+        url: URL.to_owned(),
         secrets: secrets.iter().map(|(id, v)| (*id, v.to_vec())).collect(),
         headers: headers
             .iter()
@@ -60,6 +71,14 @@ pub(super) fn case(
         body: body.to_vec(),
         now,
         expect,
+    }
+}
+
+impl Case {
+    /// The same request, sent to `url`.
+    pub(super) fn at(mut self, url: &str) -> Self {
+        self.url = url.to_owned();
+        self
     }
 }
 
@@ -155,7 +174,7 @@ fn run(config: &VerifierConfig, case: &Case) -> Result<(), String> {
                 prepared: prepared.as_ref(),
             })
             .collect();
-        let got = verify(config, &secrets, &headers, &case.body, case.now);
+        let got = verify(config, &secrets, &headers, &case.body, &case.url, case.now);
         let which = match prepare_for {
             None => "plain secrets",
             Some(c) if c == config => "prepared secrets",

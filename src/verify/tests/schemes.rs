@@ -10,7 +10,7 @@ use http::HeaderName;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::header_map;
+use super::{header_map, URL};
 use crate::verify::fuzz_logic::NOW;
 use crate::verify::{
     sign, sign_body, verify, EventName, SecretCandidate, VerifierConfig, VerifierKind,
@@ -88,7 +88,11 @@ fn every_header_a_sender_sends_is_forwarded_or_a_signature() {
             .union(&names(kind, kind.signature_headers()))
             .copied()
             .collect();
-        let mut sent = sign(&config, secret, BODY, NOW, "msg_1").unwrap();
+        // A public-key scheme signs with its test pair's private key.
+        let signing = kind
+            .test_key_pair()
+            .map_or(&secret[..], |(private, _)| private.as_bytes());
+        let mut sent = sign(&config, signing, BODY, URL, NOW, "msg_1").unwrap();
         if let EventName::Header { name, .. } = config.event_name() {
             sent.push((name.to_owned(), "push".to_owned()));
         }
@@ -127,11 +131,19 @@ fn generated_secrets_are_accepted_as_provided_and_sign_requests_that_verify() {
     let mut random = StdRng::seed_from_u64(7);
     for config in VerifierConfig::examples() {
         let kind = config.kind();
-        let secret = kind.new_secret(&mut random);
-        assert_ne!(secret, kind.new_secret(&mut random), "{kind:?}");
+        // A public-key scheme's secret is made by the sender: hookgate refuses to make
+        // one, and signs with the private key of a test pair instead.
+        let (signing, secret) = match (kind.new_secret(&mut random), kind.test_key_pair()) {
+            (Some(secret), None) => {
+                assert_ne!(Some(&secret), kind.new_secret(&mut random).as_ref());
+                (secret.clone(), secret)
+            }
+            (None, Some((private, public))) => (private.to_owned(), public.to_owned()),
+            (made, pair) => panic!("{kind:?}: makes a secret {made:?} and has a key pair {pair:?}"),
+        };
         assert_eq!(kind.check_secret(&secret), Ok(()), "{kind:?}");
-        let headers = sign(&config, secret.as_bytes(), BODY, NOW, "msg_1").unwrap();
-        let body = sign_body(&config, secret.as_bytes(), BODY, NOW, "msg_1").unwrap();
+        let headers = sign(&config, signing.as_bytes(), BODY, URL, NOW, "msg_1").unwrap();
+        let body = sign_body(&config, signing.as_bytes(), BODY, NOW, "msg_1").unwrap();
         let body = body.as_deref().unwrap_or(BODY);
         let map = header_map(&headers).unwrap();
         let candidate = SecretCandidate {
@@ -139,7 +151,7 @@ fn generated_secrets_are_accepted_as_provided_and_sign_requests_that_verify() {
             value: secret.as_bytes(),
             prepared: None,
         };
-        let verified = verify(&config, &[candidate], &map, body, NOW);
+        let verified = verify(&config, &[candidate], &map, body, URL, NOW);
         assert!(verified.is_ok(), "{config:?}: {verified:?}");
     }
 }

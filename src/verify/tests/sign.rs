@@ -1,4 +1,4 @@
-use super::header_map;
+use super::{header_map, URL};
 use crate::verify::fuzz_logic::NOW;
 use crate::verify::{
     sign, standard_webhooks_signature, standard_webhooks_signature_with, verify, BearerConfig,
@@ -33,7 +33,7 @@ fn signed_requests_verify_for_every_scheme() {
     ];
     let body = br#"{"id":"evt_1","type":"x.y"}"#;
     for config in configs {
-        let headers = sign(&config, WHSEC, body, NOW, "msg_1").unwrap();
+        let headers = sign(&config, WHSEC, body, URL, NOW, "msg_1").unwrap();
         let map = header_map(&owned(&headers)).unwrap();
         let secrets = [
             SecretCandidate {
@@ -47,7 +47,7 @@ fn signed_requests_verify_for_every_scheme() {
                 prepared: None,
             },
         ];
-        let verified = verify(&config, &secrets, &map, body, NOW)
+        let verified = verify(&config, &secrets, &map, body, URL, NOW)
             .unwrap_or_else(|e| panic!("{:?}: {e}", config.kind()));
         assert_eq!(verified.secret_id(), "cur");
         let dedup = verified.dedup_key();
@@ -64,6 +64,7 @@ fn signs_published_vectors_exactly() {
         &VerifierConfig::Github,
         b"It's a Secret to Everybody",
         b"Hello, World!",
+        URL,
         0,
         "d",
     )
@@ -84,6 +85,7 @@ fn signs_published_vectors_exactly() {
         &VerifierConfig::Slack,
         b"8f742231b10e8888abcd99yyyzzz85a5",
         b"token=x",
+        URL,
         1_531_420_618,
         "m",
     )
@@ -118,6 +120,7 @@ fn standard_webhooks_signature_carries_one_entry_per_secret() {
             }],
             &map,
             b"{}",
+            URL,
             NOW,
         )
         .unwrap();
@@ -136,30 +139,37 @@ fn refuses_to_sign_what_would_not_verify() {
         Err(SignError::InvalidSecret)
     );
     assert_eq!(
-        sign(&VerifierConfig::StandardWebhooks, b"whsec_", b"", NOW, "m"),
+        sign(
+            &VerifierConfig::StandardWebhooks,
+            b"whsec_",
+            b"",
+            URL,
+            NOW,
+            "m"
+        ),
         Err(SignError::InvalidSecret)
     );
     assert_eq!(
-        sign(&VerifierConfig::Github, b"k", b"", NOW, "line\nbreak"),
+        sign(&VerifierConfig::Github, b"k", b"", URL, NOW, "line\nbreak"),
         Err(SignError::InvalidHeaderValue("X-GitHub-Delivery"))
     );
     assert_eq!(
-        sign(&VerifierConfig::Github, b"k", b"", NOW, ""),
+        sign(&VerifierConfig::Github, b"k", b"", URL, NOW, ""),
         Err(SignError::InvalidHeaderValue("X-GitHub-Delivery"))
     );
     let bearer = VerifierConfig::Bearer(BearerConfig::default());
     assert_eq!(
-        sign(&bearer, b"two words", b"", NOW, "m"),
+        sign(&bearer, b"two words", b"", URL, NOW, "m"),
         Err(SignError::InvalidSecret)
     );
     assert_eq!(
-        sign(&bearer, b"\xff", b"", NOW, "m"),
+        sign(&bearer, b"\xff", b"", URL, NOW, "m"),
         Err(SignError::InvalidSecret)
     );
     let bad: HmacConfig =
         serde_json::from_str(r#"{"header":"X-Sig","signed_content":"{ts}.{body}"}"#).unwrap();
     assert!(
-        matches!(sign(&VerifierConfig::Hmac(bad), b"k", b"", NOW, "m"), Err(SignError::InvalidConfig(e)) if e.field() == "signed_content")
+        matches!(sign(&VerifierConfig::Hmac(bad), b"k", b"", URL, NOW, "m"), Err(SignError::InvalidConfig(e)) if e.field() == "signed_content")
     );
 }
 

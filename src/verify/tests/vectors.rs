@@ -25,6 +25,8 @@ struct Vector<'a> {
     secrets: Vec<Secret<'a>>,
     headers: Vec<(String, String)>,
     body: String,
+    /// The URL the sender called, for the schemes that sign it.
+    url: Option<String>,
     now: i64,
     library_verdict: &'a str,
     secret_id: Option<&'a str>,
@@ -68,6 +70,7 @@ fn replay(json: &'static str, scheme: &str, config: VerifierConfig) {
         .iter()
         .map(|v| Case {
             name: v.name,
+            url: v.url.clone().unwrap_or_else(|| super::URL.to_owned()),
             secrets: v
                 .secrets
                 .iter()

@@ -24,8 +24,20 @@ pub fn signed(
     at: i64,
     msg_id: &str,
 ) -> Vec<(String, String)> {
+    signed_for(verifier, secret, body, "", at, msg_id)
+}
+
+/// [`signed`] for a request to `url`, which Twilio, Square and HubSpot sign.
+pub fn signed_for(
+    verifier: &Value,
+    secret: &str,
+    body: &[u8],
+    url: &str,
+    at: i64,
+    msg_id: &str,
+) -> Vec<(String, String)> {
     let config: VerifierConfig = serde_json::from_value(verifier.clone()).unwrap();
-    let mut headers = verify::sign(&config, secret.as_bytes(), body, at, msg_id).unwrap();
+    let mut headers = verify::sign(&config, secret.as_bytes(), body, url, at, msg_id).unwrap();
     match verifier["type"].as_str().unwrap() {
         "github" => headers.push(("X-GitHub-Event".into(), "push".into())),
         "shopify" => headers.push(("X-Shopify-Topic".into(), "orders/create".into())),
