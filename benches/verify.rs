@@ -204,7 +204,7 @@ fn schemes(body: &[u8]) -> Vec<Bench> {
         shared("gitlab", VerifierConfig::Gitlab, b"glwht-3a8c0b7e5d9f41c2"),
         shared(
             "linear",
-            VerifierConfig::Linear,
+            VerifierConfig::Linear(Default::default()),
             b"lin_wh_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",
         ),
         shared(
@@ -242,7 +242,11 @@ fn schemes(body: &[u8]) -> Vec<Bench> {
             url: format!("{URL}?bodySHA256={body_sha}"),
             ..shared("twilio", VerifierConfig::Twilio, b"twilio-auth-token")
         },
-        shared("hubspot", VerifierConfig::Hubspot, b"hubspot-client-secret"),
+        shared(
+            "hubspot",
+            VerifierConfig::Hubspot(Default::default()),
+            b"hubspot-client-secret",
+        ),
         shared("square", VerifierConfig::Square, b"square-signature-key"),
         keyed("discord", VerifierConfig::Discord, ED25519),
         keyed(

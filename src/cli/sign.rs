@@ -468,7 +468,7 @@ mod tests {
         let body = br#"{"event_id":"e1","type":"t"}"#;
         let schemes = [
             VerifierConfig::Twilio,
-            VerifierConfig::Hubspot,
+            VerifierConfig::Hubspot(Default::default()),
             VerifierConfig::Square,
             VerifierConfig::Discord,
             VerifierConfig::Sendgrid(Default::default()),
@@ -505,7 +505,7 @@ mod tests {
             // A URL scheme cannot sign without the URL; the others ignore it.
             let signs_url = matches!(
                 config,
-                VerifierConfig::Twilio | VerifierConfig::Hubspot | VerifierConfig::Square
+                VerifierConfig::Twilio | VerifierConfig::Hubspot(_) | VerifierConfig::Square
             );
             let without = sender_headers(&SignInput { url: "", ..input });
             assert_eq!(

@@ -12,7 +12,8 @@ pub struct VerifierArgs {
     /// stripe, …), or by a scheme of your own (hmac, bearer).
     #[arg(long, value_enum, value_name = "TYPE")]
     pub verifier: VerifierType,
-    /// Options for hmac, bearer, paddle, zendesk, mailgun and sendgrid as a JSON object, e.g.
+    /// Options for hmac, bearer and the senders with a replay window (linear, hubspot,
+    /// paddle, zendesk, mailgun, sendgrid) as a JSON object, e.g.
     /// '{"header":"X-Signature","prefix":"sha256="}' (--help lists them).
     ///
     /// hmac: "header" (required: the header carrying the MAC), "prefix" (text before
@@ -26,8 +27,11 @@ pub struct VerifierArgs {
     /// bearer: "header" (default "Authorization", carrying "Bearer <token>"; any other
     /// header carries the token alone), "dedup_header", "event_header".
     ///
-    /// paddle, zendesk, mailgun: "tolerance_s" (accepted clock skew in seconds; default 5
-    /// for paddle, as Paddle's SDK, and 300 for the others).
+    /// linear, paddle, zendesk, mailgun: "tolerance_s" (accepted clock skew in seconds;
+    /// default 60 for linear and 5 for paddle, as their SDKs, and 300 for the others).
+    ///
+    /// hubspot: "tolerance_s" (age in seconds from which a request is refused; default
+    /// 300, as HubSpot's library, which sets no bound on timestamps ahead of now).
     ///
     /// sendgrid: "tolerance_s" (refuse timestamps further from now, either way; none by
     /// default, as SendGrid's library).

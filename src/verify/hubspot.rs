@@ -4,7 +4,8 @@
 //! Mirrors `hubspot-api-client` 12.0.0 (PyPI), `hubspot/utils/signature.py`
 //! (`Signature.is_valid` with `signature_version="v3"` and `get_signature`):
 //! - the timestamp is checked first: refused unless `now - floor(ms / 1000)` is under
-//!   300 s; a timestamp in the future is not refused (the library has no bound there);
+//!   300 s (`tolerance_s`, 300 by default: refused from that age on); a timestamp in the
+//!   future is not refused (the library has no bound there);
 //! - the signed text is the method (`POST`, the only one ingress takes), the URI as the
 //!   sender called it, the raw body and the timestamp text as sent;
 //! - the header is compared with the padded base64 of the digest as a string
@@ -20,22 +21,42 @@
 
 use base64::Engine;
 use http::{HeaderMap, HeaderName};
+use serde::{Deserialize, Serialize};
 
-use super::error::{Rejection, SignError};
+use super::error::{ConfigError, Rejection, SignError};
 use super::headers::Lines;
 use super::mac::{
     any_eq, attempt, canonical_base64_32, first_matching_secret, hmac_sha256, secret_sha256,
 };
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
-use super::timestamp::{check_window, parse_unix_seconds};
+use super::timestamp::{check_tolerance, check_window, parse_unix_seconds};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-hubspot-signature-v3");
 pub(crate) static TIMESTAMP: HeaderName = HeaderName::from_static("x-hubspot-request-timestamp");
 
-/// Refused from this age on (`< MAX_ALLOWED_TIMESTAMP` accepts 299 s, not 300 s).
-const MAX_AGE_S: u64 = 300;
+/// The scheme's options: the `verifier` object beside `"type": "hubspot"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubspotConfig {
+    /// Age in seconds from which a request is refused (the library's
+    /// `MAX_ALLOWED_TIMESTAMP`: `< 300 s` accepts 299 s, not 300 s).
+    #[serde(default = "default_tolerance_s")]
+    pub tolerance_s: u64,
+}
+
+impl Default for HubspotConfig {
+    fn default() -> Self {
+        Self {
+            tolerance_s: default_tolerance_s(),
+        }
+    }
+}
+
+fn default_tolerance_s() -> u64 {
+    300
+}
 
 /// The method signed: ingress answers only `POST`.
 const METHOD: &[u8] = b"POST";
@@ -45,12 +66,14 @@ fn signed<'p>(url: &'p str, body: &'p [u8], timestamp: &'p str) -> [&'p [u8]; 4]
 }
 
 fn verify<'a>(
+    config: &HubspotConfig,
     secrets: &[SecretCandidate<'a>],
     headers: &HeaderMap,
     body: &[u8],
     url: &str,
     now: i64,
 ) -> Result<Verified<'a>, Rejection> {
+    check_tolerance(config.tolerance_s).map_err(Rejection::InvalidConfig)?;
     let lines = Lines::read(headers, [&TIMESTAMP, &SIGNATURE]);
     let raw_ts = lines
         .single(0)?
@@ -58,7 +81,7 @@ fn verify<'a>(
     let millis =
         parse_unix_seconds(raw_ts).ok_or_else(|| Rejection::MalformedHeader(TIMESTAMP.clone()))?;
     let signed_at = millis / 1000;
-    check_window(signed_at, now, MAX_AGE_S - 1, None)?;
+    check_window(signed_at, now, config.tolerance_s - 1, None)?;
     let received = lines
         .single(1)?
         .ok_or_else(|| Rejection::MissingHeader(SIGNATURE.clone()))?;
@@ -80,29 +103,33 @@ fn verify<'a>(
 pub(crate) struct Hubspot;
 
 impl Scheme for Hubspot {
-    type Options = ();
+    type Options = HubspotConfig;
     const FORWARDED: &'static [&'static str] =
         &["x-hubspot-request-timestamp", "x-hubspot-signature-version"];
     const SIGNATURE_HEADERS: &'static [&'static str] =
         &["x-hubspot-signature-v3", "x-hubspot-signature"];
 
+    fn validate(options: &HubspotConfig) -> Result<(), ConfigError> {
+        check_tolerance(options.tolerance_s)
+    }
+
     fn verify<'a>(
-        _: &'a (),
+        options: &'a HubspotConfig,
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
         url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
-        verify(secrets, headers, body, url, now)
+        verify(options, secrets, headers, body, url, now)
     }
 
-    fn prepare(_: &(), secret: &[u8]) -> PreparedSecret {
+    fn prepare(_: &HubspotConfig, secret: &[u8]) -> PreparedSecret {
         PreparedSecret::for_hmac_sha256(secret)
     }
 
     fn sign(
-        _: &(),
+        _: &HubspotConfig,
         secret: &[u8],
         body: &[u8],
         url: &str,
@@ -121,7 +148,12 @@ impl Scheme for Hubspot {
         ])
     }
 
-    fn event_name(_: &()) -> EventName<'static> {
+    fn event_name(_: &HubspotConfig) -> EventName<'static> {
         EventName::Unnamed
+    }
+
+    #[cfg(any(test, fuzzing))]
+    fn examples() -> Vec<HubspotConfig> {
+        vec![HubspotConfig::default(), HubspotConfig { tolerance_s: 60 }]
     }
 }

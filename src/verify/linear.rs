@@ -7,7 +7,8 @@
 //!   string (`timingSafeEqual` on the text), so upper case never matches;
 //! - then the body's own `webhookTimestamp`, which is required (the `Linear-Timestamp`
 //!   header is not consulted by `verify`) and must be a number, refused when
-//!   `|now - webhookTimestamp| > 60 000 ms`, both bounds inclusive.
+//!   `|now - webhookTimestamp| > 60 000 ms` (`tolerance_s`, 60 by default), both bounds
+//!   inclusive.
 //!
 //! Choices: the timestamp must be a non-negative integer (the SDK takes any finite
 //! number; Linear sends integer milliseconds); a timestamp absent and one of another
@@ -18,14 +19,15 @@
 //! the body's `action` (`create`, `update`, `remove`) travels in the body.
 
 use http::{HeaderMap, HeaderName};
+use serde::{Deserialize, Serialize};
 
 use super::body::{self, Wanted};
-use super::error::{Rejection, SignError};
+use super::error::{ConfigError, Rejection, SignError};
 use super::headers::{optional_field, required};
 use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
-use super::timestamp::within;
+use super::timestamp::{check_tolerance, within};
 use super::{SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("linear-signature");
@@ -34,15 +36,35 @@ pub(crate) static DELIVERY: HeaderName = HeaderName::from_static("linear-deliver
 /// `LINEAR_WEBHOOK_TS_FIELD`.
 const TIMESTAMP_FIELD: &str = "webhookTimestamp";
 
-/// The SDK's window, `1e3 * 60` ms either way.
-pub(crate) const TOLERANCE_MS: u64 = 60_000;
+/// The scheme's options: the `verifier` object beside `"type": "linear"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearConfig {
+    /// Accepted clock skew either way, in seconds (the SDK's `1e3 * 60` ms).
+    #[serde(default = "default_tolerance_s")]
+    pub tolerance_s: u64,
+}
+
+impl Default for LinearConfig {
+    fn default() -> Self {
+        Self {
+            tolerance_s: default_tolerance_s(),
+        }
+    }
+}
+
+fn default_tolerance_s() -> u64 {
+    60
+}
 
 fn verify<'a>(
+    config: &LinearConfig,
     secrets: &[SecretCandidate<'a>],
     headers: &'a HeaderMap,
     body: &'a [u8],
     now: i64,
 ) -> Result<Verified<'a>, Rejection> {
+    check_tolerance(config.tolerance_s).map_err(Rejection::InvalidConfig)?;
     let value = required(headers, &SIGNATURE)?;
     // Anything but 64 lower-case hex digits spells no digest: a mismatch.
     let received = lower_hex32(value.as_bytes());
@@ -59,7 +81,7 @@ fn verify<'a>(
         .map_err(|_| Rejection::MalformedField(TIMESTAMP_FIELD))?;
     let signed_ms =
         i64::try_from(millis).map_err(|_| Rejection::MalformedField(TIMESTAMP_FIELD))?;
-    check_window_ms(signed_ms, now)?;
+    check_window_ms(signed_ms, now, config.tolerance_s)?;
     Ok(Verified {
         secret_id,
         dedup_key: delivery,
@@ -69,17 +91,19 @@ fn verify<'a>(
     })
 }
 
-/// The SDK's `Math.abs(Date.now() - timestamp) > 60 000` refusal, with `now` in seconds.
-fn check_window_ms(signed_ms: i64, now: i64) -> Result<(), Rejection> {
+/// The SDK's `Math.abs(Date.now() - timestamp) > 60 000` refusal, with `now` in seconds
+/// and the window `tolerance_s` long either way.
+fn check_window_ms(signed_ms: i64, now: i64, tolerance_s: u64) -> Result<(), Rejection> {
     let now_ms = now.saturating_mul(1000);
-    if within(signed_ms, now_ms, TOLERANCE_MS, Some(TOLERANCE_MS)) {
+    let tolerance_ms = tolerance_s.saturating_mul(1000);
+    if within(signed_ms, now_ms, tolerance_ms, Some(tolerance_ms)) {
         return Ok(());
     }
     let age_ms = i128::from(now_ms) - i128::from(signed_ms);
     let age_s = age_ms / 1000;
     Err(Rejection::TimestampOutOfTolerance {
         age_s: i64::try_from(age_s).unwrap_or(if age_s < 0 { i64::MIN } else { i64::MAX }),
-        tolerance_s: TOLERANCE_MS / 1000,
+        tolerance_s,
     })
 }
 
@@ -87,30 +111,34 @@ fn check_window_ms(signed_ms: i64, now: i64) -> Result<(), Rejection> {
 pub(crate) struct Linear;
 
 impl Scheme for Linear {
-    type Options = ();
+    type Options = LinearConfig;
     const FORWARDED: &'static [&'static str] =
         &["linear-delivery", "linear-event", "linear-timestamp"];
     const SIGNATURE_HEADERS: &'static [&'static str] = &["linear-signature"];
 
+    fn validate(options: &LinearConfig) -> Result<(), ConfigError> {
+        check_tolerance(options.tolerance_s)
+    }
+
     fn verify<'a>(
-        _: &'a (),
+        options: &'a LinearConfig,
         secrets: &[SecretCandidate<'a>],
         headers: &'a HeaderMap,
         body: &'a [u8],
         _url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection> {
-        verify(secrets, headers, body, now)
+        verify(options, secrets, headers, body, now)
     }
 
-    fn prepare(_: &(), secret: &[u8]) -> PreparedSecret {
+    fn prepare(_: &LinearConfig, secret: &[u8]) -> PreparedSecret {
         PreparedSecret::for_hmac_sha256(secret)
     }
 
     /// Linear signs the body, whose `webhookTimestamp` dates it: `body` must carry one
     /// near `now` to verify.
     fn sign(
-        _: &(),
+        _: &LinearConfig,
         secret: &[u8],
         body: &[u8],
         _url: &str,
@@ -124,7 +152,12 @@ impl Scheme for Linear {
         ])
     }
 
-    fn event_name(_: &()) -> EventName<'static> {
+    fn event_name(_: &LinearConfig) -> EventName<'static> {
         EventName::Body
+    }
+
+    #[cfg(any(test, fuzzing))]
+    fn examples() -> Vec<LinearConfig> {
+        vec![LinearConfig::default(), LinearConfig { tolerance_s: 300 }]
     }
 }

@@ -64,6 +64,8 @@ pub use bearer::BearerConfig;
 pub use config::{MacAlgorithm, MacEncoding};
 pub use error::{ConfigError, Rejection, SignError};
 pub use hmac_generic::HmacConfig;
+pub use hubspot::HubspotConfig;
+pub use linear::LinearConfig;
 pub use mailgun::MailgunConfig;
 pub use paddle::PaddleConfig;
 pub use prepared::PreparedSecret;

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::bearer::BearerConfig;
 use super::error::{ConfigError, Rejection, SignError};
 use super::hmac_generic::HmacConfig;
+use super::hubspot::HubspotConfig;
+use super::linear::LinearConfig;
 use super::mailgun::MailgunConfig;
 use super::paddle::PaddleConfig;
 use super::prepared::PreparedSecret;
@@ -31,18 +33,18 @@ schemes! {
         Shopify          = "shopify"           => shopify::Shopify,
         Slack            = "slack"             => slack::Slack,
         Gitlab           = "gitlab"            => gitlab::Gitlab,
-        Linear           = "linear"            => linear::Linear,
         Intercom         = "intercom"          => intercom::Intercom,
         Pagerduty        = "pagerduty"         => pagerduty::Pagerduty,
         Typeform         = "typeform"          => typeform::Typeform,
         Atlassian        = "atlassian"         => atlassian::Atlassian,
         Twilio           = "twilio"            => twilio::Twilio,
-        Hubspot          = "hubspot"           => hubspot::Hubspot,
         Square           = "square"            => square::Square,
         Discord          = "discord"           => discord::Discord,
     }
     // A scheme the operator describes: `{"type": "<name>", …options}`.
     with_options {
+        Linear(LinearConfig)     = "linear"   => linear::Linear,
+        Hubspot(HubspotConfig)   = "hubspot"  => hubspot::Hubspot,
         Paddle(PaddleConfig)     = "paddle"   => paddle::Paddle,
         Zendesk(ZendeskConfig)   = "zendesk"  => zendesk::Zendesk,
         Mailgun(MailgunConfig)   = "mailgun"  => mailgun::Mailgun,

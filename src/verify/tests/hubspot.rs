@@ -1,5 +1,5 @@
 use super::{accept, b64, case, check, hmac256, reject, Case, Expect, URL};
-use crate::verify::VerifierConfig;
+use crate::verify::{HubspotConfig, VerifierConfig};
 
 // HubSpot's v3 example shape: an app's client secret and a batch of events.
 const SECRET: &[u8] = b"yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy";
@@ -28,7 +28,7 @@ fn at(name: &'static str, ts: i64, expect: Expect) -> Case {
 #[test]
 fn accepts_hubspot_v3_signatures_under_five_minutes_old_and_from_the_future() {
     check(
-        &VerifierConfig::Hubspot,
+        &VerifierConfig::Hubspot(HubspotConfig::default()),
         &[
             at(
                 "now",
@@ -57,6 +57,29 @@ fn accepts_hubspot_v3_signatures_under_five_minutes_old_and_from_the_future() {
 }
 
 #[test]
+fn hubspot_maximum_age_follows_the_sources_tolerance_s() {
+    let short = VerifierConfig::Hubspot(HubspotConfig { tolerance_s: 60 });
+    check(
+        &short,
+        &[
+            at("59 s old", MS - 59_000, accept("hs")),
+            at(
+                "60 s old",
+                MS - 60_000,
+                reject("timestamp_out_of_tolerance"),
+            ),
+            at("an hour ahead", MS + 3_600_000, accept("hs")),
+        ],
+    );
+    for (tolerance_s, ok) in [(0, false), (1, true), (86_400, true), (86_401, false)] {
+        let config = VerifierConfig::Hubspot(HubspotConfig { tolerance_s });
+        assert_eq!(config.validate().is_ok(), ok, "{tolerance_s}");
+    }
+    let wire: VerifierConfig = serde_json::from_str(r#"{"type":"hubspot"}"#).unwrap();
+    assert_eq!(wire, VerifierConfig::Hubspot(HubspotConfig::default()));
+}
+
+#[test]
 fn accepts_hubspot_signature_from_rotated_second_secret_and_with_its_query() {
     let ts = MS.to_string();
     let with_query = format!("{URL}?portal=62515");
@@ -66,7 +89,7 @@ fn accepts_hubspot_signature_from_rotated_second_secret_and_with_its_query() {
         ("X-HubSpot-Signature-v3", signature.as_str()),
     ];
     check(
-        &VerifierConfig::Hubspot,
+        &VerifierConfig::Hubspot(HubspotConfig::default()),
         &[
             case(
                 "second",
@@ -104,7 +127,7 @@ fn rejects_hubspot_tampering_wrong_secret_and_garbled_headers() {
         case(name, &[("hs", secret)], &headers, body, NOW, expect)
     };
     check(
-        &VerifierConfig::Hubspot,
+        &VerifierConfig::Hubspot(HubspotConfig::default()),
         &[
             run(
                 "tampered",

@@ -1,5 +1,5 @@
 use super::{accept, case, check, hmac256, reject, Case, Expect};
-use crate::verify::VerifierConfig;
+use crate::verify::{LinearConfig, VerifierConfig};
 
 const SECRET: &[u8] = b"lin_wh_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c";
 const NOW: i64 = 1_700_000_000;
@@ -40,7 +40,7 @@ fn with(name: &'static str, value: &str, body: &[u8], expect: Expect) -> Case {
 fn accepts_linears_signature_with_the_delivery_and_type() {
     let ms = "1700000000000";
     check(
-        &VerifierConfig::Linear,
+        &VerifierConfig::Linear(LinearConfig::default()),
         &[
             signed(
                 "valid",
@@ -67,7 +67,7 @@ fn accepts_linears_signature_with_the_delivery_and_type() {
 #[test]
 fn rejects_linear_timestamps_more_than_60_s_away() {
     check(
-        &VerifierConfig::Linear,
+        &VerifierConfig::Linear(LinearConfig::default()),
         &[
             signed("60 s old", body("1699999940000"), NOW, accept("ln")),
             signed(
@@ -118,12 +118,36 @@ fn rejects_linear_timestamps_more_than_60_s_away() {
 }
 
 #[test]
+fn linear_window_follows_the_sources_tolerance_s() {
+    let wide = VerifierConfig::Linear(LinearConfig { tolerance_s: 300 });
+    check(
+        &wide,
+        &[
+            signed("300 s old", body("1699999700000"), NOW, accept("ln")),
+            signed(
+                "300.001 s old",
+                body("1699999699999"),
+                NOW,
+                reject("timestamp_out_of_tolerance"),
+            ),
+            signed("300 s ahead", body("1700000300000"), NOW, accept("ln")),
+        ],
+    );
+    for (tolerance_s, ok) in [(0, false), (1, true), (86_400, true), (86_401, false)] {
+        let config = VerifierConfig::Linear(LinearConfig { tolerance_s });
+        assert_eq!(config.validate().is_ok(), ok, "{tolerance_s}");
+    }
+    let wire: VerifierConfig = serde_json::from_str(r#"{"type":"linear"}"#).unwrap();
+    assert_eq!(wire, VerifierConfig::Linear(LinearConfig::default()));
+}
+
+#[test]
 fn rejects_linear_tampering_and_other_spellings() {
     let ms = body("1700000000000");
     let good = sig(SECRET, &ms);
     let no_ts = br#"{"action":"create","type":"Issue"}"#;
     check(
-        &VerifierConfig::Linear,
+        &VerifierConfig::Linear(LinearConfig::default()),
         &[
             with(
                 "tampered",
