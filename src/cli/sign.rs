@@ -410,7 +410,7 @@ mod tests {
     #[test]
     fn every_verifier_type_signs_what_it_verifies() {
         use rand::SeedableRng;
-        let body = br#"{"id":"evt_1","type":"x","webhookTimestamp":1700000000000}"#;
+        let any_body = br#"{"id":"evt_1","type":"x","webhookTimestamp":1700000000000}"#;
         let mut random = rand::rngs::StdRng::seed_from_u64(1);
         let url = "https://gw.example/v1/ingress/src_1";
         for config in VerifierConfig::examples() {
@@ -422,6 +422,8 @@ mod tests {
                 (None, Some((private, public))) => (private.to_owned(), public.to_owned()),
                 (None, None) => panic!("{kind:?}: no secret to sign with"),
             };
+            // An SNS message is a body of its own shape.
+            let body = kind.test_body().unwrap_or(any_body);
             let input = SignInput {
                 verifier: &config,
                 secret: signing.as_bytes(),
@@ -457,7 +459,16 @@ mod tests {
                 prepared: None,
             };
             let sent = signed.as_deref().unwrap_or(body);
-            let verified = verify::verify(&config, &[candidate], &map, sent, url, 1_700_000_000);
+            let certificate = kind.test_certificate();
+            let verified = verify::verify_with_certificate(
+                &config,
+                &[candidate],
+                &map,
+                sent,
+                url,
+                certificate.as_ref(),
+                1_700_000_000,
+            );
             assert!(verified.is_ok(), "{config:?}: {verified:?}");
         }
     }
