@@ -20,7 +20,11 @@ pub struct SignArgs {
     /// The source's secret, exactly as `sources create` or `rotate-secret` printed it.
     /// For discord and sendgrid, whose secret is the sender's public key, the private
     /// key instead: discord an Ed25519 seed in hex (64 digits), sendgrid a P-256 key as
-    /// base64 PKCS#8 DER (the PEM body without its lines).
+    /// base64 PKCS#8 DER (the PEM body without its lines). For aws_sns the RSA private key
+    /// PEM of the certificate at the message's SigningCertURL: the body is then the message
+    /// to sign, a JSON object with TopicArn, Message and SigningCertURL (a confirmation
+    /// also SubscribeURL and Token; Type defaults to Notification, SignatureVersion to
+    /// "1"), and the signed message is printed after the headers.
     #[arg(long, env = "HOOKGATE_SIGN_SECRET", hide_env_values = true)]
     secret: String,
     /// File holding the request body; stdin when absent. Mailgun carries its signature

@@ -12,7 +12,8 @@ pub struct VerifierArgs {
     /// stripe, …), or by a scheme of your own (hmac, bearer).
     #[arg(long, value_enum, value_name = "TYPE")]
     pub verifier: VerifierType,
-    /// Options for hmac, bearer, paddle, zendesk, mailgun and sendgrid as a JSON object, e.g.
+    /// Options for hmac, bearer, paddle, zendesk, mailgun, sendgrid and aws_sns as a JSON
+    /// object, e.g.
     /// '{"header":"X-Signature","prefix":"sha256="}' (--help lists them).
     ///
     /// hmac: "header" (required: the header carrying the MAC), "prefix" (text before
@@ -31,6 +32,9 @@ pub struct VerifierArgs {
     ///
     /// sendgrid: "tolerance_s" (refuse timestamps further from now, either way; none by
     /// default, as SendGrid's library).
+    ///
+    /// aws_sns: "tolerance_s" (refuse a Timestamp older than this; default 3600),
+    /// "auto_confirm" (true: confirm a subscription by calling its SubscribeURL).
     ///
     /// The other types take no options.
     #[arg(long, value_name = "JSON")]
