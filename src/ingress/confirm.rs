@@ -48,7 +48,11 @@ pub async fn confirm(
     metrics.confirmation(outcome.as_str());
     match outcome {
         Confirmation::Confirmed => {
-            tracing::info!(source.id = source_id, message.id = message_id, "SNS subscription confirmed");
+            tracing::info!(
+                source.id = source_id,
+                message.id = message_id,
+                "SNS subscription confirmed"
+            );
         }
         Confirmation::Failed | Confirmation::Refused => tracing::warn!(
             source.id = source_id,

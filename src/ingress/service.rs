@@ -150,7 +150,10 @@ impl Ingress {
         let confirm = match verified.handshake() {
             Some(Handshake::SnsSubscriptionConfirmation {
                 confirm_url: Some(url),
-            }) => Some((url.clone(), verified.dedup_key().unwrap_or_default().to_owned())),
+            }) => Some((
+                url.clone(),
+                verified.dedup_key().unwrap_or_default().to_owned(),
+            )),
             _ => None,
         };
         // Another handle on the same buffer (no copy): `verified` borrows from it.

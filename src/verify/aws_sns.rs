@@ -108,8 +108,8 @@ fn check<'a>(
     now: i64,
 ) -> Result<Checked<'a>, Rejection> {
     let message = Message::parse(body)?;
-    let kind = MessageType::parse(message.required(Member::Type)?)
-        .ok_or(Rejection::UnknownMessageType)?;
+    let kind =
+        MessageType::parse(message.required(Member::Type)?).ok_or(Rejection::UnknownMessageType)?;
     for member in required_members(kind) {
         message.required(*member)?;
     }
@@ -402,7 +402,10 @@ impl Scheme for AwsSns {
         let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&unsigned) else {
             return Err(SignError::BodyNotAnObject);
         };
-        object.insert("Signature".to_owned(), Value::from(STANDARD.encode(signature)));
+        object.insert(
+            "Signature".to_owned(),
+            Value::from(STANDARD.encode(signature)),
+        );
         serde_json::to_vec(&object)
             .map(Some)
             .map_err(|_| SignError::BodyNotAnObject)
@@ -443,7 +446,11 @@ impl Scheme for AwsSns {
 
     #[cfg(any(test, fuzzing))]
     fn test_certificate() -> Option<SigningCertificate> {
-        SigningCertificate::from_pem(test_keys::CERTIFICATE_URL, test_keys::CERTIFICATE.as_bytes()).ok()
+        SigningCertificate::from_pem(
+            test_keys::CERTIFICATE_URL,
+            test_keys::CERTIFICATE.as_bytes(),
+        )
+        .ok()
     }
 
     #[cfg(any(test, fuzzing))]

@@ -9,13 +9,13 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::aws_sns::message::{Message, MessageType};
+use super::aws_sns::origins::CertificateOrigins;
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
 use super::{
     body, github, hmac_generic, paddle, pagerduty, slack, standard_webhooks, stripe, twilio, whsec,
 };
-use super::aws_sns::message::{Message, MessageType};
-use super::aws_sns::origins::CertificateOrigins;
 use super::{
     certificate_url, sign, sign_body, verify, verify_with_certificate, PreparedSecret,
     SecretCandidate, VerifierConfig,

@@ -23,8 +23,8 @@ use super::scheme::{schemes, EventName, Headers, Scheme};
 use super::sendgrid::SendgridConfig;
 use super::zendesk::ZendeskConfig;
 use super::{atlassian, gitlab, intercom, linear, mailgun, paddle, pagerduty, typeform, zendesk};
-use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
 use super::{aws_sns, discord, hubspot, sendgrid, square, twilio};
+use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
 use super::{SecretCandidate, Verified};
 
 schemes! {

@@ -15,7 +15,8 @@
 use std::fmt;
 
 /// The default list: SNS in every commercial and China region.
-pub const DEFAULT_CERTIFICATE_ORIGINS: &str = "https://sns.*.amazonaws.com,https://sns.*.amazonaws.com.cn";
+pub const DEFAULT_CERTIFICATE_ORIGINS: &str =
+    "https://sns.*.amazonaws.com,https://sns.*.amazonaws.com.cn";
 
 /// The origins a certificate or confirmation URL may have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +63,9 @@ fn split(url: &str, wildcards: bool) -> Option<Parts<'_>> {
         None => (authority, if https { 443 } else { 80 }),
     };
     let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || (wildcards && b == b'*'));
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || (wildcards && b == b'*')
+        });
     let rest_ok = !rest.contains('#') && rest.bytes().all(|b| b.is_ascii_graphic());
     (host_ok && rest_ok).then_some(Parts {
         https,
@@ -110,10 +111,13 @@ impl Origin {
         }
         let labels: Vec<&str> = parts.host.split('.').collect();
         labels.len() == self.labels.len()
-            && labels.iter().zip(&self.labels).all(|(got, want)| match want {
-                Some(want) => got.eq_ignore_ascii_case(want),
-                None => !got.is_empty(),
-            })
+            && labels
+                .iter()
+                .zip(&self.labels)
+                .all(|(got, want)| match want {
+                    Some(want) => got.eq_ignore_ascii_case(want),
+                    None => !got.is_empty(),
+                })
     }
 }
 
@@ -124,7 +128,11 @@ impl fmt::Display for Origin {
             .iter()
             .map(|l| l.as_deref().unwrap_or("*"))
             .collect();
-        let (scheme, default_port) = if self.https { ("https", 443) } else { ("http", 80) };
+        let (scheme, default_port) = if self.https {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
         write!(f, "{scheme}://{}", host.join("."))?;
         if self.port != default_port {
             write!(f, ":{}", self.port)?;
@@ -224,7 +232,9 @@ mod tests {
 
     #[test]
     fn an_added_plain_http_origin_allows_only_that_origin() {
-        let origins = CertificateOrigins::parse("https://sns.*.amazonaws.com, http://127.0.0.1:4567").unwrap();
+        let origins =
+            CertificateOrigins::parse("https://sns.*.amazonaws.com, http://127.0.0.1:4567")
+                .unwrap();
         assert!(origins.permits_certificate("http://127.0.0.1:4567/cert.pem"));
         assert!(!origins.permits_certificate("http://127.0.0.1:4568/cert.pem"));
         assert!(!origins.permits_certificate("http://sns.us-east-1.amazonaws.com/a.pem"));

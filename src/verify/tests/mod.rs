@@ -184,12 +184,13 @@ fn run(config: &VerifierConfig, case: &Case) -> Result<(), String> {
                 prepared: prepared.as_ref(),
             })
             .collect();
-        let got = certificate_url(config, &secrets, &case.body, &origins, case.now).and_then(|url| {
-            let fetched = url.and_then(|url| served.as_ref().filter(|c| c.url() == url));
-            verify_with_certificate(
-                config, &secrets, &headers, &case.body, &case.url, fetched, case.now,
-            )
-        });
+        let got =
+            certificate_url(config, &secrets, &case.body, &origins, case.now).and_then(|url| {
+                let fetched = url.and_then(|url| served.as_ref().filter(|c| c.url() == url));
+                verify_with_certificate(
+                    config, &secrets, &headers, &case.body, &case.url, fetched, case.now,
+                )
+            });
         let which = match prepare_for {
             None => "plain secrets",
             Some(c) if c == config => "prepared secrets",

@@ -107,8 +107,13 @@ fn every_header_a_sender_sends_is_forwarded_or_a_signature() {
             .iter()
             .any(|(name, _)| signatures.contains(&name.to_ascii_lowercase().as_str()));
         // A sender that signs inside its body (SNS) has no signature header.
-        let in_body = sign_body(&config, signing, body, NOW, "msg_1").unwrap().is_some();
-        assert!(signed || in_body, "{kind:?} sends none of its signature headers");
+        let in_body = sign_body(&config, signing, body, NOW, "msg_1")
+            .unwrap()
+            .is_some();
+        assert!(
+            signed || in_body,
+            "{kind:?} sends none of its signature headers"
+        );
     }
 }
 

@@ -76,7 +76,10 @@ impl CertificateHost {
     }
 }
 
-async fn serve(State(requests): State<Arc<Mutex<Vec<String>>>>, request: Request) -> (AxumStatus, String) {
+async fn serve(
+    State(requests): State<Arc<Mutex<Vec<String>>>>,
+    request: Request,
+) -> (AxumStatus, String) {
     let path = request
         .uri()
         .path_and_query()
@@ -118,7 +121,10 @@ async fn an_sns_notification_starts_a_run_once_and_a_duplicate_message_id_is_ans
     let host = CertificateHost::start().await;
     let server = host.server(mode).await;
     let (source_id, _) = server
-        .create_source("acme", source_body(&json!({"type": "aws_sns"}), Some(TOPIC)))
+        .create_source(
+            "acme",
+            source_body(&json!({"type": "aws_sns"}), Some(TOPIC)),
+        )
         .await;
     let (headers, body) = sns_request(notification(&host), "msg-sns-1");
     let reply = server.send_webhook(&source_id, &headers, &body).await;
@@ -165,7 +171,11 @@ async fn a_subscription_confirmation_is_a_handshake_confirmed_only_with_auto_con
         assert!(rows[0]["run_id"].is_null(), "{}", listed.body);
         if auto_confirm {
             let wanted = format!("/confirm?Token={token}");
-            assert!(host.wait_for(&wanted).await, "not confirmed: {:?}", host.requests());
+            assert!(
+                host.wait_for(&wanted).await,
+                "not confirmed: {:?}",
+                host.requests()
+            );
         }
     }
     // The source without auto_confirm never called its SubscribeURL.
@@ -184,7 +194,10 @@ async fn a_forged_sns_message_is_refused_and_a_certificate_off_the_allowed_origi
     let elsewhere = CertificateHost::start().await;
     let server = host.server(mode).await;
     let (source_id, _) = server
-        .create_source("acme", source_body(&json!({"type": "aws_sns"}), Some(TOPIC)))
+        .create_source(
+            "acme",
+            source_body(&json!({"type": "aws_sns"}), Some(TOPIC)),
+        )
         .await;
     // Genuinely signed, then its message changed: fetched, and refused for the signature.
     let (headers, body) = sns_request(notification(&host), "msg-forged");
@@ -201,14 +214,23 @@ async fn a_forged_sns_message_is_refused_and_a_certificate_off_the_allowed_origi
     let (headers, body) = sns_request(message, "msg-elsewhere");
     let reply = server.send_webhook(&source_id, &headers, &body).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
-    assert_eq!(reply.error_code(), "certificate_url_refused", "{}", reply.body);
+    assert_eq!(
+        reply.error_code(),
+        "certificate_url_refused",
+        "{}",
+        reply.body
+    );
     // Another topic: refused before any fetch.
     let mut message = notification(&elsewhere);
     message["TopicArn"] = json!("arn:aws:sns:us-east-1:123456789012:someone-elses");
     let (headers, body) = sns_request(message, "msg-other-topic");
     let reply = server.send_webhook(&source_id, &headers, &body).await;
     assert_eq!(reply.error_code(), "topic_not_accepted", "{}", reply.body);
-    assert!(elsewhere.requests().is_empty(), "{:?}", elsewhere.requests());
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
     // An allowed origin with no certificate there: the host refused it, 401.
     let mut message = notification(&host);
     message["SigningCertURL"] = json!(format!("{}/missing.pem", host.origin));
