@@ -92,6 +92,14 @@ async fn serve(
     }
 }
 
+/// A source of org `acme` accepting [`TOPIC`] under `verifier`.
+async fn sns_source(server: &TestServer, verifier: Value) -> String {
+    let (source_id, _) = server
+        .create_source("acme", source_body(&verifier, Some(TOPIC)))
+        .await;
+    source_id
+}
+
 /// `message` signed as SNS would, now, with `id` as its MessageId: headers and body.
 fn sns_request(message: Value, id: &str) -> (Vec<(String, String)>, Vec<u8>) {
     let config = VerifierConfig::AwsSns(AwsSnsConfig::default());
@@ -120,12 +128,7 @@ async fn an_sns_notification_starts_a_run_once_and_a_duplicate_message_id_is_ans
 ) {
     let host = CertificateHost::start().await;
     let server = host.server(mode).await;
-    let (source_id, _) = server
-        .create_source(
-            "acme",
-            source_body(&json!({"type": "aws_sns"}), Some(TOPIC)),
-        )
-        .await;
+    let source_id = sns_source(&server, json!({"type": "aws_sns"})).await;
     let (headers, body) = sns_request(notification(&host), "msg-sns-1");
     let reply = server.send_webhook(&source_id, &headers, &body).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
@@ -145,9 +148,7 @@ async fn a_subscription_confirmation_is_a_handshake_confirmed_only_with_auto_con
     let server = host.server(mode).await;
     for (auto_confirm, token) in [(false, "manual"), (true, "automatic")] {
         let verifier = json!({"type": "aws_sns", "auto_confirm": auto_confirm});
-        let (source_id, _) = server
-            .create_source("acme", source_body(&verifier, Some(TOPIC)))
-            .await;
+        let source_id = sns_source(&server, verifier).await;
         let subscribe_url = format!("{}/confirm?Token={token}", host.origin);
         let message = json!({
             "Type": "SubscriptionConfirmation",
@@ -193,12 +194,7 @@ async fn a_forged_sns_message_is_refused_and_a_certificate_off_the_allowed_origi
     let host = CertificateHost::start().await;
     let elsewhere = CertificateHost::start().await;
     let server = host.server(mode).await;
-    let (source_id, _) = server
-        .create_source(
-            "acme",
-            source_body(&json!({"type": "aws_sns"}), Some(TOPIC)),
-        )
-        .await;
+    let source_id = sns_source(&server, json!({"type": "aws_sns"})).await;
     // Genuinely signed, then its message changed: fetched, and refused for the signature.
     let (headers, body) = sns_request(notification(&host), "msg-forged");
     let mut forged: Value = serde_json::from_slice(&body).unwrap();
