@@ -44,6 +44,7 @@
 pub(crate) mod certificate;
 pub(crate) mod message;
 pub(crate) mod origins;
+mod signer;
 
 use std::borrow::Cow;
 use std::ops::RangeInclusive;
@@ -52,11 +53,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::HeaderMap;
 use rand::RngCore;
-use rsa::pkcs1::DecodeRsaPrivateKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
+use rsa::Pkcs1v15Sign;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -66,7 +64,7 @@ use self::origins::CertificateOrigins;
 use super::error::{ConfigError, Rejection, SignError};
 use super::mac::{attempt, ct_eq, first_matching_secret};
 use super::prepared::PreparedSecret;
-use super::scheme::{header, EventName, Headers, Scheme};
+use super::scheme::{EventName, Headers, Scheme};
 use super::timestamp::{check_tolerance, check_window, parse_utc_fraction_seconds};
 use super::{Handshake, SecretCandidate, Verified};
 
@@ -214,64 +212,6 @@ fn verify<'a>(
     })
 }
 
-/// A message to sign, from `hookgate sign`'s body: a JSON object with at least
-/// `TopicArn`, `Message` and `SigningCertURL` (and for a confirmation `SubscribeURL` and
-/// `Token`); `Type` defaults to `Notification` and `SignatureVersion` to `"1"`, as SNS's.
-/// `MessageId` and `Timestamp` are set here, replacing any given.
-fn message_to_sign(body: &[u8], now: i64, msg_id: &str) -> Result<Vec<u8>, SignError> {
-    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(body) else {
-        return Err(SignError::BodyNotAnObject);
-    };
-    let timestamp = chrono::DateTime::from_timestamp(now, 0)
-        .ok_or(SignError::InvalidTimestamp)?
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
-    object
-        .entry("Type")
-        .or_insert_with(|| Value::from("Notification"));
-    object
-        .entry("SignatureVersion")
-        .or_insert_with(|| Value::from("1"));
-    object.insert("MessageId".to_owned(), Value::from(msg_id));
-    object.insert("Timestamp".to_owned(), Value::from(timestamp));
-    object.remove("Signature");
-    serde_json::to_vec(&object).map_err(|_| SignError::BodyNotAnObject)
-}
-
-/// The message's type, topic, canonical string and version, each required member
-/// present.
-fn signable(unsigned: &[u8]) -> Result<(MessageType, String, String, SignatureVersion), SignError> {
-    let message = Message::parse(unsigned).map_err(|_| SignError::BodyNotAnObject)?;
-    let kind = message
-        .get(Member::Type)
-        .and_then(MessageType::parse)
-        .ok_or(SignError::MissingBodyField("Type"))?;
-    for member in required_members(kind) {
-        message
-            .get(*member)
-            .ok_or(SignError::MissingBodyField(member.name()))?;
-    }
-    if message.signing_cert_url.is_none() {
-        return Err(SignError::MissingBodyField("SigningCertURL"));
-    }
-    let version = match message.signature_version.as_deref() {
-        Some("1") => SignatureVersion::V1,
-        Some("2") => SignatureVersion::V2,
-        _ => return Err(SignError::MissingBodyField("SignatureVersion")),
-    };
-    let topic = message.get(Member::TopicArn).unwrap_or_default().to_owned();
-    Ok((kind, topic, message.canonical(kind), version))
-}
-
-/// The private key a signer is given: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1
-/// (`BEGIN RSA PRIVATE KEY`) PEM.
-fn private_key(secret: &[u8]) -> Result<RsaPrivateKey, SignError> {
-    let pem = std::str::from_utf8(secret).map_err(|_| SignError::InvalidSecret)?;
-    RsaPrivateKey::from_pkcs8_pem(pem)
-        .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
-        .map_err(|_| SignError::InvalidSecret)
-}
-
 /// Whether `value` has the shape of an SNS topic ARN:
 /// `arn:<partition>:sns:<region>:<12-digit account>:<topic name>`.
 fn is_topic_arn(value: &str) -> bool {
@@ -367,17 +307,11 @@ impl Scheme for AwsSns {
         now: i64,
         msg_id: &str,
     ) -> Result<Headers, SignError> {
-        private_key(secret)?;
-        let (kind, topic, _, _) = signable(&message_to_sign(body, now, msg_id)?)?;
-        Ok(vec![
-            header("x-amz-sns-message-type", kind.as_str())?,
-            header("x-amz-sns-message-id", msg_id)?,
-            header("x-amz-sns-topic-arn", &topic)?,
-        ])
+        signer::headers(secret, body, now, msg_id)
     }
 
-    /// The message of [`message_to_sign`] with its `Signature`, made with `secret`, the
-    /// private key of the certificate at its `SigningCertURL`.
+    /// The message completed and signed with `secret`, the private key of the
+    /// certificate at its `SigningCertURL` (`signer.rs`).
     fn sign_body(
         _: &AwsSnsConfig,
         secret: &[u8],
@@ -385,30 +319,7 @@ impl Scheme for AwsSns {
         now: i64,
         msg_id: &str,
     ) -> Result<Option<Vec<u8>>, SignError> {
-        let key = private_key(secret)?;
-        let unsigned = message_to_sign(body, now, msg_id)?;
-        let (_, _, canonical, version) = signable(&unsigned)?;
-        let signature = match version {
-            SignatureVersion::V1 => key.sign(
-                Pkcs1v15Sign::new::<Sha1>(),
-                &Sha1::digest(canonical.as_bytes()),
-            ),
-            SignatureVersion::V2 => key.sign(
-                Pkcs1v15Sign::new::<Sha256>(),
-                &Sha256::digest(canonical.as_bytes()),
-            ),
-        }
-        .map_err(|_| SignError::InvalidSecret)?;
-        let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&unsigned) else {
-            return Err(SignError::BodyNotAnObject);
-        };
-        object.insert(
-            "Signature".to_owned(),
-            Value::from(STANDARD.encode(signature)),
-        );
-        serde_json::to_vec(&object)
-            .map(Some)
-            .map_err(|_| SignError::BodyNotAnObject)
+        signer::signed_message(secret, body, now, msg_id).map(Some)
     }
 
     fn event_name(_: &AwsSnsConfig) -> EventName<'static> {
