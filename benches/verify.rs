@@ -20,13 +20,18 @@
 //!
 //! The public-key schemes are compared with their own primitive as well:
 //! `bare_ed25519_verify` (Discord) and `bare_ecdsa_p256_verify` (SendGrid) verify the same
-//! timestamp + body with a key decoded beforehand.
+//! timestamp + body with a key decoded beforehand. Amazon SNS carries the body as the
+//! `Message` of a signed SNS message: `verify/aws_sns` times what ingress does with it
+//! (`certificate_url`, then `verify_with_certificate` with the certificate already
+//! fetched), `bare_rsa_sha1_verify` the RSA PKCS#1 v1.5 SHA1 verification of the same
+//! canonical string with the certificate's key read beforehand.
 //!
 //! `cargo bench --bench verify` (add `-- --measurement-time 5` for steadier figures).
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::Signer as _;
 use hmac::{Hmac, Mac};
@@ -450,6 +455,8 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
     // ready to sign with once as the delivery workers do per claimed batch.
     let keys = [SigningKey::new(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         .unwrap_or_else(|e| panic!("bench secret: {e}"))];
+    aws_sns(&mut group, body);
+
     group.bench_function("sign_outbound_delivery", |b| {
         b.iter(|| {
             payload::headers(
@@ -461,6 +468,91 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
         })
     });
     group.finish();
+}
+
+/// The SNS test certificate (tests/vectors), its key, and where the messages say it is.
+const SNS_KEY: &str = include_str!("../tests/vectors/aws_sns.key.pem");
+const SNS_CERTIFICATE: &str = include_str!("../tests/vectors/aws_sns.cert.pem");
+const SNS_CERTIFICATE_URL: &str =
+    "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-bench.pem";
+const SNS_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:bench";
+
+/// `body` as the `Message` of an SNS notification: the bare RSA verification of its
+/// canonical string, and the verifier as ingress runs it.
+fn aws_sns(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    body: &[u8],
+) {
+    let verifier = VerifierConfig::AwsSns(Default::default());
+    let template = serde_json::json!({
+        "Type": "Notification",
+        "TopicArn": SNS_TOPIC,
+        "Message": String::from_utf8_lossy(body),
+        "SigningCertURL": SNS_CERTIFICATE_URL,
+    });
+    let template = serde_json::to_vec(&template).unwrap_or_else(|e| panic!("{e}"));
+    let message = verify::sign_body(&verifier, SNS_KEY.as_bytes(), &template, NOW, "msg-bench")
+        .unwrap_or_else(|e| panic!("aws_sns: {e}"))
+        .unwrap_or_else(|| panic!("aws_sns signs no body"));
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&message).unwrap_or_else(|e| panic!("{e}"));
+    let member = |name: &str| parsed[name].as_str().unwrap_or_default().to_owned();
+    let canonical: String = ["Message", "MessageId", "Timestamp", "TopicArn", "Type"]
+        .iter()
+        .map(|name| format!("{name}\n{}\n", member(name)))
+        .collect();
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(member("Signature"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let key = {
+        use rsa::pkcs8::DecodePublicKey;
+        use x509_cert::der::{DecodePem, Encode};
+        let certificate = x509_cert::Certificate::from_pem(SNS_CERTIFICATE.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let spki = certificate
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .unwrap_or_else(|e| panic!("{e}"));
+        rsa::RsaPublicKey::from_public_key_der(&spki).unwrap_or_else(|e| panic!("{e}"))
+    };
+    group.bench_function("bare_rsa_sha1_verify", |b| {
+        b.iter(|| {
+            use sha1::Digest as _;
+            let digest = sha1::Sha1::digest(black_box(canonical.as_bytes()));
+            black_box(&key).verify(rsa::Pkcs1v15Sign::new::<sha1::Sha1>(), &digest, &signature)
+        })
+    });
+    let certificate =
+        verify::SigningCertificate::from_pem(SNS_CERTIFICATE_URL, SNS_CERTIFICATE.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let origins = verify::CertificateOrigins::default();
+    let candidates = [SecretCandidate {
+        id: "sec_1",
+        value: SNS_TOPIC.as_bytes(),
+        prepared: None,
+    }];
+    let headers = header_map(Vec::new(), message.len());
+    let ingress = |message: &[u8]| {
+        let url = verify::certificate_url(&verifier, &candidates, message, &origins, NOW)?;
+        let fetched = url.is_some().then_some(&certificate);
+        verify::verify_with_certificate(
+            &verifier,
+            &candidates,
+            &headers,
+            message,
+            URL,
+            fetched,
+            NOW,
+        )
+        .map(|verified| verified.secret_id().len())
+    };
+    if let Err(rejection) = ingress(&message) {
+        panic!("aws_sns rejects its own signature: {rejection:?}");
+    }
+    group.bench_function(BenchmarkId::new("verify", "aws_sns"), |b| {
+        b.iter(|| ingress(black_box(&message)))
+    });
 }
 
 criterion_group! {

@@ -22,7 +22,7 @@ def header(case, name):
 def seeds():
     out = {t: set() for t in ("stripe_header", "standard_webhooks_header", "slack", "github_signature",
                               "hmac_header", "twilio_signed_text", "verify_any", "paddle_header",
-                              "pagerduty_header")}
+                              "pagerduty_header", "aws_sns_message")}
     for c in vectors("stripe"):
         if (v := header(c, "stripe-signature")) is not None:
             out["stripe_header"].add(v.encode())
@@ -56,10 +56,15 @@ def seeds():
     out["pagerduty_header"] |= {b"", b"v1=", b",,,", b"v1=0,v1=00,V1=ff", b"v1=" + b"A" * 64}
     for scheme in ("stripe", "standard_webhooks", "slack", "github", "shopify", "gitlab", "linear",
                    "intercom", "pagerduty", "typeform", "atlassian", "twilio", "hubspot", "square",
-                   "discord", "paddle", "zendesk", "mailgun", "sendgrid"):
+                   "discord", "paddle", "zendesk", "mailgun", "sendgrid", "aws_sns"):
         for c in vectors(scheme)[:6]:
             head = "\n".join(f"{n}: {v}" for n, v in c["headers"])
             out["verify_any"].add(f"{head}\n\n{c['body']}".encode())
+    for c in vectors("aws_sns"):
+        out["aws_sns_message"].add(c["body"].encode())
+    out["aws_sns_message"] |= {b"", b"{}", b"[]", b'{"Type":"Notification","Type":"x"}',
+                               b'{"Subject":null,"Message":"\\u0000\\ud800"}',
+                               b'{"SigningCertURL":"https://sns.a.amazonaws.com:443/../x.pem"}'}
     out["verify_any"] |= {b"", b"\n\n", b"Authorization: Bearer whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n\n{}"}
     return out
 

@@ -16,7 +16,7 @@ Setup (nothing is installed by hookgate's build):
     # optional, for GitHub/Shopify verdicts from their official JS libraries; required
     # for Linear's (@linear/sdk):
     mkdir -p /tmp/hgnode && cd /tmp/hgnode && npm init -y && \
-        npm install @octokit/webhooks-methods @shopify/shopify-api @linear/sdk
+        npm install @octokit/webhooks-methods @shopify/shopify-api @linear/sdk sns-validator
     /tmp/hgvenv/bin/python scripts/gen_vectors.py [--node-dir /tmp/hgnode] [--only twilio …]
 """
 
@@ -33,6 +33,7 @@ import gen_vectors_python  # noqa: E402  (stripe, standard webhooks, svix, slack
 import gen_vectors_node  # noqa: E402  (github, shopify, linear)
 import gen_vectors_public_key  # noqa: E402  (discord, sendgrid)
 import gen_vectors_signed_url  # noqa: E402  (twilio, hubspot, square)
+import gen_vectors_sns  # noqa: E402  (aws_sns)
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 
@@ -82,6 +83,14 @@ def main():
         write("sendgrid", f"cryptography (PyPI) {v('cryptography')}: ECDSA P-256/SHA-256 signs; "
               f"sendgrid (PyPI) {v('sendgrid')}: EventWebhook.verify_signature judges",
               gen_vectors_public_key.sendgrid_cases())
+    if wanted("aws_sns"):
+        sns = gen_vectors_sns.version(args.node_dir)
+        if sns is None:
+            sys.exit("sns-validator not found under --node-dir: SNS's vectors need it")
+        write("aws_sns", "messages built and signed per the SNS developer guide with cryptography (PyPI) "
+              f"{v('cryptography')} and a self-signed test certificate; verdicts from sns-validator "
+              f"{sns} MessageValidator.validate under node, its https.get serving that certificate",
+              gen_vectors_sns.aws_sns_cases(args.node_dir))
     if selected:
         return
     write("stripe", f"stripe (PyPI) {v('stripe')}: WebhookSignature.generate_signature_header "

@@ -34,6 +34,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
+    #[error("cannot set up the SNS certificate client")]
+    CertificateClient(#[source] reqwest::Error),
     #[error("in-flight requests did not finish within the shutdown timeout")]
     ShutdownTimeout,
 }
@@ -266,6 +268,12 @@ impl App {
             &workers,
         );
         workers.close();
+        let certificates = crate::ingress::CertificateFetcher::new(
+            self.config.sns_certificate_origins.clone(),
+            crate::delivery::SsrfPolicy::new(self.config.delivery_allow_cidrs.clone()),
+            Arc::clone(&metrics),
+        )
+        .map_err(ServeError::CertificateClient)?;
         let state = AppState::new(Services {
             store: self.store,
             queue: self.queue,
@@ -280,6 +288,7 @@ impl App {
             trusted_proxies: self.config.trusted_proxies.clone(),
             metrics_elsewhere: self.config.metrics_listen.is_some(),
             run_wakes,
+            certificates,
         });
         let metrics_server = metrics_listener.map(|metrics_listener| {
             if let Ok(address) = metrics_listener.local_addr() {

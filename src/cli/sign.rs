@@ -20,7 +20,11 @@ pub struct SignArgs {
     /// The source's secret, exactly as `sources create` or `rotate-secret` printed it.
     /// For discord and sendgrid, whose secret is the sender's public key, the private
     /// key instead: discord an Ed25519 seed in hex (64 digits), sendgrid a P-256 key as
-    /// base64 PKCS#8 DER (the PEM body without its lines).
+    /// base64 PKCS#8 DER (the PEM body without its lines). For aws_sns the RSA private key
+    /// PEM of the certificate at the message's SigningCertURL: the body is then the message
+    /// to sign, a JSON object with TopicArn, Message and SigningCertURL (a confirmation
+    /// also SubscribeURL and Token; Type defaults to Notification, SignatureVersion to
+    /// "1"), and the signed message is printed after the headers.
     #[arg(long, env = "HOOKGATE_SIGN_SECRET", hide_env_values = true)]
     secret: String,
     /// File holding the request body; stdin when absent. Mailgun carries its signature
@@ -410,7 +414,7 @@ mod tests {
     #[test]
     fn every_verifier_type_signs_what_it_verifies() {
         use rand::SeedableRng;
-        let body = br#"{"id":"evt_1","type":"x","webhookTimestamp":1700000000000}"#;
+        let any_body = br#"{"id":"evt_1","type":"x","webhookTimestamp":1700000000000}"#;
         let mut random = rand::rngs::StdRng::seed_from_u64(1);
         let url = "https://gw.example/v1/ingress/src_1";
         for config in VerifierConfig::examples() {
@@ -422,6 +426,8 @@ mod tests {
                 (None, Some((private, public))) => (private.to_owned(), public.to_owned()),
                 (None, None) => panic!("{kind:?}: no secret to sign with"),
             };
+            // An SNS message is a body of its own shape.
+            let body = kind.test_body().unwrap_or(any_body);
             let input = SignInput {
                 verifier: &config,
                 secret: signing.as_bytes(),
@@ -457,7 +463,16 @@ mod tests {
                 prepared: None,
             };
             let sent = signed.as_deref().unwrap_or(body);
-            let verified = verify::verify(&config, &[candidate], &map, sent, url, 1_700_000_000);
+            let certificate = kind.test_certificate();
+            let verified = verify::verify_with_certificate(
+                &config,
+                &[candidate],
+                &map,
+                sent,
+                url,
+                certificate.as_ref(),
+                1_700_000_000,
+            );
             assert!(verified.is_ok(), "{config:?}: {verified:?}");
         }
     }

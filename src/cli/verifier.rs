@@ -13,7 +13,7 @@ pub struct VerifierArgs {
     #[arg(long, value_enum, value_name = "TYPE")]
     pub verifier: VerifierType,
     /// Options for hmac, bearer and the senders with a replay window (linear, hubspot,
-    /// paddle, zendesk, mailgun, sendgrid) as a JSON object, e.g.
+    /// paddle, zendesk, mailgun, sendgrid, aws_sns) as a JSON object, e.g.
     /// '{"header":"X-Signature","prefix":"sha256="}' (--help lists them).
     ///
     /// hmac: "header" (required: the header carrying the MAC), "prefix" (text before
@@ -35,6 +35,9 @@ pub struct VerifierArgs {
     ///
     /// sendgrid: "tolerance_s" (refuse timestamps further from now, either way; none by
     /// default, as SendGrid's library).
+    ///
+    /// aws_sns: "tolerance_s" (refuse a Timestamp older than this; default 3600),
+    /// "auto_confirm" (true: confirm a subscription by calling its SubscribeURL).
     ///
     /// The other types take no options.
     #[arg(long, value_name = "JSON")]

@@ -69,6 +69,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKGATE_DELIVERY_ALLOW_CIDRS", default_value = "")]
     pub delivery_allow_cidrs: String,
 
+    /// Comma-separated origins SNS signing certificates are fetched from, and SNS
+    /// subscriptions confirmed at (`auto_confirm`); `*` stands for one DNS label. An
+    /// `http://` origin is plain HTTP to that origin only (a test server).
+    #[arg(
+        long,
+        env = "HOOKGATE_SNS_CERTIFICATE_ORIGINS",
+        default_value = crate::verify::DEFAULT_CERTIFICATE_ORIGINS
+    )]
+    pub sns_certificate_origins: String,
+
     /// Default delivery retry delays (each ±20% jitter).
     #[arg(
         long,

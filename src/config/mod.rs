@@ -64,6 +64,8 @@ pub struct Config {
     /// Former master keys: they open, never seal (SPEC §15).
     pub master_keys_retired: Vec<Secret>,
     pub delivery_allow_cidrs: Vec<crate::cidr::Cidr>,
+    /// Where SNS signing certificates may be fetched from (and subscriptions confirmed).
+    pub sns_certificate_origins: crate::verify::CertificateOrigins,
     pub retry_schedule: Vec<Duration>,
     pub log_format: LogFormat,
     /// Trace export (SPEC §14); `None`: nothing is exported.
@@ -350,6 +352,15 @@ impl Config {
             master_keys_retired,
             delivery_allow_cidrs: crate::cidr::parse_list(&args.delivery_allow_cidrs).map_err(|e| {
                 invalid("HOOKGATE_DELIVERY_ALLOW_CIDRS (--delivery-allow-cidrs)", e)
+            })?,
+            sns_certificate_origins: crate::verify::CertificateOrigins::parse(
+                &args.sns_certificate_origins,
+            )
+            .map_err(|e| {
+                invalid(
+                    "HOOKGATE_SNS_CERTIFICATE_ORIGINS (--sns-certificate-origins)",
+                    e,
+                )
             })?,
             retry_schedule: crate::delivery::parse_schedule(&args.retry_schedule)
                 .map_err(|e| invalid("HOOKGATE_RETRY_SCHEDULE (--retry-schedule)", e))?,

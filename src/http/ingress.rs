@@ -175,6 +175,16 @@ fn receipt_response(receipt: Receipt) -> Response {
                 ..NO_FIELDS
             },
         ),
+        // SNS reads nothing of the answer but its status.
+        Receipt::Handshake(
+            Handshake::SnsSubscriptionConfirmation { .. } | Handshake::SnsUnsubscribeConfirmation,
+        ) => (
+            StatusCode::OK,
+            ReceiptBody {
+                status: Some("handshake"),
+                ..NO_FIELDS
+            },
+        ),
     };
     (status, Json(body)).into_response()
 }
@@ -186,14 +196,14 @@ fn receipt_response(receipt: Receipt) -> Response {
     request_body(content = String, description = "the sender's raw body, signed as the source's verifier expects"),
     responses(
         (status = 202, body = ReceiptBody, description = "accepted: the event and its run are durable"),
-        (status = 200, body = ReceiptBody, description = "duplicate (same run), ignored by the event filter (`status: ignored`), or a handshake (`status: pong`, Slack's `challenge`, or Discord's `type: 1`)"),
+        (status = 200, body = ReceiptBody, description = "duplicate (same run), ignored by the event filter (`status: ignored`), or a handshake (`status: pong`, Slack's `challenge`, Discord's `type: 1`, or `status: handshake` for an SNS subscription or unsubscribe confirmation)"),
         (status = 400, description = "bad_request: the body could not be read"),
-        (status = 401, description = "signature, timestamp or token refused"),
+        (status = 401, description = "signature, timestamp or token refused; for SNS also the topic, the certificate URL's origin, or a certificate its host refused (`certificate_invalid`)"),
         (status = 404, description = "unknown or disabled source"),
         (status = 408, description = "body_timeout: the body did not arrive within the body read timeout"),
         (status = 413, description = "payload_too_large"),
         (status = 422, description = "validation_failed: the de-dup key or event name read from the request cannot be stored (NUL, or longer than 1 KiB)"),
-        (status = 503, description = "store unavailable; retry after Retry-After"),
+        (status = 503, description = "store unavailable, or an SNS signing certificate could not be fetched (`certificate_unavailable`); retry after Retry-After"),
     ))]
 async fn receive(
     State(state): State<AppState>,
@@ -234,6 +244,17 @@ fn refusal_error(refusal: Refusal) -> ApiError {
             rejection.code(),
             rejection.to_string(),
         ),
+        Refusal::Certificate(error) if error.is_sender_fault() => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "certificate_invalid",
+            error.to_string(),
+        ),
+        Refusal::Certificate(error) => {
+            let mut unavailable = ApiError::unavailable("sns_certificate");
+            unavailable.code = "certificate_unavailable";
+            unavailable.message = error.to_string();
+            unavailable
+        }
         Refusal::Store(error) => error.into(),
         Refusal::Unstorable(unstorable) => {
             ApiError::validation(unstorable.field(), unstorable.reason())

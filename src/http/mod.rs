@@ -92,6 +92,8 @@ pub struct Services {
     pub metrics_elsewhere: bool,
     /// News of run timelines, for live streams.
     pub run_wakes: crate::runs::RunWakes,
+    /// Fetches SNS signing certificates for ingress.
+    pub certificates: crate::ingress::CertificateFetcher,
 }
 
 impl AppState {
@@ -101,6 +103,7 @@ impl AppState {
             services.keyring.clone(),
             services.ingress_writer,
             Arc::clone(&services.metrics),
+            services.certificates,
         );
         Self {
             inner: Arc::new(Inner {

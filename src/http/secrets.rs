@@ -65,7 +65,7 @@ pub struct RotateSecret {
     /// How long the previous secrets keep working (default 86400, at most 30 days).
     pub grace_period_s: Option<u64>,
     /// The sender's own new secret; generated when absent (required where it is the
-    /// sender's public key: discord, sendgrid).
+    /// sender's public key: discord, sendgrid; or the SNS topic ARN: aws_sns).
     pub secret: Option<String>,
 }
 

@@ -42,11 +42,13 @@ pub struct CreateSource {
     workflow_id: String,
     /// `{"type": "github"|"stripe"|"standard_webhooks"|"shopify"|"slack"|"gitlab"|"linear"|
     /// "intercom"|"pagerduty"|"typeform"|"atlassian"|"twilio"|"hubspot"|"square"|"discord"|
-    /// "paddle"|"zendesk"|"mailgun"|"sendgrid"|"hmac"|"bearer", …}` (README "Supported senders")
+    /// "paddle"|"zendesk"|"mailgun"|"sendgrid"|"aws_sns"|"hmac"|"bearer", …}` (README
+    /// "Supported senders")
     #[schema(value_type = Object)]
     verifier: VerifierConfig,
     /// The sender's own secret (GitHub, Stripe, Shopify, Slack generate theirs); generated when absent.
-    /// Required for discord and sendgrid: the sender's public key, which hookgate cannot make.
+    /// Required for discord and sendgrid (the sender's public key) and aws_sns (the topic
+    /// ARN accepted), which hookgate cannot make.
     secret: Option<String>,
     /// Event names that create runs; empty or absent = all.
     event_filter: Option<Vec<String>>,

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use super::{ActiveSource, Refusal};
 
-/// Beyond this many entries the cache starts over rather than grow.
+/// Beyond this many entries a cache starts over rather than grow, unless made
+/// [`LoadingCache::bounded`].
 const MAX_ENTRIES: usize = 10_000;
 
 /// The ingress cache: `None` caches "no such (enabled) source".
@@ -77,6 +78,8 @@ struct Ticket {
 /// reloads ahead of expiry (see the module doc).
 pub struct LoadingCache<V> {
     ttl: Duration,
+    /// Beyond this many entries the cache starts over rather than grow.
+    max_entries: usize,
     entries: Mutex<Entries<V>>,
     /// One lock per key being loaded on a miss, so a miss is loaded once.
     loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -94,8 +97,14 @@ enum Lookup<V> {
 
 impl<V: Send + Sync + 'static> LoadingCache<V> {
     pub fn new(ttl: Duration) -> Self {
+        Self::bounded(ttl, MAX_ENTRIES)
+    }
+
+    /// A cache that starts over past `max_entries` entries.
+    pub fn bounded(ttl: Duration, max_entries: usize) -> Self {
         Self {
             ttl,
+            max_entries,
             entries: Mutex::new(Entries {
                 map: HashMap::new(),
                 epoch: 0,
@@ -182,7 +191,7 @@ impl<V: Send + Sync + 'static> LoadingCache<V> {
         {
             return;
         }
-        if entries.map.len() >= MAX_ENTRIES {
+        if entries.map.len() >= self.max_entries {
             entries.map.clear();
         }
         let entry = Entry {

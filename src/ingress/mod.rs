@@ -6,6 +6,8 @@
 //! the request and a body reader, and maps [`Receipt`] and [`Refusal`] to responses.
 
 mod cache;
+mod certificates;
+mod confirm;
 mod detail;
 mod forwarded;
 mod janitor;
@@ -16,6 +18,8 @@ mod shed;
 mod writer;
 
 pub use cache::SourceCache;
+pub use certificates::{CertificateFetcher, FetchError};
+pub use confirm::{confirm, Confirmation};
 pub use forwarded::forwarded_headers;
 pub use janitor::EventLogJanitor;
 pub use kept::{credential_headers, kept_headers, REDACTED};
@@ -80,6 +84,9 @@ pub enum Refusal {
     Body(BodyRefusal),
     #[error("request refused: {0}")]
     Rejected(#[source] Rejection),
+    /// The signing certificate the message names could not be had (SNS).
+    #[error("signing certificate: {0}")]
+    Certificate(#[source] FetchError),
     #[error("store unavailable")]
     Store(#[from] StoreError),
     #[error("over capacity")]
@@ -101,6 +108,8 @@ impl Refusal {
             // an SRE can alert on it.
             Refusal::Rejected(rejection) if !rejection.is_sender_fault() => "misconfigured",
             Refusal::Rejected(_) => "rejected",
+            Refusal::Certificate(error) if error.is_sender_fault() => "rejected",
+            Refusal::Certificate(_) => "certificate_unavailable",
             Refusal::Store(_) => "unavailable",
             Refusal::Overloaded => "overloaded",
             Refusal::Unstorable(_) => "unstorable",
@@ -187,6 +196,19 @@ impl ActiveSource {
             .collect()
     }
 
+    /// The secrets a request at `now` is verified against.
+    pub fn candidates(&self, now: DateTime<Utc>) -> Vec<SecretCandidate<'_>> {
+        self.secrets
+            .iter()
+            .filter(|active| active.expires_at.is_none_or(|at| at > now))
+            .map(|active| SecretCandidate {
+                id: &active.id,
+                value: active.secret.expose(),
+                prepared: Some(&active.prepared),
+            })
+            .collect()
+    }
+
     /// Verifies a request that called `url` (see [`verify::verify`]).
     pub fn verify<'a>(
         &'a self,
@@ -195,19 +217,9 @@ impl ActiveSource {
         url: &'a str,
         now: DateTime<Utc>,
     ) -> Result<verify::Verified<'a>, Rejection> {
-        let candidates: Vec<SecretCandidate<'_>> = self
-            .secrets
-            .iter()
-            .filter(|active| active.expires_at.is_none_or(|at| at > now))
-            .map(|active| SecretCandidate {
-                id: &active.id,
-                value: active.secret.expose(),
-                prepared: Some(&active.prepared),
-            })
-            .collect();
         verify::verify(
             &self.source.verifier,
-            &candidates,
+            &self.candidates(now),
             headers,
             body,
             url,

@@ -2,10 +2,13 @@
 //! verify, record, and count the outcome — in that order, in one place. The HTTP
 //! handler only hands over the request and maps the answer.
 
+use super::certificates::CertificateFetcher;
+use super::confirm::spawn_confirm;
 use super::{record, ActiveSource, IngressWriter, Receipt, Refusal, RejectionSampler, SourceCache};
 use crate::crypto::Keyring;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::verify::{self, Handshake, SecretCandidate, SigningCertificate};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
@@ -34,6 +37,8 @@ pub struct Ingress {
     writer: IngressWriter,
     sampler: RejectionSampler,
     metrics: Arc<Metrics>,
+    /// SNS signing certificates (and subscription confirmations).
+    certificates: Arc<CertificateFetcher>,
 }
 
 impl Ingress {
@@ -42,6 +47,7 @@ impl Ingress {
         keyring: Keyring,
         writer: IngressWriter,
         metrics: Arc<Metrics>,
+        certificates: CertificateFetcher,
     ) -> Self {
         Self {
             store,
@@ -53,6 +59,7 @@ impl Ingress {
             // of writes.
             sampler: RejectionSampler::new(Duration::from_secs(1)),
             metrics,
+            certificates: Arc::new(certificates),
         }
     }
 
@@ -112,16 +119,96 @@ impl Ingress {
         let body = read_body(active.source.max_body_bytes)
             .await
             .map_err(Refusal::Body)?;
-        let verified = match active.verify(headers, &body, url, now) {
+        let candidates = active.candidates(now);
+        let certificate = match self.certificate(active, &candidates, &body, now).await {
+            Ok(certificate) => certificate,
+            Err(refusal) => {
+                if let Refusal::Rejected(rejection) = &refusal {
+                    self.refused(active, rejection, headers, now);
+                } else {
+                    tracing::warn!(error = %refusal, "webhook refused: signing certificate unavailable");
+                }
+                return Err(refusal);
+            }
+        };
+        let verified = match verify::verify_with_certificate(
+            &active.source.verifier,
+            &candidates,
+            headers,
+            &body,
+            url,
+            certificate.as_deref(),
+            now.timestamp(),
+        ) {
             Ok(verified) => verified,
             Err(rejection) => {
-                tracing::info!(reason = rejection.code(), "webhook refused");
-                self.sample(active, &rejection, headers, now);
+                self.refused(active, &rejection, headers, now);
                 return Err(Refusal::Rejected(rejection));
             }
         };
+        // The subscription to confirm once the handshake is recorded (`auto_confirm`).
+        let confirm = match verified.handshake() {
+            Some(Handshake::SnsSubscriptionConfirmation {
+                confirm_url: Some(url),
+            }) => Some((
+                url.clone(),
+                verified.dedup_key().unwrap_or_default().to_owned(),
+            )),
+            _ => None,
+        };
         // Another handle on the same buffer (no copy): `verified` borrows from it.
-        record(&self.writer, active, &verified, headers, body.clone(), now).await
+        let receipt = record(&self.writer, active, &verified, headers, body.clone(), now).await?;
+        if let (Receipt::Handshake(_), Some((url, message_id))) = (&receipt, confirm) {
+            spawn_confirm(
+                Arc::clone(&self.certificates),
+                Arc::clone(&self.metrics),
+                active.source.id.clone(),
+                message_id,
+                url,
+            );
+        }
+        Ok(receipt)
+    }
+
+    /// The signing certificate a request needs before it can be verified (SNS), fetched
+    /// only once everything else about the request has been checked; `None` for every
+    /// other scheme, at the cost of one `match`.
+    async fn certificate(
+        &self,
+        active: &ActiveSource,
+        candidates: &[SecretCandidate<'_>],
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<SigningCertificate>>, Refusal> {
+        let origins = self.certificates.origins();
+        let url = verify::certificate_url(
+            &active.source.verifier,
+            candidates,
+            body,
+            origins,
+            now.timestamp(),
+        )
+        .map_err(Refusal::Rejected)?;
+        let Some(url) = url else {
+            return Ok(None);
+        };
+        self.certificates
+            .certificate(&url)
+            .await
+            .map(Some)
+            .map_err(Refusal::Certificate)
+    }
+
+    /// Logs and samples a refused request.
+    fn refused(
+        &self,
+        active: &ActiveSource,
+        rejection: &verify::Rejection,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) {
+        tracing::info!(reason = rejection.code(), "webhook refused");
+        self.sample(active, rejection, headers, now);
     }
 
     /// The source from the short-lived cache, or loaded (and cached, also when unknown).

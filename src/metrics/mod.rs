@@ -75,6 +75,7 @@ pub mod labels {
         "unavailable",
         "overloaded",
         "unstorable",
+        "certificate_unavailable",
     ];
     /// `verifier` of a request whose source is unknown.
     pub const UNKNOWN_VERIFIER: &str = "unknown";
@@ -86,6 +87,12 @@ pub mod labels {
     pub const RELAY_FAILURES: &[&str] = &["unreachable", "nacked", "unroutable"];
     /// `hookgate_connections_timed_out_total{reason}`.
     pub const CONNECTION_TIMEOUTS: &[&str] = &["header_read", "keep_alive"];
+    /// `hookgate_sns_certificate_fetches_total{outcome}`: fetched and read, the host
+    /// refused it or sent no certificate (`invalid`), or it could not be had (`failed`).
+    pub const CERTIFICATE_FETCHES: &[&str] = &["fetched", "invalid", "failed"];
+    /// `hookgate_sns_confirmations_total{outcome}`: a `SubscribeURL` called with a 2xx
+    /// answer, called without one, or not called (not on an allowed origin).
+    pub const CONFIRMATIONS: &[&str] = &["confirmed", "failed", "refused"];
     /// `hookgate_otel_spans_dropped_total{reason}`.
     pub const SPANS_DROPPED: &[&str] = &["queue_full", "export_failed"];
 }
@@ -112,6 +119,10 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_refused: Counter,
     pub connections_timed_out: Family<ReasonLabels, Counter>,
+    /// SNS signing certificates fetched by ingress, by outcome.
+    pub certificate_fetches: Family<OutcomeLabels, Counter>,
+    /// SNS subscriptions confirmed by ingress (`auto_confirm`), by outcome.
+    pub confirmations: Family<OutcomeLabels, Counter>,
     /// The same outcomes per source and endpoint, for the console (not exported here).
     pub activity: Arc<Activity>,
 }
@@ -255,6 +266,18 @@ impl Metrics {
             "Connections closed by a timeout, by which (header_read, keep_alive)",
             connections_timed_out.clone(),
         );
+        let certificate_fetches = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "sns_certificate_fetches",
+            "SNS signing certificates fetched, by outcome (fetched, invalid, failed)",
+            certificate_fetches.clone(),
+        );
+        let confirmations = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "sns_confirmations",
+            "SNS subscriptions confirmed by calling their SubscribeURL, by outcome (confirmed, failed, refused)",
+            confirmations.clone(),
+        );
         let build = prometheus_client::metrics::info::Info::new(vec![
             ("version", env!("CARGO_PKG_VERSION")),
             (
@@ -285,6 +308,12 @@ impl Metrics {
         for reason in labels::CONNECTION_TIMEOUTS {
             let _ = connections_timed_out.get_or_create(&ReasonLabels { reason });
         }
+        for outcome in labels::CERTIFICATE_FETCHES {
+            let _ = certificate_fetches.get_or_create(&OutcomeLabels { outcome });
+        }
+        for outcome in labels::CONFIRMATIONS {
+            let _ = confirmations.get_or_create(&OutcomeLabels { outcome });
+        }
         for reason in labels::SPANS_DROPPED {
             let _ = spans_dropped.get_or_create(&ReasonLabels { reason });
         }
@@ -298,6 +327,8 @@ impl Metrics {
             connections_open,
             connections_refused,
             connections_timed_out,
+            certificate_fetches,
+            confirmations,
             circuits,
             deliveries,
             delivery_duration,
@@ -369,6 +400,18 @@ impl Metrics {
     pub fn endpoint_disabled(&self, reason: &'static str) {
         self.endpoints_disabled
             .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn certificate_fetched(&self, outcome: &'static str) {
+        self.certificate_fetches
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    pub fn confirmation(&self, outcome: &'static str) {
+        self.confirmations
+            .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
 

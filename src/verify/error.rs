@@ -19,6 +19,26 @@ pub enum Rejection {
     /// That body field is present but not of its form (a timestamp that is no integer).
     #[error("malformed body field {0}")]
     MalformedField(&'static str),
+    /// The body is not the JSON object the scheme signs (SNS): not JSON, a member sent
+    /// twice, or a member of the wrong type.
+    #[error("malformed body")]
+    MalformedBody,
+    /// A body field names a signature version we do not verify (SNS `SignatureVersion`).
+    #[error("body field {0} names no supported signature version")]
+    UnsupportedFieldVersion(&'static str),
+    /// An SNS message of a `Type` SNS does not send to HTTP subscriptions.
+    #[error("unknown message type")]
+    UnknownMessageType,
+    /// The SNS topic is none of the source's: a valid signature only proves SNS sent it.
+    #[error("the message's topic is not one this source accepts")]
+    TopicMismatch,
+    /// The SNS signing certificate URL is not on an allowed origin: never fetched.
+    #[error("the signing certificate URL is not on an allowed origin")]
+    CertificateUrlRefused,
+    /// Verification needed a signing certificate that was not given (the caller must
+    /// fetch it first: `certificate_url`, then `verify_with_certificate`).
+    #[error("the signing certificate was not provided")]
+    CertificateUnavailable,
     /// The same security-relevant header sent more than once: ambiguous, so refused.
     #[error("header {0} sent more than once")]
     DuplicateHeader(HeaderName),
@@ -60,6 +80,12 @@ impl Rejection {
             Self::MissingField(_) => "signature_missing",
             Self::MalformedField(_) => "signature_malformed",
             Self::DuplicateHeader(_) => "header_duplicated",
+            Self::MalformedBody => "body_malformed",
+            Self::UnsupportedFieldVersion(_) => "signature_version_unsupported",
+            Self::UnknownMessageType => "message_type_unknown",
+            Self::TopicMismatch => "topic_not_accepted",
+            Self::CertificateUrlRefused => "certificate_url_refused",
+            Self::CertificateUnavailable => "certificate_unavailable",
             Self::UnsupportedVersion(_) => "signature_version_unsupported",
             Self::SignatureMismatch => "signature_invalid",
             Self::TokenMismatch => "token_invalid",
@@ -77,7 +103,10 @@ impl Rejection {
     pub fn is_sender_fault(&self) -> bool {
         !matches!(
             self,
-            Self::NoActiveSecret | Self::UnusableSecrets | Self::InvalidConfig(_)
+            Self::NoActiveSecret
+                | Self::UnusableSecrets
+                | Self::InvalidConfig(_)
+                | Self::CertificateUnavailable
         )
     }
 }
@@ -99,6 +128,13 @@ pub enum SignError {
     /// The body cannot carry the signature (Mailgun's goes in a JSON object body).
     #[error("the body must be a JSON object to carry the signature")]
     BodyNotAnObject,
+    /// The body lacks a member the sender's message must carry (an SNS message's
+    /// `TopicArn`, `Message`, `SigningCertURL`, …).
+    #[error("the body must carry {0} for this verifier")]
+    MissingBodyField(&'static str),
+    /// The signing time cannot be written as a date.
+    #[error("the signing time is out of range")]
+    InvalidTimestamp,
     /// The value for this header would not be a valid HTTP header value.
     #[error("value for header {0} is not a valid header value")]
     InvalidHeaderValue(&'static str),

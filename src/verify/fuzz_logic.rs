@@ -9,12 +9,17 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::aws_sns::message::{Message, MessageType};
+use super::aws_sns::origins::CertificateOrigins;
 use super::config::{MacAlgorithm, MacEncoding};
 use super::template::Template;
 use super::{
     body, github, hmac_generic, paddle, pagerduty, slack, standard_webhooks, stripe, twilio, whsec,
 };
-use super::{sign, sign_body, verify, PreparedSecret, SecretCandidate, VerifierConfig};
+use super::{
+    certificate_url, sign, sign_body, verify, verify_with_certificate, PreparedSecret,
+    SecretCandidate, VerifierConfig,
+};
 
 /// Fixed clock for fuzzing: far from 0 so both window edges are reachable.
 pub const NOW: i64 = 1_700_000_000;
@@ -350,7 +355,11 @@ pub fn verify_any(data: &[u8]) {
     }
     // Every scheme of the table, those with options in each of their examples.
     for config in VerifierConfig::examples() {
-        let plain = verify(&config, &SECRETS, &headers, body, URL, NOW);
+        // A scheme signed with a certificate gets its test certificate, as if fetched.
+        let certificate = config.kind().test_certificate();
+        let certificate = certificate.as_ref();
+        let plain =
+            verify_with_certificate(&config, &SECRETS, &headers, body, URL, certificate, NOW);
         if let Ok(verified) = &plain {
             assert!(matches!(verified.secret_id(), "bad" | "good"));
         }
@@ -365,7 +374,7 @@ pub fn verify_any(data: &[u8]) {
             })
             .collect();
         assert_eq!(
-            verify(&config, &candidates, &headers, body, URL, NOW),
+            verify_with_certificate(&config, &candidates, &headers, body, URL, certificate, NOW),
             plain,
             "{config:?}"
         );
@@ -381,7 +390,13 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
         None => (SECRETS[1].value, SECRETS[1].value),
     };
     let Ok(signed) = sign(config, signing, body, URL, NOW, "msg_fuzz") else {
-        panic!("signing failed for {:?}", config.kind());
+        // A sender whose body has a shape of its own (an SNS message) signs only that.
+        assert!(
+            config.kind().test_body().is_some(),
+            "signing failed for {:?}",
+            config.kind()
+        );
+        return;
     };
     let mut headers = HeaderMap::new();
     for (name, value) in &signed {
@@ -401,7 +416,16 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
             ..SECRETS[1]
         },
     ];
-    let result = verify(config, &secrets, &headers, body, URL, NOW);
+    let certificate = config.kind().test_certificate();
+    let result = verify_with_certificate(
+        config,
+        &secrets,
+        &headers,
+        body,
+        URL,
+        certificate.as_ref(),
+        NOW,
+    );
     let refuses_empty = matches!(
         config,
         VerifierConfig::Shopify | VerifierConfig::Square | VerifierConfig::Pagerduty
@@ -409,6 +433,9 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
     // Linear dates the body inside it: a body without a fresh `webhookTimestamp` is
     // refused however it is signed, never for its signature.
     let dated_by_body = matches!(config, VerifierConfig::Linear(_));
+    // An SNS message names its topic and certificate: one naming others than the test
+    // pair's is refused for that, however it is signed, never for its signature.
+    let names_its_keys = config.kind().test_certificate().is_some();
     if refuses_empty && body.is_empty() {
         assert_eq!(result.err(), Some(super::Rejection::EmptyBody));
     } else if dated_by_body && result.is_err() {
@@ -421,11 +448,51 @@ fn round_trip(config: &VerifierConfig, body: &[u8]) {
             ),
             "{result:?}"
         );
+    } else if names_its_keys && result.is_err() {
+        assert!(
+            matches!(
+                result,
+                Err(super::Rejection::TopicMismatch | super::Rejection::CertificateUnavailable)
+            ),
+            "{result:?}"
+        );
     } else {
         assert_eq!(
             result.map(|v| v.secret_id().to_owned()).ok().as_deref(),
             Some("good")
         );
+    }
+}
+
+/// An SNS message body: read, every signed member present is in its canonical string
+/// as `Name\nvalue\n`; its certificate URL is allowed only on an SNS host over HTTPS;
+/// and asking for a certificate never panics.
+pub fn aws_sns_message(data: &[u8]) {
+    let origins = CertificateOrigins::default();
+    if let Ok(message) = Message::parse(data) {
+        for kind in [
+            MessageType::Notification,
+            MessageType::SubscriptionConfirmation,
+            MessageType::UnsubscribeConfirmation,
+        ] {
+            let canonical = message.canonical(kind);
+            if let Some(topic) = message.topic_arn.as_deref() {
+                assert!(canonical.contains(&format!("TopicArn\n{topic}\n")));
+            }
+            if let Some(id) = message.message_id.as_deref() {
+                assert!(canonical.contains(&format!("MessageId\n{id}\n")));
+            }
+        }
+        if let Some(url) = message.signing_cert_url.as_deref() {
+            if origins.permits_certificate(url) {
+                assert!(url.starts_with("https://") && url.ends_with(".pem"));
+            }
+        }
+    }
+    for config in VerifierConfig::examples() {
+        if let Ok(Some(url)) = certificate_url(&config, &SECRETS, data, &origins, NOW) {
+            assert!(origins.permits_certificate(&url));
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 //! `verifier.type`.
 
 mod atlassian;
+mod aws_sns;
 mod bearer;
 mod body;
 mod config;
@@ -60,6 +61,9 @@ use std::fmt;
 
 use http::HeaderMap;
 
+pub use aws_sns::certificate::{CertificateError, SigningCertificate};
+pub use aws_sns::origins::{CertificateOrigins, DEFAULT_CERTIFICATE_ORIGINS};
+pub use aws_sns::AwsSnsConfig;
 pub use bearer::BearerConfig;
 pub use config::{MacAlgorithm, MacEncoding};
 pub use error::{ConfigError, Rejection, SignError};
@@ -109,6 +113,12 @@ pub enum Handshake {
     SlackUrlVerification { challenge: String },
     /// Discord PING (interaction `type` 1): answer 200 `{"type":1}` (PONG).
     DiscordPing,
+    /// SNS `SubscriptionConfirmation`: answer 200. `confirm_url` is its `SubscribeURL`
+    /// when the source confirms by itself (`auto_confirm`); otherwise the operator
+    /// confirms with the URL in the recorded body.
+    SnsSubscriptionConfirmation { confirm_url: Option<String> },
+    /// SNS `UnsubscribeConfirmation`: answer 200; its `SubscribeURL` is never called.
+    SnsUnsubscribeConfirmation,
 }
 
 /// Proof that a request was verified. Only [`verify`] constructs one.
@@ -151,7 +161,8 @@ impl Verified<'_> {
 /// `body` must be the raw bytes received; `url` the URL the sender called, as the
 /// sender knows it (the source's `ingress_url`, built from the public URL, plus the
 /// request's query), which Twilio, Square and HubSpot sign; `now_unix_s` is the
-/// receiver's clock.
+/// receiver's clock. A scheme signed with a certificate (SNS) needs
+/// [`verify_with_certificate`] and refuses here.
 pub fn verify<'a>(
     config: &'a VerifierConfig,
     secrets: &[SecretCandidate<'a>],
@@ -160,8 +171,41 @@ pub fn verify<'a>(
     url: &'a str,
     now_unix_s: i64,
 ) -> Result<Verified<'a>, Rejection> {
+    verify_with_certificate(config, secrets, headers, body, url, None, now_unix_s)
+}
+
+/// [`verify`], given the signing certificate fetched from the URL [`certificate_url`]
+/// named for this request (the ingress layer fetches it: verifying does no I/O).
+/// Every scheme but SNS ignores it.
+pub fn verify_with_certificate<'a>(
+    config: &'a VerifierConfig,
+    secrets: &[SecretCandidate<'a>],
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    url: &'a str,
+    certificate: Option<&SigningCertificate>,
+    now_unix_s: i64,
+) -> Result<Verified<'a>, Rejection> {
     if secrets.is_empty() {
         return Err(Rejection::NoActiveSecret);
     }
-    config.verify_request(secrets, headers, body, url, now_unix_s)
+    config.verify_request(secrets, headers, body, url, certificate, now_unix_s)
+}
+
+/// The signing certificate to fetch before verifying this request, for a scheme signed
+/// with a certificate it publishes (SNS), or `None`. A URL comes back only once
+/// everything that can be checked without the certificate passed (the body's shape,
+/// the signature's form, the secret, the replay window) and the URL is on one of
+/// `origins`: a request that cannot be genuine never causes a fetch.
+pub fn certificate_url<'a>(
+    config: &'a VerifierConfig,
+    secrets: &[SecretCandidate<'a>],
+    body: &'a [u8],
+    origins: &CertificateOrigins,
+    now_unix_s: i64,
+) -> Result<Option<Cow<'a, str>>, Rejection> {
+    if secrets.is_empty() {
+        return Err(Rejection::NoActiveSecret);
+    }
+    config.certificate_url(secrets, body, origins, now_unix_s)
 }

@@ -2,9 +2,13 @@
 //! implements, and the `schemes!` macro that turns the table in `schemes.rs` into
 //! `VerifierConfig`, `VerifierKind` and the one `match` per question asked of them.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderValue};
 use rand::RngCore;
 
+use super::aws_sns::certificate::SigningCertificate;
+use super::aws_sns::origins::CertificateOrigins;
 use super::error::{ConfigError, Rejection, SignError};
 use super::prepared::PreparedSecret;
 use super::{SecretCandidate, Verified};
@@ -52,6 +56,37 @@ pub(crate) trait Scheme {
         url: &'a str,
         now: i64,
     ) -> Result<Verified<'a>, Rejection>;
+
+    /// [`verify`](Self::verify) with the signing certificate the ingress layer fetched
+    /// from the URL [`certificate_url`](Self::certificate_url) named (`None`: none was).
+    /// Only a scheme signed with a certificate it publishes (SNS) reads it; the others
+    /// are `verify` itself.
+    #[inline]
+    fn verify_with_certificate<'a>(
+        options: &'a Self::Options,
+        secrets: &[SecretCandidate<'a>],
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+        url: &'a str,
+        _certificate: Option<&SigningCertificate>,
+        now: i64,
+    ) -> Result<Verified<'a>, Rejection> {
+        Self::verify(options, secrets, headers, body, url, now)
+    }
+
+    /// The certificate to fetch before verifying, for a scheme signed with a certificate
+    /// it publishes: its URL once everything that can be checked without it has passed
+    /// and the URL is on one of `origins`. `None`, the default: no certificate is needed.
+    #[inline]
+    fn certificate_url<'a>(
+        _options: &'a Self::Options,
+        _secrets: &[SecretCandidate<'a>],
+        _body: &'a [u8],
+        _origins: &CertificateOrigins,
+        _now: i64,
+    ) -> Result<Option<Cow<'a, str>>, Rejection> {
+        Ok(None)
+    }
 
     /// A secret (as stored) made ready for `verify`, once per loaded source: the key
     /// schedule `verify` starts from, or [`PreparedSecret::nothing`].
@@ -123,6 +158,21 @@ pub(crate) trait Scheme {
     /// `(signing key as `sign` takes it, public key as stored)`.
     #[cfg(any(test, fuzzing))]
     fn test_key_pair() -> Option<(&'static str, &'static str)> {
+        None
+    }
+
+    /// For a scheme signed with a certificate it publishes, the certificate of
+    /// [`test_key_pair`](Self::test_key_pair)'s private key, at the URL its test
+    /// messages name.
+    #[cfg(any(test, fuzzing))]
+    fn test_certificate() -> Option<SigningCertificate> {
+        None
+    }
+
+    /// For a scheme whose signed body has a shape of its own (an SNS message), a body
+    /// `sign` and `sign_body` take; the others sign any body.
+    #[cfg(any(test, fuzzing))]
+    fn test_body() -> Option<&'static [u8]> {
         None
     }
 }
@@ -269,6 +319,25 @@ macro_rules! schemes {
                 }
             }
 
+            /// The certificate of `test_key_pair`'s private key (`Scheme::test_certificate`).
+            #[cfg(any(test, fuzzing))]
+            pub fn test_certificate(self) -> Option<SigningCertificate> {
+                match self {
+                    $( Self::$plain => <$plain_scheme as Scheme>::test_certificate(), )*
+                    $( Self::$opt => <$opt_scheme as Scheme>::test_certificate(), )*
+                }
+            }
+
+            /// A body of the scheme's own shape to sign, if it has one
+            /// (`Scheme::test_body`).
+            #[cfg(any(test, fuzzing))]
+            pub fn test_body(self) -> Option<&'static [u8]> {
+                match self {
+                    $( Self::$plain => <$plain_scheme as Scheme>::test_body(), )*
+                    $( Self::$opt => <$opt_scheme as Scheme>::test_body(), )*
+                }
+            }
+
             /// A provided secret checked for the sender's format
             /// (`Scheme::check_secret`).
             pub fn check_secret(self, value: &str) -> Result<(), &'static str> {
@@ -337,23 +406,44 @@ macro_rules! schemes {
                     .collect()
             }
 
-            /// `Scheme::verify`; `verify()` is the entry.
+            /// `Scheme::verify_with_certificate`; `verify()` is the entry.
             #[inline]
+            #[allow(clippy::too_many_arguments)]
             pub(super) fn verify_request<'a>(
                 &'a self,
                 secrets: &[SecretCandidate<'a>],
                 headers: &'a HeaderMap,
                 body: &'a [u8],
                 url: &'a str,
+                certificate: Option<&SigningCertificate>,
                 now: i64,
             ) -> Result<Verified<'a>, Rejection> {
                 match self {
-                    $( Self::$plain => {
-                        <$plain_scheme as Scheme>::verify(&(), secrets, headers, body, url, now)
-                    } )*
-                    $( Self::$opt(options) => {
-                        <$opt_scheme as Scheme>::verify(options, secrets, headers, body, url, now)
-                    } )*
+                    $( Self::$plain => <$plain_scheme as Scheme>::verify_with_certificate(
+                        &(), secrets, headers, body, url, certificate, now,
+                    ), )*
+                    $( Self::$opt(options) => <$opt_scheme as Scheme>::verify_with_certificate(
+                        options, secrets, headers, body, url, certificate, now,
+                    ), )*
+                }
+            }
+
+            /// `Scheme::certificate_url`; `certificate_url()` is the entry.
+            #[inline]
+            pub(super) fn certificate_url<'a>(
+                &'a self,
+                secrets: &[SecretCandidate<'a>],
+                body: &'a [u8],
+                origins: &CertificateOrigins,
+                now: i64,
+            ) -> Result<Option<Cow<'a, str>>, Rejection> {
+                match self {
+                    $( Self::$plain => <$plain_scheme as Scheme>::certificate_url(
+                        &(), secrets, body, origins, now,
+                    ), )*
+                    $( Self::$opt(options) => <$opt_scheme as Scheme>::certificate_url(
+                        options, secrets, body, origins, now,
+                    ), )*
                 }
             }
 

@@ -5,9 +5,14 @@
 //! lines calling the scheme's [`Scheme`] impl. Order matters only to people: it is the
 //! order of `VerifierKind::ALL` and of the names in serde's "expected one of" message.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
+use super::aws_sns::certificate::SigningCertificate;
+use super::aws_sns::origins::CertificateOrigins;
+use super::aws_sns::AwsSnsConfig;
 use super::bearer::BearerConfig;
 use super::error::{ConfigError, Rejection, SignError};
 use super::hmac_generic::HmacConfig;
@@ -20,8 +25,8 @@ use super::scheme::{schemes, EventName, Headers, Scheme};
 use super::sendgrid::SendgridConfig;
 use super::zendesk::ZendeskConfig;
 use super::{atlassian, gitlab, intercom, linear, mailgun, paddle, pagerduty, typeform, zendesk};
+use super::{aws_sns, discord, hubspot, sendgrid, square, twilio};
 use super::{bearer, github, hmac_generic, shopify, slack, standard_webhooks, stripe};
-use super::{discord, hubspot, sendgrid, square, twilio};
 use super::{SecretCandidate, Verified};
 
 schemes! {
@@ -49,6 +54,7 @@ schemes! {
         Zendesk(ZendeskConfig)   = "zendesk"  => zendesk::Zendesk,
         Mailgun(MailgunConfig)   = "mailgun"  => mailgun::Mailgun,
         Sendgrid(SendgridConfig) = "sendgrid" => sendgrid::Sendgrid,
+        AwsSns(AwsSnsConfig)     = "aws_sns"  => aws_sns::AwsSns,
         Hmac(HmacConfig)         = "hmac"     => hmac_generic::Hmac,
         Bearer(BearerConfig)     = "bearer"   => bearer::Bearer,
     }

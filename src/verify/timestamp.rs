@@ -45,6 +45,23 @@ pub(crate) fn parse_utc_seconds(text: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
+/// [`parse_utc_seconds`] that also takes a fraction of a second (1 to 9 digits) before
+/// the `Z`, dropped: SNS's `Timestamp` is `2012-04-26T20:45:04.751Z`.
+pub(crate) fn parse_utc_fraction_seconds(text: &str) -> Option<i64> {
+    let Some((whole, fraction)) = text.split_once('.') else {
+        return parse_utc_seconds(text);
+    };
+    let digits = fraction.strip_suffix('Z')?;
+    let valid = (1..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    if !valid || whole.len() != 19 {
+        return None;
+    }
+    let mut seconds = String::with_capacity(20);
+    seconds.push_str(whole);
+    seconds.push('Z');
+    parse_utc_seconds(&seconds)
+}
+
 /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -98,6 +115,30 @@ pub(crate) fn check_tolerance(tolerance_s: u64) -> Result<(), super::ConfigError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_seconds_with_a_fraction_drop_it_and_refuse_other_spellings() {
+        let at = parse_utc_seconds("2012-04-26T20:45:04Z");
+        for text in [
+            "2012-04-26T20:45:04.751Z",
+            "2012-04-26T20:45:04.7Z",
+            "2012-04-26T20:45:04.123456789Z",
+            "2012-04-26T20:45:04Z",
+        ] {
+            assert_eq!(parse_utc_fraction_seconds(text), at, "{text}");
+        }
+        for text in [
+            "2012-04-26T20:45:04.Z",
+            "2012-04-26T20:45:04.1234567890Z",
+            "2012-04-26T20:45:04.75",
+            "2012-04-26T20:45:04.7a1Z",
+            "2012-04-26T20:45:04,751Z",
+            "2012-04-26T20:45.04.751Z",
+            "2012-04-26T20:45:04.751+00:00",
+        ] {
+            assert_eq!(parse_utc_fraction_seconds(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn utc_seconds_agree_with_chrono_and_refuse_every_other_spelling() {

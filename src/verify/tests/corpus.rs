@@ -23,6 +23,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("pagerduty_header", fuzz_logic::pagerduty_header),
     ("verify_any", fuzz_logic::verify_any),
     ("body_fields", fuzz_logic::body_fields),
+    ("aws_sns_message", fuzz_logic::aws_sns_message),
     ("edge_input", crate::http::fuzz_logic::edge_input),
     ("console_session", crate::http::fuzz_logic::console_session),
 ];

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod atlassian;
+mod aws_sns;
 mod bearer;
 mod config;
 mod corpus;
@@ -35,7 +36,10 @@ use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
-use super::{verify, Handshake, PreparedSecret, SecretCandidate, VerifierConfig};
+use super::{
+    certificate_url, verify_with_certificate, CertificateOrigins, Handshake, PreparedSecret,
+    SecretCandidate, VerifierConfig,
+};
 
 /// The URL the sender calls in the tables (Twilio, Square and HubSpot sign it).
 pub(super) const URL: &str = "https://hooks.example.com/v1/ingress/src_1";
@@ -152,7 +156,13 @@ pub(super) fn check(config: &VerifierConfig, cases: &[Case]) {
 /// Runs a case with plain secrets, then with the same secrets prepared for `config` (as
 /// a cached source holds them), and with secrets prepared for another scheme (which must
 /// be ignored): preparation may only save work, never change an outcome.
+///
+/// As ingress does, a certificate is asked for first (`certificate_url`, with the default
+/// origins) and "fetched": the scheme's test certificate is served at its own URL and
+/// nothing anywhere else.
 fn run(config: &VerifierConfig, case: &Case) -> Result<(), String> {
+    let origins = CertificateOrigins::default();
+    let served = config.kind().test_certificate();
     let other = match config {
         VerifierConfig::StandardWebhooks => VerifierConfig::Stripe,
         _ => VerifierConfig::StandardWebhooks,
@@ -174,7 +184,13 @@ fn run(config: &VerifierConfig, case: &Case) -> Result<(), String> {
                 prepared: prepared.as_ref(),
             })
             .collect();
-        let got = verify(config, &secrets, &headers, &case.body, &case.url, case.now);
+        let got =
+            certificate_url(config, &secrets, &case.body, &origins, case.now).and_then(|url| {
+                let fetched = url.and_then(|url| served.as_ref().filter(|c| c.url() == url));
+                verify_with_certificate(
+                    config, &secrets, &headers, &case.body, &case.url, fetched, case.now,
+                )
+            });
         let which = match prepare_for {
             None => "plain secrets",
             Some(c) if c == config => "prepared secrets",

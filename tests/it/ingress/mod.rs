@@ -1,5 +1,6 @@
 //! Inbound webhooks against the running server, in both modes (SPEC §3).
 
+mod aws_sns;
 mod catalogue;
 mod durability;
 mod event_log;
