@@ -19,9 +19,11 @@
 //! - Each caller says which fields it wants ([`Wanted`]); the scan stops as soon as every
 //!   wanted field is *decided* (its key was met). A wanted key with a string value gives
 //!   `Some`, with any other value `None`.
-//! - The leading members are read first, as long as their keys are wanted ones and
-//!   their values not containers (Standard Webhooks payloads start with `type`, many
-//!   senders' events with `id` and `type`); then members *from the end of the object
+//! - The leading members are read first, up to the first container value that holds
+//!   no wanted field (Standard Webhooks payloads start with `type`, many senders' events
+//!   with `id`, `type` and a few short members before their `data`; a body whose
+//!   members are all strings, numbers or literals is read to its end in one pass); then
+//!   members *from the end of the object
 //!   backwards*, as long as their values are strings, numbers or literals (a string's
 //!   opening quote is the first `"` preceded by an even run of backslashes); then from
 //!   the front again where the first read stopped, across containers, up to the members
@@ -46,7 +48,7 @@
 //!   refuse that string (bad escape, lone surrogate, raw control character, invalid
 //!   UTF-8) the field is `None`, and only that field.
 //! - Duplicate wanted keys: not detected. Whichever occurrence the scan decides first is
-//!   used: the first one if only wanted keys with non-container values precede it,
+//!   used: the first one if no container value precedes it,
 //!   else the last one if the back read reaches it, else the first from the front
 //!   (`serde_json` refuses such a body, so the previous serde-based code returned no
 //!   fields at all).
@@ -339,8 +341,9 @@ pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
     if wanted.is_empty() || body.get(open) != Some(&b'{') {
         return scan.fields;
     }
-    // The leading members, as long as they are wanted ones: many senders put their id
-    // and type first (Standard Webhooks' payload structure starts with `type`).
+    // The leading members, up to the first container: many senders put their id and
+    // type first (Standard Webhooks' payload structure starts with `type`), and reading
+    // a short member is cheaper than the read from the back it would save.
     let resume = match scan.front(open, usize::MAX, true) {
         Front::StoppedAt(resume) => resume,
         Front::Finished => return scan.fields,
@@ -371,8 +374,8 @@ enum Front {
     Finished,
     /// Where the bytes stop fitting the grammar.
     Malformed,
-    /// Before the member whose key's opening quote is here: the first whose key is not
-    /// wanted or whose value is a container.
+    /// Before the member whose key's opening quote is here: the first whose value is a
+    /// container (other than a wanted object, which is read).
     StoppedAt(usize),
 }
 
@@ -380,8 +383,7 @@ enum Front {
 enum Member {
     /// A value that was read (or skipped) to this position after it.
     Read(usize),
-    /// A value left unread: a container, or (reading the leading wanted members) the
-    /// value of a key not wanted.
+    /// A value left unread: a container.
     Unread,
 }
 
@@ -514,8 +516,8 @@ impl<'a> Scan<'a> {
     /// Reads members front to back, up to the `,` at `back_members` where the members
     /// read from the back begin, from `from`: the object's `{`, or the opening quote of
     /// the key a previous read stopped at. Across containers, or, with `leading_only`,
-    /// up to the first member whose key is not a pending wanted one or whose value is a
-    /// container other than the `event` object. Stops early once every wanted field is
+    /// up to the first member whose value is a container other than an object holding
+    /// wanted fields (`event`, `signature`, `event-data`). Stops early once every wanted field is
     /// decided, or where the bytes are malformed.
     fn front(&mut self, from: usize, back_members: usize, leading_only: bool) -> Front {
         let body = self.body;
@@ -564,16 +566,13 @@ impl<'a> Scan<'a> {
     }
 
     /// Reads the member whose key's opening quote is at `at` and decides its field if
-    /// wanted. A container value that is not the `event` object is skipped, or with
-    /// `leading_only` left unread, as is any value of a key not wanted. `None` where the
-    /// bytes are malformed.
+    /// wanted. A container value that is not an object holding wanted fields is
+    /// skipped, or with `leading_only` left unread. `None` where the bytes are
+    /// malformed.
     fn member(&mut self, at: usize, leading_only: bool) -> Option<Member> {
         let body = self.body;
         let (raw_key, value_at) = key_and_colon(body, at)?;
         let key = self.pending_key(raw_key);
-        if leading_only && key.is_none() {
-            return Some(Member::Unread);
-        }
         let value_end = match body.get(value_at) {
             Some(b'"') => {
                 let (raw, end) = string_at(body, value_at)?;

@@ -108,7 +108,7 @@ fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
     let t = || Some("t".to_owned());
     let cases: &[(&[u8], [Option<String>; 5])] = &[
         // Duplicate wanted keys: the first one the scan decides (among the leading
-        // wanted members, else from the back, else from the front).
+        // members before any container, else from the back, else from the front).
         (
             br#"{"id":"a","id":"b"}"#,
             [Some("a".into()), None, None, None, None],
@@ -123,7 +123,7 @@ fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
         ),
         (
             br#"{"x":1,"id":"a","id":"b"}"#,
-            [Some("b".into()), None, None, None, None],
+            [Some("a".into()), None, None, None, None],
         ),
         (
             br#"{"event":{"type":"x"},"event":{}}"#,
