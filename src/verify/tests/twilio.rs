@@ -246,3 +246,34 @@ impl ReplaceDigits for [u8] {
             .into_bytes()
     }
 }
+
+#[test]
+fn body_sha256_is_read_from_the_query_as_form_urlencoded_reads_it() {
+    let reference = |url: &str| {
+        let query = url.split_once('?')?.1;
+        let query = query.split_once('#').map_or(query, |(query, _)| query);
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| name == "bodySHA256" && !value.is_empty())
+            .map(|(_, value)| value.into_owned())
+    };
+    for url in [
+        "https://h/p",
+        "https://h/p?",
+        "https://h/p?bodySHA256=ab",
+        "https://h/p?a=1&&bodySHA256=ab&bodySHA256=cd",
+        "https://h/p?bodySHA256=&bodySHA256=cd",
+        "https://h/p?bodySHA256&bodySHA256=cd",
+        "https://h/p?body%53HA256=a%62",
+        "https://h/p?bodySHA256=a+b#bodySHA256=x",
+        "https://h/p?bodySHA256%3Dab=cd",
+        "https://h/p?x=%ff&bodySHA256=%e2%82%ac",
+        "https://h/p?bodySHA256=%zz",
+        "https://h/p?=ab&bodySHA256==ab",
+    ] {
+        assert_eq!(
+            crate::verify::twilio::body_sha256(url).map(|value| value.into_owned()),
+            reference(url),
+            "{url}"
+        );
+    }
+}
