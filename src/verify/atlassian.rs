@@ -14,11 +14,13 @@
 //!   `webhookEvent` (`jira:issue_created`); a header present means the body is not
 //!   read.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 
 use super::body::{self, Wanted};
 use super::error::{Rejection, SignError};
-use super::headers::{optional_field, required};
+use super::headers::Lines;
 use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
@@ -37,14 +39,21 @@ fn verify<'a>(
     headers: &'a HeaderMap,
     body: &'a [u8],
 ) -> Result<Verified<'a>, Rejection> {
-    let value = required(headers, &SIGNATURE)?;
+    // One pass over the request's headers for the four names.
+    let lines = Lines::read(
+        headers,
+        [&SIGNATURE, &IDENTIFIER, &REQUEST_UUID, &EVENT_KEY],
+    );
+    let value = lines
+        .single(0)?
+        .ok_or_else(|| Rejection::MissingHeader(SIGNATURE.clone()))?;
     // Anything but `sha256=` and 64 lower-case hex digits spells no digest: a mismatch.
     let received = value
         .strip_prefix(PREFIX)
         .and_then(|hex| lower_hex32(hex.as_bytes()));
-    let identifier = optional_field(headers, &IDENTIFIER)?;
-    let request_uuid = optional_field(headers, &REQUEST_UUID)?;
-    let event_key = optional_field(headers, &EVENT_KEY)?;
+    let identifier = lines.single(1)?.map(Cow::Borrowed);
+    let request_uuid = lines.single(2)?.map(Cow::Borrowed);
+    let event_key = lines.single(3)?.map(Cow::Borrowed);
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let expected = secret_sha256(secret, &[body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))

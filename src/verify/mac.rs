@@ -469,7 +469,11 @@ mod tests {
                         .decode(&changed)
                         .ok()
                         .and_then(|v| <[u8; N]>::try_from(v).ok());
-                    assert_eq!(canonical_base64::<N>(&changed), want, "{N} {at} {replacement}");
+                    assert_eq!(
+                        canonical_base64::<N>(&changed),
+                        want,
+                        "{N} {at} {replacement}"
+                    );
                 }
             }
         }
