@@ -24,7 +24,9 @@
 //! `Message` of a signed SNS message: `verify/aws_sns` times what ingress does with it
 //! (`certificate_url`, then `verify_with_certificate` with the certificate already
 //! fetched), `bare_rsa_sha1_verify` the RSA PKCS#1 v1.5 SHA1 verification of the same
-//! canonical string with the certificate's key read beforehand.
+//! canonical string with the certificate's key read beforehand. Twilio's JSON scheme
+//! needs two digests, the body's SHA-256 and an HMAC-SHA1 of the URL carrying it:
+//! `bare_sha256_body_hmac_sha1_url` is the two alone.
 //!
 //! `cargo bench --bench verify` (add `-- --measurement-time 5` for steadier figures).
 
@@ -374,6 +376,16 @@ fn group(c: &mut Criterion, name: &str, body: &[u8]) {
     // The reference for Intercom's HMAC-SHA1.
     group.bench_function("bare_hmac_sha1", |b| {
         b.iter(|| bare_hmac_sha1(black_box(key), black_box(body)))
+    });
+    // The reference for Twilio's JSON scheme: the body's SHA-256, then the HMAC-SHA1 of
+    // the URL carrying it in hex, the two digests it cannot do without.
+    let twilio_url = format!("{URL}?bodySHA256={}", hex::encode(Sha256::digest(body)));
+    group.bench_function("bare_sha256_body_hmac_sha1_url", |b| {
+        b.iter(|| {
+            let digest = Sha256::digest(black_box(body));
+            let mac = bare_hmac_sha1(black_box(key), black_box(twilio_url.as_bytes()));
+            (digest, mac)
+        })
     });
     // The same MAC from a key schedule made beforehand, as the verifiers start from a
     // cached source's prepared secrets: the verifiers' time above this one is

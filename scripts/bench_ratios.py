@@ -17,12 +17,15 @@ from pathlib import Path
 
 BASELINE = "bare_hmac_sha256"
 # The sha512 variant of the generic verifier and Intercom's SHA-1 are compared with their
-# own bare HMAC, the public-key schemes with their signature primitive.
+# own bare HMAC, Twilio with the two digests its JSON scheme needs, the public-key
+# schemes with their signature primitive.
 OWN_BASELINE = {
     "verify/hmac_sha512": "bare_hmac_sha512",
     "verify/intercom": "bare_hmac_sha1",
+    "verify/twilio": "bare_sha256_body_hmac_sha1_url",
     "verify/discord": "bare_ed25519_verify",
     "verify/sendgrid": "bare_ecdsa_p256_verify",
+    "verify/aws_sns": "bare_rsa_sha1_verify",
 }
 
 
