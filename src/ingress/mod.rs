@@ -208,24 +208,6 @@ impl ActiveSource {
             })
             .collect()
     }
-
-    /// Verifies a request that called `url` (see [`verify::verify`]).
-    pub fn verify<'a>(
-        &'a self,
-        headers: &'a HeaderMap,
-        body: &'a [u8],
-        url: &'a str,
-        now: DateTime<Utc>,
-    ) -> Result<verify::Verified<'a>, Rejection> {
-        verify::verify(
-            &self.source.verifier,
-            &self.candidates(now),
-            headers,
-            body,
-            url,
-            now.timestamp(),
-        )
-    }
 }
 
 /// Records a verified request and says what to answer.
