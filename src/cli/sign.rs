@@ -297,6 +297,27 @@ mod tests {
     use crate::verify::{BearerConfig, HmacConfig, MacAlgorithm, MacEncoding};
     use std::process::Command;
 
+    /// The headers `sign` printed, as a request carries them.
+    fn header_map(headers: &[(String, String)]) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    /// `secret` as the one secret a source holds.
+    fn candidate(secret: &str) -> verify::SecretCandidate<'_> {
+        verify::SecretCandidate {
+            id: "sec_1",
+            value: secret.as_bytes(),
+            prepared: None,
+        }
+    }
+
     fn headers(verifier: &VerifierConfig, secret: &str, body: &str) -> Vec<(String, String)> {
         sender_headers(&SignInput {
             verifier,
@@ -385,18 +406,8 @@ mod tests {
         let body = r#"{"id":"evt_1","type":"x","event":{"type":"m"}}"#;
         for (config, secret) in cases {
             let out = headers(&config, secret, body);
-            let mut map = http::HeaderMap::new();
-            for (name, value) in &out {
-                map.append(
-                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                    value.parse().unwrap(),
-                );
-            }
-            let candidate = verify::SecretCandidate {
-                id: "sec_1",
-                value: secret.as_bytes(),
-                prepared: None,
-            };
+            let map = header_map(&out);
+            let candidate = candidate(secret);
             let verified = verify::verify(
                 &config,
                 &[candidate],
@@ -450,18 +461,8 @@ mod tests {
                 ),
                 None => assert_eq!(after_headers, ""),
             }
-            let mut map = http::HeaderMap::new();
-            for (name, value) in &out {
-                map.append(
-                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                    value.parse().unwrap(),
-                );
-            }
-            let candidate = verify::SecretCandidate {
-                id: "sec_1",
-                value: secret.as_bytes(),
-                prepared: None,
-            };
+            let map = header_map(&out);
+            let candidate = candidate(&secret);
             let sent = signed.as_deref().unwrap_or(body);
             let certificate = kind.test_certificate();
             let verified = verify::verify_with_certificate(
@@ -503,18 +504,8 @@ mod tests {
                 event: None,
             };
             let out = sender_headers(&input).unwrap();
-            let mut map = http::HeaderMap::new();
-            for (name, value) in &out {
-                map.append(
-                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                    value.parse().unwrap(),
-                );
-            }
-            let candidate = verify::SecretCandidate {
-                id: "sec_1",
-                value: secret.as_bytes(),
-                prepared: None,
-            };
+            let map = header_map(&out);
+            let candidate = candidate(secret);
             let verified = verify::verify(&config, &[candidate], &map, body, url, 1_700_000_000);
             assert!(verified.is_ok(), "{config:?}: {verified:?}");
             // A URL scheme cannot sign without the URL; the others ignore it.
