@@ -4,7 +4,7 @@
 use crate::bootstrap::{self, BootstrapError};
 use crate::config::{Config, Mode, Role};
 use crate::crypto::{Keyring, KeyringError, MasterKey, Secret};
-use crate::dispatch::{DispatchError, Dispatcher, RunEventWriter};
+use crate::dispatch::{DeliveryLink, DispatchError, Dispatcher, RunEventWriter};
 use crate::group_commit::GroupCommitConfig;
 use crate::http::{self, AppState, Services};
 use crate::ingress::{IngressWriter, RelayLink};
@@ -200,16 +200,19 @@ impl App {
             )
             .spawn(&workers, background.clone(), handed);
         }
+        let mut delivery_workers = None;
         if self.config.roles.contains(&Role::Delivery) {
-            Dispatcher::new(
+            let dispatcher = Dispatcher::new(
                 Arc::clone(&self.store),
                 self.keyring.clone(),
                 Arc::clone(&metrics),
                 Arc::clone(&delivery_wake),
                 self.config.dispatch.clone(),
-            )?
-            .spawn(&workers, background.clone());
+            )?;
+            dispatcher.clone().spawn(&workers, background.clone());
+            delivery_workers = Some(dispatcher);
         }
+        let delivery_link = DeliveryLink::new(Arc::clone(&delivery_wake), delivery_workers);
         metrics
             .activity
             .spawn_flusher(Arc::clone(&self.store), &workers, background.clone());
@@ -232,7 +235,7 @@ impl App {
         }
         let run_event_writer = RunEventWriter::spawn(
             Arc::clone(&self.store),
-            Arc::clone(&delivery_wake),
+            delivery_link.clone(),
             run_wakes.clone(),
             self.config.run_events,
             &workers,
@@ -243,7 +246,7 @@ impl App {
             // in the order the broker delivered them (as when each had its own commit).
             let ordered = RunEventWriter::spawn(
                 Arc::clone(&self.store),
-                Arc::clone(&delivery_wake),
+                delivery_link.clone(),
                 run_wakes.clone(),
                 GroupCommitConfig {
                     writers: 1,
@@ -256,6 +259,9 @@ impl App {
             let stop = background.clone();
             workers.spawn(async move { queue.consume_run_events(handler, stop).await });
         }
+        // Held by the writers only: the recorder stops once the last dispatcher handle
+        // is gone, so one kept here would hold up the shutdown.
+        drop(delivery_link);
         // Not tied to `background`: the writers stop when the last request holding the
         // writer is done, so nothing accepted waits for an answer that never comes.
         let ingress_writer = IngressWriter::spawn(

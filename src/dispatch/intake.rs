@@ -7,30 +7,32 @@
 //! One transaction per event capped intake near 500 events/s, below what the delivery
 //! workers drain; batching moves the limit to the store's row rate.
 
+use super::DeliveryLink;
 use crate::group_commit::{CommitError, Committer, GroupCommit, GroupCommitConfig};
 use crate::queue::{Handled, RunEventHandler};
 use crate::run_events::IncomingRunEvent;
 use crate::runs::RunWakes;
-use crate::store::{RecordedRunEvent, RunEvent, RunEventWrite, RunWake, Store, StoreError};
+use crate::store::{
+    RecordedRunEvent, RecordedRunEvents, RunEvent, RunEventWrite, RunWake, Store, StoreError,
+};
 use crate::telemetry::SPAN_TARGET;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span};
 
 /// Why a run event was not recorded.
 pub type IntakeError = CommitError<StoreError>;
 
-/// Records batches through [`DeliveryStore::record_run_events`](crate::store::DeliveryStore::record_run_events)
-/// and wakes the delivery workers when a batch created deliveries, and the live
-/// readers of the runs it moved.
+/// Records batches through [`DeliveryStore::record_and_claim_run_events`](crate::store::DeliveryStore::record_and_claim_run_events),
+/// hands the deliveries this instance can start now to its workers and wakes the claim
+/// loop for the others, and wakes the live readers of the runs a batch moved.
 struct RunEventLog {
     store: Arc<dyn Store>,
-    delivery_wake: Arc<Notify>,
+    deliveries: DeliveryLink,
     run_wakes: RunWakes,
 }
 
@@ -41,11 +43,18 @@ impl Committer for RunEventLog {
     type Error = StoreError;
 
     async fn commit(&self, batch: &[RunEventWrite]) -> Result<Vec<RecordedRunEvent>, StoreError> {
-        let recorded = self.store.record_run_events(batch).await?;
-        // One wake per batch: the claim loop then claims the whole batch's deliveries.
-        if recorded.iter().any(|r| r.deliveries > 0) {
-            self.delivery_wake.notify_one();
-        }
+        let hand_off = self.deliveries.hand_off(Utc::now());
+        let RecordedRunEvents {
+            events: recorded,
+            claimed,
+        } = self
+            .store
+            .record_and_claim_run_events(batch, hand_off.as_ref())
+            .await?;
+        // One wake per batch: the claim loop then claims the rest of its deliveries.
+        let created: usize = recorded.iter().map(|r| r.deliveries).sum();
+        let unclaimed = created.saturating_sub(claimed.len());
+        self.deliveries.deliver(claimed, unclaimed);
         // This instance's live readers; other instances hear of it from the store.
         let moved: Vec<(String, String)> = batch
             .iter()
@@ -78,14 +87,14 @@ impl RunEventWriter {
     /// queue is drained, so every accepted event gets its answer.
     pub fn spawn(
         store: Arc<dyn Store>,
-        delivery_wake: Arc<Notify>,
+        deliveries: DeliveryLink,
         run_wakes: RunWakes,
         config: GroupCommitConfig,
         tracker: &TaskTracker,
     ) -> Self {
         let log = RunEventLog {
             store,
-            delivery_wake,
+            deliveries,
             run_wakes,
         };
         Self {

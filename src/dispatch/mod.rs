@@ -11,6 +11,7 @@
 //! commit.
 
 mod endpoints;
+mod handed;
 mod intake;
 mod recorder;
 mod span;
@@ -30,6 +31,8 @@ use crate::trace::child_traceparent;
 use crate::verify::{SignError, SigningKey};
 use chrono::{DateTime, Utc};
 use endpoints::{EndpointGate, Gate};
+pub use handed::DeliveryLink;
+use handed::{Handed, HandedReceiver};
 pub use intake::{broker_handler, record_span, IntakeError, Parent, RunEventWriter};
 use rand::Rng;
 pub use recorder::RecorderConfig;
@@ -100,6 +103,8 @@ struct Inner {
     gates: EndpointGate,
     /// Started with the claim loop; the writers stop once the last attempt is done.
     recorder: std::sync::OnceLock<AttemptRecorder>,
+    /// Deliveries the intake wrote claimed for this instance.
+    handed: Handed,
     default_schedule: RetrySchedule,
     config: DispatchConfig,
 }
@@ -167,6 +172,7 @@ impl Dispatcher {
                 wake,
                 gates: EndpointGate::new(config.per_endpoint_concurrency, config.max_in_flight),
                 recorder: std::sync::OnceLock::new(),
+                handed: Handed::new(),
                 default_schedule: RetrySchedule::new(config.default_schedule.clone()),
                 config,
             }),
@@ -185,6 +191,10 @@ impl Dispatcher {
         let _ = self.inner.recorder.set(recorder);
         let (dispatcher, stop, attempts) = (self.clone(), shutdown.clone(), tracker.clone());
         tracker.spawn(async move { dispatcher.claim_loop(stop, attempts).await });
+        if let Some(handed) = self.inner.handed.take_receiver() {
+            let (dispatcher, stop, attempts) = (self.clone(), shutdown.clone(), tracker.clone());
+            tracker.spawn(async move { dispatcher.start_handed(handed, stop, attempts).await });
+        }
         let (dispatcher, stop) = (self.clone(), shutdown.clone());
         tracker.spawn(async move { dispatcher.sample_circuits(stop).await });
         let (dispatcher, stop) = (self.clone(), shutdown.clone());
@@ -270,6 +280,39 @@ impl Dispatcher {
         if due.is_empty() {
             return Ok(round);
         }
+        self.start_claimed(due, attempts, now).await?;
+        Ok(round)
+    }
+
+    /// Starts the deliveries the intake wrote claimed for this instance, as they come,
+    /// until shutdown; then the channel closes and the intake hands off no more.
+    async fn start_handed(
+        &self,
+        mut handed: HandedReceiver,
+        shutdown: CancellationToken,
+        attempts: TaskTracker,
+    ) {
+        loop {
+            let claimed = tokio::select! {
+                claimed = handed.recv() => claimed,
+                () = shutdown.cancelled() => None,
+            };
+            let Some(claimed) = claimed else { break };
+            tracing::debug!(handed = claimed.len(), "deliveries handed off");
+            if let Err(error) = self.start_claimed(claimed, &attempts, Utc::now()).await {
+                tracing::warn!(%error, "cannot start handed-off deliveries");
+            }
+        }
+    }
+
+    /// Opens the claimed deliveries' endpoint secrets and starts them; when the secrets
+    /// cannot be read, they wait [`SECRETS_RETRY`] for a later claim.
+    async fn start_claimed(
+        &self,
+        due: Vec<DueDelivery>,
+        attempts: &TaskTracker,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let secrets = match self.open_secrets(&due, now).await {
             Ok(secrets) => secrets,
             Err(error) => {
@@ -281,8 +324,7 @@ impl Dispatcher {
                 return Err(error);
             }
         };
-        self.start(due, &secrets, attempts, now).await?;
-        Ok(round)
+        self.start(due, &secrets, attempts, now).await
     }
 
     /// Each claimed endpoint's unexpired secrets, read in one go and opened once, and

@@ -19,12 +19,12 @@ pub use model::{
     activity_bucket, endpoint_health, last_uses, AcceptOutcome, ActivityCount, ActivityTotal,
     ApiKey, Attempt, AttemptRecord, AuditAction, AuditEntry, CancelOutcome, CancelRequest,
     ClaimLimits, ConsoleSession, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
-    EndpointHealth, EventDisposition, EventWrite, Idempotency, IngressEvent, IngressEventFilter,
-    IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem, OutboxStats, Page, PageRequest,
-    RecordedRunEvent, Rejected, Reseal, ResealBatch, Rotation, Run, RunEvent, RunEventSummary,
-    RunEventWrite, RunFilter, RunStatus, RunWake, RunWakeFn, Scope, SealedCount, SealedSecret,
-    SessionHolder, Source, SourcePatch, StoredSecret, TimelineEvent, TriggerOutcome,
-    ACTIVITY_BUCKET, CONSOLE_SESSION_IDLE,
+    EndpointHealth, EventDisposition, EventWrite, HandOff, Idempotency, IngressEvent,
+    IngressEventFilter, IngressEventRecord, NewEvent, NewRun, Org, OrgSlug, OutboxItem,
+    OutboxStats, Page, PageRequest, RecordedRunEvent, RecordedRunEvents, Rejected, Reseal,
+    ResealBatch, Rotation, Run, RunEvent, RunEventSummary, RunEventWrite, RunFilter, RunStatus,
+    RunWake, RunWakeFn, Scope, SealedCount, SealedSecret, SessionHolder, Source, SourcePatch,
+    StoredSecret, TimelineEvent, TriggerOutcome, ACTIVITY_BUCKET, CONSOLE_SESSION_IDLE,
 };
 pub use postgres::{migrate as migrate_postgres, PostgresStore};
 
@@ -408,7 +408,19 @@ pub trait DeliveryStore {
     async fn record_run_events(
         &self,
         batch: &[RunEventWrite],
-    ) -> Result<Vec<RecordedRunEvent>, StoreError>;
+    ) -> Result<Vec<RecordedRunEvent>, StoreError> {
+        Ok(self.record_and_claim_run_events(batch, None).await?.events)
+    }
+
+    /// [`Self::record_run_events`], writing the new deliveries `hand_off` admits (in
+    /// the batch's order) already claimed until its lease, and answering them ready to
+    /// send: the caller's delivery workers start them without a claim. The others stay
+    /// pending for any instance's claim.
+    async fn record_and_claim_run_events(
+        &self,
+        batch: &[RunEventWrite],
+        hand_off: Option<&HandOff>,
+    ) -> Result<RecordedRunEvents, StoreError>;
 
     /// A batch of one. `only_endpoint` (an endpoint's test event) delivers to that
     /// endpoint alone, whatever its filters.

@@ -7,8 +7,8 @@ use super::run_events::find_event;
 use super::{corrupt, from_millis, millis, optional_time, query_all, to_json, EmbeddedStore};
 use crate::store::{
     endpoint_health, parse_slug, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter,
-    DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, OrgSlug, Page,
-    PageRequest, RecordedRunEvent, RunEventWrite, StoreError,
+    DeliveryStatus, DeliveryStore, DueDelivery, Endpoint, EndpointHealth, HandOff, OrgSlug, Page,
+    PageRequest, RecordedRunEvents, RunEventWrite, StoreError,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -200,11 +200,12 @@ fn filter_clause(filter: &DeliveryFilter, first: usize) -> (String, Vec<Box<dyn 
 
 #[async_trait]
 impl DeliveryStore for EmbeddedStore {
-    async fn record_run_events(
+    async fn record_and_claim_run_events(
         &self,
         batch: &[RunEventWrite],
-    ) -> Result<Vec<RecordedRunEvent>, StoreError> {
-        self.record_and_fan_out(batch).await
+        hand_off: Option<&HandOff>,
+    ) -> Result<RecordedRunEvents, StoreError> {
+        self.record_and_fan_out(batch, hand_off).await
     }
 
     async fn claim_due_deliveries(

@@ -5,7 +5,8 @@ use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
 use super::{corrupt, from_millis, millis, query_all, EmbeddedStore};
 use crate::id::new_id;
 use crate::store::{
-    parse_slug, Endpoint, RecordedRunEvent, RunEvent, RunEventWrite, RunStatus, StoreError,
+    parse_slug, Delivery, DueDelivery, Endpoint, HandOff, RecordedRunEvent, RecordedRunEvents,
+    RunEvent, RunEventWrite, RunStatus, StoreError,
 };
 use rusqlite::{params, Connection, Row};
 use std::collections::HashMap;
@@ -41,39 +42,67 @@ pub(super) fn find_event(
 }
 
 impl EmbeddedStore {
-    /// [`DeliveryStore::record_run_events`](crate::store::DeliveryStore::record_run_events):
+    /// [`DeliveryStore::record_and_claim_run_events`](crate::store::DeliveryStore::record_and_claim_run_events):
     /// the events recorded and fanned out to deliveries, in one transaction.
     pub(super) async fn record_and_fan_out(
         &self,
         batch: &[RunEventWrite],
-    ) -> Result<Vec<RecordedRunEvent>, StoreError> {
+        hand_off: Option<&HandOff>,
+    ) -> Result<RecordedRunEvents, StoreError> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok(RecordedRunEvents::default());
         }
         let batch = batch.to_vec();
+        let hand_off = hand_off.cloned();
         self.with_conn(move |conn| {
             // One transaction (one fsync) for the batch; in-process statements cost no
             // round trips, so each event is applied in order, which gives exactly the
             // answers of one call per event.
             let tx = conn.transaction()?;
             let mut endpoints_of: HashMap<String, Vec<Endpoint>> = HashMap::new();
-            let recorded = batch
+            let mut fanned_out = Vec::new();
+            let events = batch
                 .iter()
-                .map(|write| record_run_event(&tx, write, &mut endpoints_of))
+                .map(|write| record_run_event(&tx, write, &mut endpoints_of, &mut fanned_out))
                 .collect::<Result<Vec<_>, _>>()?;
+            let claimed = match &hand_off {
+                Some(hand_off) => claim_handed_off(&tx, hand_off, fanned_out)?,
+                None => Vec::new(),
+            };
             tx.commit()?;
-            Ok(recorded)
+            Ok(RecordedRunEvents { events, claimed })
         })
         .await
     }
 }
 
-/// Records one run event of a batch and fans it out. `endpoints_of` caches each org's
-/// enabled endpoints for the batch (the transaction sees no other writer).
+/// Claims the new deliveries `hand_off` admits, in the batch's order.
+fn claim_handed_off(
+    tx: &rusqlite::Transaction<'_>,
+    hand_off: &HandOff,
+    fanned_out: Vec<DueDelivery>,
+) -> Result<Vec<DueDelivery>, StoreError> {
+    let admitted = hand_off.admit(fanned_out.iter().map(|due| due.endpoint.id.as_str()));
+    let mut claim =
+        tx.prepare_cached("UPDATE deliveries SET claim_expires_at = ?2 WHERE id = ?1")?;
+    let mut claimed = Vec::new();
+    for (due, admitted) in fanned_out.into_iter().zip(admitted) {
+        if admitted {
+            claim.execute(params![due.delivery.id, millis(&hand_off.lease_until)])?;
+            claimed.push(due);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Records one run event of a batch and fans it out, adding its new deliveries to
+/// `fanned_out`. `endpoints_of` caches each org's enabled endpoints for the batch (the
+/// transaction sees no other writer).
 fn record_run_event(
     tx: &rusqlite::Transaction<'_>,
     write: &RunEventWrite,
     endpoints_of: &mut HashMap<String, Vec<Endpoint>>,
+    fanned_out: &mut Vec<DueDelivery>,
 ) -> Result<RecordedRunEvent, StoreError> {
     let event = &write.event;
     let inserted = tx
@@ -132,14 +161,20 @@ fn record_run_event(
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)",
     )?;
     for endpoint in &matching {
+        let id = new_id("dlv");
         insert.execute(params![
-            new_id("dlv"),
+            id,
             event.org.as_str(),
             endpoint.id,
             event.id,
             event.event_type,
             millis(&event.received_at)
         ])?;
+        fanned_out.push(DueDelivery {
+            delivery: Delivery::new_pending(&id, event, &endpoint.id),
+            event: event.clone(),
+            endpoint: (*endpoint).clone(),
+        });
     }
     if let (Some(status), Some(run_id)) = (RunStatus::after_event(&event.event_type), &event.run_id)
     {

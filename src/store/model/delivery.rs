@@ -3,7 +3,7 @@
 use super::OrgSlug;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A product backend's URL that receives run events.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +114,28 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Delivery {
+    /// A delivery of `event` to `endpoint_id` as the fan-out writes it: pending, due
+    /// when the event was received, not yet tried.
+    pub fn new_pending(id: &str, event: &RunEvent, endpoint_id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            org: event.org.clone(),
+            endpoint_id: endpoint_id.to_owned(),
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            next_attempt_at: Some(event.received_at),
+            last_status: None,
+            last_error: None,
+            last_attempt_at: None,
+            created_at: event.received_at,
+            updated_at: event.received_at,
+        }
+    }
+}
+
 /// One attempt as logged (SPEC §6).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attempt {
@@ -160,6 +182,49 @@ impl ClaimLimits {
             room: Vec::new(),
         }
     }
+}
+
+/// Deliveries a run-event batch may write already claimed for this instance's delivery
+/// workers (they have room to start them now), so those need no claim of their own.
+#[derive(Debug, Clone)]
+pub struct HandOff {
+    pub limits: ClaimLimits,
+    pub lease_until: DateTime<Utc>,
+}
+
+impl HandOff {
+    /// Which of the new deliveries, in the order given by their endpoints, are claimed:
+    /// at most `limits.total`, and per endpoint at most its room.
+    pub fn admit<'a>(&self, endpoints: impl IntoIterator<Item = &'a str>) -> Vec<bool> {
+        let mut left_total = self.limits.total;
+        let mut taken: HashMap<&str, usize> = HashMap::new();
+        endpoints
+            .into_iter()
+            .map(|endpoint| {
+                let room = self
+                    .limits
+                    .room
+                    .iter()
+                    .find(|(id, _)| id == endpoint)
+                    .map_or(self.limits.per_endpoint, |(_, room)| *room);
+                let count = taken.entry(endpoint).or_insert(0);
+                let admitted = left_total > 0 && *count < room;
+                if admitted {
+                    left_total -= 1;
+                    *count += 1;
+                }
+                admitted
+            })
+            .collect()
+    }
+}
+
+/// What [`DeliveryStore::record_and_claim_run_events`](crate::store::DeliveryStore::record_and_claim_run_events)
+/// answers: one outcome per event of the batch, and the new deliveries written claimed.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedRunEvents {
+    pub events: Vec<RecordedRunEvent>,
+    pub claimed: Vec<DueDelivery>,
 }
 
 /// The outcome of one attempt, written with the attempt.
@@ -226,6 +291,47 @@ mod tests {
 
     fn at(second: u32) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + i64::from(second), 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_hand_off_admits_within_the_total_and_each_endpoints_room() {
+        type Case<'a> = (
+            usize,
+            usize,
+            &'a [(&'a str, usize)],
+            &'a [&'a str],
+            &'a [bool],
+        );
+        let cases: &[Case] = &[
+            (4, 2, &[], &[], &[]),
+            (4, 2, &[], &["a", "a", "a", "b"], &[true, true, false, true]),
+            (2, 9, &[], &["a", "b", "c"], &[true, true, false]),
+            (9, 9, &[("a", 0)], &["a", "b", "a"], &[false, true, false]),
+            (
+                9,
+                2,
+                &[("b", 1)],
+                &["b", "a", "b", "a"],
+                &[true, true, false, true],
+            ),
+            (0, 9, &[], &["a"], &[false]),
+        ];
+        for (total, per_endpoint, room, endpoints, expect) in cases {
+            let hand_off = HandOff {
+                limits: ClaimLimits {
+                    total: *total,
+                    per_endpoint: *per_endpoint,
+                    room: room.iter().map(|(id, n)| ((*id).to_owned(), *n)).collect(),
+                },
+                lease_until: at(0),
+            };
+            let got = hand_off.admit(endpoints.iter().copied());
+            assert_eq!(
+                got,
+                expect.to_vec(),
+                "{total} {per_endpoint} {room:?} {endpoints:?}"
+            );
+        }
     }
 
     #[test]

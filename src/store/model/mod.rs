@@ -18,7 +18,8 @@ pub use activity::{activity_bucket, ActivityCount, ActivityTotal, ACTIVITY_BUCKE
 pub use console::{ConsoleSession, SessionHolder, CONSOLE_SESSION_IDLE};
 pub use delivery::{
     endpoint_health, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter, DeliveryStatus,
-    DueDelivery, Endpoint, EndpointHealth, RecordedRunEvent, RunEvent, RunEventWrite,
+    DueDelivery, Endpoint, EndpointHealth, HandOff, RecordedRunEvent, RecordedRunEvents, RunEvent,
+    RunEventWrite,
 };
 pub use event_log::{
     IngressEvent, IngressEventFilter, IngressEventRecord, RunEventSummary, RunWake, RunWakeFn,

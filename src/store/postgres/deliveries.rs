@@ -5,8 +5,8 @@ use super::endpoints::{endpoint_named, EndpointNames, ENDPOINT_COLUMNS};
 use super::{corrupt, PostgresStore};
 use crate::store::{
     endpoint_health, parse_slug, Attempt, AttemptRecord, ClaimLimits, Delivery, DeliveryFilter,
-    DeliveryStatus, DeliveryStore, DueDelivery, EndpointHealth, OrgSlug, Page, PageRequest,
-    RecordedRunEvent, RunEvent, RunEventWrite, StoreError,
+    DeliveryStatus, DeliveryStore, DueDelivery, EndpointHealth, HandOff, OrgSlug, Page,
+    PageRequest, RecordedRunEvents, RunEvent, RunEventWrite, StoreError,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -301,11 +301,12 @@ fn headers_from_json(value: &serde_json::Value) -> Vec<(String, String)> {
 
 #[async_trait]
 impl DeliveryStore for PostgresStore {
-    async fn record_run_events(
+    async fn record_and_claim_run_events(
         &self,
         batch: &[RunEventWrite],
-    ) -> Result<Vec<RecordedRunEvent>, StoreError> {
-        self.record_and_fan_out(batch).await
+        hand_off: Option<&HandOff>,
+    ) -> Result<RecordedRunEvents, StoreError> {
+        self.record_and_fan_out(batch, hand_off).await
     }
 
     async fn claim_due_deliveries(

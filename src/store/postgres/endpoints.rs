@@ -31,7 +31,7 @@ const ENDPOINT: EndpointNames = EndpointNames {
     updated_at: "updated_at",
 };
 
-fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
+pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
     endpoint_named(row, &ENDPOINT)
 }
 

@@ -1,19 +1,27 @@
 //! Run events in PostgreSQL: recorded in group commits and fanned out to one pending
 //! delivery per matching endpoint, moving their runs' status.
 
+use super::endpoints::{endpoint_from_row, ENDPOINT_COLUMNS};
 use super::{corrupt, PostgresStore};
 use crate::id::new_id;
-use crate::store::{RecordedRunEvent, RunEventWrite, RunStatus, StoreError};
+use crate::store::{
+    Delivery, DueDelivery, Endpoint, HandOff, RecordedRunEvent, RecordedRunEvents, RunEventWrite,
+    RunStatus, StoreError,
+};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 use tokio_postgres::types::ToSql;
 
 /// Records a batch of run events (each (org, id) once; a replayed one is skipped) and
 /// returns, per recorded event (by its position `ord`), the endpoints it goes to: one
 /// row per matching endpoint, or one NULL row when no endpoint wants it. A replayed
 /// event has no row. `only_endpoint` (a test event) matches that endpoint alone,
-/// whatever its filters.
-const RECORD_EVENTS_SQL: &str = "WITH batch AS (
+/// whatever its filters. The endpoint's columns come along for the deliveries handed
+/// off to this instance's workers.
+static RECORD_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH batch AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::timestamptz[], $7::jsonb[], $8::timestamptz[], $9::text[],
                               $10::text[], $11::int4[], $12::int4[])
@@ -28,29 +36,33 @@ const RECORD_EVENTS_SQL: &str = "WITH batch AS (
          ON CONFLICT (org, id) DO NOTHING
          RETURNING org, id
      )
-     SELECT b.ord, e.id FROM recorded r
+     SELECT b.ord, e.* FROM recorded r
      JOIN batch b ON b.org = r.org AND b.id = r.id
      LEFT JOIN LATERAL (
-         SELECT id FROM endpoints
-         WHERE org = b.org AND enabled AND deleted_at IS NULL
+         SELECT {ENDPOINT_COLUMNS} FROM endpoints e
+         WHERE e.org = b.org AND e.enabled AND e.deleted_at IS NULL
            AND ((b.only_endpoint IS NULL
-                 AND (cardinality(event_types) = 0 OR b.type = ANY(event_types))
-                 AND (cardinality(workflow_ids) = 0 OR b.workflow_id = ANY(workflow_ids)))
-                OR id = b.only_endpoint)
-     ) e ON true";
+                 AND (cardinality(e.event_types) = 0 OR b.type = ANY(e.event_types))
+                 AND (cardinality(e.workflow_ids) = 0 OR b.workflow_id = ANY(e.workflow_ids)))
+                OR e.id = b.only_endpoint)
+     ) e ON true"
+    )
+});
 
-/// One pending delivery per ($1 id, $2 org, $3 endpoint, $4 event, $5 type, $6 at), and
-/// the runs' new statuses ($7 run, $8 org, $9 status, $10 at; one row per run).
+/// One pending delivery per ($1 id, $2 org, $3 endpoint, $4 event, $5 type, $6 at,
+/// $7 claimed until, NULL when not handed off), and the runs' new statuses ($8 run,
+/// $9 org, $10 status, $11 at; one row per run).
 const FAN_OUT_SQL: &str = "WITH fanned_out AS (
          INSERT INTO deliveries (id, org, endpoint_id, event_id, event_type, status, attempts,
-                                 next_attempt_at, created_at, updated_at)
+                                 next_attempt_at, claim_expires_at, created_at, updated_at)
          SELECT d.id, d.org, d.endpoint_id, d.event_id, d.event_type, 'pending', 0,
-                d.at, d.at, d.at
+                d.at, d.claimed_until, d.at, d.at
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::timestamptz[]) AS d(id, org, endpoint_id, event_id, event_type, at)
+                     $6::timestamptz[], $7::timestamptz[])
+             AS d(id, org, endpoint_id, event_id, event_type, at, claimed_until)
      )
      UPDATE runs SET status = r.status, updated_at = r.at
-     FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[])
+     FROM unnest($8::text[], $9::text[], $10::text[], $11::timestamptz[])
          AS r(id, org, status, at)
      WHERE runs.id = r.id AND runs.org = r.org";
 
@@ -133,15 +145,22 @@ struct FanOut<'a> {
     event_id: Vec<&'a str>,
     event_type: Vec<&'a str>,
     at: Vec<DateTime<Utc>>,
+    claimed_until: Vec<Option<DateTime<Utc>>>,
     run_id: Vec<&'a str>,
     run_org: Vec<&'a str>,
     run_status: Vec<&'static str>,
     run_at: Vec<DateTime<Utc>>,
+    /// The deliveries written claimed, ready to send.
+    claimed: Vec<DueDelivery>,
 }
 
 impl<'a> FanOut<'a> {
     /// `routes[i]`: the endpoints of `batch[i]` if it was recorded now.
-    fn new(batch: &'a [RunEventWrite], routes: &'a [Option<Vec<String>>]) -> Self {
+    fn new(
+        batch: &'a [RunEventWrite],
+        routes: &'a [Option<Vec<Endpoint>>],
+        hand_off: Option<&HandOff>,
+    ) -> Self {
         let mut fan_out = Self {
             delivery_id: Vec::new(),
             org: Vec::new(),
@@ -149,27 +168,51 @@ impl<'a> FanOut<'a> {
             event_id: Vec::new(),
             event_type: Vec::new(),
             at: Vec::new(),
+            claimed_until: Vec::new(),
             run_id: Vec::new(),
             run_org: Vec::new(),
             run_status: Vec::new(),
             run_at: Vec::new(),
+            claimed: Vec::new(),
         };
-        let mut statuses = std::collections::BTreeMap::new();
-        for (write, endpoints) in batch.iter().zip(routes) {
-            let (event, Some(endpoints)) = (&write.event, endpoints) else {
-                continue;
-            };
-            for endpoint in endpoints {
-                fan_out.delivery_id.push(new_id("dlv"));
-                fan_out.org.push(event.org.as_str());
-                fan_out.endpoint_id.push(endpoint.as_str());
-                fan_out.event_id.push(event.id.as_str());
-                fan_out.event_type.push(event.event_type.as_str());
-                fan_out.at.push(event.received_at);
+        let new_deliveries = || {
+            batch
+                .iter()
+                .zip(routes)
+                .filter_map(|(write, endpoints)| Some((&write.event, endpoints.as_ref()?)))
+                .flat_map(|(event, endpoints)| endpoints.iter().map(move |e| (event, e)))
+        };
+        let admitted = hand_off.map_or_else(Vec::new, |hand_off| {
+            hand_off.admit(new_deliveries().map(|(_, endpoint)| endpoint.id.as_str()))
+        });
+        for (i, (event, endpoint)) in new_deliveries().enumerate() {
+            let id = new_id("dlv");
+            let claimed_until = hand_off
+                .filter(|_| admitted.get(i).copied().unwrap_or(false))
+                .map(|hand_off| hand_off.lease_until);
+            if claimed_until.is_some() {
+                fan_out.claimed.push(DueDelivery {
+                    delivery: Delivery::new_pending(&id, event, &endpoint.id),
+                    event: event.clone(),
+                    endpoint: endpoint.clone(),
+                });
             }
-            if let (Some(status), Some(run_id)) =
-                (RunStatus::after_event(&event.event_type), &event.run_id)
-            {
+            fan_out.delivery_id.push(id);
+            fan_out.org.push(event.org.as_str());
+            fan_out.endpoint_id.push(endpoint.id.as_str());
+            fan_out.event_id.push(event.id.as_str());
+            fan_out.event_type.push(event.event_type.as_str());
+            fan_out.at.push(event.received_at);
+            fan_out.claimed_until.push(claimed_until);
+        }
+        let mut statuses = std::collections::BTreeMap::new();
+        for (write, recorded) in batch.iter().zip(routes) {
+            let event = &write.event;
+            if let (Some(_), Some(status), Some(run_id)) = (
+                recorded,
+                RunStatus::after_event(&event.event_type),
+                &event.run_id,
+            ) {
                 // A later event of the same run replaces the earlier one's status.
                 statuses.insert(
                     (event.org.as_str(), run_id.as_str()),
@@ -190,7 +233,7 @@ impl<'a> FanOut<'a> {
         self.delivery_id.is_empty() && self.run_id.is_empty()
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 10] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
         [
             &self.delivery_id,
             &self.org,
@@ -198,6 +241,7 @@ impl<'a> FanOut<'a> {
             &self.event_id,
             &self.event_type,
             &self.at,
+            &self.claimed_until,
             &self.run_id,
             &self.run_org,
             &self.run_status,
@@ -290,7 +334,7 @@ async fn assign_seqs(
 /// The (org, run) pairs whose timelines a batch moved (recorded events with a run).
 fn woken_runs<'a>(
     batch: &'a [RunEventWrite],
-    routes: &[Option<Vec<String>>],
+    routes: &[Option<Vec<Endpoint>>],
 ) -> Vec<(&'a str, &'a str)> {
     let mut runs: Vec<(&str, &str)> = batch
         .iter()
@@ -335,21 +379,22 @@ fn notifications(runs: &[(&str, &str)]) -> Vec<String> {
 }
 
 impl PostgresStore {
-    /// [`DeliveryStore::record_run_events`](crate::store::DeliveryStore::record_run_events):
+    /// [`DeliveryStore::record_and_claim_run_events`](crate::store::DeliveryStore::record_and_claim_run_events):
     /// the events recorded and fanned out to deliveries, in one transaction.
     pub(super) async fn record_and_fan_out(
         &self,
         batch: &[RunEventWrite],
-    ) -> Result<Vec<RecordedRunEvent>, StoreError> {
+        hand_off: Option<&HandOff>,
+    ) -> Result<RecordedRunEvents, StoreError> {
         if batch.is_empty() {
-            return Ok(Vec::new());
+            return Ok(RecordedRunEvents::default());
         }
         let firsts = first_occurrences(batch);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // Prepared together: one round trip instead of two on a fresh connection.
         let (record, fan_out) = tokio::try_join!(
-            tx.prepare_cached(RECORD_EVENTS_SQL),
+            tx.prepare_cached(&RECORD_EVENTS_SQL),
             tx.prepare_cached(FAN_OUT_SQL)
         )?;
         let seqs = assign_seqs(&tx, batch, &firsts).await?;
@@ -357,16 +402,18 @@ impl PostgresStore {
             .query(&record, &EventColumns::new(batch, &firsts, &seqs).params())
             .await?;
         // Replayed events (in the store or earlier in the batch) have no row.
-        let mut routes: Vec<Option<Vec<String>>> = vec![None; batch.len()];
+        let mut routes: Vec<Option<Vec<Endpoint>>> = vec![None; batch.len()];
         for row in &rows {
-            let ord = usize::try_from(row.get::<_, i32>(0)).map_err(corrupt)?;
+            let ord = usize::try_from(row.get::<_, i32>("ord")).map_err(corrupt)?;
             let endpoints = routes
                 .get_mut(ord)
                 .ok_or_else(|| corrupt("run event position out of range"))?
                 .get_or_insert_with(Vec::new);
-            endpoints.extend(row.get::<_, Option<String>>(1));
+            if row.get::<_, Option<&str>>("id").is_some() {
+                endpoints.push(endpoint_from_row(row)?);
+            }
         }
-        let fan_out_rows = FanOut::new(batch, &routes);
+        let fan_out_rows = FanOut::new(batch, &routes, hand_off);
         if !fan_out_rows.is_empty() {
             tx.execute(&fan_out, &fan_out_rows.params()).await?;
         }
@@ -380,13 +427,16 @@ impl PostgresStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(routes
-            .iter()
-            .map(|endpoints| RecordedRunEvent {
-                new: endpoints.is_some(),
-                deliveries: endpoints.as_ref().map_or(0, Vec::len),
-            })
-            .collect())
+        Ok(RecordedRunEvents {
+            events: routes
+                .iter()
+                .map(|endpoints| RecordedRunEvent {
+                    new: endpoints.is_some(),
+                    deliveries: endpoints.as_ref().map_or(0, Vec::len),
+                })
+                .collect(),
+            claimed: fan_out_rows.claimed,
+        })
     }
 }
 

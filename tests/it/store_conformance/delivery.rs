@@ -6,7 +6,7 @@ use bytes::Bytes;
 use chrono::{Duration, Utc};
 use hookgate::store::{
     Attempt, AttemptRecord, AuditAction, AuditEntry, ClaimLimits, DeliveryStatus, Endpoint,
-    OrgSlug, RunEvent, Store, StoredSecret,
+    HandOff, OrgSlug, RunEvent, RunEventWrite, Store, StoredSecret,
 };
 use std::sync::Arc;
 
@@ -18,6 +18,7 @@ conformance!(
     a_batch_of_attempts_moves_every_delivery_and_failing_since_follows_their_order,
     deferred_deliveries_come_back_each_at_its_own_time,
     endpoint_secrets_are_read_for_many_endpoints_at_once,
+    deliveries_handed_off_are_written_claimed_and_the_rest_stay_claimable,
 );
 
 pub(super) async fn endpoint(
@@ -408,4 +409,107 @@ async fn endpoint_secrets_are_read_for_many_endpoints_at_once(store: Arc<dyn Sto
     expect.sort();
     assert_eq!(owners, expect);
     assert!(store.endpoint_secrets(&[]).await.unwrap().is_empty());
+}
+
+async fn deliveries_handed_off_are_written_claimed_and_the_rest_stay_claimable(
+    store: Arc<dyn Store>,
+) {
+    let acme = org(store.as_ref(), "acme").await;
+    let a = endpoint(store.as_ref(), &acme, &[], true).await;
+    let b = endpoint(store.as_ref(), &acme, &[], true).await;
+    let batch: Vec<RunEventWrite> = (0..3)
+        .map(|i| RunEventWrite {
+            event: event(&acme, &format!("e{i}"), "run.completed"),
+            only_endpoint: None,
+        })
+        .collect();
+    let now = Utc::now();
+    let lease_until = now + Duration::seconds(60);
+    let hand_off = HandOff {
+        limits: ClaimLimits {
+            total: 10,
+            per_endpoint: 2,
+            room: vec![(b.id.clone(), 1)],
+        },
+        lease_until,
+    };
+    let recorded = store
+        .record_and_claim_run_events(&batch, Some(&hand_off))
+        .await
+        .unwrap();
+    assert!(recorded.events.iter().all(|e| e.new && e.deliveries == 2));
+    assert_eq!(
+        (
+            count_of(&recorded.claimed, &a),
+            count_of(&recorded.claimed, &b)
+        ),
+        (2, 1),
+        "as many of each endpoint's as its room"
+    );
+    let first = &recorded.claimed[0];
+    assert_eq!(first.event, batch[0].event, "the event comes along");
+    assert_eq!(first.endpoint.id, a.id, "and the endpoint");
+    assert_eq!(first.endpoint.url, a.url);
+    let stored = store
+        .find_delivery(&first.delivery.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let fields = |d: &hookgate::store::Delivery| {
+        (
+            d.id.clone(),
+            d.endpoint_id.clone(),
+            d.event_id.clone(),
+            d.status,
+            d.attempts,
+            d.next_attempt_at.map(|t| t.timestamp_millis()),
+        )
+    };
+    assert_eq!(
+        fields(&stored),
+        fields(&first.delivery),
+        "as the store holds it"
+    );
+
+    let later = now + Duration::seconds(1);
+    let due = store
+        .claim_due_deliveries(
+            &ClaimLimits::total(10),
+            later,
+            later + Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (count_of(&due, &a), count_of(&due, &b)),
+        (1, 2),
+        "a claim takes only those not handed off"
+    );
+    let after_lease = lease_until + Duration::seconds(1);
+    let expired = store
+        .claim_due_deliveries(
+            &ClaimLimits::total(10),
+            after_lease,
+            after_lease + Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+    let mut handed: Vec<&str> = recorded
+        .claimed
+        .iter()
+        .map(|d| d.delivery.id.as_str())
+        .collect();
+    let mut reclaimed: Vec<&str> = expired.iter().map(|d| d.delivery.id.as_str()).collect();
+    handed.sort_unstable();
+    reclaimed.sort_unstable();
+    assert_eq!(
+        reclaimed, handed,
+        "handed-off deliveries nobody started are claimed once their lease runs out"
+    );
+
+    let replay = store
+        .record_and_claim_run_events(&batch[..1], Some(&hand_off))
+        .await
+        .unwrap();
+    assert!(replay.claimed.is_empty() && !replay.events[0].new);
 }
