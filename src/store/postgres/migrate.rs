@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "activity_counts",
         include_str!("../../../migrations/postgres/0013_activity_counts.sql"),
     ),
+    (
+        14,
+        "delivery_hot_path",
+        include_str!("../../../migrations/postgres/0014_delivery_hot_path.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.
