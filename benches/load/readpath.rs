@@ -1103,6 +1103,8 @@ fn queries(s: &Samples) -> Vec<Query> {
            AND ($4::boolean IS NULL OR (published_at IS NOT NULL) = $4)
            AND ($3::text IS NULL OR workflow_id = $3)"
     );
+    // As the store adds it for `status=queued` (`list_runs`).
+    let queued_select = format!("{runs_select} AND id IN (SELECT run_id FROM outbox)");
     let runs = |status: &str, published: &str, workflow: String, before: String| {
         vec![
             org.clone(),
@@ -1283,7 +1285,7 @@ fn queries(s: &Samples) -> Vec<Query> {
         ),
         q(
             "runs, status=queued (none)",
-            keyset(&runs_select, "id", 4),
+            keyset(&queued_select, "id", 4),
             runs("'queued'", "false", NULL.into(), NULL.into()),
             false,
         ),

@@ -65,6 +65,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
         10,
         include_str!("../../../migrations/sqlite/0010_activity_counts.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/sqlite/0011_deliveries_retrying.sql"),
+    ),
 ];
 
 #[derive(Clone)]

@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "delivery_hot_path",
         include_str!("../../../migrations/postgres/0014_delivery_hot_path.sql"),
     ),
+    (
+        15,
+        "deliveries_retrying",
+        include_str!("../../../migrations/postgres/0015_deliveries_retrying.sql"),
+    ),
 ];
 
 /// Applies pending migrations; returns the versions applied now.
