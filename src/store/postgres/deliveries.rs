@@ -523,9 +523,7 @@ impl DeliveryStore for PostgresStore {
             .await?
             .is_some();
         if stale {
-            client
-                .batch_execute("ANALYZE deliveries")
-                .await?;
+            client.batch_execute("ANALYZE deliveries").await?;
         }
         if vacuum {
             client.batch_execute("VACUUM deliveries").await?;
