@@ -152,6 +152,10 @@ async fn sigterm_lets_an_in_flight_webhook_finish_before_exiting_zero() {
     head.push_str("connection: close\r\n\r\n");
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body[..10]).await.unwrap();
+    // In flight means the server has read the head: a head still in the kernel's
+    // buffer is, to the server, an idle connection, which shutdown closes at once. On a
+    // busy machine the read can lag the write, so give it a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let pid = server.pid();
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
