@@ -60,14 +60,16 @@ impl EmbeddedStore {
             // answers of one call per event.
             let tx = conn.transaction()?;
             let mut endpoints_of: HashMap<String, Vec<Endpoint>> = HashMap::new();
-            let mut fanned_out = Vec::new();
+            // The new deliveries as sendable items, gathered only when some may be
+            // handed off.
+            let mut fanned_out = hand_off.as_ref().map(|_| Vec::new());
             let events = batch
                 .iter()
-                .map(|write| record_run_event(&tx, write, &mut endpoints_of, &mut fanned_out))
+                .map(|write| record_run_event(&tx, write, &mut endpoints_of, fanned_out.as_mut()))
                 .collect::<Result<Vec<_>, _>>()?;
-            let claimed = match &hand_off {
-                Some(hand_off) => claim_handed_off(&tx, hand_off, fanned_out)?,
-                None => Vec::new(),
+            let claimed = match (&hand_off, fanned_out) {
+                (Some(hand_off), Some(fanned_out)) => claim_handed_off(&tx, hand_off, fanned_out)?,
+                _ => Vec::new(),
             };
             tx.commit()?;
             Ok(RecordedRunEvents { events, claimed })
@@ -96,13 +98,13 @@ fn claim_handed_off(
 }
 
 /// Records one run event of a batch and fans it out, adding its new deliveries to
-/// `fanned_out`. `endpoints_of` caches each org's enabled endpoints for the batch (the
+/// `fanned_out` when there is one. `endpoints_of` caches each org's enabled endpoints for the batch (the
 /// transaction sees no other writer).
 fn record_run_event(
     tx: &rusqlite::Transaction<'_>,
     write: &RunEventWrite,
     endpoints_of: &mut HashMap<String, Vec<Endpoint>>,
-    fanned_out: &mut Vec<DueDelivery>,
+    mut fanned_out: Option<&mut Vec<DueDelivery>>,
 ) -> Result<RecordedRunEvent, StoreError> {
     let event = &write.event;
     let inserted = tx
@@ -170,11 +172,13 @@ fn record_run_event(
             event.event_type,
             millis(&event.received_at)
         ])?;
-        fanned_out.push(DueDelivery {
-            delivery: Delivery::new_pending(&id, event, &endpoint.id),
-            event: event.clone(),
-            endpoint: (*endpoint).clone(),
-        });
+        if let Some(fanned_out) = fanned_out.as_deref_mut() {
+            fanned_out.push(DueDelivery {
+                delivery: Delivery::new_pending(&id, event, &endpoint.id),
+                event: event.clone(),
+                endpoint: (*endpoint).clone(),
+            });
+        }
     }
     if let (Some(status), Some(run_id)) = (RunStatus::after_event(&event.event_type), &event.run_id)
     {

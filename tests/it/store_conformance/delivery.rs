@@ -471,29 +471,23 @@ async fn deliveries_handed_off_are_written_claimed_and_the_rest_stay_claimable(
         "as the store holds it"
     );
 
-    let later = now + Duration::seconds(1);
-    let due = store
-        .claim_due_deliveries(
-            &ClaimLimits::total(10),
-            later,
-            later + Duration::seconds(60),
-        )
-        .await
-        .unwrap();
+    // Everything claimable at `at`, leased for a minute.
+    let claim_at = |at: chrono::DateTime<Utc>| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .claim_due_deliveries(&ClaimLimits::total(10), at, at + Duration::seconds(60))
+                .await
+                .unwrap()
+        }
+    };
+    let due = claim_at(now + Duration::seconds(1)).await;
     assert_eq!(
         (count_of(&due, &a), count_of(&due, &b)),
         (1, 2),
         "a claim takes only those not handed off"
     );
-    let after_lease = lease_until + Duration::seconds(1);
-    let expired = store
-        .claim_due_deliveries(
-            &ClaimLimits::total(10),
-            after_lease,
-            after_lease + Duration::seconds(60),
-        )
-        .await
-        .unwrap();
+    let expired = claim_at(lease_until + Duration::seconds(1)).await;
     let mut handed: Vec<&str> = recorded
         .claimed
         .iter()
