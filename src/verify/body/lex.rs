@@ -1,0 +1,204 @@
+//! The JSON lexing the body scan is built from: whitespace, strings (forwards and
+//! backwards), numbers and literals, containers, and string decoding exactly as
+//! `serde_json` decodes. Positions are byte offsets into the body; nothing allocates
+//! except a decoded string that holds escapes.
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr2, memrchr};
+
+/// JSON's whitespace (RFC 8259 §2); serde_json accepts exactly these.
+pub(super) fn is_ws(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The first non-whitespace position at or after `at` (or `body.len()`).
+pub(super) fn skip_ws(body: &[u8], mut at: usize) -> usize {
+    while body.get(at).is_some_and(|b| is_ws(*b)) {
+        at += 1;
+    }
+    at
+}
+
+/// Moving back from `end` (exclusive), the position just after the last non-whitespace
+/// byte, not below `low`.
+pub(super) fn rskip_ws(body: &[u8], low: usize, mut end: usize) -> usize {
+    while end > low && body.get(end - 1).is_some_and(|b| is_ws(*b)) {
+        end -= 1;
+    }
+    end
+}
+
+/// The string whose opening quote is at `open`: its raw bytes and the position after
+/// its closing quote. `None` if it never closes.
+pub(super) fn string_at(body: &[u8], open: usize) -> Option<(&[u8], usize)> {
+    let close = string_close(body, open + 1)?;
+    Some((body.get(open + 1..close)?, close + 1))
+}
+
+/// The closing quote of a string whose contents start at `from`. A backslash escapes
+/// the byte after it, which covers `\"` and `\\` (a `\u` escape's hex digits are never
+/// `"` or `\` in valid JSON).
+pub(super) fn string_close(body: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let found = from + memchr2(b'"', b'\\', body.get(from..)?)?;
+        if body.get(found) == Some(&b'"') {
+            return Some(found);
+        }
+        from = found + 2;
+    }
+}
+
+/// The opening quote of the string whose closing quote is at `close`, searching no
+/// lower than `low`. A quote is a string's opening one when an even number of
+/// backslashes precede it (inside a valid string every `"` is escaped by an odd run).
+pub(super) fn string_start_back(body: &[u8], low: usize, close: usize) -> Option<usize> {
+    let mut end = close;
+    loop {
+        let quote = low + memrchr(b'"', body.get(low..end)?)?;
+        let mut run_start = quote;
+        while run_start > low && body.get(run_start - 1) == Some(&b'\\') {
+            run_start -= 1;
+        }
+        if (quote - run_start).is_multiple_of(2) {
+            return Some(quote);
+        }
+        // An escaped quote: the backslashes before it hold no quote, search below them.
+        end = run_start;
+    }
+}
+
+/// The end of the number or literal starting at `start`: the next `,`, `}`, `]` or
+/// whitespace. `None` for an empty one (`{"a":}`) or one running to the end of the body.
+pub(super) fn scalar_end(body: &[u8], start: usize) -> Option<usize> {
+    let rest = body.get(start..)?;
+    let len = rest
+        .iter()
+        .position(|b| matches!(b, b',' | b'}' | b']') || is_ws(*b))?;
+    (len > 0).then_some(start + len)
+}
+
+/// The start of the number or literal ending just before `end`, not below `low`.
+pub(super) fn scalar_start_back(body: &[u8], low: usize, end: usize) -> Option<usize> {
+    let mut start = end;
+    while start > low
+        && body
+            .get(start - 1)
+            .is_some_and(|b| !matches!(b, b':' | b',' | b'{' | b'[' | b'"') && !is_ws(*b))
+    {
+        start -= 1;
+    }
+    (start < end).then_some(start)
+}
+
+/// The position after the container (object or array) whose opening bracket is at
+/// `open`, found by counting brackets outside strings; `None` if it never closes.
+/// Brackets are not matched by kind: only valid JSON needs an exact answer.
+pub(super) fn container_end(body: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = open;
+    while let Some(byte) = body.get(at) {
+        match byte {
+            b'"' => {
+                at = string_close(body, at + 1)? + 1;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                // `depth` is at least 1 here: the first byte is the opening bracket.
+                depth -= 1;
+                if depth == 0 {
+                    return Some(at + 1);
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
+
+/// A member's key (raw, between its quotes, the opening one at `open`) and where its
+/// value starts after the `:`.
+pub(super) fn key_and_colon(body: &[u8], open: usize) -> Option<(&[u8], usize)> {
+    let (key, after) = string_at(body, open)?;
+    let colon = skip_ws(body, after);
+    (body.get(colon) == Some(&b':')).then(|| (key, skip_ws(body, colon + 1)))
+}
+
+/// A string's raw contents decoded as serde_json decodes them, or `None` where
+/// serde_json would refuse them: a raw control character, an unknown escape, a bad or
+/// lone-surrogate `\u` escape, invalid UTF-8.
+pub(super) fn decode(raw: &[u8]) -> Option<Cow<'_, str>> {
+    // Ids and event names are printable ASCII without escapes: one pass decides that,
+    // without an exit per byte, so it is compiled to vector code.
+    let plain = raw.iter().fold(true, |plain, &b| {
+        plain & (b.wrapping_sub(0x20) < 0x5f) & (b != b'\\')
+    });
+    if plain {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
+    if raw.iter().any(|b| *b < 0x20) {
+        return None;
+    }
+    let Some(first_escape) = memchr(b'\\', raw) else {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    };
+    let (plain, mut rest) = raw.split_at(first_escape);
+    let mut out = Vec::with_capacity(raw.len());
+    out.extend_from_slice(plain);
+    // `rest` starts at a backslash on every turn.
+    while let Some((_, after_backslash)) = rest.split_first() {
+        let (escape, after) = after_backslash.split_first()?;
+        rest = after;
+        match escape {
+            b'"' => out.push(b'"'),
+            b'\\' => out.push(b'\\'),
+            b'/' => out.push(b'/'),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => {
+                let (ch, after) = unicode_escape(rest)?;
+                rest = after;
+                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+            }
+            _ => return None,
+        }
+        let next = memchr(b'\\', rest).unwrap_or(rest.len());
+        let (plain, escaped) = rest.split_at(next);
+        out.extend_from_slice(plain);
+        rest = escaped;
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// The character of a `\u` escape whose four hex digits start `rest` (and, for a high
+/// surrogate, the `\uXXXX` low surrogate that must follow), and what follows it.
+pub(super) fn unicode_escape(rest: &[u8]) -> Option<(char, &[u8])> {
+    let (high, rest) = hex4(rest)?;
+    match high {
+        0xD800..=0xDBFF => {
+            let rest = rest.strip_prefix(b"\\u")?;
+            let (low, rest) = hex4(rest)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let code = 0x1_0000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+            Some((char::from_u32(code)?, rest))
+        }
+        // A lone low surrogate is no character.
+        _ => Some((char::from_u32(high)?, rest)),
+    }
+}
+
+pub(super) fn hex4(rest: &[u8]) -> Option<(u32, &[u8])> {
+    let digits = rest.get(..4)?;
+    let mut value = 0;
+    for digit in digits {
+        value = value * 16 + char::from(*digit).to_digit(16)?;
+    }
+    Some((value, rest.get(4..)?))
+}
