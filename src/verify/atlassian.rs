@@ -66,7 +66,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: identifier.or(request_uuid),
         event_name,
-        signed_at: None,
         handshake: None,
     })
 }

@@ -96,7 +96,6 @@ struct Checked<'a> {
     version: SignatureVersion,
     signature: Vec<u8>,
     secret_id: &'a str,
-    signed_at: i64,
 }
 
 fn check<'a>(
@@ -143,7 +142,6 @@ fn check<'a>(
         version,
         signature,
         secret_id,
-        signed_at,
     })
 }
 
@@ -207,7 +205,6 @@ fn verify<'a>(
         secret_id: checked.secret_id,
         dedup_key: checked.message.message_id,
         event_name: Some(Cow::Borrowed(checked.kind.as_str())),
-        signed_at: Some(checked.signed_at),
         handshake,
     })
 }

@@ -31,7 +31,6 @@ use super::headers::Lines;
 use super::mac::{attempt, first_matching_secret, Attempt};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
-use super::timestamp::parse_unix_seconds;
 use super::{Handshake, SecretCandidate, Verified};
 
 pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-signature-ed25519");
@@ -102,7 +101,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: interaction.id,
         event_name: interaction.kind.and_then(type_name).map(Cow::Borrowed),
-        signed_at: parse_unix_seconds(timestamp),
         handshake,
     })
 }

@@ -56,7 +56,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: delivery,
         event_name: event,
-        signed_at: None,
         handshake,
     })
 }

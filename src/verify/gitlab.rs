@@ -51,7 +51,6 @@ fn verify<'a>(
         secret_id,
         dedup_key,
         event_name,
-        signed_at: None,
         handshake: None,
     })
 }

@@ -216,15 +216,15 @@ fn verify<'a>(
         value,
     )
     .ok_or_else(|| signature.reject(Rejection::MalformedHeader))?;
-    let (raw_ts, signed_at) = match configured("timestamp_header", &config.timestamp_header) {
+    let raw_ts = match configured("timestamp_header", &config.timestamp_header) {
         Some(name) => {
             let raw = required(headers, name)?;
             let ts =
                 parse_unix_seconds(raw).ok_or_else(|| name.reject(Rejection::MalformedHeader))?;
             check_window(ts, now, config.tolerance_s, Some(config.tolerance_s))?;
-            (raw, Some(ts))
+            raw
         }
-        None => ("", None),
+        None => "",
     };
     let dedup_key = configured("dedup_header", &config.dedup_header)
         .map(|n| optional_field(headers, n))
@@ -243,7 +243,6 @@ fn verify<'a>(
         secret_id,
         dedup_key,
         event_name,
-        signed_at,
         handshake: None,
     })
 }

@@ -94,7 +94,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: None,
         event_name: None,
-        signed_at: Some(signed_at),
         handshake: None,
     })
 }

@@ -45,7 +45,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: fields.take(Wanted::ID),
         event_name: fields.take(Wanted::TOPIC),
-        signed_at: None,
         handshake: None,
     })
 }

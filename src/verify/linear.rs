@@ -86,7 +86,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: delivery,
         event_name: fields.take(Wanted::KIND),
-        signed_at: Some(signed_ms.div_euclid(1000)),
         handshake: None,
     })
 }

@@ -88,7 +88,6 @@ fn verify<'a>(
         secret_id,
         dedup_key,
         event_name,
-        signed_at: Some(timestamp),
         handshake: None,
     })
 }

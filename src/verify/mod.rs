@@ -130,7 +130,6 @@ pub struct Verified<'a> {
     secret_id: &'a str,
     dedup_key: Option<Cow<'a, str>>,
     event_name: Option<Cow<'a, str>>,
-    signed_at: Option<i64>,
     handshake: Option<Handshake>,
 }
 
@@ -146,10 +145,6 @@ impl Verified<'_> {
     /// The event name used by `event_filter` (SPEC §7.1), if any.
     pub fn event_name(&self) -> Option<&str> {
         self.event_name.as_deref()
-    }
-    /// The signed timestamp (Unix seconds) for schemes that sign one.
-    pub fn signed_at(&self) -> Option<i64> {
-        self.signed_at
     }
     pub fn handshake(&self) -> Option<&Handshake> {
         self.handshake.as_ref()

@@ -142,7 +142,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: fields.take(Wanted::EVENT_ID),
         event_name: fields.take(Wanted::EVENT_TYPE_MEMBER),
-        signed_at: Some(parsed.timestamp),
         handshake: None,
     })
 }

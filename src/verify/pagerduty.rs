@@ -84,7 +84,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: fields.take(Wanted::EVENT_OBJECT_ID),
         event_name: fields.take(Wanted::EVENT_OBJECT_EVENT_TYPE),
-        signed_at: None,
         handshake: None,
     })
 }

@@ -46,7 +46,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: webhook_id,
         event_name: topic,
-        signed_at: None,
         handshake: None,
     })
 }

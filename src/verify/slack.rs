@@ -88,7 +88,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: fields.take(Wanted::EVENT_ID),
         event_name: fields.take(Wanted::EVENT_TYPE).or(kind),
-        signed_at: Some(timestamp),
         handshake,
     })
 }

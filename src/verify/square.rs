@@ -46,7 +46,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: fields.take(Wanted::EVENT_ID),
         event_name: fields.take(Wanted::KIND),
-        signed_at: None,
         handshake: None,
     })
 }

@@ -136,7 +136,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: Some(Cow::Borrowed(msg_id)),
         event_name: body::fields(body, body::Wanted::KIND).take(body::Wanted::KIND),
-        signed_at: Some(timestamp),
         handshake: None,
     })
 }

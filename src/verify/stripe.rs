@@ -126,7 +126,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: fields.take(Wanted::ID),
         event_name: fields.take(Wanted::KIND),
-        signed_at: Some(parsed.timestamp),
         handshake: None,
     })
 }

@@ -228,7 +228,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: idempotency,
         event_name: None,
-        signed_at: None,
         handshake: None,
     })
 }

@@ -95,7 +95,6 @@ fn verify<'a>(
         secret_id,
         dedup_key: invocation,
         event_name: body::fields(body, Wanted::KIND).take(Wanted::KIND),
-        signed_at: Some(timestamp),
         handshake: None,
     })
 }

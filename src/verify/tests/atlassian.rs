@@ -32,7 +32,6 @@ fn accepts_jira_and_bitbucket_signatures_with_their_ids_and_events() {
                 accept("at")
                     .dedup(Some("1042-1700000000000"))
                     .event(Some("jira:issue_created"))
-                    .signed_at(None)
                     .handshake(None),
             ),
             one(

@@ -134,7 +134,6 @@ fn verifies_both_signature_versions_and_refuses_tampering() {
         accept("topic")
             .dedup(Some("22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324"))
             .event(Some("Notification"))
-            .signed_at(Some(NOW))
             .handshake(None)
     };
     let mut escaped = body(&v1);

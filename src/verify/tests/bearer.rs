@@ -23,7 +23,7 @@ fn accepts_bearer_token_in_authorization() {
             auth(
                 "canonical",
                 "Bearer s3cr3t-t0ken",
-                accept("tk").dedup(None).event(None).signed_at(None),
+                accept("tk").dedup(None).event(None),
             ),
             // RFC 7235: the scheme is case-insensitive; RFC 6750: 1*SP before the token.
             auth("lower-case scheme", "bearer s3cr3t-t0ken", accept("tk")),

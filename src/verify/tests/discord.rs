@@ -33,7 +33,7 @@ fn accepts_rfc_8032_signature_and_answers_a_ping_without_a_run() {
                 &rfc,
                 b"",
                 NOW,
-                accept("rfc").dedup(None).event(None).signed_at(None),
+                accept("rfc").dedup(None).event(None),
             ),
             ping(
                 "ping",
@@ -43,7 +43,6 @@ fn accepts_rfc_8032_signature_and_answers_a_ping_without_a_run() {
                 accept("dc")
                     .dedup(Some("786008729715212339"))
                     .event(Some("ping"))
-                    .signed_at(Some(NOW))
                     .handshake(Some(Handshake::DiscordPing)),
             ),
             // hex of either case, as bytes.fromhex reads it; no replay window.

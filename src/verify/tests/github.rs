@@ -29,7 +29,6 @@ fn accepts_githubs_published_vector_with_delivery_and_event() {
             accept("gh")
                 .dedup(Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"))
                 .event(Some("push"))
-                .signed_at(None)
                 .handshake(None),
         )],
     );

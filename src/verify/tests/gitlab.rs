@@ -29,7 +29,6 @@ fn accepts_the_gitlab_token_with_its_event_and_delivery_headers() {
                 accept("gl")
                     .dedup(Some("f5e5f430-f57b-4e6e-9fac-d9128cd7232f"))
                     .event(Some("Push Hook"))
-                    .signed_at(None)
                     .handshake(None),
             ),
             one(

@@ -32,7 +32,6 @@ fn accepts_intercoms_sha1_signature_with_the_notification_id_and_topic() {
                 accept("ic")
                     .dedup(Some("notif_ccd8a4d0-f965-11e3-a367-c779cae3e1b3"))
                     .event(Some("conversation.user.created"))
-                    .signed_at(None)
                     .handshake(None),
             ),
             one(

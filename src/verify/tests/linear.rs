@@ -49,7 +49,6 @@ fn accepts_linears_signature_with_the_delivery_and_type() {
                 accept("ln")
                     .dedup(Some("234d1a4e-b617-4388-90fe-adc3633d6b72"))
                     .event(Some("Issue"))
-                    .signed_at(Some(NOW))
                     .handshake(None),
             ),
             case(

@@ -41,7 +41,6 @@ fn accepts_mailguns_body_signature_with_the_event_id_and_name() {
                 accept("mg")
                     .dedup(Some("CPgfbmQMTCKtHW6uIWtuVe"))
                     .event(Some("delivered"))
-                    .signed_at(Some(TS))
                     .handshake(None),
             ),
             case(

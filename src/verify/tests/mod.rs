@@ -99,7 +99,6 @@ pub(super) struct Want {
     secret_id: &'static str,
     dedup_key: Option<Option<&'static str>>,
     event_name: Option<Option<&'static str>>,
-    signed_at: Option<Option<i64>>,
     handshake: Option<Option<Handshake>>,
 }
 
@@ -126,9 +125,6 @@ impl Expect {
     }
     pub(super) fn event(self, name: Option<&'static str>) -> Self {
         self.want(|w| w.event_name = Some(name))
-    }
-    pub(super) fn signed_at(self, at: Option<i64>) -> Self {
-        self.want(|w| w.signed_at = Some(at))
     }
     pub(super) fn handshake(self, handshake: Option<Handshake>) -> Self {
         self.want(|w| w.handshake = Some(handshake))
@@ -210,7 +206,6 @@ fn judge(case: &Case, got: Result<super::Verified<'_>, super::Rejection>) -> Res
             let mismatch = v.secret_id() != want.secret_id
                 || want.dedup_key.is_some_and(|d| v.dedup_key() != d)
                 || want.event_name.is_some_and(|e| v.event_name() != e)
-                || want.signed_at.is_some_and(|s| v.signed_at() != s)
                 || want
                     .handshake
                     .as_ref()

@@ -44,7 +44,6 @@ fn accepts_paddles_signature_with_the_event_id_and_type() {
                 accept("pd")
                     .dedup(Some("evt_01h8bzakzx3hm2fmen703n5q45"))
                     .event(Some("transaction.completed"))
-                    .signed_at(Some(TS))
                     .handshake(None),
             ),
             one(

@@ -33,7 +33,6 @@ fn accepts_go_pagerdutys_vector_with_the_event_id_and_type() {
                 accept("pd")
                     .dedup(Some("01BWDWL3NYY7LUFPZCC28QUCMK"))
                     .event(Some("incident.priority_updated"))
-                    .signed_at(None)
                     .handshake(None),
             ),
             one("published mismatch", MISMATCH, reject("signature_invalid")),

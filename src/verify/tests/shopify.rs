@@ -27,8 +27,7 @@ fn accepts_shopify_published_vector_with_topic_and_webhook_id() {
                 SIG,
                 accept("sh")
                     .dedup(Some("123456789"))
-                    .event(Some("products/create"))
-                    .signed_at(None),
+                    .event(Some("products/create")),
             ),
             // Topic and id are unsigned, so their absence changes nothing but the metadata.
             case(

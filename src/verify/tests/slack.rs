@@ -35,11 +35,7 @@ fn accepts_slacks_documented_example_without_body_fields() {
         &[one(
             "documented",
             SIG,
-            accept("sl")
-                .dedup(None)
-                .event(None)
-                .signed_at(Some(TS))
-                .handshake(None),
+            accept("sl").dedup(None).event(None).handshake(None),
         )],
     );
 }

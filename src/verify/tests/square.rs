@@ -38,8 +38,7 @@ fn accepts_square_test_notification_with_its_event_id_and_type() {
                 DOC_BODY,
                 accept("sq")
                     .dedup(Some("ac3ac95b-f97d-458c-a6e6-18981597e05f"))
-                    .event(Some("webhooks.test_notification"))
-                    .signed_at(None),
+                    .event(Some("webhooks.test_notification")),
             ),
             case(
                 "second",

@@ -47,10 +47,7 @@ fn accepts_twilios_published_form_and_json_signatures() {
                 SIG,
                 FORM,
                 URL,
-                accept("tw")
-                    .dedup(Some("idem-1"))
-                    .event(None)
-                    .signed_at(None),
+                accept("tw").dedup(Some("idem-1")).event(None),
             ),
             one("json", JSON_SIG, JSON, JSON_URL, accept("tw")),
             // Twilio signs the URL with or without the port: both are tried.

@@ -32,7 +32,6 @@ fn accepts_typeforms_signature_with_the_event_id_and_type() {
                 accept("tf")
                     .dedup(Some("01HBZ8Q7K3N5XJ2W8Y6T4V1R0S"))
                     .event(Some("form_response"))
-                    .signed_at(None)
                     .handshake(None),
             ),
             case(

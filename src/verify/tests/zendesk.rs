@@ -37,7 +37,6 @@ fn accepts_zendesks_signature_with_the_invocation_and_event_type() {
                 accept("zd")
                     .dedup(Some("8350205582"))
                     .event(Some("zen:event-type:ticket.created"))
-                    .signed_at(Some(NOW))
                     .handshake(None),
             ),
             case(
