@@ -98,8 +98,8 @@ fn claim_handed_off(
 }
 
 /// Records one run event of a batch and fans it out, adding its new deliveries to
-/// `fanned_out` when there is one. `endpoints_of` caches each org's enabled endpoints for the batch (the
-/// transaction sees no other writer).
+/// `fanned_out` when there is one. `endpoints_of` caches each org's enabled endpoints
+/// for the batch (the transaction sees no other writer).
 fn record_run_event(
     tx: &rusqlite::Transaction<'_>,
     write: &RunEventWrite,
