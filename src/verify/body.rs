@@ -499,11 +499,14 @@ impl<'a> Scan<'a> {
         inner: impl Fn(&'static str) -> Option<Value<'a>>,
     ) {
         let under = key.fields();
-        for (bit, field) in FIELDS.iter().enumerate() {
-            let wanted = Wanted(1 << bit);
-            if !under.has(wanted) || !self.pending.has(wanted) {
+        // Only the bits to decide are visited: a key names one to three fields of 16.
+        let mut to_decide = under.0 & self.pending.0;
+        while to_decide != 0 {
+            let bit = to_decide.trailing_zeros() as usize;
+            to_decide &= to_decide - 1;
+            let Some(field) = FIELDS.get(bit) else {
                 continue;
-            }
+            };
             let found = match field.inner {
                 None => value.of(field),
                 Some(name) => inner(name).and_then(|v| v.of(field)),

@@ -4,10 +4,12 @@
 //! exactly `sha256=` + the lower-case hex digest. Upper-case hex is refused, as there and
 //! in GitHub's own docs samples (`compare_digest` / `secure_compare` on the strings).
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 
 use super::error::{Rejection, SignError};
-use super::headers::{optional_field, single};
+use super::headers::{single, Lines};
 use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
@@ -33,19 +35,29 @@ fn verify<'a>(
     headers: &'a HeaderMap,
     body: &[u8],
 ) -> Result<Verified<'a>, Rejection> {
-    let Some(value) = single(headers, &SIGNATURE)? else {
+    // One pass over the headers for the three names, cheaper than three lookups.
+    let lines = Lines::read(headers, [&SIGNATURE, &DELIVERY, &EVENT]);
+    let Some(value) = lines.single(0)? else {
         // SHA-1 is legacy and never computed (no sha1 dependency): say so, not just "missing".
         if single(headers, &LEGACY_SIGNATURE)?.is_some() {
             return Err(Rejection::LegacySignatureOnly);
         }
         return Err(Rejection::MissingHeader(SIGNATURE.clone()));
     };
-    let received =
-        parse_signature(value).ok_or_else(|| Rejection::MalformedHeader(SIGNATURE.clone()))?;
-    // Upper-case hex decodes to nothing, so it is a mismatch, as with octokit's strings.
-    let received = lower_hex32(received.as_bytes());
-    let delivery = optional_field(headers, &DELIVERY)?;
-    let event = optional_field(headers, &EVENT)?;
+    // Upper-case hex decodes to nothing, so it is a mismatch, as with octokit's strings;
+    // only a value that is not even that is malformed.
+    let received = match value
+        .strip_prefix(PREFIX)
+        .and_then(|hex| lower_hex32(hex.as_bytes()))
+    {
+        Some(digest) => Some(digest),
+        None => {
+            parse_signature(value).ok_or_else(|| Rejection::MalformedHeader(SIGNATURE.clone()))?;
+            None
+        }
+    };
+    let delivery = lines.single(1)?.map(Cow::Borrowed);
+    let event = lines.single(2)?.map(Cow::Borrowed);
 
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let expected = secret_sha256(secret, &[body]);

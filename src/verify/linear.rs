@@ -18,12 +18,14 @@
 //! the SDK's handler dispatches on (`handler.on("Issue", …)`) and `Linear-Event` repeats;
 //! the body's `action` (`create`, `update`, `remove`) travels in the body.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 use serde::{Deserialize, Serialize};
 
 use super::body::{self, Wanted};
 use super::error::{ConfigError, Rejection, SignError};
-use super::headers::{optional_field, required};
+use super::headers::Lines;
 use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
@@ -65,10 +67,13 @@ fn verify<'a>(
     now: i64,
 ) -> Result<Verified<'a>, Rejection> {
     check_tolerance(config.tolerance_s).map_err(Rejection::InvalidConfig)?;
-    let value = required(headers, &SIGNATURE)?;
+    let lines = Lines::read(headers, [&SIGNATURE, &DELIVERY]);
+    let value = lines
+        .single(0)?
+        .ok_or_else(|| Rejection::MissingHeader(SIGNATURE.clone()))?;
     // Anything but 64 lower-case hex digits spells no digest: a mismatch.
     let received = lower_hex32(value.as_bytes());
-    let delivery = optional_field(headers, &DELIVERY)?;
+    let delivery = lines.single(1)?.map(Cow::Borrowed);
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let expected = secret_sha256(secret, &[body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))

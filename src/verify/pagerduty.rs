@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderName};
 use super::body::{self, Wanted};
 use super::error::{Rejection, SignError};
 use super::headers::required;
-use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, secret_sha256};
+use super::mac::{any_eq, attempt, first_matching_secret, hmac_sha256, lower_hex32, secret_sha256};
 use super::prepared::PreparedSecret;
 use super::scheme::{header, EventName, Headers, Scheme};
 use super::{SecretCandidate, Verified};
@@ -43,6 +43,11 @@ pub(crate) fn parse_entry(entry: &str) -> Entry {
     let Some(hex) = entry.strip_prefix(PREFIX) else {
         return Entry::Skipped;
     };
+    // The spelling PagerDuty sends, decoded in one pass; upper case and other lengths
+    // are read the general way below.
+    if let Some(digest) = lower_hex32(hex.as_bytes()) {
+        return Entry::Digest(digest);
+    }
     if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Entry::Skipped;
     }
@@ -62,19 +67,40 @@ fn verify<'a>(
     if body.is_empty() {
         return Err(Rejection::EmptyBody);
     }
-    let entries = || value.split(',').map(parse_entry);
-    if entries().all(|entry| entry == Entry::Skipped) {
+    // PagerDuty sends one `v1=` entry per secret: the first digest is kept decoded, and
+    // the value is read again only when more than one entry came.
+    let mut entries = value.split(',').map(parse_entry);
+    let mut first = None;
+    let mut well_formed = false;
+    let mut more = false;
+    for entry in entries.by_ref() {
+        well_formed |= entry != Entry::Skipped;
+        if let Entry::Digest(digest) = entry {
+            first = Some(digest);
+            break;
+        }
+    }
+    for entry in entries {
+        well_formed |= entry != Entry::Skipped;
+        more |= matches!(entry, Entry::Digest(_));
+    }
+    if !well_formed {
         return Err(Rejection::MalformedHeader(SIGNATURE.clone()));
     }
     let digests = || {
-        entries().filter_map(|entry| match entry {
-            Entry::Digest(digest) => Some(digest),
-            _ => None,
-        })
+        value
+            .split(',')
+            .filter_map(|entry| match parse_entry(entry) {
+                Entry::Digest(digest) => Some(digest),
+                _ => None,
+            })
     };
     let secret_id = first_matching_secret(secrets, Rejection::SignatureMismatch, |secret| {
         let expected = secret_sha256(secret, &[body]);
-        attempt(expected.is_some_and(|e| any_eq(&e, digests())))
+        attempt(expected.is_some_and(|e| match more {
+            false => any_eq(&e, first),
+            true => any_eq(&e, digests()),
+        }))
     })?;
     let mut fields = body::fields(
         body,

@@ -14,6 +14,10 @@ pub(super) fn is_ws(byte: u8) -> bool {
 
 /// The first non-whitespace position at or after `at` (or `body.len()`).
 pub(super) fn skip_ws(body: &[u8], mut at: usize) -> usize {
+    // Compact JSON has none: one test for the usual case.
+    if body.get(at).is_some_and(|b| *b > b' ') {
+        return at;
+    }
     while body.get(at).is_some_and(|b| is_ws(*b)) {
         at += 1;
     }
@@ -41,12 +45,50 @@ pub(super) fn string_at(body: &[u8], open: usize) -> Option<(&[u8], usize)> {
 /// `"` or `\` in valid JSON).
 pub(super) fn string_close(body: &[u8], mut from: usize) -> Option<usize> {
     loop {
-        let found = from + memchr2(b'"', b'\\', body.get(from..)?)?;
+        let found = from + quote_or_backslash(body.get(from..)?)?;
         if body.get(found) == Some(&b'"') {
             return Some(found);
         }
         from = found + 2;
     }
+}
+
+/// How many bytes [`quote_or_backslash`] reads a word at a time before it calls
+/// `memchr2`.
+const SHORT: usize = 32;
+
+/// The first `"` or `\` in `bytes`. Keys, ids and event names are short, and a call to
+/// `memchr2` costs as much as reading a few dozen bytes eight at a time: the first
+/// [`SHORT`] bytes are read here, and only a longer string is searched with `memchr2`.
+pub(super) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        if at == SHORT {
+            return memchr2(b'"', b'\\', bytes.get(at..)?).map(|found| at + found);
+        }
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let hits = has_byte(word, b'"') | has_byte(word, b'\\');
+        if hits != 0 {
+            // The lowest marked byte is exact (see `has_byte`), and little-endian order
+            // makes it the first in the string.
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..)?;
+    rest.iter()
+        .position(|b| matches!(b, b'"' | b'\\'))
+        .map(|found| at + found)
+}
+
+/// The high bit of each byte of `word` that equals `byte`, and possibly of bytes above
+/// the first such one (a borrow can carry up from it); never of a byte below it, so
+/// the lowest bit set marks the first match exactly.
+const fn has_byte(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_where_equal = word ^ (ONES * byte as u64);
+    zero_where_equal.wrapping_sub(ONES) & !zero_where_equal & HIGHS
 }
 
 /// The opening quote of the string whose closing quote is at `close`, searching no
@@ -72,11 +114,23 @@ pub(super) fn string_start_back(body: &[u8], low: usize, close: usize) -> Option
 /// whitespace. `None` for an empty one (`{"a":}`) or one running to the end of the body.
 pub(super) fn scalar_end(body: &[u8], start: usize) -> Option<usize> {
     let rest = body.get(start..)?;
-    let len = rest
-        .iter()
-        .position(|b| matches!(b, b',' | b'}' | b']') || is_ws(*b))?;
+    let len = rest.iter().position(|b| ENDS_SCALAR[usize::from(*b)])?;
     (len > 0).then_some(start + len)
 }
+
+/// The bytes that end a number or literal: `,`, `}`, `]` and whitespace. A table, as
+/// a digit then costs one load and one test.
+static ENDS_SCALAR: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b',' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b']' as usize] = true;
+    table[b' ' as usize] = true;
+    table[b'\t' as usize] = true;
+    table[b'\n' as usize] = true;
+    table[b'\r' as usize] = true;
+    table
+};
 
 /// The start of the number or literal ending just before `end`, not below `low`.
 pub(super) fn scalar_start_back(body: &[u8], low: usize, end: usize) -> Option<usize> {

@@ -478,3 +478,28 @@ fn shuffle<T>(rng: &mut StdRng, items: &mut [T]) {
         items.swap(i, rng.gen_range(0..=i));
     }
 }
+
+#[test]
+fn quote_or_backslash_finds_what_memchr2_finds_at_every_length_and_position() {
+    for len in 0..80 {
+        for at in 0..=len {
+            for (first, second) in [(b'"', None), (b'\\', None), (b'"', Some(b'\\'))] {
+                // Bytes next to the ones searched for (`!` is `"` - 1, `]` is `\` + 1),
+                // so a word-at-a-time test that borrows across bytes would show.
+                let mut bytes: Vec<u8> =
+                    (0..len).map(|i| [b'!', b']', 0x80, b'#'][i % 4]).collect();
+                if at < len {
+                    bytes[at] = first;
+                    if let Some(second) = second {
+                        bytes[len - 1] = second;
+                    }
+                }
+                assert_eq!(
+                    lex::quote_or_backslash(&bytes),
+                    memchr::memchr2(b'"', b'\\', &bytes),
+                    "{bytes:?}"
+                );
+            }
+        }
+    }
+}

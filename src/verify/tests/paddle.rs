@@ -195,3 +195,25 @@ fn paddle_tolerance_must_be_a_second_to_a_day() {
     assert_eq!(wire, paddle());
     assert!(serde_json::from_str::<VerifierConfig>(r#"{"type":"paddle","other":1}"#).is_err());
 }
+
+#[test]
+fn the_one_secret_shape_reads_as_item_by_item_reading_reads_it() {
+    for value in [
+        "ts=1750000000;h1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd",
+        "ts=1;h1=",
+        "ts=0123;h1=abc",
+        "ts=1;h1=a=b",
+        "ts=1;h1=a;h1=b",
+        "ts=1;h1=a;ts=2",
+        "ts=1;h1=a;x=1",
+        "ts=;h1=a",
+        "ts=1 ;h1=a",
+        "ts=1;h2=a",
+        "ts=1;h1=a,b",
+        "ts=1,h1=a",
+        "ts=12345678901234567890;h1=a",
+        "t=1;h1=a",
+    ] {
+        crate::verify::fuzz_logic::paddle_header(value.as_bytes());
+    }
+}

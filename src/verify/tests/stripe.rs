@@ -287,3 +287,25 @@ fn accepts_stripe_body_without_id_or_json() {
         )],
     );
 }
+
+#[test]
+fn the_one_secret_shape_reads_as_item_by_item_reading_reads_it() {
+    for value in [
+        "t=1750000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd",
+        "t=1,v1=",
+        "t=0123,v1=abc",
+        "t=1,v1=a=b",
+        "t=1,v1=a,v1=b",
+        "t=1,v1=a,t=2",
+        "t=,v1=a",
+        "t=1 ,v1=a",
+        "t=1,v0=a",
+        "t=1,v1=a;b",
+        "t=1;v1=a",
+        "t=12345678901234567890,v1=a",
+        "tt=1,v1=a",
+        "t=-1,v1=a",
+    ] {
+        crate::verify::fuzz_logic::stripe_header(value.as_bytes());
+    }
+}
