@@ -109,14 +109,26 @@ fn verify<'a>(
     let timestamp =
         parse_unix_seconds(raw_ts).ok_or_else(|| Rejection::MalformedHeader(TIMESTAMP.clone()))?;
     check_window(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S))?;
-    let mut v1s = v1_signatures(signatures);
-    let Some(first) = v1s.next() else {
-        return Err(Rejection::UnsupportedVersion(SIGNATURE.clone()));
-    };
     // One signature (one per secret the sender holds) is the usual case: decoded once,
-    // not re-read for every secret candidate. Other spellings of a digest decode to
-    // nothing: they can equal no expected string.
-    let more = v1s.next().is_some();
+    // not re-read for every secret candidate. A value that is one `v1,` entry (no space)
+    // is that signature, as `v1_signatures` reads it, without splitting. Other spellings
+    // of a digest decode to nothing: they can equal no expected string.
+    let only = signatures.strip_prefix("v1,").filter(|rest| {
+        !rest
+            .as_bytes()
+            .iter()
+            .fold(false, |space, &b| space | (b == b' '))
+    });
+    let (first, more) = match only {
+        Some(only) => (only, false),
+        None => {
+            let mut v1s = v1_signatures(signatures);
+            let Some(first) = v1s.next() else {
+                return Err(Rejection::UnsupportedVersion(SIGNATURE.clone()));
+            };
+            (first, v1s.next().is_some())
+        }
+    };
     let first = canonical_base64_32(first.as_bytes());
     let ts = Decimal::respelled(timestamp, raw_ts);
     let signed = signed(msg_id, &ts, body);
