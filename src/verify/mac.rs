@@ -166,64 +166,65 @@ pub(crate) fn canonical_base64_32(text: &[u8]) -> Option<[u8; 32]> {
     canonical_base64(text)
 }
 
-/// The `N` bytes (at most 64) spelled by `text` if it is exactly their padded standard
-/// base64, the one spelling base64 encoders give: other padding and non-zero trailing
-/// bits are refused, as the `base64` crate's standard engine refuses them. Arithmetic on
-/// every character and one check at the end, without a table or an exit per character,
-/// so the first loop is compiled to vector code: the text is public, and the crate's
-/// general decoder cost a tenth of a 1 KiB MAC for a 44-character signature.
+/// The `N` bytes spelled by `text` if it is exactly their padded standard base64, the
+/// one spelling base64 encoders give: other padding and non-zero trailing bits are
+/// refused, as the `base64` crate's standard engine refuses them. A table lookup per
+/// character with one check at the end: the text is public, and the crate's general
+/// decoder cost a tenth of a 1 KiB MAC for a 44-character signature.
 pub(crate) fn canonical_base64<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
-    let chars = N.div_ceil(3) * 4;
-    if text.len() != chars {
+    if text.len() != N.div_ceil(3) * 4 {
         return None;
     }
-    // The bytes of the last group (0 when it is whole), and the characters holding bits:
-    // two for one byte (`xx==`), three for two (`xxx=`).
-    let tail = N % 3;
-    let used = if tail == 0 { chars } else { chars - 3 + tail };
-    let mut sextets = [0u8; 88];
-    let sextets = sextets.get_mut(..used)?;
-    let mut invalid = false;
-    for (value, &char) in sextets.iter_mut().zip(text) {
-        let upper = char.wrapping_sub(b'A');
-        let lower = char.wrapping_sub(b'a');
-        let digit = char.wrapping_sub(b'0');
-        let (plus, slash) = (char == b'+', char == b'/');
-        invalid |= !((upper < 26) | (lower < 26) | (digit < 10) | plus | slash);
-        *value = if upper < 26 {
-            upper
-        } else if lower < 26 {
-            lower.wrapping_add(26)
-        } else if digit < 10 {
-            digit.wrapping_add(52)
-        } else if plus {
-            62
-        } else {
-            63
-        };
-    }
-    invalid |= text.get(used..)?.iter().any(|&char| char != b'=');
     let mut out = [0; N];
-    for (bytes, group) in out.chunks_exact_mut(3).zip(sextets.chunks_exact(4)) {
-        let bits = group
-            .iter()
-            .fold(0u32, |bits, &value| bits << 6 | u32::from(value));
+    let mut invalid = 0;
+    let mut groups = text.chunks_exact(4);
+    for (bytes, chars) in out.chunks_exact_mut(3).zip(groups.by_ref()) {
+        let mut bits = 0u32;
+        for &char in chars {
+            let value = BASE64[usize::from(char)];
+            invalid |= value;
+            bits = bits << 6 | u32::from(value & 0x3f);
+        }
         bytes.copy_from_slice(&bits.to_be_bytes()[1..]);
     }
+    // The last one or two bytes: `xx==` or `xxx=`, their unused bits zero.
+    let tail = N % 3;
     if tail > 0 {
-        let last = sextets.get(chars - 4..)?;
-        let bits = last
-            .iter()
-            .fold(0u32, |bits, &value| bits << 6 | u32::from(value))
-            << (6 * (4 - last.len()));
-        // The bits after the last byte must be zero.
+        let chars = groups.next()?;
+        let mut bits = 0u32;
+        for (at, &char) in chars.iter().enumerate() {
+            if at > tail {
+                invalid |= u8::from(char != b'=') << 7;
+                bits <<= 6;
+                continue;
+            }
+            let value = BASE64[usize::from(char)];
+            invalid |= value;
+            bits = bits << 6 | u32::from(value & 0x3f);
+        }
         let unused = (1u32 << (8 * (3 - tail))) - 1;
-        invalid |= bits & unused != 0;
+        invalid |= u8::from(bits & unused != 0) << 7;
+        let decoded = bits.to_be_bytes();
         out.get_mut(N - tail..)?
-            .copy_from_slice(bits.to_be_bytes().get(1..1 + tail)?);
+            .copy_from_slice(decoded.get(1..1 + tail)?);
     }
-    (!invalid).then_some(out)
+    (invalid & NOT_BASE64 == 0).then_some(out)
 }
+
+/// Marks a byte that is not a character of the standard alphabet in [`BASE64`].
+const NOT_BASE64: u8 = 0x80;
+
+/// Each byte's value as a character of the standard base64 alphabet, or [`NOT_BASE64`].
+static BASE64: [u8; 256] = {
+    let mut table = [NOT_BASE64; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut value = 0;
+    while value < 64 {
+        table[alphabet[value] as usize] = value as u8;
+        value += 1;
+    }
+    table
+};
 
 /// Padded standard base64 of a SHA-256 digest. Arithmetic instead of a lookup table, so
 /// the digest does not choose which memory is read.

@@ -43,6 +43,23 @@ static SVIX_SIGNATURE: HeaderName = HeaderName::from_static("svix-signature");
 
 pub(crate) const TOLERANCE_S: u64 = 300;
 
+/// The first of [`v1_signatures`] and whether another follows. A value that is one
+/// `v1,` entry (no space, the usual case) is read without splitting.
+pub(crate) fn first_v1(value: &str) -> Option<(&str, bool)> {
+    let only = value.strip_prefix("v1,").filter(|rest| {
+        !rest
+            .as_bytes()
+            .iter()
+            .fold(false, |space, &b| space | (b == b' '))
+    });
+    if let Some(only) = only {
+        return Some((only, false));
+    }
+    let mut v1s = v1_signatures(value);
+    let first = v1s.next()?;
+    Some((first, v1s.next().is_some()))
+}
+
 /// The `v1` signatures of a `webhook-signature` value, in order.
 pub(crate) fn v1_signatures(value: &str) -> impl Iterator<Item = &str> {
     value
@@ -110,25 +127,10 @@ fn verify<'a>(
         parse_unix_seconds(raw_ts).ok_or_else(|| Rejection::MalformedHeader(TIMESTAMP.clone()))?;
     check_window(timestamp, now, TOLERANCE_S, Some(TOLERANCE_S))?;
     // One signature (one per secret the sender holds) is the usual case: decoded once,
-    // not re-read for every secret candidate. A value that is one `v1,` entry (no space)
-    // is that signature, as `v1_signatures` reads it, without splitting. Other spellings
-    // of a digest decode to nothing: they can equal no expected string.
-    let only = signatures.strip_prefix("v1,").filter(|rest| {
-        !rest
-            .as_bytes()
-            .iter()
-            .fold(false, |space, &b| space | (b == b' '))
-    });
-    let (first, more) = match only {
-        Some(only) => (only, false),
-        None => {
-            let mut v1s = v1_signatures(signatures);
-            let Some(first) = v1s.next() else {
-                return Err(Rejection::UnsupportedVersion(SIGNATURE.clone()));
-            };
-            (first, v1s.next().is_some())
-        }
-    };
+    // not re-read for every secret candidate. Other spellings of a digest decode to
+    // nothing: they can equal no expected string.
+    let (first, more) =
+        first_v1(signatures).ok_or_else(|| Rejection::UnsupportedVersion(SIGNATURE.clone()))?;
     let first = canonical_base64_32(first.as_bytes());
     let ts = Decimal::respelled(timestamp, raw_ts);
     let signed = signed(msg_id, &ts, body);

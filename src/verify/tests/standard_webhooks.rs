@@ -231,3 +231,21 @@ fn takes_standard_webhooks_event_name_from_body_type() {
         )],
     );
 }
+
+#[test]
+fn one_v1_entry_reads_as_splitting_the_value_reads_it() {
+    for value in [
+        "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+        "v1,",
+        "v1,a,b",
+        "v1,a v1,b",
+        "v1,a ",
+        " v1,a",
+        "v2,a",
+        "v1a",
+        "v2,a v1,b",
+        "",
+    ] {
+        crate::verify::fuzz_logic::standard_webhooks_header(value.as_bytes());
+    }
+}
