@@ -60,7 +60,10 @@ fn verify<'a>(
     })?;
     let event_name = match event_key {
         Some(key) => Some(key),
-        None => body::fields(body, Wanted::WEBHOOK_EVENT).take(Wanted::WEBHOOK_EVENT),
+        None => {
+            let [event] = body::fields(body, [Wanted::WEBHOOK_EVENT]);
+            event
+        }
     };
     Ok(Verified {
         secret_id,

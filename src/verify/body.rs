@@ -19,18 +19,25 @@
 //! - Each caller says which fields it wants ([`Wanted`]); the scan stops as soon as every
 //!   wanted field is *decided* (its key was met). A wanted key with a string value gives
 //!   `Some`, with any other value `None`.
-//! - The leading members are read first, up to the first container value that holds
-//!   no wanted field (Standard Webhooks payloads start with `type`, many senders' events
-//!   with `id`, `type` and a few short members before their `data`; a body whose
-//!   members are all strings, numbers or literals is read to its end in one pass); then
-//!   members *from the end of the object
-//!   backwards*, as long as their values are strings, numbers or literals (a string's
-//!   opening quote is the first `"` preceded by an even run of backslashes); then from
-//!   the front again where the first read stopped, across containers, up to the members
-//!   already read from the back.
-//!   Stripe puts `type` last and the whole event in `data` before it: this way neither
-//!   `data` nor any other large middle member is scanned when the ends already decide
-//!   every wanted field.
+//! - The two ends are read first, one member from each in turn, the front first:
+//!   - from the front, up to the first container value that holds no wanted field
+//!     (Standard Webhooks payloads start with `type`, many senders' events with `id`,
+//!     `type` and a few short members before their `data`);
+//!   - *from the end of the object backwards*, as long as values are strings, numbers
+//!     or literals (a string's opening quote is the first `"` preceded by an even run
+//!     of backslashes). Stripe puts `type` last, after the whole event in `data`. A
+//!     string value longer than [`lex::SHORT`] bytes waits until the front stops, so
+//!     a body ending in a long text is not searched backwards for a field its front
+//!     holds.
+//!
+//!   The two reads never take the same member: each stops where the other's members
+//!   begin.
+//! - After the first turn of each end, the keys the body cannot hold at all are dropped
+//!   ([`cannot_hold`], a `memmem` search per pending key): a Stripe event read for a
+//!   field it lacks is not read member by member to its `data`.
+//! - Then the middle, from where the front stopped, across containers, up to the members
+//!   read from the back. Neither `data` nor any other large middle member is scanned
+//!   when the ends decide every wanted field.
 //! - A nested field (`event.type`, `signature.token`): the top-level object is scanned
 //!   member by member, and the last member of each wanted name counts, as in a
 //!   `serde_json::Value` map.
@@ -48,10 +55,9 @@
 //!   refuse that string (bad escape, lone surrogate, raw control character, invalid
 //!   UTF-8) the field is `None`, and only that field.
 //! - Duplicate wanted keys: not detected. Whichever occurrence the scan decides first is
-//!   used: the first one if no container value precedes it,
-//!   else the last one if the back read reaches it, else the first from the front
-//!   (`serde_json` refuses such a body, so the previous serde-based code returned no
-//!   fields at all).
+//!   used, in the order above: the ends a member from each in turn, the front first,
+//!   then the middle from the front (`serde_json` refuses such a body, so the previous
+//!   serde-based code returned no fields at all).
 //! - Valid JSON that `serde_json` refuses elsewhere (numbers beyond `f64`, lone
 //!   surrogates, nesting deeper than 128) costs the previous all-`None` only where the
 //!   scan reads it: a wanted field's own value.
@@ -61,9 +67,9 @@
 //!   its complete members gave. Other garbage gives deterministic but unspecified fields.
 //!
 //! The scan never panics (every access is checked), never recurses (nesting is a
-//! counter), and is linear: each read only moves one way, the second front read starts
-//! where the first stopped and stops where the members read from the back begin, and
-//! each byte is searched at most twice.
+//! counter), and is linear: each read only moves one way, the front and back reads stop
+//! where the other's members begin, the middle read starts where the front stopped, and
+//! besides them each pending key's `memmem` search reads the body at most once.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -73,8 +79,8 @@ use memchr::{memchr, memmem};
 mod lex;
 
 use lex::{
-    container_end, decode, key_and_colon, rskip_ws, scalar_end, scalar_start_back, skip_ws,
-    string_at, string_start_back,
+    container_end, decode, key_and_colon, last_quote, rskip_ws, scalar_end, scalar_start_back,
+    skip_ws, string_at, string_start_back, SHORT,
 };
 
 /// Where a field is in the body: a top-level member (`inner` is `None`), or a member of
@@ -197,33 +203,8 @@ const fn same(a: &str, b: &str) -> bool {
     true
 }
 
-/// Fields of a JSON body, by [`Wanted`] bit; each `None` when absent, not of its kind
-/// (a string, or a non-negative integer for a `number` field), not wanted, or not a
-/// string `serde_json` would accept. Strings borrow from the body unless they contain
-/// escapes, so a caller pays only for what it keeps.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct BodyFields<'a>([Option<Cow<'a, str>>; FIELD_COUNT]);
-
-impl<'a> BodyFields<'a> {
-    /// The value of the one field `field` names (the first, if it names several).
-    pub(crate) fn get(&self, field: Wanted) -> Option<&str> {
-        self.0.get(field.first_bit()?)?.as_deref()
-    }
-
-    /// Takes the value of the one field `field` names (the first, if several).
-    pub(crate) fn take(&mut self, field: Wanted) -> Option<Cow<'a, str>> {
-        self.0.get_mut(field.first_bit()?)?.take()
-    }
-
-    /// Every field's value, in bit order.
-    #[cfg(any(test, fuzzing))]
-    pub(crate) fn into_values(self) -> [Option<Cow<'a, str>>; FIELD_COUNT] {
-        self.0
-    }
-}
-
-/// Which [`BodyFields`] a scheme reads. The scan stops once all of them are decided, so
-/// asking for fewer is cheaper; fields not asked for stay `None`.
+/// Which of [`FIELDS`] a scheme reads, by bit. The scan stops once all of them are
+/// decided, so asking for fewer is cheaper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Wanted(u32);
 
@@ -274,9 +255,6 @@ impl Wanted {
     }
     const fn is_empty(self) -> bool {
         self.0 == 0
-    }
-    fn first_bit(self) -> Option<usize> {
-        (!self.is_empty()).then(|| self.0.trailing_zeros() as usize)
     }
     /// Whether the field at `index`, in [`FIELDS`] order, is wanted.
     #[cfg(any(test, fuzzing))]
@@ -336,54 +314,184 @@ impl Key {
     }
 }
 
-/// Extracts the `wanted` [`BodyFields`] from a JSON object body (see the module
-/// documentation for what happens with anything else).
-pub(crate) fn fields(body: &[u8], wanted: Wanted) -> BodyFields<'_> {
+/// The `wanted` fields of a JSON object body, one [`Wanted`] field each, in the order
+/// asked; see the module documentation for what happens with anything else. Each is
+/// `None` when absent, not of its kind (a string, or a non-negative integer for a
+/// `number` field), or not a string `serde_json` would accept. Strings borrow from the
+/// body unless they contain escapes, so a caller pays only for what it keeps. An array
+/// of the few fields asked for, rather than a table of all of them, costs no copy of
+/// sixteen slots on every webhook.
+pub(crate) fn fields<const N: usize>(
+    body: &[u8],
+    wanted: [Wanted; N],
+) -> [Option<Cow<'_, str>>; N] {
+    let mut found = [const { None }; N];
+    read(body, &wanted, &mut found);
+    found
+}
+
+/// Every field `wanted` names, by bit (`None` for the others).
+#[cfg(any(test, fuzzing))]
+pub(crate) fn every_field(body: &[u8], wanted: Wanted) -> [Option<Cow<'_, str>>; FIELD_COUNT] {
+    let slots: [Wanted; FIELD_COUNT] = std::array::from_fn(|bit| Wanted(wanted.0 & 1 << bit));
+    let mut found = [const { None }; FIELD_COUNT];
+    read(body, &slots, &mut found);
+    found
+}
+
+/// Reads the fields `slots` name (one each; an empty slot names none) into the same
+/// positions of `found`.
+fn read<'a>(body: &'a [u8], slots: &[Wanted], found: &mut [Option<Cow<'a, str>>]) {
+    let wanted = slots.iter().fold(Wanted(0), |all, slot| all.and(*slot));
     let mut scan = Scan {
         body,
         pending: wanted,
-        fields: BodyFields::default(),
+        slots,
+        found,
     };
     let open = skip_ws(body, 0);
     if wanted.is_empty() || body.get(open) != Some(&b'{') {
-        return scan.fields;
+        return;
     }
-    // The leading members, up to the first container: many senders put their id and
-    // type first (Standard Webhooks' payload structure starts with `type`), and reading
-    // a short member is cheaper than the read from the back it would save.
-    let resume = match scan.front(open, usize::MAX, true) {
-        Front::StoppedAt(resume) => resume,
-        Front::Finished => return scan.fields,
-        Front::Malformed => {
-            // The back may still hold a field.
-            scan.back(open);
-            return scan.fields;
-        }
+    let first_key = skip_ws(body, open + 1);
+    let mut front = match body.get(first_key) {
+        Some(b'"') => Front::At(first_key),
+        Some(b'}') => return,
+        // The back may still hold a field.
+        _ => Front::Malformed,
     };
-    // Then the back: it reads only strings, numbers and literals, so it is cheap, and
-    // it holds what Stripe sends last (`type`, after the whole event in `data`).
-    let back_members = scan.back(open);
-    if !scan.pending.is_empty() {
-        // Before reading the middle (which, for a key that is not there, means reading
-        // to the end): drop the keys the body cannot hold at all.
-        scan.pending = scan.pending.without(cannot_hold(body, scan.pending));
+    let mut back = Back::of(body, open);
+    // Both ends, one member from each in turn, while their values are strings, numbers
+    // or literals: senders put their id and type first (Standard Webhooks' payload
+    // starts with `type`) or last (Stripe's `type` follows the whole event in `data`),
+    // and a short member costs less than the read from the other end it may save.
+    let mut ruled_out = false;
+    loop {
+        if let Front::At(at) = front {
+            front = match scan.front_step(at, back.from, true) {
+                Step::Next(next) => Front::At(next),
+                Step::Unread => Front::StoppedAt(at),
+                Step::Finished => return,
+                Step::Malformed => Front::Malformed,
+            };
+        }
+        if scan.pending.is_empty() {
+            return;
+        }
+        let front_reading = matches!(front, Front::At(_));
+        if back.state == BackState::Open || (back.state == BackState::Long && !front_reading) {
+            // A long string at the back waits while the front still has members.
+            scan.back_step(&mut back, front.limit(open), front_reading);
+            if scan.pending.is_empty() {
+                return;
+            }
+        }
+        if !ruled_out {
+            // Once both ends have had a turn, before reading any further (which, for a
+            // key that is not there, means reading to a container and beyond): drop the
+            // keys the body cannot hold at all.
+            ruled_out = true;
+            scan.pending = scan.pending.without(cannot_hold(body, scan.pending));
+            if scan.pending.is_empty() {
+                return;
+            }
+        }
+        let back_reading = match back.state {
+            BackState::Open => true,
+            BackState::Long => !front_reading,
+            BackState::Stopped => false,
+        };
+        if !front_reading && !back_reading {
+            break;
+        }
     }
-    if !scan.pending.is_empty() {
-        scan.front(resume, back_members.unwrap_or(usize::MAX), false);
+    // Then the middle, across containers, up to the members read from the back.
+    if let Front::StoppedAt(mut at) = front {
+        while let Step::Next(next) = scan.front_step(at, back.from, false) {
+            at = next;
+        }
     }
-    scan.fields
 }
 
-/// How a read from the front ended.
+/// Where the read from the front is.
+#[derive(Clone, Copy)]
 enum Front {
+    /// Reading members: the next one's key has its opening quote here.
+    At(usize),
+    /// Stopped before the member whose key's opening quote is here: the first whose
+    /// value is a container (other than a wanted object, which is read). The read
+    /// across containers resumes here.
+    StoppedAt(usize),
+    /// Stopped where the bytes stop fitting the grammar: nothing more is read from the
+    /// front.
+    Malformed,
+}
+
+impl Front {
+    /// The lowest position the read from the back may take a member's key from: the
+    /// front's next member (the back reads no member twice), or, once the front is
+    /// malformed, anything after the object's `{` at `open`.
+    fn limit(self, open: usize) -> usize {
+        match self {
+            Front::At(at) | Front::StoppedAt(at) => at,
+            Front::Malformed => open + 1,
+        }
+    }
+}
+
+/// How reading one member from the front ended.
+enum Step {
+    /// Read: the next member's key has its opening quote here.
+    Next(usize),
+    /// The member's value is a container, left unread.
+    Unread,
     /// Every wanted field decided, the object closed, or the members read from the back
     /// reached: nothing more to read.
     Finished,
     /// Where the bytes stop fitting the grammar.
     Malformed,
-    /// Before the member whose key's opening quote is here: the first whose value is a
-    /// container (other than a wanted object, which is read).
-    StoppedAt(usize),
+}
+
+/// The read from the end of the object backwards.
+struct Back {
+    /// The object's `{`.
+    open: usize,
+    /// One past the last byte of the member about to be read.
+    end: usize,
+    /// The `,` before the earliest member read (the object's `{` if that was the first
+    /// member); past the end of the body while none is.
+    from: usize,
+    state: BackState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BackState {
+    /// Reading members.
+    Open,
+    /// The next member's value is a long string: read once the front stops.
+    Long,
+    /// A container, something other than a member, or the front's members reached.
+    Stopped,
+}
+
+impl Back {
+    /// The read from the back of the object whose `{` is at `open`: stopped at once when
+    /// the body does not end with its `}` (trailing bytes, or a truncated body).
+    fn of(body: &[u8], open: usize) -> Self {
+        let low = open + 1;
+        let close = rskip_ws(body, low, body.len()).saturating_sub(1);
+        let closed = close >= low && body.get(close) == Some(&b'}');
+        Back {
+            open,
+            end: close,
+            from: usize::MAX,
+            state: if closed {
+                BackState::Open
+            } else {
+                BackState::Stopped
+            },
+        }
+    }
 }
 
 /// What reading one member from the front met.
@@ -409,19 +517,26 @@ static QUOTED_KEYS: LazyLock<[(Wanted, memmem::Finder<'static>); OUTER_COUNT]> =
 /// such an escape anywhere proves nothing. `memmem` reads a kilobyte in tens of
 /// nanoseconds, several times faster than the scan.
 fn cannot_hold(body: &[u8], wanted: Wanted) -> Wanted {
+    // A member's key is followed by its colon; Stripe's `"object": "event"` is not.
     let used_as_key = |quoted: &memmem::Finder<'_>| {
-        // A member's key is followed by its colon; Stripe's `"object": "event"` is not.
         let after = quoted.needle().len();
-        quoted
-            .find_iter(body)
-            .any(|at| body.get(skip_ws(body, at + after)) == Some(&b':'))
+        let mut from = 0;
+        while let Some(at) = body.get(from..).and_then(|rest| quoted.find(rest)) {
+            let end = from + at + after;
+            if body.get(skip_ws(body, end)) == Some(&b':') {
+                return true;
+            }
+            from = end;
+        }
+        false
     };
-    let not_plain = QUOTED_KEYS
-        .iter()
-        .filter(|(field, quoted)| wanted.has(*field) && !used_as_key(quoted))
-        .fold(Wanted(0), |absent, (field, _)| {
-            absent.and(Wanted(field.0 & wanted.0))
-        });
+    let mut not_plain = Wanted(0);
+    for (fields, quoted) in QUOTED_KEYS.iter() {
+        let under = Wanted(fields.0 & wanted.0);
+        if !under.is_empty() && !used_as_key(quoted) {
+            not_plain = not_plain.and(under);
+        }
+    }
     // Plain keys are usually found near the front; only when one is not is the whole
     // body searched for escapes.
     if not_plain.is_empty() {
@@ -438,11 +553,13 @@ fn cannot_hold(body: &[u8], wanted: Wanted) -> Wanted {
     }
 }
 
-struct Scan<'a> {
+struct Scan<'a, 's> {
     body: &'a [u8],
     /// Wanted fields whose key has not been met yet.
     pending: Wanted,
-    fields: BodyFields<'a>,
+    /// The field each position of `found` holds.
+    slots: &'s [Wanted],
+    found: &'s mut [Option<Cow<'a, str>>],
 }
 
 /// A member value as the scan sees it.
@@ -477,7 +594,7 @@ fn unsigned(raw: &[u8]) -> Option<Cow<'_, str>> {
     (plain && text.parse::<u64>().is_ok()).then_some(Cow::Borrowed(text))
 }
 
-impl<'a> Scan<'a> {
+impl<'a> Scan<'a, '_> {
     /// The field `raw_key` names, if it is wanted and not decided yet.
     fn pending_key(&self, raw_key: &[u8]) -> Option<Key> {
         let key = match Key::named(raw_key) {
@@ -511,7 +628,8 @@ impl<'a> Scan<'a> {
                 None => value.of(field),
                 Some(name) => inner(name).and_then(|v| v.of(field)),
             };
-            if let Some(slot) = self.fields.0.get_mut(bit) {
+            let slot = self.slots.iter().position(|slot| slot.0 == 1 << bit);
+            if let Some(slot) = slot.and_then(|at| self.found.get_mut(at)) {
                 *slot = found;
             }
         }
@@ -523,55 +641,40 @@ impl<'a> Scan<'a> {
         self.decide_with(key, value, |_| None);
     }
 
-    /// Reads members front to back, up to the `,` at `back_members` where the members
-    /// read from the back begin, from `from`: the object's `{`, or the opening quote of
-    /// the key a previous read stopped at. Across containers, or, with `leading_only`,
-    /// up to the first member whose value is a container other than an object holding
-    /// wanted fields (`event`, `signature`, `event-data`). Stops early once every wanted field is
-    /// decided, or where the bytes are malformed.
-    fn front(&mut self, from: usize, back_members: usize, leading_only: bool) -> Front {
+    /// Reads the member whose key's opening quote is at `at`, and its field if pending,
+    /// unless the members read from the back begin at or before it (the `,` at
+    /// `back_from`). A container value is skipped, or with `leading_only` left unread
+    /// (but for an object holding wanted fields: `event`, `signature`, `event-data`,
+    /// which is read).
+    fn front_step(&mut self, at: usize, back_from: usize, leading_only: bool) -> Step {
         let body = self.body;
-        if back_members <= from {
+        if back_from <= at {
             // Every member left was read from the back.
-            return Front::Finished;
+            return Step::Finished;
         }
-        let first_key = match body.get(from) {
-            Some(b'{') => skip_ws(body, from + 1),
-            _ => from,
+        let value_end = match self.member(at, leading_only) {
+            Some(Member::Read(value_end)) => value_end,
+            Some(Member::Unread) if self.pending.is_empty() => return Step::Finished,
+            Some(Member::Unread) => return Step::Unread,
+            None => return Step::Malformed,
         };
-        match body.get(first_key) {
-            Some(b'"') => {}
-            Some(b'}') => return Front::Finished,
-            _ => return Front::Malformed,
+        if self.pending.is_empty() {
+            return Step::Finished;
         }
-        self.members(first_key, back_members, leading_only)
-    }
-
-    /// [`Self::front`] from a key's opening quote at `at`.
-    fn members(&mut self, mut at: usize, back_members: usize, leading_only: bool) -> Front {
-        let body = self.body;
-        loop {
-            let value_end = match self.member(at, leading_only) {
-                Some(Member::Read(value_end)) => value_end,
-                Some(Member::Unread) if self.pending.is_empty() => return Front::Finished,
-                Some(Member::Unread) => return Front::StoppedAt(at),
-                None => return Front::Malformed,
-            };
-            if self.pending.is_empty() {
-                return Front::Finished;
+        let after = skip_ws(body, value_end);
+        match body.get(after) {
+            // The members read from the back begin here.
+            Some(b',') if after >= back_from => Step::Finished,
+            Some(b',') => {
+                let next = skip_ws(body, after + 1);
+                if body.get(next) == Some(&b'"') {
+                    Step::Next(next)
+                } else {
+                    Step::Malformed
+                }
             }
-            let after = skip_ws(body, value_end);
-            match body.get(after) {
-                // The members read from the back begin here.
-                Some(b',') if after >= back_members => return Front::Finished,
-                Some(b',') => {}
-                Some(b'}') => return Front::Finished,
-                _ => return Front::Malformed,
-            }
-            at = skip_ws(body, after + 1);
-            if body.get(at) != Some(&b'"') {
-                return Front::Malformed;
-            }
+            Some(b'}') => Step::Finished,
+            _ => Step::Malformed,
         }
     }
 
@@ -682,68 +785,81 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Reads members from the end of the object whose `{` is at `open` backwards, while
-    /// their values are strings, numbers or literals. Returns the position of the `,`
-    /// before the earliest member read (`open` if that was the first member), or `None`
-    /// if none was.
-    fn back(&mut self, open: usize) -> Option<usize> {
+    /// Reads the member that ends the unread part of the object, backwards, and its
+    /// field if pending; stops `back` at a container, at anything but a whole
+    /// `, "key": value` member, at the object's first member, or at a member whose key
+    /// opens before `limit` (the front's). With `short_only`, a string value whose
+    /// opening quote is not within a few words of its end is left for later
+    /// ([`BackState::Long`]).
+    fn back_step(&mut self, back: &mut Back, limit: usize, short_only: bool) {
+        back.state = match self.back_member(back, limit, short_only) {
+            Some(BackMember::Read { separator, first }) => {
+                back.from = separator;
+                back.end = separator;
+                if first {
+                    BackState::Stopped
+                } else {
+                    BackState::Open
+                }
+            }
+            Some(BackMember::Long) => BackState::Long,
+            None => BackState::Stopped,
+        };
+    }
+
+    /// [`Self::back_step`]'s member, ending just before `end`; `None` where the read
+    /// from the back stops.
+    fn back_member(&mut self, back: &Back, limit: usize, short_only: bool) -> Option<BackMember> {
         let body = self.body;
-        let low = open + 1;
-        let close = rskip_ws(body, low, body.len()).checked_sub(1)?;
-        if close < low || body.get(close) != Some(&b'}') {
-            // Trailing bytes after the object, or a truncated body: nothing read here.
+        let value_end = rskip_ws(body, limit, back.end);
+        let last = value_end.checked_sub(1).filter(|last| *last >= limit)?;
+        let (value, value_start) = match body.get(last)? {
+            b'"' => {
+                let near = last.saturating_sub(SHORT).max(limit);
+                if short_only && last_quote(body.get(near..last)?).is_none() {
+                    return Some(BackMember::Long);
+                }
+                let open = string_start_back(body, limit, last)?;
+                (Value::String(body.get(open + 1..last)?), open)
+            }
+            // A container: left to the front's read across containers.
+            b'}' | b']' => return None,
+            _ => {
+                let start = scalar_start_back(body, limit, value_end)?;
+                (Value::Scalar(body.get(start..value_end)?), start)
+            }
+        };
+        let colon = rskip_ws(body, limit, value_start).checked_sub(1)?;
+        if colon < limit || body.get(colon) != Some(&b':') {
             return None;
         }
-        let mut read_from = None;
-        // `end` is one past the last byte of the member about to be read.
-        let mut end = close;
-        loop {
-            let value_end = rskip_ws(body, low, end);
-            let last = value_end.checked_sub(1).filter(|last| *last >= low)?;
-            let (value, value_start) = match body.get(last) {
-                Some(b'"') => {
-                    let open = string_start_back(body, low, last)?;
-                    (Value::String(body.get(open + 1..last)?), open)
-                }
-                // A container: left to the front scan.
-                Some(b'}' | b']') | None => return read_from,
-                Some(_) => {
-                    let start = scalar_start_back(body, low, value_end)?;
-                    (Value::Scalar(body.get(start..value_end)?), start)
-                }
-            };
-            let colon = rskip_ws(body, low, value_start).checked_sub(1)?;
-            if colon < low || body.get(colon) != Some(&b':') {
-                return read_from;
-            }
-            let key_close = rskip_ws(body, low, colon).checked_sub(1)?;
-            if key_close < low || body.get(key_close) != Some(&b'"') {
-                return read_from;
-            }
-            let key_open = string_start_back(body, low, key_close)?;
-            let separator = rskip_ws(body, low, key_open).checked_sub(1)?;
-            // Only whitespace between the object's `{` and this key: the first member.
-            let first_member = separator == open;
-            if !first_member && (separator < low || body.get(separator) != Some(&b',')) {
-                return read_from;
-            }
-            // A whole `, "key": value` member: it counts.
-            read_from = Some(separator);
-            if let Some(key) = body
-                .get(key_open + 1..key_close)
-                .and_then(|raw_key| self.pending_key(raw_key))
-            {
-                self.decide_value(key, value);
-                if self.pending.is_empty() {
-                    return read_from;
-                }
-            }
-            if first_member {
-                return read_from;
-            }
-            end = separator;
+        let key_close = rskip_ws(body, limit, colon).checked_sub(1)?;
+        if key_close < limit || body.get(key_close) != Some(&b'"') {
+            return None;
         }
+        let key_open = string_start_back(body, limit, key_close)?;
+        let separator = rskip_ws(body, back.open + 1, key_open).checked_sub(1)?;
+        // Only whitespace between the object's `{` and this key: the first member.
+        let first = separator == back.open;
+        if !first && body.get(separator) != Some(&b',') {
+            return None;
+        }
+        if let Some(key) = body
+            .get(key_open + 1..key_close)
+            .and_then(|raw_key| self.pending_key(raw_key))
+        {
+            self.decide_value(key, value);
+        }
+        Some(BackMember::Read { separator, first })
     }
+}
+
+/// What [`Scan::back_member`] met.
+enum BackMember {
+    /// A member, read; its `,` (or the object's `{`, for the `first` member) is here.
+    Read { separator: usize, first: bool },
+    /// A string value too long to read while the front still reads.
+    Long,
 }
 
 #[cfg(test)]

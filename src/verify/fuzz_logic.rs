@@ -106,7 +106,7 @@ pub fn slack(data: &[u8]) {
             !ts.is_empty() && ts.len() <= 18 && ts.bytes().all(|b| b.is_ascii_digit())
         );
     }
-    let _ = body::fields(body, body::Wanted::ALL);
+    let _ = body::every_field(body, body::Wanted::ALL);
     let mut headers = HeaderMap::new();
     insert(&mut headers, b"x-slack-request-timestamp", ts);
     insert(&mut headers, b"x-slack-signature", sig);
@@ -153,7 +153,7 @@ pub fn twilio_signed_text(data: &[u8]) {
 pub fn body_fields(data: &[u8]) {
     body_fields_agree(data);
     for wanted in body::Wanted::subsets() {
-        let fields = body::fields(data, wanted).into_values();
+        let fields = body::every_field(data, wanted);
         for (bit, found) in fields.iter().enumerate() {
             assert!(
                 found.is_none() || wanted.has_index(bit),
@@ -198,9 +198,8 @@ pub(crate) fn body_fields_agree(body: &[u8]) -> bool {
         None
     };
     for wanted in body::Wanted::subsets() {
-        let got = body::fields(body, wanted)
-            .into_values()
-            .map(|field| field.map(std::borrow::Cow::into_owned));
+        let got =
+            body::every_field(body, wanted).map(|field| field.map(std::borrow::Cow::into_owned));
         for (bit, got) in got.into_iter().enumerate() {
             if !wanted.has_index(bit) {
                 assert_eq!(got, None, "{wanted:?}, field {bit}");

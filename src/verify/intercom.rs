@@ -40,11 +40,11 @@ fn verify<'a>(
         let expected = secret_sha1(secret, &[body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
-    let mut fields = body::fields(body, Wanted::ID.and(Wanted::TOPIC));
+    let [id, topic] = body::fields(body, [Wanted::ID, Wanted::TOPIC]);
     Ok(Verified {
         secret_id,
-        dedup_key: fields.take(Wanted::ID),
-        event_name: fields.take(Wanted::TOPIC),
+        dedup_key: id,
+        event_name: topic,
         handshake: None,
     })
 }

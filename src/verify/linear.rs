@@ -78,9 +78,8 @@ fn verify<'a>(
         let expected = secret_sha256(secret, &[body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
-    let mut fields = body::fields(body, Wanted::WEBHOOK_TIMESTAMP.and(Wanted::KIND));
-    let millis = fields
-        .get(Wanted::WEBHOOK_TIMESTAMP)
+    let [timestamp, kind] = body::fields(body, [Wanted::WEBHOOK_TIMESTAMP, Wanted::KIND]);
+    let millis = timestamp
         .ok_or(Rejection::MissingField(TIMESTAMP_FIELD))?
         .parse::<u64>()
         .map_err(|_| Rejection::MalformedField(TIMESTAMP_FIELD))?;
@@ -90,7 +89,7 @@ fn verify<'a>(
     Ok(Verified {
         secret_id,
         dedup_key: delivery,
-        event_name: fields.take(Wanted::KIND),
+        event_name: kind,
         handshake: None,
     })
 }

@@ -64,19 +64,20 @@ fn verify<'a>(
     now: i64,
 ) -> Result<Verified<'a>, Rejection> {
     check_tolerance(config.tolerance_s).map_err(Rejection::InvalidConfig)?;
-    let wanted = Wanted::SIGNATURE_TIMESTAMP
-        .and(Wanted::SIGNATURE_TOKEN)
-        .and(Wanted::SIGNATURE_SIGNATURE)
-        .and(Wanted::EVENT_DATA_ID)
-        .and(Wanted::EVENT_DATA_EVENT);
-    let mut fields = body::fields(body, wanted);
-    let dedup_key = fields.take(Wanted::EVENT_DATA_ID);
-    let event_name = fields.take(Wanted::EVENT_DATA_EVENT);
-    let field = |wanted, name| fields.get(wanted).ok_or(Rejection::MissingField(name));
-    let raw_ts = field(Wanted::SIGNATURE_TIMESTAMP, TIMESTAMP)?;
-    let token = field(Wanted::SIGNATURE_TOKEN, TOKEN)?;
-    let signature = field(Wanted::SIGNATURE_SIGNATURE, SIGNATURE)?;
-    let timestamp = parse_unix_seconds(raw_ts).ok_or(Rejection::MalformedField(TIMESTAMP))?;
+    let [raw_ts, token, signature, dedup_key, event_name] = body::fields(
+        body,
+        [
+            Wanted::SIGNATURE_TIMESTAMP,
+            Wanted::SIGNATURE_TOKEN,
+            Wanted::SIGNATURE_SIGNATURE,
+            Wanted::EVENT_DATA_ID,
+            Wanted::EVENT_DATA_EVENT,
+        ],
+    );
+    let raw_ts = raw_ts.ok_or(Rejection::MissingField(TIMESTAMP))?;
+    let token = token.ok_or(Rejection::MissingField(TOKEN))?;
+    let signature = signature.ok_or(Rejection::MissingField(SIGNATURE))?;
+    let timestamp = parse_unix_seconds(&raw_ts).ok_or(Rejection::MalformedField(TIMESTAMP))?;
     check_window(timestamp, now, config.tolerance_s, Some(config.tolerance_s))?;
     // Anything but 64 lower-case hex digits spells no digest: a mismatch.
     let received = lower_hex32(signature.as_bytes());

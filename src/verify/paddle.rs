@@ -164,11 +164,11 @@ fn verify<'a>(
             true => any_eq(&e, parsed.h1().filter_map(|h1| lower_hex32(h1.as_bytes()))),
         }))
     })?;
-    let mut fields = body::fields(body, Wanted::EVENT_ID.and(Wanted::EVENT_TYPE_MEMBER));
+    let [event_id, event_type] = body::fields(body, [Wanted::EVENT_ID, Wanted::EVENT_TYPE_MEMBER]);
     Ok(Verified {
         secret_id,
-        dedup_key: fields.take(Wanted::EVENT_ID),
-        event_name: fields.take(Wanted::EVENT_TYPE_MEMBER),
+        dedup_key: event_id,
+        event_name: event_type,
         handshake: None,
     })
 }

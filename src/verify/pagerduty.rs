@@ -102,14 +102,14 @@ fn verify<'a>(
             true => any_eq(&e, digests()),
         }))
     })?;
-    let mut fields = body::fields(
+    let [id, event_type] = body::fields(
         body,
-        Wanted::EVENT_OBJECT_ID.and(Wanted::EVENT_OBJECT_EVENT_TYPE),
+        [Wanted::EVENT_OBJECT_ID, Wanted::EVENT_OBJECT_EVENT_TYPE],
     );
     Ok(Verified {
         secret_id,
-        dedup_key: fields.take(Wanted::EVENT_OBJECT_ID),
-        event_name: fields.take(Wanted::EVENT_OBJECT_EVENT_TYPE),
+        dedup_key: id,
+        event_name: event_type,
         handshake: None,
     })
 }

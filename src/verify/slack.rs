@@ -69,25 +69,23 @@ fn verify<'a>(
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
     // Form-encoded bodies (slash commands, interactivity) yield no fields: no key, no name.
-    let mut fields = body::fields(
-        body,
-        Wanted::KIND.and(Wanted::EVENT_ID).and(Wanted::EVENT_TYPE),
-    );
+    let [kind, event_id, event_type] =
+        body::fields(body, [Wanted::KIND, Wanted::EVENT_ID, Wanted::EVENT_TYPE]);
     // The challenge is read only for the handshake, in a second scan of that tiny body:
     // asking for it every time would make every event body be scanned to its end.
-    let kind = fields.take(Wanted::KIND);
     let handshake = match kind.as_deref() {
-        Some("url_verification") => body::fields(body, Wanted::CHALLENGE)
-            .take(Wanted::CHALLENGE)
-            .map(|challenge| Handshake::SlackUrlVerification {
+        Some("url_verification") => {
+            let [challenge] = body::fields(body, [Wanted::CHALLENGE]);
+            challenge.map(|challenge| Handshake::SlackUrlVerification {
                 challenge: challenge.into_owned(),
-            }),
+            })
+        }
         _ => None,
     };
     Ok(Verified {
         secret_id,
-        dedup_key: fields.take(Wanted::EVENT_ID),
-        event_name: fields.take(Wanted::EVENT_TYPE).or(kind),
+        dedup_key: event_id,
+        event_name: event_type.or(kind),
         handshake,
     })
 }

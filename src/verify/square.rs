@@ -41,11 +41,11 @@ fn verify<'a>(
         let expected = secret_sha256(secret, &[url.as_bytes(), body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
-    let mut fields = body::fields(body, Wanted::EVENT_ID.and(Wanted::KIND));
+    let [event_id, kind] = body::fields(body, [Wanted::EVENT_ID, Wanted::KIND]);
     Ok(Verified {
         secret_id,
-        dedup_key: fields.take(Wanted::EVENT_ID),
-        event_name: fields.take(Wanted::KIND),
+        dedup_key: event_id,
+        event_name: kind,
         handshake: None,
     })
 }

@@ -146,10 +146,11 @@ fn verify<'a>(
             ),
         })
     })?;
+    let [kind] = body::fields(body, [body::Wanted::KIND]);
     Ok(Verified {
         secret_id,
         dedup_key: Some(Cow::Borrowed(msg_id)),
-        event_name: body::fields(body, body::Wanted::KIND).take(body::Wanted::KIND),
+        event_name: kind,
         handshake: None,
     })
 }

@@ -138,11 +138,11 @@ fn verify<'a>(
         }))
     })?;
     check_window(parsed.timestamp, now, TOLERANCE_S, None)?;
-    let mut fields = body::fields(body, Wanted::ID.and(Wanted::KIND));
+    let [id, kind] = body::fields(body, [Wanted::ID, Wanted::KIND]);
     Ok(Verified {
         secret_id,
-        dedup_key: fields.take(Wanted::ID),
-        event_name: fields.take(Wanted::KIND),
+        dedup_key: id,
+        event_name: kind,
         handshake: None,
     })
 }

@@ -41,11 +41,11 @@ fn verify<'a>(
         let expected = secret_sha256(secret, &[body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
-    let mut fields = body::fields(body, Wanted::EVENT_ID.and(Wanted::EVENT_TYPE_MEMBER));
+    let [event_id, event_type] = body::fields(body, [Wanted::EVENT_ID, Wanted::EVENT_TYPE_MEMBER]);
     Ok(Verified {
         secret_id,
-        dedup_key: fields.take(Wanted::EVENT_ID),
-        event_name: fields.take(Wanted::EVENT_TYPE_MEMBER),
+        dedup_key: event_id,
+        event_name: event_type,
         handshake: None,
     })
 }

@@ -94,10 +94,11 @@ fn verify<'a>(
         let expected = secret_sha256(secret, &[raw_ts.as_bytes(), body]);
         attempt(expected.is_some_and(|e| any_eq(&e, received)))
     })?;
+    let [kind] = body::fields(body, [Wanted::KIND]);
     Ok(Verified {
         secret_id,
         dedup_key: invocation,
-        event_name: body::fields(body, Wanted::KIND).take(Wanted::KIND),
+        event_name: kind,
         handshake: None,
     })
 }

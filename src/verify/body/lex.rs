@@ -53,9 +53,9 @@ pub(super) fn string_close(body: &[u8], mut from: usize) -> Option<usize> {
     }
 }
 
-/// How many bytes [`quote_or_backslash`] reads a word at a time before it calls
-/// `memchr2`.
-const SHORT: usize = 32;
+/// How many bytes [`quote_or_backslash`] and [`last_quote`] read a word at a time
+/// before they call `memchr2` or `memrchr`; a string no longer is short.
+pub(super) const SHORT: usize = 32;
 
 /// The first `"` or `\` in `bytes`. Keys, ids and event names are short, and a call to
 /// `memchr2` costs as much as reading a few dozen bytes eight at a time: the first
@@ -97,7 +97,7 @@ const fn has_byte(word: u64, byte: u8) -> u64 {
 pub(super) fn string_start_back(body: &[u8], low: usize, close: usize) -> Option<usize> {
     let mut end = close;
     loop {
-        let quote = low + memrchr(b'"', body.get(low..end)?)?;
+        let quote = low + last_quote(body.get(low..end)?)?;
         let mut run_start = quote;
         while run_start > low && body.get(run_start - 1) == Some(&b'\\') {
             run_start -= 1;
@@ -108,6 +108,37 @@ pub(super) fn string_start_back(body: &[u8], low: usize, close: usize) -> Option
         // An escaped quote: the backslashes before it hold no quote, search below them.
         end = run_start;
     }
+}
+
+/// The last `"` in `bytes`. Searching back from a string's closing quote, the opening
+/// one is usually a few bytes away: the last [`SHORT`] bytes are read here a word at a
+/// time, and only a longer string is searched with `memrchr`.
+pub(super) fn last_quote(bytes: &[u8]) -> Option<usize> {
+    let mut end = bytes.len();
+    while end >= 8 && bytes.len() - end < SHORT {
+        let word = u64::from_le_bytes(bytes.get(end - 8..end)?.try_into().ok()?);
+        let hits = bytes_equal(word, b'"');
+        if hits != 0 {
+            // Little-endian: the highest marked byte is the last in the string.
+            return Some(end - 1 - (hits.leading_zeros() / 8) as usize);
+        }
+        end -= 8;
+    }
+    let rest = bytes.get(..end)?;
+    if rest.len() < 8 {
+        return rest.iter().rposition(|b| *b == b'"');
+    }
+    memrchr(b'"', rest)
+}
+
+/// The high bit of exactly the bytes of `word` that equal `byte` (no borrow crosses a
+/// byte, unlike [`has_byte`], so the highest bit set marks the last match).
+const fn bytes_equal(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero_where_equal = word ^ (ONES * byte as u64);
+    // A byte's high bit ends up set here unless the byte is zero.
+    !(((zero_where_equal & LOW_SEVEN) + LOW_SEVEN) | zero_where_equal | LOW_SEVEN)
 }
 
 /// The end of the number or literal starting at `start`: the next `,`, `}`, `]` or

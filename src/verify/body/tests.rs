@@ -13,8 +13,8 @@ fn reference(body: &[u8]) -> [Option<String>; FIELD_COUNT] {
     serde_fields(body)
 }
 
-fn owned(f: BodyFields<'_>) -> [Option<String>; FIELD_COUNT] {
-    f.into_values().map(|f| f.map(Cow::into_owned))
+fn owned(f: [Option<Cow<'_, str>>; FIELD_COUNT]) -> [Option<String>; FIELD_COUNT] {
+    f.map(|f| f.map(Cow::into_owned))
 }
 
 /// The first five fields (`id`, `type`, `event_id`, `event.type`, `challenge`) as
@@ -92,7 +92,7 @@ fn body_fields_match_a_full_value_parse_on_tricky_bodies() {
     ];
     for body in bodies {
         assert_eq!(
-            owned(fields(body, Wanted::ALL)),
+            owned(every_field(body, Wanted::ALL)),
             reference(body),
             "{}",
             String::from_utf8_lossy(body)
@@ -107,8 +107,8 @@ fn body_fields_match_a_full_value_parse_on_tricky_bodies() {
 fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
     let t = || Some("t".to_owned());
     let cases: &[(&[u8], [Option<String>; 5])] = &[
-        // Duplicate wanted keys: the first one the scan decides (among the leading
-        // members before any container, else from the back, else from the front).
+        // Duplicate wanted keys: the first one the scan decides (the ends are read a
+        // member from each in turn, the front first, then the middle from the front).
         (
             br#"{"id":"a","id":"b"}"#,
             [Some("a".into()), None, None, None, None],
@@ -123,6 +123,10 @@ fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
         ),
         (
             br#"{"x":1,"id":"a","id":"b"}"#,
+            [Some("b".into()), None, None, None, None],
+        ),
+        (
+            br#"{"id":"a","x":1,"id":"b"}"#,
             [Some("a".into()), None, None, None, None],
         ),
         (
@@ -164,7 +168,7 @@ fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
         let expected = first_five(expected.clone());
         assert_ne!(reference(body), expected, "serde_json accepts this body");
         assert_eq!(
-            owned(fields(body, Wanted::ALL)),
+            owned(every_field(body, Wanted::ALL)),
             expected,
             "{}",
             String::from_utf8_lossy(body)
@@ -176,7 +180,7 @@ fn body_fields_of_bodies_serde_refuses_follow_the_documented_choices() {
 fn escaped_keys_name_fields_as_serde_decodes_them() {
     let body = br#"{"\u0069d":"a","typ\u0065":"b","data":{},"ev\u0065nt":{"\u0074ype":"c"}}"#;
     assert_eq!(
-        owned(fields(body, Wanted::ALL)),
+        owned(every_field(body, Wanted::ALL)),
         first_five([
             Some("a".into()),
             Some("b".into()),
@@ -185,7 +189,7 @@ fn escaped_keys_name_fields_as_serde_decodes_them() {
             None
         ])
     );
-    assert_eq!(owned(fields(body, Wanted::ALL)), reference(body));
+    assert_eq!(owned(every_field(body, Wanted::ALL)), reference(body));
 }
 
 #[test]
@@ -203,8 +207,9 @@ fn only_keys_spelled_nowhere_plainly_or_escaped_are_ruled_out_before_the_scan() 
     // Any escape of printable ASCII may spell a key, wherever it is.
     let escaped = br#"{"ev\u0065nt_id":"Ev1","data":{}}"#;
     assert_eq!(cannot_hold(escaped, slack), Wanted(0));
-    assert_eq!(fields(escaped, slack).get(Wanted::EVENT_ID), Some("Ev1"));
-    assert_eq!(owned(fields(escaped, Wanted::ALL)), reference(escaped));
+    let [event_id] = fields(escaped, [Wanted::EVENT_ID]);
+    assert_eq!(event_id.as_deref(), Some("Ev1"));
+    assert_eq!(owned(every_field(escaped, Wanted::ALL)), reference(escaped));
 }
 
 #[test]
@@ -215,12 +220,11 @@ fn stripe_shaped_bodies_are_read_from_both_ends() {
   "livemode": false,
   "type": "payment_intent.succeeded"
 }"#;
-    let mut got = fields(body, Wanted::ID.and(Wanted::KIND));
-    assert_eq!(got.get(Wanted::KIND), Some("payment_intent.succeeded"));
-    let id = got.take(Wanted::ID);
+    let [id, kind] = fields(body, [Wanted::ID, Wanted::KIND]);
+    assert_eq!(kind.as_deref(), Some("payment_intent.succeeded"));
     assert_eq!(id.as_deref(), Some("evt_1"));
     assert!(matches!(id, Some(Cow::Borrowed(_))));
-    assert_eq!(owned(fields(body, Wanted::ALL)), reference(body));
+    assert_eq!(owned(every_field(body, Wanted::ALL)), reference(body));
 }
 
 /// Random valid JSON objects (escapes, unicode, nesting, numbers, arrays, duplicate
@@ -247,7 +251,10 @@ fn body_fields_agree_with_serde_json_on_generated_bodies() {
         if let Some(byte) = damaged.get_mut(rng.gen_range(0..cut.max(1))) {
             *byte = *b"{}[]\"\\:, x".get(rng.gen_range(0..12)).unwrap_or(&b'x');
         }
-        assert_eq!(fields(&damaged, Wanted::ALL), fields(&damaged, Wanted::ALL));
+        assert_eq!(
+            every_field(&damaged, Wanted::ALL),
+            every_field(&damaged, Wanted::ALL)
+        );
     }
     // Most bodies have no duplicate wanted key, so they are compared exactly.
     assert!(agreed > 3000, "{agreed}");
@@ -497,6 +504,31 @@ fn quote_or_backslash_finds_what_memchr2_finds_at_every_length_and_position() {
                 assert_eq!(
                     lex::quote_or_backslash(&bytes),
                     memchr::memchr2(b'"', b'\\', &bytes),
+                    "{bytes:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn last_quote_finds_what_memrchr_finds_at_every_length_and_position() {
+    for len in 0..80 {
+        for at in 0..=len {
+            for other in [None, Some(0)] {
+                // Bytes next to `"` (`!` below, `#` above, and 0x80 and 0xa2 with the
+                // high bit), so a word-at-a-time test that mixes bytes up would show.
+                let mut bytes: Vec<u8> =
+                    (0..len).map(|i| [b'!', b'#', 0x80, 0xa2][i % 4]).collect();
+                if at < len {
+                    bytes[at] = b'"';
+                    if let Some(other) = other {
+                        bytes[other] = b'"';
+                    }
+                }
+                assert_eq!(
+                    lex::last_quote(&bytes),
+                    memchr::memrchr(b'"', &bytes),
                     "{bytes:?}"
                 );
             }
