@@ -379,8 +379,7 @@ fn read<'a>(body: &'a [u8], slots: &[Wanted], found: &mut [Option<Cow<'a, str>>]
             return;
         }
         let front_reading = matches!(front, Front::At(_));
-        if back.state == BackState::Open || (back.state == BackState::Long && !front_reading) {
-            // A long string at the back waits while the front still has members.
+        if back.state.reads(front_reading) {
             scan.back_step(&mut back, front.limit(open), front_reading);
             if scan.pending.is_empty() {
                 return;
@@ -396,12 +395,7 @@ fn read<'a>(body: &'a [u8], slots: &[Wanted], found: &mut [Option<Cow<'a, str>>]
                 return;
             }
         }
-        let back_reading = match back.state {
-            BackState::Open => true,
-            BackState::Long => !front_reading,
-            BackState::Stopped => false,
-        };
-        if !front_reading && !back_reading {
+        if !front_reading && !back.state.reads(front_reading) {
             break;
         }
     }
@@ -472,6 +466,18 @@ enum BackState {
     Long,
     /// A container, something other than a member, or the front's members reached.
     Stopped,
+}
+
+impl BackState {
+    /// Whether the back reads its next member now: a long string at the back waits
+    /// while the front still reads.
+    fn reads(self, front_reading: bool) -> bool {
+        match self {
+            BackState::Open => true,
+            BackState::Long => !front_reading,
+            BackState::Stopped => false,
+        }
+    }
 }
 
 impl Back {

@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::config::header_name;
 use super::error::Rejection;
+use super::timestamp::parse_unix_seconds;
 
 /// A header to read: a fixed [`HeaderName`], or a [`Configured`] one.
 pub(crate) trait Key: Copy {
@@ -93,17 +94,26 @@ fn visible_ascii(bytes: &[u8]) -> Option<&str> {
         .flatten()
 }
 
-/// `(digits, signature)` when `value` is exactly `{timestamp_key}{digits}{separator}
-/// {signature_key}{signature}` and the signature holds neither the separator nor `=`:
-/// the shape Stripe (`t=…,v1=…`) and Paddle (`ts=…;h1=…`) send for one secret. Their
-/// item-by-item readers give the same two items for it, so they read only values of
-/// another shape, and this common one costs no search for separators.
+/// A header value of the one-secret shape [`timestamp_then_signature`] reads.
+pub(crate) struct TimestampThenSignature<'a> {
+    pub(crate) timestamp: i64,
+    /// The timestamp's digits as sent (they are signed as sent).
+    pub(crate) digits: &'a str,
+    pub(crate) signature: &'a str,
+}
+
+/// The timestamp and signature when `value` is exactly `{timestamp_key}{digits}
+/// {separator}{signature_key}{signature}`, the digits are Unix seconds in range, and
+/// the signature holds neither the separator nor `=`: the shape Stripe (`t=…,v1=…`)
+/// and Paddle (`ts=…;h1=…`) send for one secret. Their item-by-item readers give the
+/// same two items for it, so they read only values of another shape, and this common
+/// one costs no search for separators.
 pub(crate) fn timestamp_then_signature<'a>(
     value: &'a str,
     timestamp_key: &str,
     separator: u8,
     signature_key: &str,
-) -> Option<(&'a str, &'a str)> {
+) -> Option<TimestampThenSignature<'a>> {
     let rest = value.strip_prefix(timestamp_key)?;
     let digits_end = rest
         .bytes()
@@ -118,7 +128,14 @@ pub(crate) fn timestamp_then_signature<'a>(
         .as_bytes()
         .iter()
         .fold(true, |plain, &b| plain & (b != separator) & (b != b'='));
-    plain.then_some((digits, signature))
+    if !plain {
+        return None;
+    }
+    Some(TimestampThenSignature {
+        timestamp: parse_unix_seconds(digits)?,
+        digits,
+        signature,
+    })
 }
 
 /// The lines of several headers, found in one pass over the request's headers: for

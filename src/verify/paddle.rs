@@ -90,16 +90,14 @@ fn items(value: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 pub(crate) fn parse_header(value: &str) -> Result<PaddleHeader<'_>, HeaderFault> {
-    if let Some((digits, h1)) = timestamp_then_signature(value, "ts=", b';', "h1=") {
-        if let Some(timestamp) = parse_unix_seconds(digits) {
-            return Ok(PaddleHeader {
-                timestamp,
-                timestamp_text: digits,
-                value,
-                first_h1: h1,
-                more_h1: false,
-            });
-        }
+    if let Some(one) = timestamp_then_signature(value, "ts=", b';', "h1=") {
+        return Ok(PaddleHeader {
+            timestamp: one.timestamp,
+            timestamp_text: one.digits,
+            value,
+            first_h1: one.signature,
+            more_h1: false,
+        });
     }
     parse_items(value)
 }

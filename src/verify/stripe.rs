@@ -68,16 +68,14 @@ fn items(value: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 pub(crate) fn parse_header(value: &str) -> Result<StripeHeader<'_>, HeaderFault> {
-    if let Some((digits, v1)) = timestamp_then_signature(value, "t=", b',', "v1=") {
-        if let Some(timestamp) = parse_unix_seconds(digits) {
-            return Ok(StripeHeader {
-                timestamp,
-                timestamp_text: digits,
-                value,
-                first_v1: v1,
-                more_v1: false,
-            });
-        }
+    if let Some(one) = timestamp_then_signature(value, "t=", b',', "v1=") {
+        return Ok(StripeHeader {
+            timestamp: one.timestamp,
+            timestamp_text: one.digits,
+            value,
+            first_v1: one.signature,
+            more_v1: false,
+        });
     }
     parse_items(value)
 }

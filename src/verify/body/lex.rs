@@ -67,10 +67,9 @@ pub(super) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
             return memchr2(b'"', b'\\', bytes.get(at..)?).map(|found| at + found);
         }
         let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let hits = has_byte(word, b'"') | has_byte(word, b'\\');
+        let hits = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
         if hits != 0 {
-            // The lowest marked byte is exact (see `has_byte`), and little-endian order
-            // makes it the first in the string.
+            // Little-endian: the lowest marked byte is the first in the string.
             return Some(at + (hits.trailing_zeros() / 8) as usize);
         }
         at += 8;
@@ -79,16 +78,6 @@ pub(super) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
     rest.iter()
         .position(|b| matches!(b, b'"' | b'\\'))
         .map(|found| at + found)
-}
-
-/// The high bit of each byte of `word` that equals `byte`, and possibly of bytes above
-/// the first such one (a borrow can carry up from it); never of a byte below it, so
-/// the lowest bit set marks the first match exactly.
-const fn has_byte(word: u64, byte: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_where_equal = word ^ (ONES * byte as u64);
-    zero_where_equal.wrapping_sub(ONES) & !zero_where_equal & HIGHS
 }
 
 /// The opening quote of the string whose closing quote is at `close`, searching no
@@ -131,8 +120,8 @@ pub(super) fn last_quote(bytes: &[u8]) -> Option<usize> {
     memrchr(b'"', rest)
 }
 
-/// The high bit of exactly the bytes of `word` that equal `byte` (no borrow crosses a
-/// byte, unlike [`has_byte`], so the highest bit set marks the last match).
+/// The high bit of exactly the bytes of `word` that equal `byte` (no carry crosses a
+/// byte, so the lowest bit set marks the first match and the highest the last).
 const fn bytes_equal(word: u64, byte: u8) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
