@@ -574,6 +574,9 @@ fn cannot_hold(body: &[u8], wanted: Wanted) -> Wanted {
                     used = used.and(key.fields());
                 }
             }
+            if family.without(used).is_empty() {
+                break;
+            }
         }
         not_plain = family.without(used);
     }
