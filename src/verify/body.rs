@@ -519,8 +519,39 @@ static QUOTED_KEYS: LazyLock<[(Wanted, memmem::Finder<'static>); OUTER_COUNT]> =
     });
 
 /// The top-level keys that begin with `event` (`event_id`, `event`, `event_type`,
-/// `event-data`): Slack, Typeform and Paddle each want two of them, found by one search.
-const FAMILY_KEYS: [Key; 4] = [Key(2), Key(3), Key(5), Key(10)];
+/// `event-data`), in [`OUTER`] order: Slack, Typeform and Paddle each want two of them,
+/// found by one search.
+const FAMILY_KEYS: [Key; 4] = {
+    let mut keys = [Key(0); 4];
+    let mut found = 0;
+    let mut at = 0;
+    while at < OUTER_COUNT {
+        if begins_with(OUTER[at], "event") {
+            // Fails to compile if more than four keys begin with `event`.
+            keys[found] = Key(at);
+            found += 1;
+        }
+        at += 1;
+    }
+    assert!(found == keys.len(), "every key that begins with `event`");
+    keys
+};
+
+/// Whether `name` begins with `prefix`, for the constant tables.
+const fn begins_with(name: &str, prefix: &str) -> bool {
+    let (name, prefix) = (name.as_bytes(), prefix.as_bytes());
+    if name.len() < prefix.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at < prefix.len() {
+        if name[at] != prefix[at] {
+            return false;
+        }
+        at += 1;
+    }
+    true
+}
 
 /// The fields under [`FAMILY_KEYS`].
 const EVENT_FAMILY: Wanted = {
