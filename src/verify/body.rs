@@ -190,18 +190,7 @@ const OUTER_IS_OBJECT: [bool; OUTER_COUNT] = {
 
 /// `a == b`, for the constant tables.
 const fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut at = 0;
-    while at < a.len() {
-        if a[at] != b[at] {
-            return false;
-        }
-        at += 1;
-    }
-    true
+    a.len() == b.len() && begins_with(a, b)
 }
 
 /// Which of [`FIELDS`] a scheme reads, by bit. The scan stops once all of them are
