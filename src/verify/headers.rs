@@ -74,24 +74,17 @@ fn checked(
     if repeated {
         return Err(name.reject(Rejection::DuplicateHeader));
     }
-    let text =
-        visible_ascii(first.as_bytes()).ok_or_else(|| name.reject(Rejection::MalformedHeader))?;
+    let text = visible_ascii(first).ok_or_else(|| name.reject(Rejection::MalformedHeader))?;
     Ok((!text.is_empty()).then_some(text))
 }
 
 /// The value as text without leading and trailing spaces and tabs, if every byte is
-/// visible ASCII or a tab, as `HeaderValue::to_str` requires. One pass without an exit
-/// per byte, so it is compiled to vector code: a signature header is 70–200 bytes and
-/// read on every request, and `to_str`'s test per byte cost a quarter of reading it.
-fn visible_ascii(bytes: &[u8]) -> Option<&str> {
-    let visible = bytes.iter().fold(true, |visible, &byte| {
-        visible & ((byte.wrapping_sub(0x20) < 0x5f) | (byte == b'\t'))
-    });
-    // Spaces and tabs are the only whitespace left; then only ASCII is left, so
-    // `from_utf8` cannot fail (it is the safe way to say so).
-    visible
-        .then(|| std::str::from_utf8(bytes.trim_ascii()).ok())
-        .flatten()
+/// visible ASCII or a tab. `to_str` tests each byte once and needs no second pass to
+/// make the text: a separate vectorised test followed by `from_utf8` cost twice as much
+/// on the 10- to 71-byte values read on every request (~20 against ~10 ns a value).
+fn visible_ascii(value: &HeaderValue) -> Option<&str> {
+    // Spaces and tabs are the only whitespace `to_str` lets through.
+    value.to_str().ok().map(str::trim_ascii)
 }
 
 /// A header value of the one-secret shape [`timestamp_then_signature`] reads.
@@ -215,7 +208,7 @@ mod tests {
     static B: HeaderName = HeaderName::from_static("x-bb");
 
     #[test]
-    fn visible_ascii_accepts_what_to_str_accepts_and_trims_spaces_and_tabs() {
+    fn visible_ascii_accepts_visible_ascii_and_tabs_and_trims_spaces_and_tabs() {
         for byte in 0..=255u8 {
             for at in [0, 7, 31, 40] {
                 let mut bytes = vec![b'a'; 41];
@@ -223,11 +216,15 @@ mod tests {
                 let Ok(value) = HeaderValue::from_bytes(&bytes) else {
                     continue;
                 };
-                let want = value
-                    .to_str()
-                    .ok()
-                    .map(|text| text.trim_matches([' ', '\t']));
-                assert_eq!(visible_ascii(&bytes), want, "{byte:#x} at {at}");
+                // RFC 9110's field-vchar without obs-text, SP and HTAB.
+                let visible = bytes
+                    .iter()
+                    .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t');
+                let want = visible.then(|| {
+                    let text = std::str::from_utf8(&bytes).unwrap();
+                    text.trim_matches([' ', '\t'])
+                });
+                assert_eq!(visible_ascii(&value), want, "{byte:#x} at {at}");
             }
         }
     }
