@@ -204,7 +204,6 @@ fn only_keys_spelled_nowhere_plainly_or_escaped_are_ruled_out_before_the_scan() 
     // The name as a value is not a key.
     let value = br#"{"object":"event","s":["event_id"]}"#;
     assert_eq!(cannot_hold(value, slack), slack);
-    // Any escape of printable ASCII may spell a key, wherever it is.
     // Keys of the `event` family, searched together, are told apart.
     let typeform = Wanted::EVENT_ID.and(Wanted::EVENT_TYPE_MEMBER);
     let one_of_two = br#"{"event_type" : "form_response","event":{},"event-data":1}"#;
@@ -220,6 +219,7 @@ fn only_keys_spelled_nowhere_plainly_or_escaped_are_ruled_out_before_the_scan() 
         .filter(|name| name.starts_with("event"))
         .collect();
     assert_eq!(family, named);
+    // Any escape of printable ASCII may spell a key, wherever it is.
     let escaped = br#"{"ev\u0065nt_id":"Ev1","data":{}}"#;
     assert_eq!(cannot_hold(escaped, slack), Wanted(0));
     let [event_id] = fields(escaped, [Wanted::EVENT_ID]);
