@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memchr2, memrchr};
 
+use super::bytemask;
+
 /// JSON's whitespace (RFC 8259 §2); serde_json accepts exactly these.
 pub(super) fn is_ws(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
@@ -53,26 +55,24 @@ pub(super) fn string_close(body: &[u8], mut from: usize) -> Option<usize> {
     }
 }
 
-/// How many bytes [`quote_or_backslash`] and [`last_quote`] read a word at a time
-/// before they call `memchr2` or `memrchr`; a string no longer is short.
+/// How many bytes [`quote_or_backslash`] and [`last_quote`] read 16 at a time before
+/// they call `memchr2` or `memrchr`; a string no longer is short.
 pub(super) const SHORT: usize = 32;
 
 /// The first `"` or `\` in `bytes`. Keys, ids and event names are short, and a call to
-/// `memchr2` costs as much as reading a few dozen bytes eight at a time: the first
+/// `memchr2` costs as much as reading a few dozen bytes 16 at a time: the first
 /// [`SHORT`] bytes are read here, and only a longer string is searched with `memchr2`.
 pub(super) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
     let mut at = 0;
-    while let Some(chunk) = bytes.get(at..at + 8) {
+    while let Some(chunk) = bytes.get(at..at + 16) {
         if at == SHORT {
             return memchr2(b'"', b'\\', bytes.get(at..)?).map(|found| at + found);
         }
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let hits = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
+        let hits = bytemask::equal_either(chunk.try_into().ok()?, b'"', b'\\');
         if hits != 0 {
-            // Little-endian: the lowest marked byte is the first in the string.
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
+            return Some(at + hits.trailing_zeros() as usize);
         }
-        at += 8;
+        at += 16;
     }
     let rest = bytes.get(at..)?;
     rest.iter()
@@ -100,34 +100,23 @@ pub(super) fn string_start_back(body: &[u8], low: usize, close: usize) -> Option
 }
 
 /// The last `"` in `bytes`. Searching back from a string's closing quote, the opening
-/// one is usually a few bytes away: the last [`SHORT`] bytes are read here a word at a
-/// time, and only a longer string is searched with `memrchr`.
+/// one is usually a few bytes away: the last [`SHORT`] bytes are read here 16 at a time,
+/// and only a longer string is searched with `memrchr`.
 pub(super) fn last_quote(bytes: &[u8]) -> Option<usize> {
     let mut end = bytes.len();
-    while end >= 8 && bytes.len() - end < SHORT {
-        let word = u64::from_le_bytes(bytes.get(end - 8..end)?.try_into().ok()?);
-        let hits = bytes_equal(word, b'"');
+    while end >= 16 && bytes.len() - end < SHORT {
+        let hits = bytemask::equal(bytes.get(end - 16..end)?.try_into().ok()?, b'"');
         if hits != 0 {
-            // Little-endian: the highest marked byte is the last in the string.
-            return Some(end - 1 - (hits.leading_zeros() / 8) as usize);
+            // Bit 15 is the chunk's last byte.
+            return Some(end - 1 - (hits.leading_zeros() - 16) as usize);
         }
-        end -= 8;
+        end -= 16;
     }
     let rest = bytes.get(..end)?;
-    if rest.len() < 8 {
+    if rest.len() < 16 {
         return rest.iter().rposition(|b| *b == b'"');
     }
     memrchr(b'"', rest)
-}
-
-/// The high bit of exactly the bytes of `word` that equal `byte` (no carry crosses a
-/// byte, so the lowest bit set marks the first match and the highest the last).
-const fn bytes_equal(word: u64, byte: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let zero_where_equal = word ^ (ONES * byte as u64);
-    // A byte's high bit ends up set here unless the byte is zero.
-    !(((zero_where_equal & LOW_SEVEN) + LOW_SEVEN) | zero_where_equal | LOW_SEVEN)
 }
 
 /// The end of the number or literal starting at `start`: the next `,`, `}`, `]` or
