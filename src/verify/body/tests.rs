@@ -196,19 +196,20 @@ fn escaped_keys_name_fields_as_serde_decodes_them() {
 fn only_keys_spelled_nowhere_plainly_or_escaped_are_ruled_out_before_the_scan() {
     let slack = Wanted::EVENT_ID.and(Wanted::EVENT_TYPE);
     let stripe_like = br#"{"id":"evt_1","data":{"note":"caf\u00e9 \u2013"},"x":[]}"#;
-    assert_eq!(cannot_hold(stripe_like, slack), slack);
-    assert_eq!(cannot_hold(stripe_like, Wanted::ID), Wanted(0));
+    assert_eq!(cannot_hold(stripe_like, slack).0, slack);
+    assert_eq!(cannot_hold(stripe_like, Wanted::ID), (Wanted(0), 1));
     // Nested still counts as "may hold": the scan decides.
     let nested = br#"{"data":{"event_id":"x"},"s":{"event" :1}}"#;
-    assert_eq!(cannot_hold(nested, slack), Wanted(0));
+    assert_eq!(cannot_hold(nested, slack).0, Wanted(0));
     // The name as a value is not a key.
     let value = br#"{"object":"event","s":["event_id"]}"#;
-    assert_eq!(cannot_hold(value, slack), slack);
+    assert_eq!(cannot_hold(value, slack).0, slack);
     // Keys of the `event` family, searched together, are told apart.
     let typeform = Wanted::EVENT_ID.and(Wanted::EVENT_TYPE_MEMBER);
     let one_of_two = br#"{"event_type" : "form_response","event":{},"event-data":1}"#;
-    assert_eq!(cannot_hold(one_of_two, typeform), Wanted::EVENT_ID);
-    assert_eq!(cannot_hold(one_of_two, slack), Wanted::EVENT_ID);
+    // The first use found is the first key's opening quote.
+    assert_eq!(cannot_hold(one_of_two, typeform), (Wanted::EVENT_ID, 1));
+    assert_eq!(cannot_hold(one_of_two, slack).0, Wanted::EVENT_ID);
     let family: Vec<&str> = FAMILY_KEYS
         .iter()
         .filter_map(|key| OUTER.get(key.0).copied())
@@ -221,10 +222,37 @@ fn only_keys_spelled_nowhere_plainly_or_escaped_are_ruled_out_before_the_scan() 
     assert_eq!(family, named);
     // Any escape of printable ASCII may spell a key, wherever it is.
     let escaped = br#"{"ev\u0065nt_id":"Ev1","data":{}}"#;
-    assert_eq!(cannot_hold(escaped, slack), Wanted(0));
+    assert_eq!(cannot_hold(escaped, slack).0, Wanted(0));
     let [event_id] = fields(escaped, [Wanted::EVENT_ID]);
     assert_eq!(event_id.as_deref(), Some("Ev1"));
     assert_eq!(owned(every_field(escaped, Wanted::ALL)), reference(escaped));
+}
+
+#[test]
+fn the_front_steps_over_flat_members_to_the_first_pending_key() {
+    // Linear's timestamp after leading members, as on a Stripe-shaped event.
+    let leading = br#"{"id":"e","object":"event","n":12,"ok":true,"webhookTimestamp":5,"data":{},"type":"t"}"#;
+    let [timestamp, kind] = fields(leading, [Wanted::WEBHOOK_TIMESTAMP, Wanted::KIND]);
+    assert_eq!(
+        (timestamp.as_deref(), kind.as_deref()),
+        (Some("5"), Some("t"))
+    );
+    // Not flat before the key, or the key is not where the search first met it: the
+    // members are read one by one, with the same result.
+    let not_flat: [&[u8]; 8] = [
+        br#"{"id":"e","a":"{","webhookTimestamp":5,"data":{}}"#,
+        br#"{"id":"e","a":"]","webhookTimestamp":5,"data":{}}"#,
+        br#"{"id":"e","a":"\"webhookTimestamp\": 1","webhookTimestamp":5,"data":{}}"#,
+        br#"{"id":"e","a":"\"","webhookTimestamp":5,"data":{}}"#,
+        br#"{"id":"e","a":"webhookTimestamp","webhookTimestamp":5,"data":{}}"#,
+        br#"{"id":"e","a":{"webhookTimestamp":1},"webhookTimestamp":5,"data":{}}"#,
+        br#"{"event":{"type":"inner"},"a":1,"type":"outer","data":{}}"#,
+        br#"{"id":"e","a":"x","data":{},"webhookTimestamp":5}"#,
+    ];
+    for body in not_flat.into_iter().chain([&leading[..]]) {
+        assert!(body_fields_agree(body), "{}", String::from_utf8_lossy(body));
+        assert_eq!(owned(every_field(body, Wanted::ALL)), reference(body));
+    }
 }
 
 #[test]
