@@ -84,8 +84,8 @@ mod bytemask;
 mod lex;
 
 use lex::{
-    container_end, decode, key_and_colon, last_quote, rskip_ws, scalar_end, scalar_start_back,
-    skip_ws, string_at, string_start_back, SHORT,
+    container_end, decode, escapes_printable_ascii, key_and_colon, last_quote, rskip_ws,
+    scalar_end, scalar_start_back, skip_ws, string_at, string_start_back, SHORT,
 };
 
 /// Where a field is in the body: a top-level member (`inner` is `None`), or a member of
@@ -634,11 +634,11 @@ fn cannot_hold(body: &[u8], wanted: Wanted) -> (Wanted, usize) {
     if not_plain.is_empty() {
         return (not_plain, first_use);
     }
-    // A single-byte search is the fastest there is, and most bodies hold few `\`.
-    let ascii_escape = memchr::memchr_iter(b'\\', body).any(|at| {
-        body.get(at + 1..at + 4) == Some(b"u00") && matches!(body.get(at + 4), Some(b'2'..=b'7'))
-    });
-    let absent = if ascii_escape { Wanted(0) } else { not_plain };
+    let absent = if escapes_printable_ascii(body) {
+        Wanted(0)
+    } else {
+        not_plain
+    };
     (absent, first_use)
 }
 

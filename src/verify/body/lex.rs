@@ -80,6 +80,35 @@ pub(super) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
         .map(|found| at + found)
 }
 
+/// Whether `body` holds a backslash followed by `u00` and a digit from 2 to 7: the
+/// start of a `\\u` escape of a printable ASCII character, which may spell a key. The
+/// first backslash is found with `memchr` (most bodies hold none); the rest, often a
+/// few in a row in escaped text, 16 bytes a compare, since a `memchr` call per
+/// backslash costs more than reading the bytes between.
+pub(super) fn escapes_printable_ascii(body: &[u8]) -> bool {
+    let spells = |at: usize| {
+        body.get(at + 1..at + 4) == Some(b"u00") && matches!(body.get(at + 4), Some(b'2'..=b'7'))
+    };
+    let Some(mut from) = memchr(b'\\', body) else {
+        return false;
+    };
+    while let Some(chunk) = body.get(from..from + 16) {
+        let Ok(chunk) = chunk.try_into() else {
+            break;
+        };
+        let mut hits = bytemask::equal(chunk, b'\\');
+        while hits != 0 {
+            if spells(from + hits.trailing_zeros() as usize) {
+                return true;
+            }
+            hits &= hits - 1;
+        }
+        from += 16;
+    }
+    let rest = body.get(from..).unwrap_or_default();
+    (0..rest.len()).any(|at| rest.get(at) == Some(&b'\\') && spells(from + at))
+}
+
 /// The opening quote of the string whose closing quote is at `close`, searching no
 /// lower than `low`. A quote is a string's opening one when an even number of
 /// backslashes precede it (inside a valid string every `"` is escaped by an odd run).

@@ -530,6 +530,46 @@ fn shuffle<T>(rng: &mut StdRng, items: &mut [T]) {
 }
 
 #[test]
+fn printable_ascii_escapes_are_found_at_every_length_and_position() {
+    // What each backslash is followed by: a printable escape (`\u0020`–`\u007f`), other
+    // escapes, and a cut-off one.
+    let spelled = |bytes: &[u8]| {
+        (0..bytes.len()).any(|at| {
+            bytes[at] == b'\\'
+                && bytes.get(at + 1..at + 4) == Some(b"u00")
+                && matches!(bytes.get(at + 4), Some(b'2'..=b'7'))
+        })
+    };
+    let escapes: [&[u8]; 6] = [
+        b"\\u0065", b"\\u007f", b"\\u00e9", b"\\u0010", b"\\n", b"\\u00",
+    ];
+    for len in 0..70 {
+        for at in 0..len {
+            for escape in escapes {
+                for others in [0, 1, 2] {
+                    // Other backslashes before it, so runs of hits in one chunk show.
+                    let mut bytes: Vec<u8> = (0..len).map(|i| [b'a', b'"', b'u'][i % 3]).collect();
+                    for other in 0..others {
+                        if let Some(byte) = bytes.get_mut(at.saturating_sub(3 * other + 3)) {
+                            *byte = b'\\';
+                        }
+                    }
+                    bytes.truncate(at);
+                    bytes.extend_from_slice(escape);
+                    bytes.extend((0..len - at).map(|i| [b'0', b'7', b' '][i % 3]));
+                    assert_eq!(
+                        lex::escapes_printable_ascii(&bytes),
+                        spelled(&bytes),
+                        "{}",
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn quote_or_backslash_finds_what_memchr2_finds_at_every_length_and_position() {
     for len in 0..80 {
         for at in 0..=len {
