@@ -574,11 +574,11 @@ static EVENT_PREFIX: LazyLock<memmem::Finder<'static>> =
     LazyLock::new(|| memmem::Finder::new(b"\"event"));
 
 /// The `wanted` fields whose key appears nowhere in `body`, escaped or not, so no scan
-/// can meet it, and the position of the first plain use of any other wanted key (the
-/// quote opening it; `usize::MAX` if none). A key's name is letters, `_` and `-`, so it is either spelled plainly (quotes
-/// included, then a colon) or holds a `\u00XX` escape of printable ASCII; a body with
-/// such an escape anywhere proves nothing. `memmem` reads a kilobyte in tens of
-/// nanoseconds, several times faster than the scan.
+/// can meet it, and where the first plain use of any other wanted key is (the quote
+/// opening it; `usize::MAX` if none). A key's name is letters, `_` and `-`, so it is
+/// either spelled plainly (quotes included, then a colon) or holds a `\u00XX` escape of
+/// printable ASCII; a body with such an escape anywhere proves nothing. `memmem` reads a
+/// kilobyte in tens of nanoseconds, several times faster than the scan.
 fn cannot_hold(body: &[u8], wanted: Wanted) -> (Wanted, usize) {
     // A member's key is followed by its colon; Stripe's `"object": "event"` is not.
     let colon_after = |end: usize| body.get(skip_ws(body, end)) == Some(&b':');
