@@ -81,10 +81,10 @@ pub(super) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Whether `body` holds a backslash followed by `u00` and a digit from 2 to 7: the
-/// start of a `\\u` escape of a printable ASCII character, which may spell a key. The
-/// first backslash is found with `memchr` (most bodies hold none); the rest, often a
-/// few in a row in escaped text, 16 bytes a compare, since a `memchr` call per
-/// backslash costs more than reading the bytes between.
+/// start of a `\u` escape of a printable ASCII character, which may spell a key. The
+/// first backslash is found with `memchr` (most bodies hold none); after it the body is
+/// read 16 bytes a compare, since escaped text holds a few backslashes to a line and a
+/// `memchr` call per backslash costs more than reading the bytes between.
 pub(super) fn escapes_printable_ascii(body: &[u8]) -> bool {
     let spells = |at: usize| {
         body.get(at + 1..at + 4) == Some(b"u00") && matches!(body.get(at + 4), Some(b'2'..=b'7'))
