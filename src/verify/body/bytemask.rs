@@ -3,29 +3,10 @@
 //! SSE2 is always present, one compare and one move-mask instruction (through
 //! `safe_arch`, so no `unsafe` here); elsewhere eight bytes at a time in a `u64`.
 
-/// A mask of the bytes of `chunk` equal to `byte`.
 #[cfg(target_arch = "x86_64")]
-pub(super) fn equal(chunk: &[u8; 16], byte: u8) -> u32 {
-    sse2::equal(chunk, byte)
-}
-
-/// A mask of the bytes of `chunk` equal to `a` or to `b`.
-#[cfg(target_arch = "x86_64")]
-pub(super) fn equal_either(chunk: &[u8; 16], a: u8, b: u8) -> u32 {
-    sse2::equal_either(chunk, a, b)
-}
-
-/// A mask of the bytes of `chunk` equal to `byte`.
+pub(super) use sse2::{equal, equal_either};
 #[cfg(not(target_arch = "x86_64"))]
-pub(super) fn equal(chunk: &[u8; 16], byte: u8) -> u32 {
-    words::equal(chunk, byte)
-}
-
-/// A mask of the bytes of `chunk` equal to `a` or to `b`.
-#[cfg(not(target_arch = "x86_64"))]
-pub(super) fn equal_either(chunk: &[u8; 16], a: u8, b: u8) -> u32 {
-    words::equal_either(chunk, a, b)
-}
+pub(super) use words::{equal, equal_either};
 
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
@@ -42,11 +23,13 @@ mod sse2 {
         move_mask_i8_m128i(marked).cast_unsigned()
     }
 
-    pub(super) fn equal(chunk: &[u8; 16], byte: u8) -> u32 {
+    /// A mask of the bytes of `chunk` equal to `byte`.
+    pub(crate) fn equal(chunk: &[u8; 16], byte: u8) -> u32 {
         mask(equal_in(load_unaligned_m128i(chunk), byte))
     }
 
-    pub(super) fn equal_either(chunk: &[u8; 16], a: u8, b: u8) -> u32 {
+    /// A mask of the bytes of `chunk` equal to `a` or to `b`.
+    pub(crate) fn equal_either(chunk: &[u8; 16], a: u8, b: u8) -> u32 {
         let bytes = load_unaligned_m128i(chunk);
         mask(equal_in(bytes, a) | equal_in(bytes, b))
     }
@@ -80,12 +63,12 @@ mod words {
         [u64::from_le_bytes(low), u64::from_le_bytes(high)]
     }
 
-    pub(super) fn equal(chunk: &[u8; 16], byte: u8) -> u32 {
+    pub(crate) fn equal(chunk: &[u8; 16], byte: u8) -> u32 {
         let [low, high] = halves(chunk);
         gather(bytes_equal(low, byte)) | gather(bytes_equal(high, byte)) << 8
     }
 
-    pub(super) fn equal_either(chunk: &[u8; 16], a: u8, b: u8) -> u32 {
+    pub(crate) fn equal_either(chunk: &[u8; 16], a: u8, b: u8) -> u32 {
         let [low, high] = halves(chunk);
         let marked = |word| bytes_equal(word, a) | bytes_equal(word, b);
         gather(marked(low)) | gather(marked(high)) << 8
