@@ -1,17 +1,20 @@
-//! Which of 16 bytes equal a given byte, as a mask with bit `i` set for byte `i`: the
-//! string scans read keys and short values 16 bytes a step with it. On x86-64, where
-//! SSE2 is always present, one compare and one move-mask instruction (through
-//! `safe_arch`, so no `unsafe` here); elsewhere eight bytes at a time in a `u64`.
+//! Which of 16 bytes equal a given byte, or are plain text, as a mask with bit `i` set
+//! for byte `i`, and whether any of 64 bytes equals a given byte: the string scans read
+//! keys and short values 16 bytes a step with it, the escape check 64. On x86-64, where
+//! SSE2 is always present, a few compares and one move-mask instruction (through
+//! `safe_arch`, so no `unsafe` here); elsewhere eight bytes at a time in a `u64`, or
+//! (plain text) a byte at a time, which the compiler vectorises where it can.
 
 #[cfg(target_arch = "x86_64")]
-pub(super) use sse2::{equal, equal_either};
+pub(super) use sse2::{any_equal, equal, equal_either, plain_text};
 #[cfg(not(target_arch = "x86_64"))]
-pub(super) use words::{equal, equal_either};
+pub(super) use words::{any_equal, equal, equal_either, plain_text};
 
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
     use safe_arch::{
-        cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, load_unaligned_m128i, m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i,
     };
 
     fn equal_in(bytes: m128i, byte: u8) -> m128i {
@@ -32,6 +35,24 @@ mod sse2 {
     pub(crate) fn equal_either(chunk: &[u8; 16], a: u8, b: u8) -> u32 {
         let bytes = load_unaligned_m128i(chunk);
         mask(equal_in(bytes, a) | equal_in(bytes, b))
+    }
+
+    /// Whether any byte of `block` equals `byte`: four compares, one move-mask.
+    pub(crate) fn any_equal(block: &[u8; 64], byte: u8) -> bool {
+        let (chunks, _) = block.as_chunks::<16>();
+        let marked = chunks
+            .iter()
+            .map(|chunk| equal_in(load_unaligned_m128i(chunk), byte))
+            .fold(set_splat_i8_m128i(0), |all, one| all | one);
+        mask(marked) != 0
+    }
+
+    /// A mask of the bytes of `chunk` that are printable ASCII (space to `~`) other than
+    /// the backslash. As signed bytes, those greater than 0x1f are space to DEL.
+    pub(crate) fn plain_text(chunk: &[u8; 16]) -> u32 {
+        let bytes = load_unaligned_m128i(chunk);
+        let space_to_del = cmp_gt_mask_i8_m128i(bytes, set_splat_i8_m128i(0x1f));
+        mask(space_to_del) & !mask(equal_in(bytes, 0x7f) | equal_in(bytes, b'\\'))
     }
 }
 
@@ -73,16 +94,28 @@ mod words {
         let marked = |word| bytes_equal(word, a) | bytes_equal(word, b);
         gather(marked(low)) | gather(marked(high)) << 8
     }
+
+    pub(crate) fn any_equal(block: &[u8; 64], byte: u8) -> bool {
+        let (chunks, _) = block.as_chunks::<16>();
+        chunks.iter().any(|chunk| equal(chunk, byte) != 0)
+    }
+
+    pub(crate) fn plain_text(chunk: &[u8; 16]) -> u32 {
+        let plain = |byte: u8| (b' '..=b'~').contains(&byte) && byte != b'\\';
+        (0..16)
+            .zip(chunk)
+            .fold(0, |mask, (bit, &byte)| mask | u32::from(plain(byte)) << bit)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{equal, equal_either, words};
+    use super::{any_equal, equal, equal_either, plain_text, words};
 
     /// Every byte value at every position, and every pair of positions for the bytes
     /// the scans look for, against a byte-by-byte answer.
     #[test]
-    fn masks_mark_exactly_the_equal_bytes_in_both_forms() {
+    fn masks_mark_exactly_the_equal_and_the_plain_bytes_in_both_forms() {
         let by_hand = |chunk: &[u8; 16], wanted: &[u8]| {
             (0..16).fold(0u32, |mask, i| {
                 mask | u32::from(wanted.contains(&chunk[i])) << i
@@ -114,6 +147,26 @@ mod tests {
             let either = by_hand(chunk, b"\"\\");
             assert_eq!(equal_either(chunk, b'"', b'\\'), either, "{chunk:?}");
             assert_eq!(words::equal_either(chunk, b'"', b'\\'), either);
+            let printable_but_backslash: Vec<u8> = (0x20..0x7f).filter(|b| *b != b'\\').collect();
+            let plain = by_hand(chunk, &printable_but_backslash);
+            assert_eq!(plain_text(chunk), plain, "{chunk:?}");
+            assert_eq!(words::plain_text(chunk), plain);
+        }
+    }
+
+    /// A 64-byte block holding the byte at each position, or nowhere.
+    #[test]
+    fn a_block_holds_a_byte_wherever_it_is_and_not_when_absent() {
+        for byte in [b'\\', 0, 0x80, 0xff] {
+            let clean = [b'a'; 64];
+            assert!(!any_equal(&clean, byte));
+            assert!(!words::any_equal(&clean, byte));
+            for position in 0..64 {
+                let mut block = clean;
+                block[position] = byte;
+                assert!(any_equal(&block, byte), "{byte} at {position}");
+                assert!(words::any_equal(&block, byte));
+            }
         }
     }
 }

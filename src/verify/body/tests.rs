@@ -544,7 +544,9 @@ fn printable_ascii_escapes_are_found_at_every_length_and_position() {
     let escapes: [&[u8]; 6] = [
         b"\\u0065", b"\\u007f", b"\\u00e9", b"\\u0010", b"\\n", b"\\u00",
     ];
-    for len in 0..70 {
+    // Past 64 bytes, so the 64-byte steps, the 16-byte ones and the overlapping last
+    // 16 each meet the escape.
+    for len in 0..150 {
         for at in 0..len {
             for escape in escapes {
                 for others in [0, 1, 2] {
@@ -565,6 +567,38 @@ fn printable_ascii_escapes_are_found_at_every_length_and_position() {
                         String::from_utf8_lossy(&bytes)
                     );
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn strings_decode_as_serde_decodes_them_at_every_length_and_position() {
+    // Each byte that ends the plain path, alone at each position of a plain string.
+    let odd: [&[u8]; 9] = [
+        b"\\n",
+        b"\\u00e9",
+        b"\\\"",
+        b"\x1f",
+        b"\x7f",
+        b"\xc3\xa9",
+        b"\xff",
+        b"\\q",
+        b"\t",
+    ];
+    for len in 0..40 {
+        for at in 0..=len {
+            for bytes in odd {
+                let mut raw: Vec<u8> = (0..len).map(|i| b"az09 ~!/_"[i % 9]).collect();
+                raw.splice(at..at, bytes.iter().copied());
+                let quoted = [&b"\""[..], &raw, b"\""].concat();
+                let serde = serde_json::from_slice::<String>(&quoted).ok();
+                assert_eq!(
+                    lex::decode(&raw).map(Cow::into_owned),
+                    serde,
+                    "{}",
+                    String::from_utf8_lossy(&raw)
+                );
             }
         }
     }
