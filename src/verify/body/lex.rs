@@ -104,7 +104,7 @@ pub(super) fn escapes_printable_ascii(body: &[u8]) -> bool {
     let Some(mut from) = memchr(b'\\', body) else {
         return false;
     };
-    while let Some(Ok(block)) = body.get(from..from + 64).map(<&[u8; 64]>::try_from) {
+    while let Some(block) = body.get(from..).and_then(<[u8]>::first_chunk::<64>) {
         if bytemask::any_equal(block, b'\\') {
             let (chunks, _) = block.as_chunks::<16>();
             for (index, chunk) in chunks.iter().enumerate() {
@@ -115,25 +115,20 @@ pub(super) fn escapes_printable_ascii(body: &[u8]) -> bool {
         }
         from += 64;
     }
-    while let Some(Ok(chunk)) = body.get(from..from + 16).map(<&[u8; 16]>::try_from) {
+    while let Some(chunk) = body.get(from..).and_then(<[u8]>::first_chunk::<16>) {
         if any_spells(from, bytemask::equal(chunk, b'\\')) {
             return true;
         }
         from += 16;
     }
-    if from >= body.len() {
-        return false;
-    }
-    // Fewer than 16 bytes are left: the body's last 16 are read, less those read above
-    // (`from - last` is 1 to 15).
-    match body.len().checked_sub(16) {
-        Some(last) => match body.get(last..).map(<&[u8; 16]>::try_from) {
-            Some(Ok(chunk)) => {
-                let unread = u32::MAX << (from - last);
-                any_spells(last, bytemask::equal(chunk, b'\\') & unread)
-            }
-            _ => false,
-        },
+    // Fewer than 16 bytes are left: the body's last 16 are read, less the 1 to 16 of them
+    // read above.
+    match body.last_chunk::<16>() {
+        Some(chunk) => {
+            let last = body.len() - 16;
+            let unread = u32::MAX << (from - last);
+            any_spells(last, bytemask::equal(chunk, b'\\') & unread)
+        }
         None => (from..body.len()).any(|at| body.get(at) == Some(&b'\\') && spells(at)),
     }
 }
@@ -303,11 +298,8 @@ fn plain_text(raw: &[u8]) -> bool {
     if rest.is_empty() {
         return true;
     }
-    match raw.len().checked_sub(16) {
-        Some(last) => raw
-            .get(last..)
-            .and_then(|chunk| <&[u8; 16]>::try_from(chunk).ok())
-            .is_some_and(plain),
+    match raw.last_chunk::<16>() {
+        Some(last) => plain(last),
         None => {
             let mut padded = [b'a'; 16];
             if let Some(head) = padded.get_mut(..rest.len()) {
